@@ -1,0 +1,1 @@
+"""Hisaab shared service kit: what every service uses, written once."""

@@ -1,0 +1,50 @@
+"""The six services: one place that names them, their gRPC service, and their default port.
+
+Everything that needs the list (the local stack, the Envoy config, the Helm values
+test) reads it from here so a new service is added once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str  # short name: process, chart key, DNS name suffix
+    grpc_service: str  # fully qualified proto service
+    port: int  # default gRPC port
+    implemented: bool  # started by the local stack and the chart
+
+    @property
+    def module(self) -> str:
+        return f"services.{self.name}"
+
+    @property
+    def addr_env(self) -> str:
+        """Environment variable other services read to reach this one."""
+        return f"HISAAB_{self.name.upper()}_ADDR"
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("auth", "hisaab.auth.v1.AuthService", 50051, True),
+    ServiceSpec("group", "hisaab.group.v1.GroupService", 50052, True),
+    ServiceSpec("expense", "hisaab.expense.v1.ExpenseService", 50053, False),
+    ServiceSpec("settlement", "hisaab.settlement.v1.SettlementService", 50054, False),
+    ServiceSpec("pricing", "hisaab.pricing.v1.PricingService", 50055, False),
+    ServiceSpec("notification", "hisaab.notification.v1.NotificationService", 50056, False),
+)
+
+GATEWAY_PORT = 8080
+GATEWAY_ADMIN_PORT = 9901
+
+
+def by_name(name: str) -> ServiceSpec:
+    for spec in SERVICES:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
+
+
+def implemented() -> tuple[ServiceSpec, ...]:
+    return tuple(s for s in SERVICES if s.implemented)
