@@ -1,0 +1,1 @@
+"""Bearer-token verification and the caller of the current RPC."""

@@ -1,0 +1,43 @@
+"""The authenticated caller of the RPC being served (a context variable)."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from libs.errors import Unauthenticated
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    token: str
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def user_name(self) -> str:
+        return f"users/{self.user_id}"
+
+
+_current: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("hisaab_caller", default=None)
+
+
+def current_caller() -> Caller | None:
+    return _current.get()
+
+
+def require_caller() -> Caller:
+    caller = _current.get()
+    if caller is None:
+        raise Unauthenticated("sign in first")
+    return caller
+
+
+def set_caller(caller: Caller | None) -> contextvars.Token[Caller | None]:
+    return _current.set(caller)
+
+
+def reset_caller(token: contextvars.Token[Caller | None]) -> None:
+    _current.reset(token)

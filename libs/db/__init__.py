@@ -1,0 +1,1 @@
+"""PostgreSQL access: engines (writer and optional reader), units of work, migrations."""

@@ -1,0 +1,1 @@
+"""The REST gateway: Envoy's gRPC-JSON transcoder config, generated from the contract."""

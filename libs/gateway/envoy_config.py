@@ -1,0 +1,165 @@
+"""Envoy configuration for the REST gateway, built from the service catalog and descriptor.
+
+One listener transcodes REST/JSON to gRPC for the services given; each gRPC
+service gets one route (by its path prefix) to its own HTTP/2 cluster. Errors
+leave as JSON: upstream gRPC errors become a google.rpc.Status body
+(``convert_grpc_status``), and Envoy's own replies (bad JSON, unknown path or
+query parameter, body too large) are rewritten to the same JSON shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from libs.catalog import GATEWAY_ADMIN_PORT, GATEWAY_PORT, SERVICES
+
+MAX_REQUEST_BYTES = 1024 * 1024
+UPSTREAM_TIMEOUT = "15s"
+
+# Envoy's local replies, mapped to the gRPC code a client would get from the service.
+_LOCAL_REPLY_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 3, 429: 8, 503: 14, 504: 4}
+
+_HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+_TRANSCODER = "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder"
+_BUFFER = "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer"
+_ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+_HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+
+def _local_reply_mapper(status: int, grpc_code: int) -> dict[str, Any]:
+    return {
+        "filter": {
+            "status_code_filter": {
+                "comparison": {"op": "EQ", "value": {"default_value": status, "runtime_key": f"hisaab.lr_{status}"}}
+            }
+        },
+        "body_format_override": {
+            "json_format": {"code": grpc_code, "message": "%LOCAL_REPLY_BODY%", "http_status": "%RESPONSE_CODE%"},
+            "content_type": "application/json",
+        },
+    }
+
+
+def _cluster(name: str, host: str, port: int | str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "STRICT_DNS",
+        "connect_timeout": "1s",
+        "lb_policy": "ROUND_ROBIN",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": _HTTP_OPTIONS,
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}]}],
+        },
+    }
+
+
+def build_config(
+    upstreams: Mapping[str, tuple[str, int | str]],
+    descriptor_path: str,
+    listen_port: int | str = GATEWAY_PORT,
+    admin_port: int | str = GATEWAY_ADMIN_PORT,
+    *,
+    admin_address: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """``upstreams`` maps a service short name (see libs.catalog) to (host, port)."""
+    specs = [s for s in SERVICES if s.name in upstreams]
+    unknown = set(upstreams) - {s.name for s in specs}
+    if unknown:
+        raise ValueError(f"unknown services: {sorted(unknown)}")
+    routes = [
+        {
+            "match": {"prefix": f"/{spec.grpc_service}/"},
+            "route": {"cluster": spec.name, "timeout": UPSTREAM_TIMEOUT},
+        }
+        for spec in specs
+    ]
+    # Anything the transcoder did not map is not part of the API.
+    routes.append({"match": {"prefix": "/"}, "direct_response": {"status": 404, "body": {"inline_string": "no such API path"}}})
+    hcm = {
+        "@type": _HCM,
+        "stat_prefix": "rest",
+        "codec_type": "AUTO",
+        "generate_request_id": True,
+        "normalize_path": True,
+        "merge_slashes": True,
+        "common_http_protocol_options": {"idle_timeout": "300s"},
+        "route_config": {
+            "name": "hisaab",
+            "virtual_hosts": [{"name": "hisaab", "domains": ["*"], "routes": routes}],
+        },
+        "local_reply_config": {
+            "mappers": [_local_reply_mapper(status, code) for status, code in _LOCAL_REPLY_CODES.items()]
+        },
+        "http_filters": [
+            {"name": "envoy.filters.http.buffer", "typed_config": {"@type": _BUFFER, "max_request_bytes": MAX_REQUEST_BYTES}},
+            {
+                "name": "envoy.filters.http.grpc_json_transcoder",
+                "typed_config": {
+                    "@type": _TRANSCODER,
+                    "proto_descriptor": descriptor_path,
+                    "services": [s.grpc_service for s in specs],
+                    "convert_grpc_status": True,
+                    "print_options": {
+                        "add_whitespace": False,
+                        "always_print_primitive_fields": True,
+                        "always_print_enums_as_ints": False,
+                        "preserve_proto_field_names": False,
+                    },
+                    "request_validation_options": {
+                        "reject_unknown_method": True,
+                        "reject_unknown_query_parameters": True,
+                        "reject_binding_body_field_collisions": True,
+                    },
+                    "case_insensitive_enum_parsing": True,
+                },
+            },
+            {"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER}},
+        ],
+    }
+    return {
+        "admin": {"address": {"socket_address": {"address": admin_address, "port_value": admin_port}}},
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "rest",
+                    "address": {"socket_address": {"address": "0.0.0.0", "port_value": listen_port}},
+                    "filter_chains": [
+                        {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
+                    ],
+                }
+            ],
+            "clusters": [_cluster(spec.name, *upstreams[spec.name]) for spec in specs],
+        },
+    }
+
+
+def local_upstreams(ports: Mapping[str, int] | None = None) -> dict[str, tuple[str, int]]:
+    from libs.catalog import implemented
+
+    return {s.name: ("127.0.0.1", (ports or {}).get(s.name, s.port)) for s in implemented()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Write the gateway's Envoy config for the local services")
+    parser.add_argument("--descriptor", default=str(Path("gen") / "hisaab.pb"))
+    parser.add_argument("--out", default="-")
+    args = parser.parse_args()
+    text = json.dumps(build_config(local_upstreams(), str(Path(args.descriptor).resolve())), indent=2)
+    if args.out == "-":
+        print(text)
+    else:
+        Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Idempotent creates by ``request_id`` (AIP-155), inside the caller's transaction.
+
+The key row is inserted first: a concurrent retry with the same id blocks on
+the primary key until the first transaction ends, then reads its stored
+response. The same id with a different request is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from google.protobuf.message import Message
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.errors import InvalidArgument, RequestIdReused
+
+M = TypeVar("M", bound=Message)
+MAX_REQUEST_ID_LENGTH = 64
+
+
+def request_fingerprint(request: Message) -> bytes:
+    """Hash of the request without its request_id (deterministic serialization)."""
+    copy = type(request)()
+    copy.CopyFrom(request)
+    if "request_id" in copy.DESCRIPTOR.fields_by_name:
+        copy.ClearField("request_id")  # type: ignore[arg-type]
+    return hashlib.sha256(copy.SerializeToString(deterministic=True)).digest()
+
+
+def validate_request_id(request_id: str, field: str = "request_id") -> None:
+    if not request_id:
+        return
+    if len(request_id) > MAX_REQUEST_ID_LENGTH:
+        raise InvalidArgument(field, f"at most {MAX_REQUEST_ID_LENGTH} characters")
+    try:
+        uuid.UUID(request_id)
+    except ValueError:
+        raise InvalidArgument(field, "must be a UUID") from None
+
+
+async def run_once(
+    conn: AsyncConnection,
+    *,
+    scope: str,
+    caller: str,
+    request: Message,
+    request_id: str,
+    response_type: type[M],
+    work: Callable[[], Awaitable[M]],
+) -> M:
+    if not request_id:
+        return await work()
+    validate_request_id(request_id)
+    fingerprint = request_fingerprint(request)
+    claimed = await conn.execute(
+        text(
+            "INSERT INTO kit.idempotency_keys (scope, caller, request_id, request_hash) "
+            "VALUES (:scope, :caller, :rid, :hash) ON CONFLICT DO NOTHING RETURNING 1"
+        ),
+        {"scope": scope, "caller": caller, "rid": request_id, "hash": fingerprint},
+    )
+    if claimed.first() is None:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT request_hash, response FROM kit.idempotency_keys "
+                    "WHERE scope = :scope AND caller = :caller AND request_id = :rid"
+                ),
+                {"scope": scope, "caller": caller, "rid": request_id},
+            )
+        ).one()
+        if bytes(row.request_hash) != fingerprint:
+            raise RequestIdReused("request_id was already used with a different request")
+        return response_type.FromString(bytes(row.response))
+    response = await work()
+    await conn.execute(
+        text(
+            "UPDATE kit.idempotency_keys SET response = :resp "
+            "WHERE scope = :scope AND caller = :caller AND request_id = :rid"
+        ),
+        {"resp": response.SerializeToString(), "scope": scope, "caller": caller, "rid": request_id},
+    )
+    return response

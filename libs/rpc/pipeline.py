@@ -1,0 +1,121 @@
+"""The one server interceptor: authentication, caller context, and error mapping.
+
+Every unary RPC handler is wrapped so that, in order: the bearer token is
+verified (unless the contract marks the method public), the caller is put in a
+context variable for the use case, and any exception is turned into a gRPC
+status with ErrorInfo. Checks that need the caller (feature gates, quotas) plug
+in as `Guard`s and run after authentication.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import grpc
+from grpc_status import rpc_status
+
+from libs.auth.caller import Caller, reset_caller, set_caller
+from libs.auth.verifier import TokenVerifier
+from libs.errors import DomainError, Unauthenticated, internal_status, to_status
+from libs.rpc.descriptors import MethodRules
+
+log = logging.getLogger("hisaab.rpc")
+
+# Infrastructure services (health, reflection) are always open.
+_OPEN_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+
+
+class Guard(Protocol):
+    async def check(self, rules: MethodRules, caller: Caller | None) -> None: ...
+
+
+def bearer_token(metadata: Sequence[tuple[str, str | bytes]] | None) -> str | None:
+    for key, value in metadata or ():
+        if key.lower() == "authorization":
+            text = value.decode() if isinstance(value, bytes) else value
+            scheme, _, token = text.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthenticated("authorization must be 'Bearer <token>'")
+            return token.strip()
+    return None
+
+
+class ServerPipeline(grpc.aio.ServerInterceptor):
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        rules: Mapping[str, MethodRules],
+        guards: Sequence[Guard] = (),
+    ):
+        self._verifier = verifier
+        self._rules = rules
+        self._guards = tuple(guards)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        if handler is None or handler.unary_unary is None or method.startswith(_OPEN_PREFIXES):
+            return handler
+        rules = self._rules.get(method)
+        if rules is None:
+            # A method the contract does not describe: refuse rather than guess.
+            rules = MethodRules(method, False, "", "", "", False)
+        return grpc.unary_unary_rpc_method_handler(
+            self._wrap(handler.unary_unary, rules),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _wrap(
+        self, inner: Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]], rules: MethodRules
+    ) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
+        async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            started = time.perf_counter()
+            token = set_caller(None)
+            code = "OK"
+            try:
+                caller = await self._authenticate(rules, context)
+                set_caller(caller)
+                for guard in self._guards:
+                    await guard.check(rules, caller)
+                return await inner(request, context)
+            except grpc.aio.AbortError:
+                code = "ABORTED_BY_HANDLER"
+                raise
+            except DomainError as err:
+                code = err.code.name
+                await context.abort(err.code, err.message, rpc_status.to_status(to_status(err)).trailing_metadata)
+            except Exception:
+                code = "INTERNAL"
+                log.exception("unhandled error in %s", rules.path)
+                status = rpc_status.to_status(internal_status())
+                await context.abort(status.code, status.details, status.trailing_metadata)
+            finally:
+                reset_caller(token)
+                log.info(
+                    "rpc",
+                    extra={"rpc": rules.path, "code": code, "ms": round((time.perf_counter() - started) * 1e3, 2)},
+                )
+
+        return behavior
+
+    async def _authenticate(self, rules: MethodRules, context: grpc.aio.ServicerContext[Any, Any]) -> Caller | None:
+        token = bearer_token(context.invocation_metadata())
+        if token is None:
+            if rules.public:
+                return None
+            raise Unauthenticated("missing bearer token")
+        if rules.public:
+            # A public method never needs the token; an invalid one is ignored, not an error.
+            try:
+                return await self._verifier.verify(token)
+            except Unauthenticated:
+                return None
+        return await self._verifier.verify(token)

@@ -1,0 +1,96 @@
+"""Service bootstrap on grpc.aio: health, reflection, the pipeline, graceful shutdown.
+
+On SIGTERM the health status turns NOT_SERVING at once (so load balancers and
+the kubelet stop sending traffic), then in-flight RPCs get the grace period to
+finish before the server stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from libs import logs, telemetry
+from libs.auth.jwks import JwksCache
+from libs.auth.verifier import TokenVerifier
+from libs.rpc.descriptors import method_rules
+from libs.rpc.pipeline import Guard, ServerPipeline
+from libs.settings import Settings, SettingsError
+
+log = logging.getLogger("hisaab.server")
+
+
+@dataclass
+class ServiceApp:
+    """What a service's composition root hands to the bootstrap."""
+
+    settings: Settings
+    register: Callable[[grpc.aio.Server], None]
+    guards: Sequence[Guard] = ()
+    jwks: JwksCache | None = None
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+def build_server(app: ServiceApp, provider: object | None = None) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+    settings = app.settings
+    jwks = app.jwks
+    if jwks is None:
+        if not settings.jwks_url:
+            raise SettingsError("HISAAB_JWKS_URL is not set")
+        jwks = JwksCache.from_url(settings.jwks_url)
+    verifier = TokenVerifier(jwks, issuer=settings.jwt_issuer, client_id=settings.jwt_client_id)
+    rules = method_rules(settings.service.grpc_service)
+    server = grpc.aio.server(
+        interceptors=[*telemetry.server_interceptors(), ServerPipeline(verifier, rules, app.guards)],
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+    )
+    app.register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (settings.service.grpc_service, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    return server, health_servicer
+
+
+async def serve(app: ServiceApp) -> None:
+    settings = app.settings
+    name = settings.service.name
+    logs.setup(name, settings.log_level)
+    telemetry.setup(name, exporter=settings.trace_exporter, otlp_endpoint=settings.otlp_endpoint)
+    server, health_servicer = build_server(app)
+    if server.add_insecure_port(f"[::]:{settings.grpc_port}") == 0:
+        raise SettingsError(f"cannot listen on port {settings.grpc_port} (HISAAB_GRPC_PORT)")
+    await server.start()
+    for service in ("", settings.service.grpc_service):
+        await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    log.info("listening", extra={"port": settings.grpc_port})
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+
+    log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(settings.shutdown_grace_seconds)
+    for callback in app.on_stop:
+        await callback()
+    log.info("stopped")
+
+
+def run(app_factory: Callable[[], Awaitable[ServiceApp]]) -> None:
+    """Entry point for ``python -m services.<name>``."""
+
+    async def main() -> None:
+        await serve(await app_factory())
+
+    asyncio.run(main())

@@ -1,0 +1,104 @@
+"""Settings from the environment. Unset values fall back to the local defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from libs.catalog import GATEWAY_PORT, ServiceSpec, by_name
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_ISSUER = "https://auth.hisaab.local"
+LOCAL_CLIENT_ID = "hisaab-app-local"
+PRODUCTION_ENVS = frozenset({"staging", "prod"})
+
+
+class SettingsError(ValueError):
+    """The configuration is unusable; the process must not start."""
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: ServiceSpec
+    env: str
+    grpc_port: int
+    database_url: str
+    database_reader_url: str
+    redis_url: str
+    aws_region: str
+    aws_endpoint_url: str
+    data_dir: Path
+    jwks_url: str
+    jwt_issuer: str
+    jwt_client_id: str
+    auth_provider: str
+    cognito_user_pool_id: str
+    cognito_client_id: str
+    otlp_endpoint: str
+    trace_exporter: str
+    log_level: str
+    shutdown_grace_seconds: float
+    peer_timeout_seconds: float
+    peers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env in PRODUCTION_ENVS
+
+    def peer(self, name: str) -> str:
+        return self.peers[name]
+
+
+def load(service_name: str) -> Settings:
+    from libs.catalog import SERVICES
+
+    spec = by_name(service_name)
+    env = _env("HISAAB_ENV", "dev")
+    provider = _env("HISAAB_AUTH_PROVIDER", "local")
+    region = _env("AWS_REGION", _env("AWS_DEFAULT_REGION", "ap-south-1"))
+    pool = _env("HISAAB_COGNITO_USER_POOL_ID")
+    if provider == "cognito":
+        if not pool:
+            raise SettingsError("HISAAB_COGNITO_USER_POOL_ID is required with HISAAB_AUTH_PROVIDER=cognito")
+        issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool}"
+        default_jwks = f"{issuer}/.well-known/jwks.json"
+        client_id = _env("HISAAB_COGNITO_CLIENT_ID")
+    elif provider == "local":
+        if env in PRODUCTION_ENVS:
+            raise SettingsError(f"HISAAB_AUTH_PROVIDER=local cannot run with HISAAB_ENV={env}")
+        issuer = LOCAL_ISSUER
+        # Tokens are verified with the keys the auth service publishes through the gateway.
+        default_jwks = f"http://127.0.0.1:{GATEWAY_PORT}/v1/auth/jwks"
+        client_id = LOCAL_CLIENT_ID
+    else:
+        raise SettingsError(f"HISAAB_AUTH_PROVIDER must be local or cognito, not {provider!r}")
+    jwks_url = _env("HISAAB_JWKS_URL", default_jwks)
+    peers = {s.name: _env(s.addr_env, f"127.0.0.1:{s.port}") for s in SERVICES}
+    return Settings(
+        service=spec,
+        env=env,
+        grpc_port=int(_env("HISAAB_GRPC_PORT", str(spec.port))),
+        database_url=_env("DATABASE_URL"),
+        database_reader_url=_env("DATABASE_READER_URL"),
+        redis_url=_env("REDIS_URL"),
+        aws_region=region,
+        aws_endpoint_url=_env("AWS_ENDPOINT_URL"),
+        data_dir=Path(_env("HISAAB_DATA_DIR", str(ROOT / ".data"))),
+        jwks_url=jwks_url,
+        jwt_issuer=issuer,
+        jwt_client_id=client_id,
+        auth_provider=provider,
+        cognito_user_pool_id=pool,
+        cognito_client_id=_env("HISAAB_COGNITO_CLIENT_ID"),
+        otlp_endpoint=_env("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        trace_exporter=_env("HISAAB_TRACE_EXPORTER", "otlp" if _env("OTEL_EXPORTER_OTLP_ENDPOINT") else "none"),
+        log_level=_env("HISAAB_LOG_LEVEL", "INFO").upper(),
+        shutdown_grace_seconds=float(_env("HISAAB_SHUTDOWN_GRACE_SECONDS", "20")),
+        peer_timeout_seconds=float(_env("HISAAB_PEER_TIMEOUT_SECONDS", "3")),
+        peers=peers,
+    )

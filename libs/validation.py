@@ -1,0 +1,72 @@
+"""Input checks shared by services; each failure names the field (INVALID_ARGUMENT)."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+from libs.errors import InvalidArgument
+
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
+_LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
+_UPI_VPA = re.compile(r"^[A-Za-z0-9._-]{2,256}@[A-Za-z][A-Za-z0-9]{1,63}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def phone_number(value: str, field: str = "phone_number") -> str:
+    """E.164 form of a valid phone number; the leading + and country code are required."""
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise InvalidArgument(field, "must be an E.164 phone number like +919812345678") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidArgument(field, "is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email(value: str, field: str = "email") -> str:
+    value = value.strip()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise InvalidArgument(field, "is not a valid email address")
+    local, _, domain = value.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def text(value: str, field: str, *, max_length: int, required: bool = False) -> str:
+    value = value.strip()
+    if required and not value:
+        raise InvalidArgument(field, "is required")
+    if len(value) > max_length:
+        raise InvalidArgument(field, f"must be at most {max_length} characters")
+    if any(ord(c) < 32 and c not in "\n\t" for c in value):
+        raise InvalidArgument(field, "must not contain control characters")
+    return value
+
+
+def currency_code(value: str, field: str = "currency_code") -> str:
+    from libs import money
+
+    if not _CURRENCY.match(value) or not money.is_known(value):
+        raise InvalidArgument(field, "must be an ISO 4217 currency code like INR")
+    return value
+
+
+def locale(value: str, field: str = "locale") -> str:
+    if not _LOCALE.match(value):
+        raise InvalidArgument(field, "must be a language tag like en-IN or hi-IN")
+    return value
+
+
+def upi_vpa(value: str, field: str = "upi_vpa") -> str:
+    if not _UPI_VPA.match(value):
+        raise InvalidArgument(field, "must be a UPI address like name@bank")
+    return value
+
+
+def resource_id(name: str, collection: str, field: str = "name") -> str:
+    """The id in ``"<collection>/<id>"``; anything else is INVALID_ARGUMENT."""
+    prefix = f"{collection}/"
+    if not name.startswith(prefix) or "/" in name[len(prefix) :] or len(name) == len(prefix):
+        raise InvalidArgument(field, f"must look like {collection}/<id>")
+    return name[len(prefix) :]

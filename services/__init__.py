@@ -1,0 +1,1 @@
+"""The six Hisaab services; each is ``python -m services.<name>``."""

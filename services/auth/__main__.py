@@ -1,0 +1,4 @@
+from libs.server import run
+from services.auth.app import build
+
+run(build)

@@ -1,0 +1,243 @@
+"""auth tables, read and written with SQLAlchemy Core on the caller's connection."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.auth.domain import Challenge, Channel, Contact
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: str
+    phone_number: str | None
+    email: str | None
+    display_name: str
+    default_currency: str
+    locale: str
+    upi_vpa: str
+    state: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    def claims(self) -> dict[str, Any]:
+        return {"phone_number": self.phone_number, "email": self.email}
+
+
+_USER_COLUMNS = (
+    "id, phone_number, email, display_name, default_currency, locale, upi_vpa, state, version, created_at, updated_at"
+)
+_CONTACT_COLUMN = {Channel.SMS: "phone_number", Channel.EMAIL: "email"}
+USER_FIELDS = ("display_name", "default_currency", "locale", "upi_vpa")
+
+
+async def user_by_id(conn: AsyncConnection, user_id: str) -> UserRow | None:
+    row = (await conn.execute(text(f"SELECT {_USER_COLUMNS} FROM auth.users WHERE id = :id"), {"id": user_id})).first()
+    return UserRow(*row) if row else None
+
+
+async def users_by_ids(conn: AsyncConnection, ids: list[str]) -> list[UserRow]:
+    rows = await conn.execute(text(f"SELECT {_USER_COLUMNS} FROM auth.users WHERE id = ANY(:ids)"), {"ids": ids})
+    return [UserRow(*r) for r in rows]
+
+
+async def user_by_contact(conn: AsyncConnection, contact: Contact, *, lock: bool = False) -> UserRow | None:
+    column = _CONTACT_COLUMN[contact.channel]
+    sql = f"SELECT {_USER_COLUMNS} FROM auth.users WHERE {column} = :v" + (" FOR UPDATE" if lock else "")
+    row = (await conn.execute(text(sql), {"v": contact.value})).first()
+    return UserRow(*row) if row else None
+
+
+async def insert_user(
+    conn: AsyncConnection, user_id: str, contact: Contact, *, state: str, display_name: str
+) -> UserRow | None:
+    """Insert unless the contact is already taken (a concurrent first sign-in); None then."""
+    column = _CONTACT_COLUMN[contact.channel]
+    row = (
+        await conn.execute(
+            text(
+                f"INSERT INTO auth.users (id, {column}, state, display_name) VALUES (:id, :v, :state, :name) "
+                f"ON CONFLICT DO NOTHING RETURNING {_USER_COLUMNS}"
+            ),
+            {"id": user_id, "v": contact.value, "state": state, "name": display_name},
+        )
+    ).first()
+    return UserRow(*row) if row else None
+
+
+async def activate_user(conn: AsyncConnection, user_id: str) -> None:
+    await conn.execute(
+        text("UPDATE auth.users SET state = 'active', version = version + 1, updated_at = now() WHERE id = :id"),
+        {"id": user_id},
+    )
+
+
+async def update_user(conn: AsyncConnection, user_id: str, changes: dict[str, str]) -> UserRow:
+    sets = ", ".join(f"{k} = :{k}" for k in changes if k in USER_FIELDS)
+    row = (
+        await conn.execute(
+            text(
+                f"UPDATE auth.users SET {sets}, version = version + 1, updated_at = now() "
+                f"WHERE id = :id RETURNING {_USER_COLUMNS}"
+            ),
+            {"id": user_id, **changes},
+        )
+    ).one()
+    return UserRow(*row)
+
+
+async def insert_challenge(
+    conn: AsyncConnection,
+    challenge_id: str,
+    contact: Contact,
+    code_hash: bytes | None,
+    provider_state: str,
+    expires_at: datetime,
+) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO auth.otp_challenges (id, channel, contact, code_hash, provider_state, expires_at) "
+            "VALUES (:id, :channel, :contact, :hash, :state, :exp)"
+        ),
+        {
+            "id": challenge_id,
+            "channel": contact.channel.value,
+            "contact": contact.value,
+            "hash": code_hash,
+            "state": provider_state,
+            "exp": expires_at,
+        },
+    )
+
+
+async def recent_challenges(conn: AsyncConnection, contact: Contact, since: datetime) -> tuple[datetime | None, int]:
+    row = (
+        await conn.execute(
+            text(
+                "SELECT max(created_at), count(*) FROM auth.otp_challenges WHERE contact = :c AND created_at >= :since"
+            ),
+            {"c": contact.value, "since": since},
+        )
+    ).one()
+    return row[0], int(row[1])
+
+
+async def challenge_for_update(conn: AsyncConnection, challenge_id: str) -> Challenge | None:
+    try:
+        uuid.UUID(challenge_id)
+    except ValueError:
+        return None
+    row = (
+        await conn.execute(
+            text(
+                "SELECT id, channel, contact, code_hash, provider_state, attempts, expires_at, consumed_at "
+                "FROM auth.otp_challenges WHERE id = :id FOR UPDATE"
+            ),
+            {"id": challenge_id},
+        )
+    ).first()
+    if row is None:
+        return None
+    return Challenge(
+        id=str(row.id),
+        contact=Contact(Channel(row.channel), row.contact),
+        code_hash=bytes(row.code_hash) if row.code_hash is not None else None,
+        provider_state=row.provider_state,
+        attempts=row.attempts,
+        expires_at=row.expires_at,
+        consumed=row.consumed_at is not None,
+    )
+
+
+async def count_failed_attempt(conn: AsyncConnection, challenge_id: str) -> None:
+    await conn.execute(
+        text("UPDATE auth.otp_challenges SET attempts = attempts + 1 WHERE id = :id"), {"id": challenge_id}
+    )
+
+
+async def consume_challenge(conn: AsyncConnection, challenge_id: str) -> None:
+    await conn.execute(text("UPDATE auth.otp_challenges SET consumed_at = now() WHERE id = :id"), {"id": challenge_id})
+
+
+async def insert_refresh_token(conn: AsyncConnection, digest: bytes, user_id: str, expires_at: datetime) -> None:
+    await conn.execute(
+        text("INSERT INTO auth.refresh_tokens (token_hash, user_id, expires_at) VALUES (:h, :u, :e)"),
+        {"h": digest, "u": user_id, "e": expires_at},
+    )
+
+
+async def live_refresh_token_owner(conn: AsyncConnection, digest: bytes, now: datetime) -> str | None:
+    row = (
+        await conn.execute(
+            text(
+                "SELECT user_id FROM auth.refresh_tokens "
+                "WHERE token_hash = :h AND revoked_at IS NULL AND expires_at > :now"
+            ),
+            {"h": digest, "now": now},
+        )
+    ).first()
+    return str(row[0]) if row else None
+
+
+async def revoke_refresh_token(conn: AsyncConnection, digest: bytes) -> bool:
+    result = await conn.execute(
+        text("UPDATE auth.refresh_tokens SET revoked_at = now() WHERE token_hash = :h AND revoked_at IS NULL"),
+        {"h": digest},
+    )
+    return bool(result.rowcount)
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    id: str
+    user_id: str
+    platform: str
+    push_token: str
+    app_version: str
+    created_at: datetime
+
+
+async def upsert_device(
+    conn: AsyncConnection, user_id: str, platform: str, push_token: str, app_version: str
+) -> DeviceRow:
+    row = (
+        await conn.execute(
+            text(
+                "INSERT INTO auth.devices (id, user_id, platform, push_token, app_version) "
+                "VALUES (:id, :u, :p, :t, :v) ON CONFLICT (user_id, push_token) "
+                "DO UPDATE SET platform = EXCLUDED.platform, app_version = EXCLUDED.app_version "
+                "RETURNING id, user_id, platform, push_token, app_version, created_at"
+            ),
+            {"id": str(uuid.uuid4()), "u": user_id, "p": platform, "t": push_token, "v": app_version},
+        )
+    ).one()
+    return DeviceRow(str(row[0]), *row[1:])
+
+
+async def devices_of(conn: AsyncConnection, user_ids: list[str]) -> list[DeviceRow]:
+    rows = await conn.execute(
+        text(
+            "SELECT id, user_id, platform, push_token, app_version, created_at FROM auth.devices "
+            "WHERE user_id = ANY(:ids) ORDER BY created_at, id"
+        ),
+        {"ids": user_ids},
+    )
+    return [DeviceRow(str(r[0]), *r[1:]) for r in rows]
+
+
+async def delete_device(conn: AsyncConnection, user_id: str, device_id: str) -> bool:
+    try:
+        uuid.UUID(device_id)
+    except ValueError:
+        return False
+    result = await conn.execute(
+        text("DELETE FROM auth.devices WHERE id = :id AND user_id = :u"), {"id": device_id, "u": user_id}
+    )
+    return bool(result.rowcount)

@@ -1,0 +1,202 @@
+"""Auth use cases: sign-in by one-time code, sessions, profile, devices."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from libs import outbox
+from libs.db.database import Database
+from libs.errors import DomainError, InvalidArgument, NotFound, Unauthenticated
+from services.auth import domain, repository
+from services.auth.domain import Contact
+from services.auth.providers import CodeRejected, IdentityProvider, Tokens
+from services.auth.repository import DeviceRow, UserRow
+
+
+class OtpInvalid(DomainError):
+    import grpc as _grpc
+
+    code = _grpc.StatusCode.INVALID_ARGUMENT
+    reason = "OTP_INVALID"
+
+
+class OtpThrottled(DomainError):
+    import grpc as _grpc
+
+    code = _grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "OTP_THROTTLED"
+
+
+@dataclass(frozen=True)
+class StartedSignIn:
+    challenge_id: str
+    contact: Contact
+    expires_at: datetime
+    resend_after_seconds: int
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    tokens: Tokens
+    user: UserRow
+    new_user: bool
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class AuthUseCases:
+    def __init__(self, db: Database, provider: IdentityProvider, *, clock: Callable[[], datetime] = _utcnow):
+        self._db = db
+        self._provider = provider
+        self._now = clock
+
+    async def start_sign_in(self, contact: Contact, locale: str) -> StartedSignIn:
+        now = self._now()
+        async with self._db.transaction() as conn:
+            last, count = await repository.recent_challenges(conn, contact, now - timedelta(hours=1))
+        wait = domain.resend_wait(last, count, now)
+        if wait:
+            raise OtpThrottled(
+                f"a code was sent recently; try again in {wait} seconds",
+                metadata={"retry_after_seconds": str(wait)},
+            )
+        subject = await self._existing_or_new_subject(contact)
+        challenge_id = str(uuid.uuid4())
+        started = await self._provider.start(challenge_id, contact, subject, locale)
+        expires = now + domain.CODE_TTL
+        async with self._db.transaction() as conn:
+            await repository.insert_challenge(
+                conn, challenge_id, contact, started.code_hash, started.provider_state, expires
+            )
+        return StartedSignIn(challenge_id, contact, expires, int(domain.RESEND_AFTER.total_seconds()))
+
+    async def _existing_or_new_subject(self, contact: Contact) -> str:
+        async with self._db.read() as conn:
+            user = await repository.user_by_contact(conn, contact)
+        return user.id if user else await self._provider.subject_for(contact)
+
+    async def verify_sign_in(self, challenge_id: str, code: str) -> SignedIn:
+        if not code.isdigit() or len(code) != domain.CODE_LENGTH:
+            raise InvalidArgument("code", f"must be {domain.CODE_LENGTH} digits")
+        async with self._db.transaction() as conn:
+            challenge = await repository.challenge_for_update(conn, challenge_id)
+            if challenge is None:
+                raise OtpInvalid("unknown sign-in challenge; request a new code")
+            refusal = challenge.refusal(self._now())
+            if refusal:
+                raise OtpInvalid(refusal)
+            user = await repository.user_by_contact(conn, challenge.contact, lock=True)
+            subject = user.id if user else await self._provider.subject_for(challenge.contact)
+            try:
+                tokens = await self._provider.verify(
+                    challenge, subject, code, user.claims() if user else _claims(challenge.contact)
+                )
+            except CodeRejected:
+                wrong = True
+            else:
+                wrong = False
+                await repository.consume_challenge(conn, challenge.id)
+                new_user = user is None or user.state == "placeholder"
+                if user is None:
+                    user = await repository.insert_user(conn, subject, challenge.contact, state="active", display_name="")
+                    if user is None:  # lost a race with a concurrent first sign-in
+                        raise OtpInvalid("sign-in raced with another; try again")
+                elif user.state == "placeholder":
+                    await repository.activate_user(conn, user.id)
+                    user = await repository.user_by_id(conn, user.id)
+                    assert user is not None
+                if tokens.refresh_token:
+                    await repository.insert_refresh_token(
+                        conn, domain.token_digest(tokens.refresh_token), user.id, self._now() + domain.REFRESH_TOKEN_TTL
+                    )
+                if new_user:
+                    await outbox.record(conn, "user.activated", f"users/{user.id}", {"user": user.id}, actor=user.id)
+        if wrong:
+            # Counted in its own transaction: the failed attempt must stick even though we refuse.
+            async with self._db.transaction() as conn:
+                await repository.count_failed_attempt(conn, challenge_id)
+            raise OtpInvalid("the code is not correct")
+        return SignedIn(tokens, user, new_user)
+
+    async def refresh(self, refresh_token: str) -> SignedIn:
+        if not refresh_token:
+            raise InvalidArgument("refresh_token", "is required")
+        async with self._db.read() as conn:
+            owner = await repository.live_refresh_token_owner(conn, domain.token_digest(refresh_token), self._now())
+            user = await repository.user_by_id(conn, owner) if owner else None
+        if user is None:
+            raise Unauthenticated("refresh token is not valid; sign in again")
+        try:
+            tokens = await self._provider.refresh(refresh_token, user.id, user.claims())
+        except CodeRejected:
+            raise Unauthenticated("refresh token is not valid; sign in again") from None
+        return SignedIn(tokens, user, False)
+
+    async def sign_out(self, refresh_token: str) -> None:
+        if not refresh_token:
+            raise InvalidArgument("refresh_token", "is required")
+        async with self._db.transaction() as conn:
+            revoked = await repository.revoke_refresh_token(conn, domain.token_digest(refresh_token))
+        if revoked:
+            await self._provider.revoke(refresh_token)
+
+    async def me(self, user_id: str) -> UserRow:
+        async with self._db.transaction() as conn:  # writer: right after sign-in the reader may lag
+            user = await repository.user_by_id(conn, user_id)
+        if user is None:
+            raise NotFound("user not found")
+        return user
+
+    async def update_me(self, user_id: str, changes: dict[str, str]) -> UserRow:
+        async with self._db.transaction() as conn:
+            if await repository.user_by_id(conn, user_id) is None:
+                raise NotFound("user not found")
+            if not changes:
+                user = await repository.user_by_id(conn, user_id)
+                assert user is not None
+                return user
+            return await repository.update_user(conn, user_id, changes)
+
+    async def ensure_user(self, contact: Contact, display_name: str) -> UserRow:
+        async with self._db.transaction() as conn:
+            user = await repository.user_by_contact(conn, contact)
+            if user is not None:
+                return user
+        subject = await self._provider.subject_for(contact)
+        async with self._db.transaction() as conn:
+            created = await repository.insert_user(conn, subject, contact, state="placeholder", display_name=display_name)
+            if created is not None:
+                return created
+            existing = await repository.user_by_contact(conn, contact)
+            assert existing is not None
+            return existing
+
+    async def users(self, ids: list[str]) -> list[UserRow]:
+        async with self._db.read() as conn:
+            found = {u.id: u for u in await repository.users_by_ids(conn, ids)}
+        return [found[i] for i in ids if i in found]
+
+    async def register_device(self, user_id: str, platform: str, push_token: str, app_version: str) -> DeviceRow:
+        async with self._db.transaction() as conn:
+            return await repository.upsert_device(conn, user_id, platform, push_token, app_version)
+
+    async def devices(self, user_ids: list[str]) -> list[DeviceRow]:
+        async with self._db.read() as conn:
+            return await repository.devices_of(conn, user_ids)
+
+    async def unregister_device(self, user_id: str, device_id: str) -> None:
+        async with self._db.transaction() as conn:
+            if not await repository.delete_device(conn, user_id, device_id):
+                raise NotFound("device not found")
+
+
+def _claims(contact: Contact) -> dict[str, str | None]:
+    return {
+        "phone_number": contact.value if contact.channel is domain.Channel.SMS else None,
+        "email": contact.value if contact.channel is domain.Channel.EMAIL else None,
+    }

@@ -1,0 +1,31 @@
+"""Composition root of group-service."""
+
+from __future__ import annotations
+
+from hisaab.group.v1 import group_pb2_grpc
+
+from libs import settings as settings_mod
+from libs.db.database import Database
+from libs.rpc.peers import channel
+from libs.server import ServiceApp
+from services.group.peers import AuthDirectory
+from services.group.ports import NoLedgerYet
+from services.group.servicer import GroupServicer
+from services.group.usecases import GroupUseCases
+
+
+async def build() -> ServiceApp:
+    settings = settings_mod.load("group")
+    db = Database(settings.database_url, settings.database_reader_url, application_name="hisaab-group")
+    auth_channel = channel(settings.peer("auth"), default_timeout=settings.peer_timeout_seconds)
+    usecases = GroupUseCases(db, AuthDirectory(auth_channel), NoLedgerYet())
+    servicer = GroupServicer(usecases, db)
+
+    async def close_channel() -> None:
+        await auth_channel.close()
+
+    return ServiceApp(
+        settings=settings,
+        register=lambda server: group_pb2_grpc.add_GroupServiceServicer_to_server(servicer, server),  # type: ignore[no-untyped-call]
+        on_stop=[db.close, close_channel],
+    )

@@ -1,0 +1,96 @@
+"""Group rules: kinds, roles, who may do what. Pure; no I/O."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from libs.errors import FailedPrecondition, NotAllowed
+
+MAX_MEMBERS = 200
+INVITE_TOKEN_BYTES = 18
+
+
+class Kind(Enum):
+    TRIP = "trip"
+    HOME = "home"
+    COUPLE = "couple"
+    OTHER = "other"
+    DIRECT = "direct"
+
+
+class Role(Enum):
+    OWNER = "owner"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    display_name: str
+    kind: Kind
+    description: str
+    default_currency: str
+    simplify_debts: bool
+    archived: bool
+    created_by: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    member_count: int
+    my_role: Role | None
+
+    @property
+    def name(self) -> str:
+        return f"groups/{self.id}"
+
+
+@dataclass(frozen=True)
+class Member:
+    group_id: str
+    user_id: str
+    role: Role
+    invited_phone_number: str
+    invited_email: str
+    added_by: str
+    joined_at: datetime
+
+
+@dataclass(frozen=True)
+class InviteLink:
+    id: str
+    group_id: str
+    token: str
+    expires_at: datetime | None
+    revoked: bool
+    created_by: str
+    created_at: datetime
+
+    def usable(self, now: datetime) -> bool:
+        return not self.revoked and (self.expires_at is None or now < self.expires_at)
+
+
+def direct_key(a: str, b: str) -> str:
+    low, high = sorted((a, b))
+    return f"{low}|{high}"
+
+
+def new_invite_token() -> str:
+    return secrets.token_urlsafe(INVITE_TOKEN_BYTES)
+
+
+def require_owner(group: Group) -> None:
+    if group.my_role is not Role.OWNER:
+        raise NotAllowed("only an owner of the group can do this")
+
+
+def require_not_direct(group: Group, what: str) -> None:
+    if group.kind is Kind.DIRECT:
+        raise FailedPrecondition(f"a friend ledger always has exactly two people; cannot {what}")
+
+
+def check_owner_remains(owners_after: int) -> None:
+    if owners_after < 1:
+        raise FailedPrecondition("a group needs at least one owner; make someone else an owner first")

@@ -1,0 +1,39 @@
+"""Adapters from the ports to other services' gRPC stubs."""
+
+from __future__ import annotations
+
+import grpc
+from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
+
+from libs.errors import Unavailable
+from services.group.ports import Profile
+
+
+class AuthDirectory:
+    def __init__(self, channel: grpc.aio.Channel):
+        self._stub = auth_pb2_grpc.AuthServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def ensure(self, *, phone_number: str = "", email: str = "", display_name: str = "") -> str:
+        request = auth_pb2.EnsureUserRequest(display_name=display_name)
+        if phone_number:
+            request.phone_number = phone_number
+        else:
+            request.email = email
+        try:
+            user = await self._stub.EnsureUser(request)
+        except grpc.aio.AioRpcError as err:
+            raise Unavailable("the user directory did not answer; retry with the same request_id") from err
+        return str(user.user_id)
+
+    async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
+        if not user_ids:
+            return {}
+        try:
+            response = await self._stub.BatchGetUsers(
+                auth_pb2.BatchGetUsersRequest(names=[f"users/{u}" for u in user_ids])
+            )
+        except grpc.aio.AioRpcError as err:
+            raise Unavailable("the user directory did not answer") from err
+        return {
+            u.user_id: Profile(u.display_name, u.state == auth_pb2.User.PLACEHOLDER) for u in response.users
+        }

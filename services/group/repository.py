@@ -1,0 +1,316 @@
+"""group tables with SQLAlchemy Core on the caller's connection."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.group.domain import Group, InviteLink, Kind, Member, Role
+
+_GROUP_SELECT = """
+SELECT g.id, g.display_name, g.kind, g.description, g.default_currency, g.simplify_debts, g.archived,
+       g.created_by, g.version, g.created_at, g.updated_at,
+       (SELECT count(*) FROM groups.members c WHERE c.group_id = g.id) AS member_count,
+       m.role AS my_role
+FROM groups.groups g
+JOIN groups.members m ON m.group_id = g.id AND m.user_id = :caller
+"""
+GROUP_FIELDS = ("display_name", "description", "default_currency", "simplify_debts")
+
+
+def _valid_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _group(row: Any) -> Group:
+    return Group(
+        id=str(row.id),
+        display_name=row.display_name,
+        kind=Kind(row.kind),
+        description=row.description,
+        default_currency=row.default_currency,
+        simplify_debts=row.simplify_debts,
+        archived=row.archived,
+        created_by=row.created_by,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        member_count=int(row.member_count),
+        my_role=Role(row.my_role) if row.my_role else None,
+    )
+
+
+def _member(row: Any) -> Member:
+    return Member(
+        group_id=str(row.group_id),
+        user_id=row.user_id,
+        role=Role(row.role),
+        invited_phone_number=row.invited_phone_number,
+        invited_email=row.invited_email,
+        added_by=row.added_by,
+        joined_at=row.joined_at,
+    )
+
+
+async def group_for_member(conn: AsyncConnection, group_id: str, caller: str, *, lock: bool = False) -> Group | None:
+    """The group as ``caller`` sees it; None when it does not exist or they are not a member."""
+    if not _valid_uuid(group_id):
+        return None
+    sql = _GROUP_SELECT + " WHERE g.id = :id" + (" FOR UPDATE OF g" if lock else "")
+    row = (await conn.execute(text(sql), {"id": group_id, "caller": caller})).first()
+    return _group(row) if row else None
+
+
+async def groups_of(
+    conn: AsyncConnection, caller: str, *, show_archived: bool, after: list[Any] | None, limit: int
+) -> list[Group]:
+    where = ["TRUE"] if show_archived else ["NOT g.archived"]
+    params: dict[str, Any] = {"caller": caller, "limit": limit}
+    if after:
+        where.append("(g.updated_at, g.id) < (CAST(:after_ts AS timestamptz), CAST(:after_id AS uuid))")
+        params |= {"after_ts": after[0], "after_id": after[1]}
+    sql = _GROUP_SELECT + " WHERE " + " AND ".join(where) + " ORDER BY g.updated_at DESC, g.id DESC LIMIT :limit"
+    return [_group(r) for r in await conn.execute(text(sql), params)]
+
+
+async def insert_group(
+    conn: AsyncConnection,
+    *,
+    display_name: str,
+    kind: Kind,
+    description: str,
+    default_currency: str,
+    simplify_debts: bool,
+    created_by: str,
+    direct_key: str | None = None,
+) -> str | None:
+    """The new group's id; None when a DIRECT group for this pair already exists."""
+    row = (
+        await conn.execute(
+            text(
+                "INSERT INTO groups.groups (id, display_name, kind, description, default_currency, simplify_debts, "
+                "created_by, direct_key) VALUES (:id, :name, :kind, :desc, :cur, :simp, :by, :dk) "
+                "ON CONFLICT (direct_key) DO NOTHING RETURNING id"
+            ),
+            {
+                "id": str(uuid.uuid4()),
+                "name": display_name,
+                "kind": kind.value,
+                "desc": description,
+                "cur": default_currency,
+                "simp": simplify_debts,
+                "by": created_by,
+                "dk": direct_key,
+            },
+        )
+    ).first()
+    return str(row[0]) if row else None
+
+
+async def direct_group_id(conn: AsyncConnection, key: str) -> str | None:
+    row = (await conn.execute(text("SELECT id FROM groups.groups WHERE direct_key = :k"), {"k": key})).first()
+    return str(row[0]) if row else None
+
+
+async def update_group(conn: AsyncConnection, group_id: str, changes: dict[str, Any]) -> None:
+    sets = ", ".join(f"{k} = :{k}" for k in changes)
+    prefix = f"{sets}, " if sets else ""
+    await conn.execute(
+        text(f"UPDATE groups.groups SET {prefix}version = version + 1, updated_at = now() WHERE id = :id"),
+        {"id": group_id, **changes},
+    )
+
+
+async def touch_group(conn: AsyncConnection, group_id: str) -> None:
+    await update_group(conn, group_id, {})
+
+
+async def insert_member(
+    conn: AsyncConnection,
+    group_id: str,
+    user_id: str,
+    role: Role,
+    added_by: str,
+    *,
+    invited_phone_number: str = "",
+    invited_email: str = "",
+) -> bool:
+    result = await conn.execute(
+        text(
+            "INSERT INTO groups.members (group_id, user_id, role, added_by, invited_phone_number, invited_email) "
+            "VALUES (:g, :u, :r, :by, :p, :e) ON CONFLICT DO NOTHING"
+        ),
+        {"g": group_id, "u": user_id, "r": role.value, "by": added_by, "p": invited_phone_number, "e": invited_email},
+    )
+    return bool(result.rowcount)
+
+
+async def members(
+    conn: AsyncConnection, group_id: str, *, after: list[Any] | None = None, limit: int = 1000
+) -> list[Member]:
+    params: dict[str, Any] = {"g": group_id, "limit": limit}
+    cond = ""
+    if after:
+        cond = " AND (joined_at, user_id) > (CAST(:after_ts AS timestamptz), :after_id)"
+        params |= {"after_ts": after[0], "after_id": after[1]}
+    rows = await conn.execute(
+        text(
+            "SELECT group_id, user_id, role, invited_phone_number, invited_email, added_by, joined_at "
+            f"FROM groups.members WHERE group_id = :g{cond} ORDER BY joined_at, user_id LIMIT :limit"
+        ),
+        params,
+    )
+    return [_member(r) for r in rows]
+
+
+async def member(conn: AsyncConnection, group_id: str, user_id: str) -> Member | None:
+    row = (
+        await conn.execute(
+            text(
+                "SELECT group_id, user_id, role, invited_phone_number, invited_email, added_by, joined_at "
+                "FROM groups.members WHERE group_id = :g AND user_id = :u"
+            ),
+            {"g": group_id, "u": user_id},
+        )
+    ).first()
+    return _member(row) if row else None
+
+
+async def count_members(conn: AsyncConnection, group_id: str) -> int:
+    row = (await conn.execute(text("SELECT count(*) FROM groups.members WHERE group_id = :g"), {"g": group_id})).one()
+    return int(row[0])
+
+
+async def count_owners(conn: AsyncConnection, group_id: str) -> int:
+    row = (
+        await conn.execute(
+            text("SELECT count(*) FROM groups.members WHERE group_id = :g AND role = 'owner'"), {"g": group_id}
+        )
+    ).one()
+    return int(row[0])
+
+
+async def set_role(conn: AsyncConnection, group_id: str, user_id: str, role: Role) -> None:
+    await conn.execute(
+        text("UPDATE groups.members SET role = :r WHERE group_id = :g AND user_id = :u"),
+        {"r": role.value, "g": group_id, "u": user_id},
+    )
+
+
+async def delete_member(conn: AsyncConnection, group_id: str, user_id: str) -> bool:
+    result = await conn.execute(
+        text("DELETE FROM groups.members WHERE group_id = :g AND user_id = :u"), {"g": group_id, "u": user_id}
+    )
+    return bool(result.rowcount)
+
+
+async def members_among(conn: AsyncConnection, group_id: str, user_ids: list[str]) -> tuple[bool, str, list[str]]:
+    if not _valid_uuid(group_id):
+        return False, "", []
+    row = (await conn.execute(text("SELECT kind FROM groups.groups WHERE id = :g"), {"g": group_id})).first()
+    if row is None:
+        return False, "", []
+    rows = await conn.execute(
+        text("SELECT user_id FROM groups.members WHERE group_id = :g AND user_id = ANY(:u)"),
+        {"g": group_id, "u": user_ids},
+    )
+    return True, row.kind, [r[0] for r in rows]
+
+
+def _link(row: Any) -> InviteLink:
+    return InviteLink(
+        id=str(row.id),
+        group_id=str(row.group_id),
+        token=row.token,
+        expires_at=row.expires_at,
+        revoked=row.revoked_at is not None,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+_LINK_COLUMNS = "id, group_id, token, expires_at, revoked_at, created_by, created_at"
+
+
+async def insert_link(
+    conn: AsyncConnection, group_id: str, token: str, expires_at: datetime | None, created_by: str
+) -> InviteLink:
+    row = (
+        await conn.execute(
+            text(
+                "INSERT INTO groups.invite_links (id, group_id, token, expires_at, created_by) "
+                f"VALUES (:id, :g, :t, :e, :by) RETURNING {_LINK_COLUMNS}"
+            ),
+            {"id": str(uuid.uuid4()), "g": group_id, "t": token, "e": expires_at, "by": created_by},
+        )
+    ).one()
+    return _link(row)
+
+
+async def links(conn: AsyncConnection, group_id: str, *, after: list[Any] | None, limit: int) -> list[InviteLink]:
+    params: dict[str, Any] = {"g": group_id, "limit": limit}
+    cond = ""
+    if after:
+        cond = " AND (created_at, id) > (CAST(:after_ts AS timestamptz), CAST(:after_id AS uuid))"
+        params |= {"after_ts": after[0], "after_id": after[1]}
+    rows = await conn.execute(
+        text(
+            f"SELECT {_LINK_COLUMNS} FROM groups.invite_links WHERE group_id = :g{cond} "
+            "ORDER BY created_at, id LIMIT :limit"
+        ),
+        params,
+    )
+    return [_link(r) for r in rows]
+
+
+async def link_by_id(conn: AsyncConnection, group_id: str, link_id: str) -> InviteLink | None:
+    if not _valid_uuid(link_id):
+        return None
+    row = (
+        await conn.execute(
+            text(f"SELECT {_LINK_COLUMNS} FROM groups.invite_links WHERE id = :id AND group_id = :g"),
+            {"id": link_id, "g": group_id},
+        )
+    ).first()
+    return _link(row) if row else None
+
+
+async def link_by_token(conn: AsyncConnection, token: str) -> InviteLink | None:
+    row = (
+        await conn.execute(text(f"SELECT {_LINK_COLUMNS} FROM groups.invite_links WHERE token = :t"), {"t": token})
+    ).first()
+    return _link(row) if row else None
+
+
+async def revoke_link(conn: AsyncConnection, link_id: str) -> InviteLink:
+    row = (
+        await conn.execute(
+            text(
+                "UPDATE groups.invite_links SET revoked_at = coalesce(revoked_at, now()) WHERE id = :id "
+                f"RETURNING {_LINK_COLUMNS}"
+            ),
+            {"id": link_id},
+        )
+    ).one()
+    return _link(row)
+
+
+async def group_summary(conn: AsyncConnection, group_id: str) -> tuple[str, Kind, int] | None:
+    row = (
+        await conn.execute(
+            text(
+                "SELECT g.display_name, g.kind, (SELECT count(*) FROM groups.members m WHERE m.group_id = g.id) "
+                "FROM groups.groups g WHERE g.id = :g"
+            ),
+            {"g": group_id},
+        )
+    ).first()
+    return (row[0], Kind(row[1]), int(row[2])) if row else None

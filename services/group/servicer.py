@@ -1,0 +1,315 @@
+"""GroupService over gRPC: proto ⇄ use cases. Idempotent creates keep their proto response."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from google.protobuf import empty_pb2
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+from hisaab.group.v1 import group_pb2, group_pb2_grpc
+
+from libs import etag, idempotency, pagination, validation
+from libs.auth.caller import require_caller
+from libs.db.database import Database
+from libs.errors import InvalidArgument
+from services.group.domain import Group, InviteLink, Kind, Member, Role
+from services.group.ports import Profile
+from services.group.repository import GROUP_FIELDS
+from services.group.usecases import GroupUseCases, Invitee
+
+M = TypeVar("M", bound=Message)
+
+_KIND = {
+    group_pb2.Group.TRIP: Kind.TRIP,
+    group_pb2.Group.HOME: Kind.HOME,
+    group_pb2.Group.COUPLE: Kind.COUPLE,
+    group_pb2.Group.OTHER: Kind.OTHER,
+    group_pb2.Group.DIRECT: Kind.DIRECT,
+}
+_KIND_PB = {v: k for k, v in _KIND.items()}
+_ROLE = {group_pb2.Member.OWNER: Role.OWNER, group_pb2.Member.MEMBER: Role.MEMBER}
+_ROLE_PB = {v: k for k, v in _ROLE.items()}
+
+
+def _ts(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def group_proto(group: Group) -> group_pb2.Group:
+    return group_pb2.Group(
+        name=group.name,
+        group_id=group.id,
+        display_name=group.display_name,
+        kind=_KIND_PB[group.kind],  # type: ignore[arg-type]
+        description=group.description,
+        default_currency=group.default_currency,
+        simplify_debts=group.simplify_debts,
+        archived=group.archived,
+        member_count=group.member_count,
+        my_role=_ROLE_PB.get(group.my_role, group_pb2.Member.ROLE_UNSPECIFIED) if group.my_role else 0,  # type: ignore[arg-type]
+        create_time=_ts(group.created_at),
+        update_time=_ts(group.updated_at),
+        etag=etag.make(group.name, group.version),
+    )
+
+
+def member_proto(member: Member, profile: Profile | None) -> group_pb2.Member:
+    placeholder = profile is None or profile.placeholder
+    return group_pb2.Member(
+        name=f"groups/{member.group_id}/members/{member.user_id}",
+        user=f"users/{member.user_id}",
+        display_name=profile.display_name if profile else "",
+        role=_ROLE_PB[member.role],  # type: ignore[arg-type]
+        state=group_pb2.Member.INVITED if placeholder else group_pb2.Member.ACTIVE,
+        invited_phone_number=member.invited_phone_number if placeholder else "",
+        invited_email=member.invited_email if placeholder else "",
+        added_by=f"users/{member.added_by}",
+        join_time=_ts(member.joined_at),
+    )
+
+
+def link_proto(link: InviteLink) -> group_pb2.InviteLink:
+    proto = group_pb2.InviteLink(
+        name=f"groups/{link.group_id}/inviteLinks/{link.id}",
+        token=link.token,
+        revoked=link.revoked,
+        created_by=f"users/{link.created_by}",
+        create_time=_ts(link.created_at),
+    )
+    if link.expires_at is not None:
+        proto.expire_time.CopyFrom(_ts(link.expires_at))
+    return proto
+
+
+def _group_id(name: str, field: str = "name") -> str:
+    return validation.resource_id(name, "groups", field)
+
+
+def _sub_id(name: str, collection: str, field: str) -> tuple[str, str]:
+    parts = name.split("/")
+    if len(parts) != 4 or parts[0] != "groups" or parts[2] != collection or not parts[1] or not parts[3]:
+        raise InvalidArgument(field, f"must look like groups/<id>/{collection}/<id>")
+    return parts[1], parts[3]
+
+
+def _group_fields(group: group_pb2.Group, paths: list[str], prefix: str = "group") -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for path in paths:
+        field = f"{prefix}.{path}"
+        if path == "display_name":
+            fields[path] = validation.text(group.display_name, field, max_length=100, required=True)
+        elif path == "description":
+            fields[path] = validation.text(group.description, field, max_length=1000)
+        elif path == "default_currency":
+            fields[path] = validation.currency_code(group.default_currency, field)
+        elif path == "simplify_debts":
+            fields[path] = group.simplify_debts
+        else:
+            raise InvalidArgument("update_mask", f"cannot update {path!r}; allowed: {', '.join(GROUP_FIELDS)}")
+    return fields
+
+
+def _invitee(request: Any, oneof: str, prefix: str = "") -> Invitee:
+    which = request.WhichOneof(oneof)
+    display_name = validation.text(getattr(request, "display_name", ""), "display_name", max_length=100)
+    if which == "user":
+        return Invitee(user_id=validation.resource_id(request.user, "users", f"{prefix}user"))
+    if which == "phone_number":
+        return Invitee(phone_number=validation.phone_number(request.phone_number), display_name=display_name)
+    if which == "email":
+        return Invitee(email=validation.email(request.email), display_name=display_name)
+    raise InvalidArgument("user", "a user, phone_number or email is required")
+
+
+class GroupServicer(group_pb2_grpc.GroupServiceServicer):
+    def __init__(self, usecases: GroupUseCases, db: Database):
+        self._uc = usecases
+        self._db = db
+
+    async def _once(self, scope: str, request: Any, response_type: type[M], work: Callable[[Any], Awaitable[M]]) -> M:
+        caller = require_caller()
+        async with self._db.transaction() as conn:
+            return await idempotency.run_once(
+                conn,
+                scope=f"group.{scope}",
+                caller=caller.user_id,
+                request=request,
+                request_id=request.request_id,
+                response_type=response_type,
+                work=lambda: work(conn),
+            )
+
+    async def CreateGroup(self, request: group_pb2.CreateGroupRequest, context: Any) -> group_pb2.Group:
+        caller = require_caller()
+        g = request.group
+        kind = _KIND.get(g.kind)
+        if kind is None:
+            raise InvalidArgument("group.kind", "must be TRIP, HOME, COUPLE or OTHER")
+        if kind is Kind.DIRECT:
+            raise InvalidArgument("group.kind", "friend ledgers are opened with POST /v1/groups:openDirect")
+        fields = _group_fields(g, ["display_name", "description", "simplify_debts"])
+        fields["default_currency"] = (
+            validation.currency_code(g.default_currency, "group.default_currency") if g.default_currency else "INR"
+        )
+        fields["kind"] = kind
+        idempotency.validate_request_id(request.request_id)
+
+        async def work(conn: Any) -> group_pb2.Group:
+            return group_proto(await self._uc.create(conn, caller.user_id, fields))
+
+        return await self._once("CreateGroup", request, group_pb2.Group, work)
+
+    async def GetGroup(self, request: group_pb2.GetGroupRequest, context: Any) -> group_pb2.Group:
+        return group_proto(await self._uc.get(require_caller().user_id, _group_id(request.name)))
+
+    async def ListGroups(self, request: group_pb2.ListGroupsRequest, context: Any) -> group_pb2.ListGroupsResponse:
+        caller = require_caller()
+        query = {"archived": request.show_archived, "caller": caller.user_id}
+        size = pagination.page_size(request.page_size)
+        cursor = pagination.decode(request.page_token, query)
+        found = await self._uc.list(
+            caller.user_id, show_archived=request.show_archived, after=cursor.key if cursor else None, limit=size + 1
+        )
+        page = found[:size]
+        token = (
+            pagination.encode([page[-1].updated_at.isoformat(), page[-1].id], query) if len(found) > size else ""
+        )
+        return group_pb2.ListGroupsResponse(groups=[group_proto(g) for g in page], next_page_token=token)
+
+    async def UpdateGroup(self, request: group_pb2.UpdateGroupRequest, context: Any) -> group_pb2.Group:
+        caller = require_caller()
+        group_id = _group_id(request.group.name, "group.name")
+        paths = list(request.update_mask.paths) or [f for f in GROUP_FIELDS if getattr(request.group, f)]
+        changes = _group_fields(request.group, paths)
+        return group_proto(await self._uc.update(caller.user_id, group_id, changes, request.group.etag))
+
+    async def ArchiveGroup(self, request: group_pb2.ArchiveGroupRequest, context: Any) -> group_pb2.Group:
+        caller = require_caller()
+        return group_proto(await self._uc.set_archived(caller.user_id, _group_id(request.name), True, request.etag))
+
+    async def UnarchiveGroup(self, request: group_pb2.UnarchiveGroupRequest, context: Any) -> group_pb2.Group:
+        caller = require_caller()
+        return group_proto(await self._uc.set_archived(caller.user_id, _group_id(request.name), False, request.etag))
+
+    async def OpenDirectGroup(self, request: group_pb2.OpenDirectGroupRequest, context: Any) -> group_pb2.Group:
+        caller = require_caller()
+        friend = _invitee(request, "friend")
+        currency = (
+            validation.currency_code(request.default_currency, "default_currency") if request.default_currency else "INR"
+        )
+        return group_proto(await self._uc.open_direct(caller.user_id, friend, currency))
+
+    async def ListMembers(self, request: group_pb2.ListMembersRequest, context: Any) -> group_pb2.ListMembersResponse:
+        caller = require_caller()
+        group_id = _group_id(request.parent, "parent")
+        query = {"group": group_id}
+        size = pagination.page_size(request.page_size)
+        cursor = pagination.decode(request.page_token, query)
+        found, profiles = await self._uc.members(
+            caller.user_id, group_id, after=cursor.key if cursor else None, limit=size + 1
+        )
+        page = found[:size]
+        token = pagination.encode([page[-1].joined_at.isoformat(), page[-1].user_id], query) if len(found) > size else ""
+        return group_pb2.ListMembersResponse(
+            members=[member_proto(m, profiles.get(m.user_id)) for m in page], next_page_token=token
+        )
+
+    async def AddMember(self, request: group_pb2.AddMemberRequest, context: Any) -> group_pb2.Member:
+        caller = require_caller()
+        group_id = _group_id(request.parent, "parent")
+        invitee = _invitee(request, "invitee")
+        role = _ROLE.get(request.role, Role.MEMBER) if request.role else Role.MEMBER
+        idempotency.validate_request_id(request.request_id)
+
+        async def work(conn: Any) -> group_pb2.Member:
+            member = await self._uc.add_member(conn, caller.user_id, group_id, invitee, role)
+            profiles = await self._uc.profiles([member.user_id])
+            return member_proto(member, profiles.get(member.user_id))
+
+        return await self._once("AddMember", request, group_pb2.Member, work)
+
+    async def UpdateMember(self, request: group_pb2.UpdateMemberRequest, context: Any) -> group_pb2.Member:
+        caller = require_caller()
+        group_id, user_id = _sub_id(request.member.name, "members", "member.name")
+        if list(request.update_mask.paths) not in ([], ["role"]):
+            raise InvalidArgument("update_mask", "only 'role' can be updated")
+        role = _ROLE.get(request.member.role)
+        if role is None:
+            raise InvalidArgument("member.role", "must be OWNER or MEMBER")
+        member = await self._uc.set_role(caller.user_id, group_id, user_id, role)
+        profiles = await self._uc.profiles([user_id])
+        return member_proto(member, profiles.get(user_id))
+
+    async def RemoveMember(self, request: group_pb2.RemoveMemberRequest, context: Any) -> empty_pb2.Empty:
+        caller = require_caller()
+        group_id, user_id = _sub_id(request.name, "members", "name")
+        await self._uc.remove(caller.user_id, group_id, user_id)
+        return empty_pb2.Empty()
+
+    async def LeaveGroup(self, request: group_pb2.LeaveGroupRequest, context: Any) -> empty_pb2.Empty:
+        caller = require_caller()
+        await self._uc.remove(caller.user_id, _group_id(request.name), caller.user_id)
+        return empty_pb2.Empty()
+
+    async def CreateInviteLink(self, request: group_pb2.CreateInviteLinkRequest, context: Any) -> group_pb2.InviteLink:
+        caller = require_caller()
+        group_id = _group_id(request.parent, "parent")
+        link = request.invite_link
+        expires_at = link.expire_time.ToDatetime(tzinfo=UTC) if link.HasField("expire_time") else None
+        idempotency.validate_request_id(request.request_id)
+
+        async def work(conn: Any) -> group_pb2.InviteLink:
+            return link_proto(await self._uc.create_link(conn, caller.user_id, group_id, expires_at))
+
+        return await self._once("CreateInviteLink", request, group_pb2.InviteLink, work)
+
+    async def ListInviteLinks(
+        self, request: group_pb2.ListInviteLinksRequest, context: Any
+    ) -> group_pb2.ListInviteLinksResponse:
+        caller = require_caller()
+        group_id = _group_id(request.parent, "parent")
+        query = {"group": group_id}
+        size = pagination.page_size(request.page_size)
+        cursor = pagination.decode(request.page_token, query)
+        found = await self._uc.links(caller.user_id, group_id, after=cursor.key if cursor else None, limit=size + 1)
+        page = found[:size]
+        token = pagination.encode([page[-1].created_at.isoformat(), page[-1].id], query) if len(found) > size else ""
+        return group_pb2.ListInviteLinksResponse(invite_links=[link_proto(x) for x in page], next_page_token=token)
+
+    async def RevokeInviteLink(self, request: group_pb2.RevokeInviteLinkRequest, context: Any) -> group_pb2.InviteLink:
+        caller = require_caller()
+        group_id, link_id = _sub_id(request.name, "inviteLinks", "name")
+        return link_proto(await self._uc.revoke_link(caller.user_id, group_id, link_id))
+
+    async def PreviewInvite(self, request: group_pb2.PreviewInviteRequest, context: Any) -> group_pb2.InvitePreview:
+        caller = require_caller()
+        link, display_name, kind, count, already = await self._uc.preview(caller.user_id, request.token)
+        return group_pb2.InvitePreview(
+            group=f"groups/{link.group_id}",
+            display_name=display_name,
+            kind=_KIND_PB[kind],  # type: ignore[arg-type]
+            member_count=count,
+            already_member=already,
+        )
+
+    async def JoinGroup(self, request: group_pb2.JoinGroupRequest, context: Any) -> group_pb2.Group:
+        caller = require_caller()
+        if not request.token:
+            raise InvalidArgument("token", "is required")
+        return group_proto(await self._uc.join(caller.user_id, request.token))
+
+    async def CheckMembers(self, request: group_pb2.CheckMembersRequest, context: Any) -> group_pb2.CheckMembersResponse:
+        require_caller()
+        group_id = _group_id(request.group, "group")
+        ids = [validation.resource_id(u, "users", f"users[{i}]") for i, u in enumerate(request.users)]
+        exists, kind, members = await self._uc.check_members(group_id, ids)
+        return group_pb2.CheckMembersResponse(
+            group_exists=exists,
+            members=[f"users/{m}" for m in members],
+            kind=_KIND_PB[Kind(kind)] if kind else 0,  # type: ignore[arg-type]
+        )

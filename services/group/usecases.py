@@ -1,0 +1,253 @@
+"""Group use cases. Membership is checked here: a non-member is told the group does not exist."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from libs import etag, outbox
+from libs.db.database import Database
+from libs.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from services.group import domain, repository
+from services.group.domain import Group, InviteLink, Kind, Member, Role
+from services.group.ports import Balances, Profile, UserDirectory
+
+NOT_FOUND = "group not found"
+
+
+@dataclass(frozen=True)
+class Invitee:
+    user_id: str = ""
+    phone_number: str = ""
+    email: str = ""
+    display_name: str = ""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class GroupUseCases:
+    def __init__(
+        self, db: Database, users: UserDirectory, balances: Balances, *, clock: Callable[[], datetime] = _now
+    ):
+        self._db = db
+        self._users = users
+        self._balances = balances
+        self._now = clock
+
+    async def _visible(self, conn: Any, group_id: str, caller: str, *, lock: bool = False) -> Group:
+        group = await repository.group_for_member(conn, group_id, caller, lock=lock)
+        if group is None:
+            raise NotFound(NOT_FOUND)
+        return group
+
+    async def create(self, conn: Any, caller: str, fields: dict[str, Any]) -> Group:
+        group_id = await repository.insert_group(conn, created_by=caller, **fields)
+        assert group_id is not None
+        await repository.insert_member(conn, group_id, caller, Role.OWNER, caller)
+        await outbox.record(conn, "group.created", f"groups/{group_id}", {"group": group_id}, actor=caller)
+        return await self._visible(conn, group_id, caller)
+
+    async def get(self, caller: str, group_id: str) -> Group:
+        async with self._db.transaction() as conn:
+            return await self._visible(conn, group_id, caller)
+
+    async def list(self, caller: str, *, show_archived: bool, after: list[Any] | None, limit: int) -> list[Group]:
+        async with self._db.transaction() as conn:
+            return await repository.groups_of(conn, caller, show_archived=show_archived, after=after, limit=limit)
+
+    async def update(self, caller: str, group_id: str, changes: dict[str, Any], sent_etag: str) -> Group:
+        async with self._db.transaction() as conn:
+            group = await self._visible(conn, group_id, caller, lock=True)
+            etag.check(sent_etag, group.name, group.version)
+            if changes:
+                await repository.update_group(conn, group_id, changes)
+                await outbox.record(
+                    conn, "group.updated", group.name, {"group": group_id, "fields": sorted(changes)}, actor=caller
+                )
+            return await self._visible(conn, group_id, caller)
+
+    async def set_archived(self, caller: str, group_id: str, archived: bool, sent_etag: str) -> Group:
+        async with self._db.transaction() as conn:
+            group = await self._visible(conn, group_id, caller, lock=True)
+            etag.check(sent_etag, group.name, group.version)
+            domain.require_owner(group)
+            if group.archived != archived:
+                await repository.update_group(conn, group_id, {"archived": archived})
+            return await self._visible(conn, group_id, caller)
+
+    async def open_direct(self, caller: str, friend: Invitee, default_currency: str) -> Group:
+        friend_id = await self._resolve(friend)
+        if friend_id == caller:
+            raise InvalidArgument("user", "a friend ledger needs another person")
+        key = domain.direct_key(caller, friend_id)
+        async with self._db.transaction() as conn:
+            group_id = await repository.insert_group(
+                conn,
+                display_name="",
+                kind=Kind.DIRECT,
+                description="",
+                default_currency=default_currency,
+                simplify_debts=False,
+                created_by=caller,
+                direct_key=key,
+            )
+            if group_id is None:
+                group_id = await repository.direct_group_id(conn, key)
+                assert group_id is not None
+            else:
+                await repository.insert_member(conn, group_id, caller, Role.OWNER, caller)
+                await repository.insert_member(
+                    conn,
+                    group_id,
+                    friend_id,
+                    Role.OWNER,
+                    caller,
+                    invited_phone_number=friend.phone_number,
+                    invited_email=friend.email,
+                )
+                await outbox.record(conn, "group.created", f"groups/{group_id}", {"group": group_id}, actor=caller)
+            return await self._visible(conn, group_id, caller)
+
+    async def _resolve(self, invitee: Invitee) -> str:
+        if invitee.user_id:
+            if invitee.user_id not in await self._users.profiles([invitee.user_id]):
+                raise NotFound("user not found")
+            return invitee.user_id
+        return await self._users.ensure(
+            phone_number=invitee.phone_number, email=invitee.email, display_name=invitee.display_name
+        )
+
+    async def members(
+        self, caller: str, group_id: str, *, after: list[Any] | None, limit: int
+    ) -> tuple[list[Member], dict[str, Profile]]:
+        async with self._db.transaction() as conn:
+            await self._visible(conn, group_id, caller)
+            found = await repository.members(conn, group_id, after=after, limit=limit)
+        return found, await self._users.profiles([m.user_id for m in found])
+
+    async def add_member(self, conn: Any, caller: str, group_id: str, invitee: Invitee, role: Role) -> Member:
+        group = await self._visible(conn, group_id, caller, lock=True)
+        domain.require_not_direct(group, "add members")
+        if role is Role.OWNER:
+            domain.require_owner(group)
+        if group.member_count >= domain.MAX_MEMBERS:
+            raise FailedPrecondition(f"a group has at most {domain.MAX_MEMBERS} members")
+        user_id = await self._resolve(invitee)
+        added = await repository.insert_member(
+            conn,
+            group_id,
+            user_id,
+            role,
+            caller,
+            invited_phone_number=invitee.phone_number,
+            invited_email=invitee.email,
+        )
+        if not added:
+            raise AlreadyExists("already a member of this group")
+        await repository.touch_group(conn, group_id)
+        await outbox.record(
+            conn, "member.added", group.name, {"group": group_id, "user": user_id}, actor=caller
+        )
+        found = await repository.member(conn, group_id, user_id)
+        assert found is not None
+        return found
+
+    async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
+        return await self._users.profiles(user_ids)
+
+    async def set_role(self, caller: str, group_id: str, user_id: str, role: Role) -> Member:
+        async with self._db.transaction() as conn:
+            group = await self._visible(conn, group_id, caller, lock=True)
+            domain.require_owner(group)
+            domain.require_not_direct(group, "change roles")
+            target = await repository.member(conn, group_id, user_id)
+            if target is None:
+                raise NotFound("member not found")
+            if target.role is Role.OWNER and role is Role.MEMBER:
+                domain.check_owner_remains(await repository.count_owners(conn, group_id) - 1)
+            await repository.set_role(conn, group_id, user_id, role)
+            await repository.touch_group(conn, group_id)
+            updated = await repository.member(conn, group_id, user_id)
+            assert updated is not None
+            return updated
+
+    async def remove(self, caller: str, group_id: str, user_id: str) -> None:
+        """Remove ``user_id`` (an owner removing someone, or anyone leaving)."""
+        async with self._db.transaction() as conn:
+            group = await self._visible(conn, group_id, caller, lock=True)
+            domain.require_not_direct(group, "leave or remove members")
+            if user_id != caller:
+                domain.require_owner(group)
+            target = await repository.member(conn, group_id, user_id)
+            if target is None:
+                raise NotFound("member not found")
+            if target.role is Role.OWNER and group.member_count > 1:
+                domain.check_owner_remains(await repository.count_owners(conn, group_id) - 1)
+            if not await self._balances.is_settled(group_id, user_id):
+                raise FailedPrecondition(
+                    "settle up first: the balance in this group is not zero", reason="BALANCE_NOT_SETTLED"
+                )
+            await repository.delete_member(conn, group_id, user_id)
+            await repository.touch_group(conn, group_id)
+            event = "member.left" if user_id == caller else "member.removed"
+            await outbox.record(conn, event, group.name, {"group": group_id, "user": user_id}, actor=caller)
+
+    async def create_link(self, conn: Any, caller: str, group_id: str, expires_at: datetime | None) -> InviteLink:
+        group = await self._visible(conn, group_id, caller)
+        domain.require_not_direct(group, "invite by link")
+        if expires_at is not None and expires_at <= self._now():
+            raise InvalidArgument("invite_link.expire_time", "must be in the future")
+        return await repository.insert_link(conn, group_id, domain.new_invite_token(), expires_at, caller)
+
+    async def links(self, caller: str, group_id: str, *, after: list[Any] | None, limit: int) -> list[InviteLink]:
+        async with self._db.transaction() as conn:
+            await self._visible(conn, group_id, caller)
+            return await repository.links(conn, group_id, after=after, limit=limit)
+
+    async def revoke_link(self, caller: str, group_id: str, link_id: str) -> InviteLink:
+        async with self._db.transaction() as conn:
+            group = await self._visible(conn, group_id, caller)
+            link = await repository.link_by_id(conn, group_id, link_id)
+            if link is None:
+                raise NotFound("invite link not found")
+            if link.created_by != caller:
+                domain.require_owner(group)
+            return await repository.revoke_link(conn, link_id)
+
+    async def _usable_link(self, conn: Any, token: str) -> InviteLink:
+        link = await repository.link_by_token(conn, token) if token else None
+        if link is None or not link.usable(self._now()):
+            raise NotFound("this invite link is not valid any more", reason="INVITE_INVALID")
+        return link
+
+    async def preview(self, caller: str, token: str) -> tuple[InviteLink, str, Kind, int, bool]:
+        async with self._db.transaction() as conn:
+            link = await self._usable_link(conn, token)
+            summary = await repository.group_summary(conn, link.group_id)
+            assert summary is not None
+            already = await repository.member(conn, link.group_id, caller) is not None
+        return link, summary[0], summary[1], summary[2], already
+
+    async def join(self, caller: str, token: str) -> Group:
+        async with self._db.transaction() as conn:
+            link = await self._usable_link(conn, token)
+            if await repository.count_members(conn, link.group_id) >= domain.MAX_MEMBERS:
+                raise FailedPrecondition(f"a group has at most {domain.MAX_MEMBERS} members")
+            if await repository.insert_member(conn, link.group_id, caller, Role.MEMBER, link.created_by):
+                await repository.touch_group(conn, link.group_id)
+                await outbox.record(
+                    conn,
+                    "member.joined",
+                    f"groups/{link.group_id}",
+                    {"group": link.group_id, "user": caller},
+                    actor=caller,
+                )
+            return await self._visible(conn, link.group_id, caller)
+
+    async def check_members(self, group_id: str, user_ids: list[str]) -> tuple[bool, str, list[str]]:
+        async with self._db.read() as conn:
+            return await repository.members_among(conn, group_id, user_ids)

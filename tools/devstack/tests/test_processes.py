@@ -1,0 +1,113 @@
+"""The supervisor against a real grpc.aio stand-in service (no dependence on the real services)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tools.devstack.ports import free_port
+from tools.devstack.processes import ManagedProcess, ProcessFailed, Supervisor, wait_until_serving
+
+FAKE = str(Path(__file__).with_name("fake_service.py"))
+SERVICE = "hisaab.fake.v1.FakeService"
+
+
+def _fake(supervisor: Supervisor, port: int, *flags: str) -> ManagedProcess:
+    return supervisor.start("fake", [sys.executable, FAKE, str(port), SERVICE, *flags], os.environ)
+
+
+def test_waits_for_serving_then_stops_cleanly(tmp_path: Path) -> None:
+    supervisor = Supervisor(tmp_path / "logs", grace=5)
+    port = free_port()
+    proc = _fake(supervisor, port, "--serve-after", "0.5")
+    started = time.monotonic()
+    wait_until_serving(proc, f"127.0.0.1:{port}", SERVICE, timeout=20)
+    assert time.monotonic() - started >= 0.5  # NOT_SERVING was not taken for ready
+
+    codes = supervisor.stop_all()
+
+    assert codes == {"fake": 0}
+    log = (tmp_path / "logs" / "fake.log").read_text()
+    assert "fake service serving" in log
+    assert "fake service stopping" in log
+    assert not psutil.pid_exists(proc.pid)
+
+
+def test_sigkill_after_grace_when_sigterm_is_ignored(tmp_path: Path) -> None:
+    supervisor = Supervisor(tmp_path / "logs", grace=0.5)
+    port = free_port()
+    proc = _fake(supervisor, port, "--ignore-sigterm")
+    wait_until_serving(proc, f"127.0.0.1:{port}", SERVICE, timeout=20)
+
+    codes = supervisor.stop_all()
+
+    assert codes == {"fake": -signal.SIGKILL}
+
+
+def test_crash_at_startup_reports_log_tail(tmp_path: Path) -> None:
+    supervisor = Supervisor(tmp_path / "logs")
+    port = free_port()
+    proc = _fake(supervisor, port, "--crash")
+
+    with pytest.raises(ProcessFailed, match="config is broken") as failure:
+        wait_until_serving(proc, f"127.0.0.1:{port}", SERVICE, timeout=20)
+    assert "exited with code 3" in str(failure.value)
+    supervisor.stop_all()
+
+
+def test_timeout_names_the_last_status(tmp_path: Path) -> None:
+    supervisor = Supervisor(tmp_path / "logs", grace=2)
+    port = free_port()
+    proc = _fake(supervisor, port, "--serve-after", "60")
+    try:
+        with pytest.raises(ProcessFailed, match=r"not SERVING .* \(last: NOT_SERVING\)"):
+            wait_until_serving(proc, f"127.0.0.1:{port}", SERVICE, timeout=1.5)
+    finally:
+        supervisor.stop_all()
+
+
+def test_echo_prefixes_lines_and_still_logs(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    supervisor = Supervisor(tmp_path / "logs", echo=True)
+    proc = supervisor.start("talker", [sys.executable, "-c", "print('hello'); print('bye')"], os.environ)
+    proc.popen.wait(timeout=20)
+    assert supervisor.stop_all() == {"talker": 0}
+    out = capfd.readouterr().out
+    assert "[talker] hello\n" in out
+    assert "[talker] bye\n" in out
+    assert (tmp_path / "logs" / "talker.log").read_text() == "hello\nbye\n"
+
+
+def test_children_die_with_their_parent(tmp_path: Path) -> None:
+    # A parent process starts a long sleeper through ManagedProcess, prints its
+    # pid, and is then SIGKILLed: the sleeper must not be left behind.
+    script = textwrap.dedent(
+        f"""
+        import os, sys, time
+        from pathlib import Path
+        from tools.devstack.processes import ManagedProcess
+        child = ManagedProcess("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"],
+                               env=os.environ, log_path=Path({str(tmp_path)!r}) / "sleeper.log")
+        print(child.pid, flush=True)
+        time.sleep(60)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child_pid = int(parent.stdout.readline())
+    assert psutil.pid_exists(child_pid)
+
+    parent.kill()
+    parent.wait()
+
+    child = psutil.Process(child_pid) if psutil.pid_exists(child_pid) else None
+    if child is not None:
+        child.wait(timeout=5)  # reaped by init once the death signal lands
+    assert not psutil.pid_exists(child_pid) or psutil.Process(child_pid).status() == psutil.STATUS_ZOMBIE
