@@ -163,7 +163,7 @@ def test_convert_to_one_currency() -> None:
         "USD": {"a": -150, "c": 150},  # $1.50
         "JPY": {"b": 333, "c": -333},
     }
-    rates = {"USD": "83.25", "JPY": Fraction(5533, 10000)}
+    rates: dict[str, Fraction | int | str] = {"USD": "83.25", "JPY": Fraction(5533, 10000)}
     out = convert(balances, rates, "INR")
     assert sum(out.values()) == 0
     exact = {

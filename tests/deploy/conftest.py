@@ -8,6 +8,7 @@ from tests.deploy.helm_render import CHART
 @pytest.fixture(scope="session", autouse=True)
 def generated_chart_files() -> None:
     """The gateway ConfigMap needs the generated Envoy config and descriptor copy."""
-    missing = [p.name for p in (CHART / "files" / "envoy.yaml", CHART / "files" / "descriptor.pb") if not p.is_file()]
+    generated = (CHART / "files" / "envoy.yaml", CHART / "files" / "descriptor.pb")
+    missing = [p.name for p in generated if not p.is_file()]
     if missing:
-        pytest.fail(f"charts/hisaab/files/{', '.join(missing)} missing: run `make gen` (python -m tools.chartgen)")
+        pytest.fail(f"charts/hisaab/files/{', '.join(missing)} missing: run `make gen` (tools.chartgen)")

@@ -44,9 +44,8 @@ def validate(config_path: Path) -> None:
 def start_envoy(
     config_path: Path, admin_port: int, log_path: Path, *, echo: bool = False, timeout: float = 30.0
 ) -> ManagedProcess:
-    proc = ManagedProcess(
-        "envoy", [*_base_argv(config_path), "--log-level", "info"], env=os.environ, log_path=log_path, echo=echo
-    )
+    argv = [*_base_argv(config_path), "--log-level", "info"]
+    proc = ManagedProcess("envoy", argv, env=os.environ, log_path=log_path, echo=echo)
     try:
         _wait_live(proc, admin_port, timeout)
     except BaseException:

@@ -25,17 +25,19 @@ class OtpRecord:
 class OtpFeed:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._offset = path.stat().st_size if path.exists() else 0
+        stat = path.stat() if path.exists() else None
+        self._offset = stat.st_size if stat else 0
+        self._inode = stat.st_ino if stat else None
         self._partial = b""
 
     def poll(self) -> list[OtpRecord]:
         """Records appended since the last call (a half-written last line waits for the next)."""
         try:
-            size = self.path.stat().st_size
+            stat = self.path.stat()
         except FileNotFoundError:
             return []
-        if size < self._offset:  # truncated or recreated (make reset)
-            self._offset, self._partial = 0, b""
+        if stat.st_ino != self._inode or stat.st_size < self._offset:  # recreated or truncated
+            self._offset, self._inode, self._partial = 0, stat.st_ino, b""
         with open(self.path, "rb") as log:
             log.seek(self._offset)
             chunk = log.read()

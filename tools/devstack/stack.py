@@ -26,7 +26,6 @@ from tools.devstack.postgres import (
     create_database,
     drop_database,
     start_postgres,
-    with_database,
 )
 from tools.devstack.processes import ManagedProcess, ProcessFailed, Supervisor, wait_until_serving
 from tools.devstack.valkey import RunningValkey, start_valkey
@@ -190,7 +189,8 @@ class Stack:
         self.service_env = self._service_env()
 
     def _service_env(self) -> dict[str, str]:
-        assert self.valkey is not None and self.aws is not None
+        assert self.valkey is not None
+        assert self.aws is not None
         reader = os.environ.get("DATABASE_READER_URL") if "DATABASE_URL" in os.environ else None
         env = dict(os.environ)
         env.update(self.aws.env)
@@ -227,14 +227,17 @@ class Stack:
             )
         if result.returncode != 0:
             tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
-            raise ProcessFailed(f"migrations failed (exit {result.returncode}); last lines of {log_path}:\n{tail}")
+            raise ProcessFailed(
+                f"migrations failed (exit {result.returncode}); last lines of {log_path}:\n{tail}"
+            )
 
     def _start_services(self) -> None:
         self._exit.callback(self.supervisor.stop_all)
         started = []
         for spec in self.services:  # start all first: they boot in parallel
             env = {**self.service_env, "HISAAB_GRPC_PORT": str(self.ports.services[spec.name])}
-            started.append((spec, self.supervisor.start_python_module(spec.name, spec.module, env, cwd=REPO_ROOT)))
+            proc = self.supervisor.start_python_module(spec.name, spec.module, env, cwd=REPO_ROOT)
+            started.append((spec, proc))
         for spec, proc in started:
             wait_until_serving(proc, self.address(spec.name), spec.grpc_service, timeout=self.startup_timeout)
 

@@ -41,7 +41,8 @@ class RunningValkey:
         """(Re)start the embedded server on its port; a no-op for an external REDIS_URL."""
         if not self.managed or self.running:
             return
-        assert self._data_dir is not None and self._port is not None
+        assert self._data_dir is not None
+        assert self._port is not None
         self._data_dir.mkdir(parents=True, exist_ok=True)
         config = self._data_dir / "valkey.conf"
         generate_config_file(config, self._port, self._data_dir, dict(_PERSISTENCE))

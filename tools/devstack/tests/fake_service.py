@@ -19,7 +19,7 @@ async def serve(args: argparse.Namespace) -> None:
         print("fake service: cannot start, config is broken", flush=True)
         sys.exit(3)
     server = grpc.aio.server()
-    checker = health.aio.HealthServicer()
+    checker = health.aio.HealthServicer()  # type: ignore[attr-defined]  # stubs predate grpc_health's aio
     health_pb2_grpc.add_HealthServicer_to_server(checker, server)
     server.add_insecure_port(f"127.0.0.1:{args.port}")
     await server.start()

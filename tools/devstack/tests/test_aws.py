@@ -27,7 +27,7 @@ def test_s3_and_sqs_through_boto3(tmp_path: Path) -> None:
             region_name=aws.env["AWS_REGION"],
         )
         s3 = session.client("s3", endpoint_url=aws.endpoint_url)
-        s3.create_bucket(Bucket="receipts", CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.create_bucket(Bucket="receipts", CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
         s3.put_object(Bucket="receipts", Key="g1/e1.jpg", Body=b"\xff\xd8receipt")
         assert s3.get_object(Bucket="receipts", Key="g1/e1.jpg")["Body"].read() == b"\xff\xd8receipt"
 

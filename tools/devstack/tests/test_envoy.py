@@ -14,9 +14,11 @@ from tools.devstack.ports import free_port
 
 
 def _config(listen_port: int, admin_port: int) -> dict[str, Any]:
-    hcm = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
-    router = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
-    route = {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "namaste"}}}
+    api = "type.googleapis.com/envoy.extensions.filters"
+    hcm = f"{api}.network.http_connection_manager.v3.HttpConnectionManager"
+    router = {"name": "envoy.filters.http.router", "typed_config": {"@type": f"{api}.http.router.v3.Router"}}
+    reply = {"status": 200, "body": {"inline_string": "namaste"}}
+    route = {"match": {"prefix": "/"}, "direct_response": reply}
     return {
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
         "static_resources": {
@@ -37,9 +39,7 @@ def _config(listen_port: int, admin_port: int) -> dict[str, Any]:
                                                 {"name": "all", "domains": ["*"], "routes": [route]}
                                             ]
                                         },
-                                        "http_filters": [
-                                            {"name": "envoy.filters.http.router", "typed_config": {"@type": router}}
-                                        ],
+                                        "http_filters": [router],
                                     },
                                 }
                             ]

@@ -13,7 +13,6 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-import psutil
 import psycopg
 import pytest
 
@@ -34,7 +33,7 @@ def no_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _server_user(pgdata: Path) -> str:
     pid = int((pgdata / "postmaster.pid").read_text().split()[0])
-    return str(psutil.Process(pid).username())
+    return pwd.getpwuid(Path(f"/proc/{pid}").stat().st_uid).pw_name
 
 
 @pytest.mark.usefixtures("no_database_url")
@@ -127,7 +126,8 @@ def _interpreter_for(user_is_other: bool) -> str:
     own = Path(sys.executable).resolve()
     if not user_is_other or _reachable_by_others(own):
         return sys.executable
-    same = shutil.which(f"python{sys.version_info.major}.{sys.version_info.minor}", path="/usr/local/bin:/usr/bin")
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    same = shutil.which(version, path="/usr/local/bin:/usr/bin")
     if same and _reachable_by_others(Path(same).resolve()):
         return same
     pytest.fail(f"no Python {sys.version_info[:2]} an unprivileged user can execute ({own} is not reachable)")
@@ -167,4 +167,3 @@ def test_runs_as_an_unprivileged_user() -> None:
         assert result.stdout.split() == ["1", str(uid), "7", "2", str(uid), "7"]
         assert (data / "postgres").stat().st_uid == uid
         assert stat.S_IMODE(root.stat().st_mode) == 0o700  # nothing had to be opened up
-

