@@ -70,6 +70,7 @@ def member_proto(member: Member, profile: Profile | None) -> group_pb2.Member:
         invited_email=member.invited_email if placeholder else "",
         added_by=f"users/{member.added_by}",
         join_time=_ts(member.joined_at),
+        etag=etag.make(f"groups/{member.group_id}/members/{member.user_id}", member.role.value),
     )
 
 
@@ -241,7 +242,7 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         role = _ROLE.get(request.member.role)
         if role is None:
             raise InvalidArgument("member.role", "must be OWNER or MEMBER")
-        member = await self._uc.set_role(caller.user_id, group_id, user_id, role)
+        member = await self._uc.set_role(caller.user_id, group_id, user_id, role, request.member.etag)
         profiles = await self._uc.profiles([user_id])
         return member_proto(member, profiles.get(user_id))
 

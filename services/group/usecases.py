@@ -159,7 +159,7 @@ class GroupUseCases:
     async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
         return await self._users.profiles(user_ids)
 
-    async def set_role(self, caller: str, group_id: str, user_id: str, role: Role) -> Member:
+    async def set_role(self, caller: str, group_id: str, user_id: str, role: Role, sent_etag: str = "") -> Member:
         async with self._db.transaction() as conn:
             group = await self._visible(conn, group_id, caller, lock=True)
             domain.require_owner(group)
@@ -167,6 +167,7 @@ class GroupUseCases:
             target = await repository.member(conn, group_id, user_id)
             if target is None:
                 raise NotFound("member not found")
+            etag.check(sent_etag, f"groups/{group_id}/members/{user_id}", target.role.value)
             if target.role is Role.OWNER and role is Role.MEMBER:
                 domain.check_owner_remains(await repository.count_owners(conn, group_id) - 1)
             await repository.set_role(conn, group_id, user_id, role)

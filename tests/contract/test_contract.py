@@ -69,17 +69,7 @@ PAGINATION_EXCEPTIONS: dict[str, str] = {
 # Violations in protos outside this area that are reported for a fix. Each
 # entry must still be a violation (the test fails once it is fixed, so the
 # entry gets removed) and nothing else may fail.
-KNOWN_VIOLATIONS: dict[str, str] = {
-    "hisaab.group.v1.GroupService.GetGroup: no leading comment": "group.proto, reported",
-    "hisaab.group.v1.GroupService.UnarchiveGroup: no leading comment": "group.proto, reported",
-    "hisaab.group.v1.GroupService.ListMembers: no leading comment": "group.proto, reported",
-    "hisaab.group.v1.GroupService.CreateInviteLink: no leading comment": "group.proto, reported",
-    "hisaab.group.v1.GroupService.ListInviteLinks: no leading comment": "group.proto, reported",
-    "hisaab.group.v1.GroupService.RevokeInviteLink: no leading comment": "group.proto, reported",
-    "hisaab.group.v1.GroupService.UpdateMember: resource hisaab.group.v1.Member has no etag": (
-        "group.proto, reported: Member is updatable but carries no etag"
-    ),
-}
+KNOWN_VIOLATIONS: dict[str, str] = {}
 
 # Field names that hold an amount of money and so must be Money messages
 # (integer minor-unit fields are spelled *_minor).

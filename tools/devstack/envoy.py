@@ -42,9 +42,15 @@ def validate(config_path: Path) -> None:
 
 
 def start_envoy(
-    config_path: Path, admin_port: int, log_path: Path, *, echo: bool = False, timeout: float = 30.0
+    config_path: Path,
+    admin_port: int,
+    log_path: Path,
+    *,
+    echo: bool = False,
+    timeout: float = 30.0,
+    log_level: str = "info",
 ) -> ManagedProcess:
-    argv = [*_base_argv(config_path), "--log-level", "info"]
+    argv = [*_base_argv(config_path), "--log-level", log_level]
     proc = ManagedProcess("envoy", argv, env=os.environ, log_path=log_path, echo=echo)
     try:
         _wait_live(proc, admin_port, timeout)

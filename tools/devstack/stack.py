@@ -260,6 +260,8 @@ class Stack:
             self.data_dir / "logs" / "envoy.log",
             echo=self.echo,
             timeout=self.startup_timeout,
+            # Envoy's info level is a page of startup lines; warnings are what matter locally.
+            log_level=os.environ.get("HISAAB_ENVOY_LOG_LEVEL", "warning"),
         )
         self.envoy = envoy
         self._exit.callback(envoy.stop, 5.0)
