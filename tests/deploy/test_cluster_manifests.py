@@ -1,0 +1,44 @@
+"""The cluster pieces under k8s/ are valid Kubernetes objects; the per-env values fit the chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.deploy.helm_render import ROOT
+from tests.deploy.test_manifests_valid import EKS_KUBERNETES_VERSIONS
+
+MANIFESTS = sorted(p for p in (ROOT / "k8s").rglob("*.yaml") if "values" not in p.parts)
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_cluster_manifest_is_valid(path: Path) -> None:
+    for doc in documents(path):
+        for version in (EKS_KUBERNETES_VERSIONS[0], EKS_KUBERNETES_VERSIONS[-1]):
+            kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_dev_manifests_cover_what_the_dev_values_point_at() -> None:
+    dev = [d for p in (ROOT / "k8s" / "dev").glob("*.yaml") for d in documents(p)]
+    names = {(d["kind"], d["metadata"]["name"]) for d in dev}
+    values = yaml.safe_load((ROOT / "k8s" / "values" / "dev.yaml").read_text())
+    assert ("Secret", values["secrets"]["database"]["name"]) in names
+    assert ("Secret", values["secrets"]["redis"]["name"]) in names
+    emulator_host = values["config"]["aws"]["endpointUrl"].split("//")[1].split(":")[0]
+    assert ("Service", emulator_host) in names
+
+
+def test_adot_collector_receives_otlp_and_exports_to_xray() -> None:
+    (config_map,) = [d for d in documents(ROOT / "k8s" / "observability" / "adot-collector.yaml")
+                     if d["kind"] == "ConfigMap"]
+    collector = yaml.safe_load(config_map["data"]["collector.yaml"])
+    assert set(collector["receivers"]["otlp"]["protocols"]) == {"grpc", "http"}
+    assert collector["service"]["pipelines"]["traces"]["exporters"] == ["awsxray"]
