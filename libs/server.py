@@ -1,8 +1,9 @@
 """Service bootstrap on grpc.aio: health, reflection, the pipeline, graceful shutdown.
 
-On SIGTERM the health status turns NOT_SERVING at once (so load balancers and
-the kubelet stop sending traffic), then in-flight RPCs get the grace period to
-finish before the server stops.
+On SIGTERM the health status turns NOT_SERVING at once, while the server keeps
+answering for a short drain window so readiness probes and load balancers see
+it and stop sending traffic; then the server stops taking new RPCs and those in
+flight get the grace period to finish.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ async def serve(app: ServiceApp) -> None:
 
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
     await health_servicer.enter_graceful_shutdown()
+    await asyncio.sleep(settings.shutdown_drain_seconds)
     await server.stop(settings.shutdown_grace_seconds)
     for callback in app.on_stop:
         await callback()

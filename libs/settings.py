@@ -43,6 +43,7 @@ class Settings:
     trace_exporter: str
     log_level: str
     shutdown_grace_seconds: float
+    shutdown_drain_seconds: float
     peer_timeout_seconds: float
     peers: dict[str, str] = field(default_factory=dict)
 
@@ -99,6 +100,7 @@ def load(service_name: str) -> Settings:
         trace_exporter=_env("HISAAB_TRACE_EXPORTER", "otlp" if _env("OTEL_EXPORTER_OTLP_ENDPOINT") else "none"),
         log_level=_env("HISAAB_LOG_LEVEL", "INFO").upper(),
         shutdown_grace_seconds=float(_env("HISAAB_SHUTDOWN_GRACE_SECONDS", "20")),
+        shutdown_drain_seconds=float(_env("HISAAB_SHUTDOWN_DRAIN_SECONDS", "3")),
         peer_timeout_seconds=float(_env("HISAAB_PEER_TIMEOUT_SECONDS", "3")),
         peers=peers,
     )

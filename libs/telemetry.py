@@ -1,8 +1,10 @@
 """OpenTelemetry: X-Ray-compatible trace ids, W3C + X-Ray propagation, gRPC instrumentation.
 
-The X-Ray propagator alone loses the context on a gRPC server (metadata keys
-arrive lower-cased), so W3C ``traceparent`` is propagated as well; both are
-injected on the way out, and either is accepted on the way in.
+The X-Ray propagator alone loses the context on a gRPC server: it looks the
+header up as ``X-Amzn-Trace-Id`` while gRPC metadata keys arrive lower-cased.
+So W3C ``traceparent`` is propagated as well (both are injected on the way
+out), and the X-Ray header is also read in any case, so a trace that arrives
+with only the X-Ray header (API Gateway) is continued too.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 import grpc
 from opentelemetry import propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import CarrierT, Getter, default_getter
 from opentelemetry.propagators.aws import AwsXRayPropagator
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
@@ -24,8 +28,26 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 _configured = False
 
 
+class _AnyCaseGetter(Getter[CarrierT]):
+    def __init__(self, inner: Getter[CarrierT]):
+        self._inner = inner
+
+    def get(self, carrier: CarrierT, key: str) -> list[str] | None:
+        return self._inner.get(carrier, key) or self._inner.get(carrier, key.lower())
+
+    def keys(self, carrier: CarrierT) -> list[str]:
+        return self._inner.keys(carrier)
+
+
+class AnyCaseXRayPropagator(AwsXRayPropagator):
+    def extract(
+        self, carrier: CarrierT, context: Context | None = None, getter: Getter[CarrierT] = default_getter
+    ) -> Context:
+        return super().extract(carrier, context=context, getter=_AnyCaseGetter(getter))
+
+
 def propagator() -> CompositePropagator:
-    return CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator(), AwsXRayPropagator()])
+    return CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator(), AnyCaseXRayPropagator()])
 
 
 def setup(

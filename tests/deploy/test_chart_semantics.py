@@ -23,7 +23,13 @@ from tests.deploy.helm_render import (
 )
 
 WORKLOAD_KINDS = ("Deployment", "Job")
-PER_SERVICE_KINDS = ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ServiceAccount")
+PER_SERVICE_KINDS = (
+    "Deployment",
+    "Service",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+)
 
 
 def contract_services() -> dict[str, str]:

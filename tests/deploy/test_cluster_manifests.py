@@ -37,8 +37,11 @@ def test_dev_manifests_cover_what_the_dev_values_point_at() -> None:
 
 
 def test_adot_collector_receives_otlp_and_exports_to_xray() -> None:
-    (config_map,) = [d for d in documents(ROOT / "k8s" / "observability" / "adot-collector.yaml")
-                     if d["kind"] == "ConfigMap"]
+    (config_map,) = [
+        d
+        for d in documents(ROOT / "k8s" / "observability" / "adot-collector.yaml")
+        if d["kind"] == "ConfigMap"
+    ]
     collector = yaml.safe_load(config_map["data"]["collector.yaml"])
     assert set(collector["receivers"]["otlp"]["protocols"]) == {"grpc", "http"}
     assert collector["service"]["pipelines"]["traces"]["exporters"] == ["awsxray"]

@@ -34,12 +34,13 @@ def test_rendered_gateway_config_passes_envoy_validate(value_set: str, tmp_path:
 
     rendered = yaml.safe_load(text)
     clusters = rendered["static_resources"]["clusters"]
-    addresses = {
-        lb["endpoint"]["address"]["socket_address"]["address"]: lb["endpoint"]["address"]["socket_address"]["port_value"]
+    sockets = [
+        lb["endpoint"]["address"]["socket_address"]
         for cluster in clusters
         for endpoints in cluster["load_assignment"]["endpoints"]
         for lb in endpoints["lb_endpoints"]
-    }
+    ]
+    addresses = {socket["address"]: socket["port_value"] for socket in sockets}
     services = of_kind(render(value_set), "Service")
     for host, port in addresses.items():
         assert services[host]["spec"]["ports"][0]["port"] == port

@@ -32,13 +32,20 @@ def test_selectors_match_the_snapshot() -> None:
 
 def test_selectors_hold_only_stable_labels() -> None:
     for labels in selectors(render("prod")).values():
-        assert set(labels) == {"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component"}
+        assert set(labels) == {
+            "app.kubernetes.io/name",
+            "app.kubernetes.io/instance",
+            "app.kubernetes.io/component",
+        }
 
 
 def _chart_at_head(destination: Path) -> Path | None:
     relative = CHART.relative_to(ROOT).as_posix()
     listed = subprocess.run(
-        ["git", "-C", str(ROOT), "ls-tree", "-d", "HEAD", relative], capture_output=True, text=True, check=False
+        ["git", "-C", str(ROOT), "ls-tree", "-d", "HEAD", relative],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if listed.returncode != 0 or not listed.stdout.strip():
         return None

@@ -90,7 +90,8 @@ def test_profiles_are_dev_staging_prod_without_index_patches() -> None:
 
 def test_dev_dependencies_deploy_only_with_the_dev_profile() -> None:
     deps = configs()["hisaab-dev-deps"]
-    assert "deploy" not in deps and "manifests" not in deps
+    assert "deploy" not in deps
+    assert "manifests" not in deps
     (dev,) = deps["profiles"]
     for pattern in dev["manifests"]["rawYaml"]:
         assert list(ROOT.glob(pattern)), pattern

