@@ -21,11 +21,13 @@ $(INSTALLED): pyproject.toml
 
 venv: $(INSTALLED) ## create .venv with every dependency
 
-gen: $(INSTALLED) ## generate Python, stubs and the Envoy descriptor from protos/
+gen: $(INSTALLED) ## generate Python, stubs and the Envoy descriptor from protos/ (and the chart's copy)
 	@$(PY) -m tools.codegen --if-stale
+	@$(PY) -m tools.chartgen
 
-check-gen: $(INSTALLED) ## fail if gen/ disagrees with protos/
+check-gen: $(INSTALLED) ## fail if gen/ (or the chart's Envoy config) disagrees with protos/
 	$(PY) -m tools.codegen --check
+	$(PY) -m tools.chartgen --check
 
 run: gen ## start the whole stack locally and print where REST listens
 	$(PY) -m tools.devstack

@@ -21,6 +21,7 @@ import os
 import signal
 import stat
 import subprocess
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,12 +151,25 @@ def _stop(postmaster: Any) -> None:
 
     try:
         postmaster.send_signal(signal.SIGINT)
-        postmaster.wait(timeout=60)
+        if not _wait_exit(postmaster, psutil, timeout=60):
+            postmaster.send_signal(signal.SIGQUIT)  # immediate shutdown; recovery runs at next start
+            _wait_exit(postmaster, psutil, timeout=10)
     except psutil.NoSuchProcess:
         return
-    except psutil.TimeoutExpired:
-        postmaster.send_signal(signal.SIGQUIT)  # immediate shutdown; recovery runs at next start
-        postmaster.wait(timeout=10)
+
+
+def _wait_exit(postmaster: Any, psutil: ModuleType, timeout: float) -> bool:
+    # The postmaster is not our child: once it exits it may linger as a zombie
+    # until init reaps it, so a zombie counts as stopped.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if postmaster.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def _log_tail(pgdata: Path, lines: int = 30) -> str:
