@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import Api, random_phone
+from tests.support import Api, random_phone
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.conftest import Api
+from tests.support import Api
 
 pytestmark = pytest.mark.e2e
 

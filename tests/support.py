@@ -1,36 +1,16 @@
-"""Session fixtures: one real local stack (PostgreSQL, Valkey, AWS emulator, services, Envoy).
-
-The stack runs on free ports with its own data dir and a fresh database, so the
-suite can run beside ``make run`` and leaves nothing behind.
-"""
+"""Test support: a REST client for the local stack and dev sign-in through the OTP feed."""
 
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-
-from tools.devstack.stack import Stack, free_ports
-
-
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    data_dir = tmp_path_factory.mktemp("stack")
-    with Stack(
-        data_dir,
-        ports=free_ports(),
-        database=f"hisaab_test_{os.getpid()}",
-        env={"HISAAB_ENV": "test", "HISAAB_SHUTDOWN_GRACE_SECONDS": "2", "HISAAB_LOG_LEVEL": "WARNING"},
-    ) as running:
-        yield running
+from tools.devstack.stack import Stack
 
 
 @dataclass
@@ -92,10 +72,3 @@ class Api:
 def random_phone() -> str:
     # Indian mobile numbers start 6-9; the rest is random so tests never collide.
     return f"+9198{uuid.uuid4().int % 10**8:08d}"
-
-
-@pytest.fixture(scope="session")
-def api(stack: Stack) -> Iterator[Api]:
-    client = Api(stack)
-    yield client
-    client.http.close()

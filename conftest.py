@@ -1,0 +1,42 @@
+"""Session fixtures shared by every test directory: one real local stack.
+
+PostgreSQL, Valkey, the AWS emulator, every implemented service and Envoy run
+on free ports with their own data dir and a fresh database, so the suite runs
+beside ``make run`` and leaves nothing behind. Started only when a test asks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import Api
+from tools.devstack.stack import Stack, free_ports
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("stack")
+    with Stack(
+        data_dir,
+        ports=free_ports(),
+        database=f"hisaab_test_{os.getpid()}",
+        env={"HISAAB_ENV": "test", "HISAAB_SHUTDOWN_GRACE_SECONDS": "2", "HISAAB_SHUTDOWN_DRAIN_SECONDS": "0",
+             "HISAAB_LOG_LEVEL": "WARNING"},
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def api(stack: Stack) -> Iterator[Api]:
+    client = Api(stack)
+    yield client
+    client.http.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(stack: Stack) -> str:
+    """The stack's migrated test database (libpq URL)."""
+    return stack.database_url

@@ -1,0 +1,91 @@
+"""Redis/Valkey as an accelerator, never the source of truth.
+
+Every operation degrades to "no cache": a read error is a miss, a write or
+delete error is dropped. After an error Redis is skipped for a short while so
+an outage costs no timeouts on the hot path. Cached values carry a TTL, which
+bounds how long a value that missed its invalidation during an outage can live.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("hisaab.cache")
+
+SKIP_AFTER_ERROR_SECONDS = 2.0
+
+
+class Cache:
+    def __init__(self, url: str, *, prefix: str, timeout: float = 0.1):
+        self._prefix = prefix
+        self._client: redis.Redis | None = (
+            redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False)
+            if url
+            else None
+        )
+        self._skip_until = 0.0
+
+    def key(self, *parts: str) -> str:
+        return ":".join((self._prefix, *parts))
+
+    def _usable(self) -> redis.Redis | None:
+        if self._client is None or time.monotonic() < self._skip_until:
+            return None
+        return self._client
+
+    def _failed(self, op: str, err: Exception) -> None:
+        if time.monotonic() >= self._skip_until:
+            log.warning("cache unavailable; answering from the database", extra={"op": op, "error": str(err)})
+        self._skip_until = time.monotonic() + SKIP_AFTER_ERROR_SECONDS
+
+    async def get(self, key: str) -> bytes | None:
+        client = self._usable()
+        if client is None:
+            return None
+        try:
+            value = await client.get(key)
+        except (RedisError, OSError) as err:
+            self._failed("get", err)
+            return None
+        return value if isinstance(value, bytes) else None
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        client = self._usable()
+        if client is None or ttl_seconds <= 0:
+            return
+        try:
+            await client.set(key, value, px=max(1, int(ttl_seconds * 1000)))
+        except (RedisError, OSError) as err:
+            self._failed("set", err)
+
+    async def delete(self, *keys: str) -> None:
+        client = self._usable()
+        if client is None or not keys:
+            return
+        try:
+            await client.delete(*keys)
+        except (RedisError, OSError) as err:
+            self._failed("delete", err)
+
+    async def incr(self, key: str, ttl_seconds: float) -> int | None:
+        """Increment a counter that expires after ``ttl_seconds``; None when Redis is unavailable."""
+        client = self._usable()
+        if client is None:
+            return None
+        try:
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.pexpire(key, max(1, int(ttl_seconds * 1000)), nx=True)
+                count, _ = await pipe.execute()
+        except (RedisError, OSError) as err:
+            self._failed("incr", err)
+            return None
+        return int(count)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
