@@ -23,8 +23,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         data_dir,
         ports=free_ports(),
         database=f"hisaab_test_{os.getpid()}",
-        env={"HISAAB_ENV": "test", "HISAAB_SHUTDOWN_GRACE_SECONDS": "2", "HISAAB_SHUTDOWN_DRAIN_SECONDS": "0",
-             "HISAAB_LOG_LEVEL": "WARNING"},
+        env={
+            "HISAAB_ENV": "test",
+            "HISAAB_SHUTDOWN_GRACE_SECONDS": "2",
+            "HISAAB_SHUTDOWN_DRAIN_SECONDS": "0",
+            "HISAAB_LOG_LEVEL": "WARNING",
+        },
     ) as running:
         yield running
 

@@ -23,7 +23,9 @@ class Cache:
     def __init__(self, url: str, *, prefix: str, timeout: float = 0.1):
         self._prefix = prefix
         self._client: redis.Redis | None = (
-            redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False)
+            redis.Redis.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
+            )
             if url
             else None
         )

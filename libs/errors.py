@@ -93,7 +93,9 @@ def to_status(error: DomainError) -> status_pb2.Status:
     info = error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata)
     details = [_pack(info)]
     if isinstance(error, InvalidArgument):
-        violation = error_details_pb2.BadRequest.FieldViolation(field=error.field, description=error.description)
+        violation = error_details_pb2.BadRequest.FieldViolation(
+            field=error.field, description=error.description
+        )
         details.append(_pack(error_details_pb2.BadRequest(field_violations=[violation])))
     return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
 

@@ -19,6 +19,12 @@ async def record(
             "INSERT INTO kit.outbox (id, event_type, aggregate, actor, payload) "
             "VALUES (:id, :type, :agg, :actor, CAST(:payload AS jsonb))"
         ),
-        {"id": event_id, "type": event_type, "agg": aggregate, "actor": actor, "payload": json.dumps(payload)},
+        {
+            "id": event_id,
+            "type": event_type,
+            "agg": aggregate,
+            "actor": actor,
+            "payload": json.dumps(payload),
+        },
     )
     return event_id

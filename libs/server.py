@@ -13,6 +13,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -39,7 +40,7 @@ class ServiceApp:
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
-def build_server(app: ServiceApp, provider: object | None = None) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+def build_server(app: ServiceApp) -> tuple[grpc.aio.Server, Any]:
     settings = app.settings
     jwks = app.jwks
     if jwks is None:
@@ -53,7 +54,7 @@ def build_server(app: ServiceApp, provider: object | None = None) -> tuple[grpc.
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
     )
     app.register(server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (settings.service.grpc_service, health.SERVICE_NAME, reflection.SERVICE_NAME), server

@@ -97,7 +97,9 @@ def load(service_name: str) -> Settings:
         cognito_user_pool_id=pool,
         cognito_client_id=_env("HISAAB_COGNITO_CLIENT_ID"),
         otlp_endpoint=_env("OTEL_EXPORTER_OTLP_ENDPOINT"),
-        trace_exporter=_env("HISAAB_TRACE_EXPORTER", "otlp" if _env("OTEL_EXPORTER_OTLP_ENDPOINT") else "none"),
+        trace_exporter=_env(
+            "HISAAB_TRACE_EXPORTER", "otlp" if _env("OTEL_EXPORTER_OTLP_ENDPOINT") else "none"
+        ),
         log_level=_env("HISAAB_LOG_LEVEL", "INFO").upper(),
         shutdown_grace_seconds=float(_env("HISAAB_SHUTDOWN_GRACE_SECONDS", "20")),
         shutdown_drain_seconds=float(_env("HISAAB_SHUTDOWN_DRAIN_SECONDS", "3")),

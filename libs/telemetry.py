@@ -16,9 +16,9 @@ import grpc
 from opentelemetry import propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
-from opentelemetry.propagators.textmap import CarrierT, Getter, default_getter
 from opentelemetry.propagators.aws import AwsXRayPropagator
 from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.propagators.textmap import CarrierT, Getter, default_getter
 from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -47,7 +47,9 @@ class AnyCaseXRayPropagator(AwsXRayPropagator):
 
 
 def propagator() -> CompositePropagator:
-    return CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator(), AnyCaseXRayPropagator()])
+    return CompositePropagator(
+        [TraceContextTextMapPropagator(), W3CBaggagePropagator(), AnyCaseXRayPropagator()]
+    )
 
 
 def setup(
@@ -66,7 +68,9 @@ def setup(
     if exporter == "otlp" and otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint, insecure=True)))
+        provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint, insecure=True))
+        )
     elif exporter == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     for processor in extra_processors:
@@ -78,13 +82,13 @@ def setup(
     return provider
 
 
-def server_interceptors(provider: TracerProvider | None = None) -> list[grpc.aio.ServerInterceptor]:
+def server_interceptors(provider: TracerProvider | None = None) -> list[Any]:
     from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
-    return [aio_server_interceptor(tracer_provider=provider)]
+    return [aio_server_interceptor(tracer_provider=provider)]  # type: ignore[no-untyped-call]
 
 
 def client_interceptors(provider: TracerProvider | None = None) -> list[Any]:
     from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
-    return list(aio_client_interceptors(tracer_provider=provider))
+    return list(aio_client_interceptors(tracer_provider=provider))  # type: ignore[no-untyped-call]

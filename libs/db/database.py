@@ -26,13 +26,21 @@ def sqlalchemy_url(url: str, *, driver: str = "psycopg") -> str:
 
 
 class Database:
-    def __init__(self, writer_url: str, reader_url: str = "", *, pool_size: int = 10, application_name: str = ""):
+    def __init__(
+        self, writer_url: str, reader_url: str = "", *, pool_size: int = 10, application_name: str = ""
+    ):
         args = {"application_name": application_name} if application_name else {}
         self.writer: AsyncEngine = create_async_engine(
-            sqlalchemy_url(writer_url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=args
+            sqlalchemy_url(writer_url),
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            connect_args=args,
         )
         self.reader: AsyncEngine = (
-            create_async_engine(sqlalchemy_url(reader_url), pool_size=pool_size, pool_pre_ping=True, connect_args=args)
+            create_async_engine(
+                sqlalchemy_url(reader_url), pool_size=pool_size, pool_pre_ping=True, connect_args=args
+            )
             if reader_url
             else self.writer
         )

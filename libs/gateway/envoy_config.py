@@ -34,11 +34,18 @@ def _local_reply_mapper(status: int, grpc_code: int) -> dict[str, Any]:
     return {
         "filter": {
             "status_code_filter": {
-                "comparison": {"op": "EQ", "value": {"default_value": status, "runtime_key": f"hisaab.lr_{status}"}}
+                "comparison": {
+                    "op": "EQ",
+                    "value": {"default_value": status, "runtime_key": f"hisaab.lr_{status}"},
+                }
             }
         },
         "body_format_override": {
-            "json_format": {"code": grpc_code, "message": "%LOCAL_REPLY_BODY%", "http_status": "%RESPONSE_CODE%"},
+            "json_format": {
+                "code": grpc_code,
+                "message": "%LOCAL_REPLY_BODY%",
+                "http_status": "%RESPONSE_CODE%",
+            },
             "content_type": "application/json",
         },
     }
@@ -58,7 +65,13 @@ def _cluster(name: str, host: str, port: int | str) -> dict[str, Any]:
         },
         "load_assignment": {
             "cluster_name": name,
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}]}],
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}
+                    ]
+                }
+            ],
         },
     }
 
@@ -76,7 +89,7 @@ def build_config(
     unknown = set(upstreams) - {s.name for s in specs}
     if unknown:
         raise ValueError(f"unknown services: {sorted(unknown)}")
-    routes = [
+    routes: list[dict[str, Any]] = [
         {
             "match": {"prefix": f"/{spec.grpc_service}/"},
             "route": {"cluster": spec.name, "timeout": UPSTREAM_TIMEOUT},
@@ -84,7 +97,12 @@ def build_config(
         for spec in specs
     ]
     # Anything the transcoder did not map is not part of the API.
-    routes.append({"match": {"prefix": "/"}, "direct_response": {"status": 404, "body": {"inline_string": "no such API path"}}})
+    routes.append(
+        {
+            "match": {"prefix": "/"},
+            "direct_response": {"status": 404, "body": {"inline_string": "no such API path"}},
+        }
+    )
     hcm = {
         "@type": _HCM,
         "stat_prefix": "rest",
@@ -101,7 +119,10 @@ def build_config(
             "mappers": [_local_reply_mapper(status, code) for status, code in _LOCAL_REPLY_CODES.items()]
         },
         "http_filters": [
-            {"name": "envoy.filters.http.buffer", "typed_config": {"@type": _BUFFER, "max_request_bytes": MAX_REQUEST_BYTES}},
+            {
+                "name": "envoy.filters.http.buffer",
+                "typed_config": {"@type": _BUFFER, "max_request_bytes": MAX_REQUEST_BYTES},
+            },
             {
                 "name": "envoy.filters.http.grpc_json_transcoder",
                 "typed_config": {
@@ -132,9 +153,13 @@ def build_config(
             "listeners": [
                 {
                     "name": "rest",
-                    "address": {"socket_address": {"address": "0.0.0.0", "port_value": listen_port}},
+                    "address": {"socket_address": {"address": "0.0.0.0", "port_value": listen_port}},  # noqa: S104
                     "filter_chains": [
-                        {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
+                        {
+                            "filters": [
+                                {"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}
+                            ]
+                        }
                     ],
                 }
             ],

@@ -4,7 +4,8 @@ Balances are nets in minor units (positive: is owed, negative: owes) summing to 
 If the members can be partitioned into k disjoint zero-sum groups, each group of m
 members settles with m - 1 transfers, so n members need n - k; the minimum number of
 transfers is n - k for the largest such k. Finding it is NP-hard in general, so it is
-solved exactly up to `EXACT_LIMIT` members and greedily beyond.
+solved exactly up to `EXACT_LIMIT` members (counted after step 1 below) and beyond that
+by the shorter of two greedy plans (with and without settling opposite pairs first).
 
 The exact path:
 
@@ -194,7 +195,7 @@ def zero_sum_partition(values: Sequence[int]) -> list[list[int]]:
 
 def simplify(balances: Mapping[str, int]) -> list[Transfer]:
     """Fewest transfers settling `balances` (exact up to EXACT_LIMIT members left after
-    pairing opposites, greedy beyond), sorted by (from_, to)."""
+    pairing opposites; beyond that, never more than `greedy`), sorted by (from_, to)."""
     _check_balances(balances)
     members = sorted((who, v) for who, v in balances.items() if v != 0)
     transfers, rest = _pair_opposites(members)

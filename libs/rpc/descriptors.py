@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2, descriptor_pool
 from hisaab.common.v1 import options_pb2
 
@@ -32,12 +33,6 @@ def method_rules(service_full_name: str) -> dict[str, MethodRules]:
             requires_feature=opts.Extensions[options_pb2.requires_feature],
             quota_key=quota.key,
             quota_lifted_by=quota.lifted_by_feature,
-            has_http=opts.HasExtension(_http_extension()),
+            has_http=opts.HasExtension(annotations_pb2.http),
         )
     return rules
-
-
-def _http_extension():  # type: ignore[no-untyped-def]
-    from google.api import annotations_pb2
-
-    return annotations_pb2.http

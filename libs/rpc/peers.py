@@ -11,14 +11,17 @@ from libs.auth.caller import current_caller
 from libs.telemetry import client_interceptors
 
 
-class _ForwardCaller(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+class _ForwardCaller(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc,type-arg]
     """Adds the current caller's bearer token and a default deadline to every call."""
 
     def __init__(self, default_timeout: float):
         self._timeout = default_timeout
 
     async def intercept_unary_unary(
-        self, continuation: Callable[[Any, Any], Any], client_call_details: grpc.aio.ClientCallDetails, request: Any
+        self,
+        continuation: Callable[[Any, Any], Any],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
     ) -> Any:
         metadata = list(client_call_details.metadata or [])
         caller = current_caller()
@@ -37,6 +40,6 @@ class _ForwardCaller(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc
 def channel(address: str, *, default_timeout: float = 3.0) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(
         address,
-        interceptors=[*client_interceptors(), _ForwardCaller(default_timeout)],
+        interceptors=[*client_interceptors(), _ForwardCaller(default_timeout)],  # type: ignore[list-item]
         options=[("grpc.keepalive_time_ms", 30_000), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
     )

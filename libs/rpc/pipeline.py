@@ -43,7 +43,7 @@ def bearer_token(metadata: Sequence[tuple[str, str | bytes]] | None) -> str | No
     return None
 
 
-class ServerPipeline(grpc.aio.ServerInterceptor):
+class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def __init__(
         self,
         verifier: TokenVerifier,
@@ -56,9 +56,9 @@ class ServerPipeline(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Any:
         handler = await continuation(handler_call_details)
         method: str = handler_call_details.method  # type: ignore[attr-defined]
         if handler is None or handler.unary_unary is None or method.startswith(_OPEN_PREFIXES):
@@ -91,7 +91,9 @@ class ServerPipeline(grpc.aio.ServerInterceptor):
                 raise
             except DomainError as err:
                 code = err.code.name
-                await context.abort(err.code, err.message, rpc_status.to_status(to_status(err)).trailing_metadata)
+                await context.abort(
+                    err.code, err.message, rpc_status.to_status(to_status(err)).trailing_metadata
+                )
             except Exception:
                 code = "INTERNAL"
                 log.exception("unhandled error in %s", rules.path)
@@ -101,13 +103,19 @@ class ServerPipeline(grpc.aio.ServerInterceptor):
                 reset_caller(token)
                 log.info(
                     "rpc",
-                    extra={"rpc": rules.path, "code": code, "ms": round((time.perf_counter() - started) * 1e3, 2)},
+                    extra={
+                        "rpc": rules.path,
+                        "code": code,
+                        "ms": round((time.perf_counter() - started) * 1e3, 2),
+                    },
                 )
 
         return behavior
 
-    async def _authenticate(self, rules: MethodRules, context: grpc.aio.ServicerContext[Any, Any]) -> Caller | None:
-        token = bearer_token(context.invocation_metadata())
+    async def _authenticate(
+        self, rules: MethodRules, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> Caller | None:
+        token = bearer_token(context.invocation_metadata())  # type: ignore[arg-type]
         if token is None:
             if rules.public:
                 return None

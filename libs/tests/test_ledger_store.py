@@ -1,4 +1,7 @@
-"""The ledger store on real PostgreSQL: edits apply differences, deletes reverse, concurrent writers stay exact."""
+"""The ledger store on real PostgreSQL.
+
+Edits apply differences, deletes reverse, concurrent writers stay exact.
+"""
 
 from __future__ import annotations
 
@@ -46,12 +49,18 @@ async def test_record_edit_delete_restore(db: Database) -> None:
 
     async with db.transaction() as conn:  # edit: c drops out, b pays part
         await store.replace(
-            conn, entry, currency="INR", total_minor=1000, postings={"a": Posting(600, 500), "b": Posting(400, 500)}
+            conn,
+            entry,
+            currency="INR",
+            total_minor=1000,
+            postings={"a": Posting(600, 500), "b": Posting(400, 500)},
         )
     assert await _consistent(db, group) == {"INR": {"a": 100, "b": -100}}
 
     async with db.transaction() as conn:  # change currency
-        await store.replace(conn, entry, currency="USD", total_minor=10, postings={"a": Posting(10, 5), "b": Posting(0, 5)})
+        await store.replace(
+            conn, entry, currency="USD", total_minor=10, postings={"a": Posting(10, 5), "b": Posting(0, 5)}
+        )
     assert await _consistent(db, group) == {"USD": {"a": 5, "b": -5}}
 
     async with db.transaction() as conn:
@@ -69,7 +78,11 @@ async def test_unbalanced_entry_is_refused_and_nothing_is_written(db: Database) 
     with pytest.raises(UnbalancedEntry):
         async with db.transaction() as conn:
             await store.record(
-                conn, group_id=group, kind="expense", currency="INR", total_minor=100,
+                conn,
+                group_id=group,
+                kind="expense",
+                currency="INR",
+                total_minor=100,
                 postings={"a": Posting(100, 60), "b": Posting(0, 39)},
             )
     assert await _consistent(db, group) == {}
@@ -85,7 +98,10 @@ async def test_concurrent_writers_keep_balances_exact(db: Database) -> None:
             people = rng.sample(users, rng.randint(2, len(users)))
             total = rng.randint(1, 10**9)
             share, extra = divmod(total, len(people))
-            postings = {p: Posting(total if i == 0 else 0, share + (1 if i < extra else 0)) for i, p in enumerate(people)}
+            postings = {
+                p: Posting(total if i == 0 else 0, share + (1 if i < extra else 0))
+                for i, p in enumerate(people)
+            }
             async with db.transaction() as conn:
                 await store.record(
                     conn, group_id=group, kind="expense", currency="INR", total_minor=total, postings=postings

@@ -63,7 +63,9 @@ async def test_server_continues_an_incoming_trace_from_either_header(server_port
         else f"Root=1-{trace_hex[:8]}-{trace_hex[8:]};Parent={parent};Sampled=1"
     )
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server_port}") as channel:
-        await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), metadata=((header, value),))
+        await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), metadata=((header, value),)
+        )
     server_spans = [s for s in EXPORTER.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
     assert server_spans
     assert f"{server_spans[0].context.trace_id:032x}" == trace_hex

@@ -32,27 +32,32 @@ class UserRow:
 
 
 _USER_COLUMNS = (
-    "id, phone_number, email, display_name, default_currency, locale, upi_vpa, state, version, created_at, updated_at"
+    "id, phone_number, email, display_name, default_currency, locale, upi_vpa, state, version, "
+    "created_at, updated_at"
 )
 _CONTACT_COLUMN = {Channel.SMS: "phone_number", Channel.EMAIL: "email"}
 USER_FIELDS = ("display_name", "default_currency", "locale", "upi_vpa")
 
 
 async def user_by_id(conn: AsyncConnection, user_id: str) -> UserRow | None:
-    row = (await conn.execute(text(f"SELECT {_USER_COLUMNS} FROM auth.users WHERE id = :id"), {"id": user_id})).first()
-    return UserRow(*row) if row else None
+    row = (
+        await conn.execute(text(f"SELECT {_USER_COLUMNS} FROM auth.users WHERE id = :id"), {"id": user_id})
+    ).first()
+    return UserRow(**row._mapping) if row else None
 
 
 async def users_by_ids(conn: AsyncConnection, ids: list[str]) -> list[UserRow]:
-    rows = await conn.execute(text(f"SELECT {_USER_COLUMNS} FROM auth.users WHERE id = ANY(:ids)"), {"ids": ids})
-    return [UserRow(*r) for r in rows]
+    rows = await conn.execute(
+        text(f"SELECT {_USER_COLUMNS} FROM auth.users WHERE id = ANY(:ids)"), {"ids": ids}
+    )
+    return [UserRow(**r._mapping) for r in rows]
 
 
 async def user_by_contact(conn: AsyncConnection, contact: Contact, *, lock: bool = False) -> UserRow | None:
     column = _CONTACT_COLUMN[contact.channel]
     sql = f"SELECT {_USER_COLUMNS} FROM auth.users WHERE {column} = :v" + (" FOR UPDATE" if lock else "")
     row = (await conn.execute(text(sql), {"v": contact.value})).first()
-    return UserRow(*row) if row else None
+    return UserRow(**row._mapping) if row else None
 
 
 async def insert_user(
@@ -69,12 +74,14 @@ async def insert_user(
             {"id": user_id, "v": contact.value, "state": state, "name": display_name},
         )
     ).first()
-    return UserRow(*row) if row else None
+    return UserRow(**row._mapping) if row else None
 
 
 async def activate_user(conn: AsyncConnection, user_id: str) -> None:
     await conn.execute(
-        text("UPDATE auth.users SET state = 'active', version = version + 1, updated_at = now() WHERE id = :id"),
+        text(
+            "UPDATE auth.users SET state = 'active', version = version + 1, updated_at = now() WHERE id = :id"
+        ),
         {"id": user_id},
     )
 
@@ -90,7 +97,7 @@ async def update_user(conn: AsyncConnection, user_id: str, changes: dict[str, st
             {"id": user_id, **changes},
         )
     ).one()
-    return UserRow(*row)
+    return UserRow(**row._mapping)
 
 
 async def insert_challenge(
@@ -117,11 +124,14 @@ async def insert_challenge(
     )
 
 
-async def recent_challenges(conn: AsyncConnection, contact: Contact, since: datetime) -> tuple[datetime | None, int]:
+async def recent_challenges(
+    conn: AsyncConnection, contact: Contact, since: datetime
+) -> tuple[datetime | None, int]:
     row = (
         await conn.execute(
             text(
-                "SELECT max(created_at), count(*) FROM auth.otp_challenges WHERE contact = :c AND created_at >= :since"
+                "SELECT max(created_at), count(*) FROM auth.otp_challenges "
+                "WHERE contact = :c AND created_at >= :since"
             ),
             {"c": contact.value, "since": since},
         )
@@ -163,10 +173,14 @@ async def count_failed_attempt(conn: AsyncConnection, challenge_id: str) -> None
 
 
 async def consume_challenge(conn: AsyncConnection, challenge_id: str) -> None:
-    await conn.execute(text("UPDATE auth.otp_challenges SET consumed_at = now() WHERE id = :id"), {"id": challenge_id})
+    await conn.execute(
+        text("UPDATE auth.otp_challenges SET consumed_at = now() WHERE id = :id"), {"id": challenge_id}
+    )
 
 
-async def insert_refresh_token(conn: AsyncConnection, digest: bytes, user_id: str, expires_at: datetime) -> None:
+async def insert_refresh_token(
+    conn: AsyncConnection, digest: bytes, user_id: str, expires_at: datetime
+) -> None:
     await conn.execute(
         text("INSERT INTO auth.refresh_tokens (token_hash, user_id, expires_at) VALUES (:h, :u, :e)"),
         {"h": digest, "u": user_id, "e": expires_at},
@@ -188,7 +202,9 @@ async def live_refresh_token_owner(conn: AsyncConnection, digest: bytes, now: da
 
 async def revoke_refresh_token(conn: AsyncConnection, digest: bytes) -> bool:
     result = await conn.execute(
-        text("UPDATE auth.refresh_tokens SET revoked_at = now() WHERE token_hash = :h AND revoked_at IS NULL"),
+        text(
+            "UPDATE auth.refresh_tokens SET revoked_at = now() WHERE token_hash = :h AND revoked_at IS NULL"
+        ),
         {"h": digest},
     )
     return bool(result.rowcount)

@@ -84,7 +84,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         self._uc = usecases
         self._jwks = jwks
 
-    async def StartSignIn(self, request: auth_pb2.StartSignInRequest, context: Any) -> auth_pb2.StartSignInResponse:
+    async def StartSignIn(
+        self, request: auth_pb2.StartSignInRequest, context: Any
+    ) -> auth_pb2.StartSignInResponse:
         contact = _contact(request)
         locale = validation.locale(request.locale) if request.locale else "en-IN"
         started = await self._uc.start_sign_in(contact, locale)
@@ -125,7 +127,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         changes: dict[str, str] = {}
         for path in paths:
             if path not in USER_FIELDS:
-                raise InvalidArgument("update_mask", f"cannot update {path!r}; allowed: {', '.join(USER_FIELDS)}")
+                raise InvalidArgument(
+                    "update_mask", f"cannot update {path!r}; allowed: {', '.join(USER_FIELDS)}"
+                )
             value = getattr(request.user, path)
             field = f"user.{path}"
             if path == "display_name":
@@ -151,11 +155,15 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         version = validation.text(device.app_version, "device.app_version", max_length=40)
         return device_proto(await self._uc.register_device(caller.user_id, platform, token, version))
 
-    async def ListDevices(self, request: auth_pb2.ListDevicesRequest, context: Any) -> auth_pb2.ListDevicesResponse:
+    async def ListDevices(
+        self, request: auth_pb2.ListDevicesRequest, context: Any
+    ) -> auth_pb2.ListDevicesResponse:
         devices = await self._uc.devices([require_caller().user_id])
         return auth_pb2.ListDevicesResponse(devices=[device_proto(d) for d in devices])
 
-    async def UnregisterDevice(self, request: auth_pb2.UnregisterDeviceRequest, context: Any) -> empty_pb2.Empty:
+    async def UnregisterDevice(
+        self, request: auth_pb2.UnregisterDeviceRequest, context: Any
+    ) -> empty_pb2.Empty:
         caller = require_caller()
         prefix = "users/me/devices/"
         own_prefix = f"users/{caller.user_id}/devices/"
@@ -191,6 +199,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             by_user[device.user_id].append(device_proto(device))
         return auth_pb2.BatchGetDevicesResponse(
             entries=[
-                auth_pb2.BatchGetDevicesResponse.UserDevices(user=f"users/{i}", devices=d) for i, d in by_user.items()
+                auth_pb2.BatchGetDevicesResponse.UserDevices(user=f"users/{i}", devices=d)
+                for i, d in by_user.items()
             ]
         )

@@ -103,7 +103,9 @@ class AuthUseCases:
                 await repository.consume_challenge(conn, challenge.id)
                 new_user = user is None or user.state == "placeholder"
                 if user is None:
-                    user = await repository.insert_user(conn, subject, challenge.contact, state="active", display_name="")
+                    user = await repository.insert_user(
+                        conn, subject, challenge.contact, state="active", display_name=""
+                    )
                     if user is None:  # lost a race with a concurrent first sign-in
                         raise OtpInvalid("sign-in raced with another; try again")
                 elif user.state == "placeholder":
@@ -112,22 +114,31 @@ class AuthUseCases:
                     assert user is not None
                 if tokens.refresh_token:
                     await repository.insert_refresh_token(
-                        conn, domain.token_digest(tokens.refresh_token), user.id, self._now() + domain.REFRESH_TOKEN_TTL
+                        conn,
+                        domain.token_digest(tokens.refresh_token),
+                        user.id,
+                        self._now() + domain.REFRESH_TOKEN_TTL,
                     )
+                assert user is not None
                 if new_user:
-                    await outbox.record(conn, "user.activated", f"users/{user.id}", {"user": user.id}, actor=user.id)
+                    await outbox.record(
+                        conn, "user.activated", f"users/{user.id}", {"user": user.id}, actor=user.id
+                    )
+                signed = SignedIn(tokens, user, new_user)
         if wrong:
             # Counted in its own transaction: the failed attempt must stick even though we refuse.
             async with self._db.transaction() as conn:
                 await repository.count_failed_attempt(conn, challenge_id)
             raise OtpInvalid("the code is not correct")
-        return SignedIn(tokens, user, new_user)
+        return signed
 
     async def refresh(self, refresh_token: str) -> SignedIn:
         if not refresh_token:
             raise InvalidArgument("refresh_token", "is required")
         async with self._db.read() as conn:
-            owner = await repository.live_refresh_token_owner(conn, domain.token_digest(refresh_token), self._now())
+            owner = await repository.live_refresh_token_owner(
+                conn, domain.token_digest(refresh_token), self._now()
+            )
             user = await repository.user_by_id(conn, owner) if owner else None
         if user is None:
             raise Unauthenticated("refresh token is not valid; sign in again")
@@ -169,7 +180,9 @@ class AuthUseCases:
                 return user
         subject = await self._provider.subject_for(contact)
         async with self._db.transaction() as conn:
-            created = await repository.insert_user(conn, subject, contact, state="placeholder", display_name=display_name)
+            created = await repository.insert_user(
+                conn, subject, contact, state="placeholder", display_name=display_name
+            )
             if created is not None:
                 return created
             existing = await repository.user_by_contact(conn, contact)
@@ -181,7 +194,9 @@ class AuthUseCases:
             found = {u.id: u for u in await repository.users_by_ids(conn, ids)}
         return [found[i] for i in ids if i in found]
 
-    async def register_device(self, user_id: str, platform: str, push_token: str, app_version: str) -> DeviceRow:
+    async def register_device(
+        self, user_id: str, platform: str, push_token: str, app_version: str
+    ) -> DeviceRow:
         async with self._db.transaction() as conn:
             return await repository.upsert_device(conn, user_id, platform, push_token, app_version)
 

@@ -22,7 +22,7 @@ async def build() -> ServiceApp:
     servicer = GroupServicer(usecases, db)
 
     async def close_channel() -> None:
-        await auth_channel.close()
+        await auth_channel.close(None)
 
     return ServiceApp(
         settings=settings,

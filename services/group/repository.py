@@ -60,7 +60,9 @@ def _member(row: Any) -> Member:
     )
 
 
-async def group_for_member(conn: AsyncConnection, group_id: str, caller: str, *, lock: bool = False) -> Group | None:
+async def group_for_member(
+    conn: AsyncConnection, group_id: str, caller: str, *, lock: bool = False
+) -> Group | None:
     """The group as ``caller`` sees it; None when it does not exist or they are not a member."""
     if not _valid_uuid(group_id):
         return None
@@ -77,7 +79,12 @@ async def groups_of(
     if after:
         where.append("(g.updated_at, g.id) < (CAST(:after_ts AS timestamptz), CAST(:after_id AS uuid))")
         params |= {"after_ts": after[0], "after_id": after[1]}
-    sql = _GROUP_SELECT + " WHERE " + " AND ".join(where) + " ORDER BY g.updated_at DESC, g.id DESC LIMIT :limit"
+    sql = (
+        _GROUP_SELECT
+        + " WHERE "
+        + " AND ".join(where)
+        + " ORDER BY g.updated_at DESC, g.id DESC LIMIT :limit"
+    )
     return [_group(r) for r in await conn.execute(text(sql), params)]
 
 
@@ -96,7 +103,8 @@ async def insert_group(
     row = (
         await conn.execute(
             text(
-                "INSERT INTO groups.groups (id, display_name, kind, description, default_currency, simplify_debts, "
+                "INSERT INTO groups.groups (id, display_name, kind, description, default_currency, "
+                "simplify_debts, "
                 "created_by, direct_key) VALUES (:id, :name, :kind, :desc, :cur, :simp, :by, :dk) "
                 "ON CONFLICT (direct_key) DO NOTHING RETURNING id"
             ),
@@ -145,10 +153,18 @@ async def insert_member(
 ) -> bool:
     result = await conn.execute(
         text(
-            "INSERT INTO groups.members (group_id, user_id, role, added_by, invited_phone_number, invited_email) "
+            "INSERT INTO groups.members "
+            "(group_id, user_id, role, added_by, invited_phone_number, invited_email) "
             "VALUES (:g, :u, :r, :by, :p, :e) ON CONFLICT DO NOTHING"
         ),
-        {"g": group_id, "u": user_id, "r": role.value, "by": added_by, "p": invited_phone_number, "e": invited_email},
+        {
+            "g": group_id,
+            "u": user_id,
+            "r": role.value,
+            "by": added_by,
+            "p": invited_phone_number,
+            "e": invited_email,
+        },
     )
     return bool(result.rowcount)
 
@@ -185,14 +201,17 @@ async def member(conn: AsyncConnection, group_id: str, user_id: str) -> Member |
 
 
 async def count_members(conn: AsyncConnection, group_id: str) -> int:
-    row = (await conn.execute(text("SELECT count(*) FROM groups.members WHERE group_id = :g"), {"g": group_id})).one()
+    row = (
+        await conn.execute(text("SELECT count(*) FROM groups.members WHERE group_id = :g"), {"g": group_id})
+    ).one()
     return int(row[0])
 
 
 async def count_owners(conn: AsyncConnection, group_id: str) -> int:
     row = (
         await conn.execute(
-            text("SELECT count(*) FROM groups.members WHERE group_id = :g AND role = 'owner'"), {"g": group_id}
+            text("SELECT count(*) FROM groups.members WHERE group_id = :g AND role = 'owner'"),
+            {"g": group_id},
         )
     ).one()
     return int(row[0])
@@ -212,7 +231,9 @@ async def delete_member(conn: AsyncConnection, group_id: str, user_id: str) -> b
     return bool(result.rowcount)
 
 
-async def members_among(conn: AsyncConnection, group_id: str, user_ids: list[str]) -> tuple[bool, str, list[str]]:
+async def members_among(
+    conn: AsyncConnection, group_id: str, user_ids: list[str]
+) -> tuple[bool, str, list[str]]:
     if not _valid_uuid(group_id):
         return False, "", []
     row = (await conn.execute(text("SELECT kind FROM groups.groups WHERE id = :g"), {"g": group_id})).first()
@@ -255,7 +276,9 @@ async def insert_link(
     return _link(row)
 
 
-async def links(conn: AsyncConnection, group_id: str, *, after: list[Any] | None, limit: int) -> list[InviteLink]:
+async def links(
+    conn: AsyncConnection, group_id: str, *, after: list[Any] | None, limit: int
+) -> list[InviteLink]:
     params: dict[str, Any] = {"g": group_id, "limit": limit}
     cond = ""
     if after:
@@ -285,7 +308,9 @@ async def link_by_id(conn: AsyncConnection, group_id: str, link_id: str) -> Invi
 
 async def link_by_token(conn: AsyncConnection, token: str) -> InviteLink | None:
     row = (
-        await conn.execute(text(f"SELECT {_LINK_COLUMNS} FROM groups.invite_links WHERE token = :t"), {"t": token})
+        await conn.execute(
+            text(f"SELECT {_LINK_COLUMNS} FROM groups.invite_links WHERE token = :t"), {"t": token}
+        )
     ).first()
     return _link(row) if row else None
 
@@ -307,7 +332,8 @@ async def group_summary(conn: AsyncConnection, group_id: str) -> tuple[str, Kind
     row = (
         await conn.execute(
             text(
-                "SELECT g.display_name, g.kind, (SELECT count(*) FROM groups.members m WHERE m.group_id = g.id) "
+                "SELECT g.display_name, g.kind, "
+                "(SELECT count(*) FROM groups.members m WHERE m.group_id = g.id) "
                 "FROM groups.groups g WHERE g.id = :g"
             ),
             {"g": group_id},

@@ -111,7 +111,9 @@ def _group_fields(group: group_pb2.Group, paths: list[str], prefix: str = "group
         elif path == "simplify_debts":
             fields[path] = group.simplify_debts
         else:
-            raise InvalidArgument("update_mask", f"cannot update {path!r}; allowed: {', '.join(GROUP_FIELDS)}")
+            raise InvalidArgument(
+                "update_mask", f"cannot update {path!r}; allowed: {', '.join(GROUP_FIELDS)}"
+            )
     return fields
 
 
@@ -132,7 +134,9 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         self._uc = usecases
         self._db = db
 
-    async def _once(self, scope: str, request: Any, response_type: type[M], work: Callable[[Any], Awaitable[M]]) -> M:
+    async def _once(
+        self, scope: str, request: Any, response_type: type[M], work: Callable[[Any], Awaitable[M]]
+    ) -> M:
         caller = require_caller()
         async with self._db.transaction() as conn:
             return await idempotency.run_once(
@@ -155,7 +159,9 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
             raise InvalidArgument("group.kind", "friend ledgers are opened with POST /v1/groups:openDirect")
         fields = _group_fields(g, ["display_name", "description", "simplify_debts"])
         fields["default_currency"] = (
-            validation.currency_code(g.default_currency, "group.default_currency") if g.default_currency else "INR"
+            validation.currency_code(g.default_currency, "group.default_currency")
+            if g.default_currency
+            else "INR"
         )
         fields["kind"] = kind
         idempotency.validate_request_id(request.request_id)
@@ -168,17 +174,24 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
     async def GetGroup(self, request: group_pb2.GetGroupRequest, context: Any) -> group_pb2.Group:
         return group_proto(await self._uc.get(require_caller().user_id, _group_id(request.name)))
 
-    async def ListGroups(self, request: group_pb2.ListGroupsRequest, context: Any) -> group_pb2.ListGroupsResponse:
+    async def ListGroups(
+        self, request: group_pb2.ListGroupsRequest, context: Any
+    ) -> group_pb2.ListGroupsResponse:
         caller = require_caller()
         query = {"archived": request.show_archived, "caller": caller.user_id}
         size = pagination.page_size(request.page_size)
         cursor = pagination.decode(request.page_token, query)
-        found = await self._uc.list(
-            caller.user_id, show_archived=request.show_archived, after=cursor.key if cursor else None, limit=size + 1
+        found = await self._uc.list_groups(
+            caller.user_id,
+            show_archived=request.show_archived,
+            after=cursor.key if cursor else None,
+            limit=size + 1,
         )
         page = found[:size]
         token = (
-            pagination.encode([page[-1].updated_at.isoformat(), page[-1].id], query) if len(found) > size else ""
+            pagination.encode([page[-1].updated_at.isoformat(), page[-1].id], query)
+            if len(found) > size
+            else ""
         )
         return group_pb2.ListGroupsResponse(groups=[group_proto(g) for g in page], next_page_token=token)
 
@@ -191,21 +204,31 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
 
     async def ArchiveGroup(self, request: group_pb2.ArchiveGroupRequest, context: Any) -> group_pb2.Group:
         caller = require_caller()
-        return group_proto(await self._uc.set_archived(caller.user_id, _group_id(request.name), True, request.etag))
+        return group_proto(
+            await self._uc.set_archived(caller.user_id, _group_id(request.name), True, request.etag)
+        )
 
     async def UnarchiveGroup(self, request: group_pb2.UnarchiveGroupRequest, context: Any) -> group_pb2.Group:
         caller = require_caller()
-        return group_proto(await self._uc.set_archived(caller.user_id, _group_id(request.name), False, request.etag))
+        return group_proto(
+            await self._uc.set_archived(caller.user_id, _group_id(request.name), False, request.etag)
+        )
 
-    async def OpenDirectGroup(self, request: group_pb2.OpenDirectGroupRequest, context: Any) -> group_pb2.Group:
+    async def OpenDirectGroup(
+        self, request: group_pb2.OpenDirectGroupRequest, context: Any
+    ) -> group_pb2.Group:
         caller = require_caller()
         friend = _invitee(request, "friend")
         currency = (
-            validation.currency_code(request.default_currency, "default_currency") if request.default_currency else "INR"
+            validation.currency_code(request.default_currency, "default_currency")
+            if request.default_currency
+            else "INR"
         )
         return group_proto(await self._uc.open_direct(caller.user_id, friend, currency))
 
-    async def ListMembers(self, request: group_pb2.ListMembersRequest, context: Any) -> group_pb2.ListMembersResponse:
+    async def ListMembers(
+        self, request: group_pb2.ListMembersRequest, context: Any
+    ) -> group_pb2.ListMembersResponse:
         caller = require_caller()
         group_id = _group_id(request.parent, "parent")
         query = {"group": group_id}
@@ -215,7 +238,11 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
             caller.user_id, group_id, after=cursor.key if cursor else None, limit=size + 1
         )
         page = found[:size]
-        token = pagination.encode([page[-1].joined_at.isoformat(), page[-1].user_id], query) if len(found) > size else ""
+        token = (
+            pagination.encode([page[-1].joined_at.isoformat(), page[-1].user_id], query)
+            if len(found) > size
+            else ""
+        )
         return group_pb2.ListMembersResponse(
             members=[member_proto(m, profiles.get(m.user_id)) for m in page], next_page_token=token
         )
@@ -257,7 +284,9 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         await self._uc.remove(caller.user_id, _group_id(request.name), caller.user_id)
         return empty_pb2.Empty()
 
-    async def CreateInviteLink(self, request: group_pb2.CreateInviteLinkRequest, context: Any) -> group_pb2.InviteLink:
+    async def CreateInviteLink(
+        self, request: group_pb2.CreateInviteLinkRequest, context: Any
+    ) -> group_pb2.InviteLink:
         caller = require_caller()
         group_id = _group_id(request.parent, "parent")
         link = request.invite_link
@@ -277,17 +306,29 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         query = {"group": group_id}
         size = pagination.page_size(request.page_size)
         cursor = pagination.decode(request.page_token, query)
-        found = await self._uc.links(caller.user_id, group_id, after=cursor.key if cursor else None, limit=size + 1)
+        found = await self._uc.links(
+            caller.user_id, group_id, after=cursor.key if cursor else None, limit=size + 1
+        )
         page = found[:size]
-        token = pagination.encode([page[-1].created_at.isoformat(), page[-1].id], query) if len(found) > size else ""
-        return group_pb2.ListInviteLinksResponse(invite_links=[link_proto(x) for x in page], next_page_token=token)
+        token = (
+            pagination.encode([page[-1].created_at.isoformat(), page[-1].id], query)
+            if len(found) > size
+            else ""
+        )
+        return group_pb2.ListInviteLinksResponse(
+            invite_links=[link_proto(x) for x in page], next_page_token=token
+        )
 
-    async def RevokeInviteLink(self, request: group_pb2.RevokeInviteLinkRequest, context: Any) -> group_pb2.InviteLink:
+    async def RevokeInviteLink(
+        self, request: group_pb2.RevokeInviteLinkRequest, context: Any
+    ) -> group_pb2.InviteLink:
         caller = require_caller()
         group_id, link_id = _sub_id(request.name, "inviteLinks", "name")
         return link_proto(await self._uc.revoke_link(caller.user_id, group_id, link_id))
 
-    async def PreviewInvite(self, request: group_pb2.PreviewInviteRequest, context: Any) -> group_pb2.InvitePreview:
+    async def PreviewInvite(
+        self, request: group_pb2.PreviewInviteRequest, context: Any
+    ) -> group_pb2.InvitePreview:
         caller = require_caller()
         link, display_name, kind, count, already = await self._uc.preview(caller.user_id, request.token)
         return group_pb2.InvitePreview(
@@ -304,7 +345,9 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
             raise InvalidArgument("token", "is required")
         return group_proto(await self._uc.join(caller.user_id, request.token))
 
-    async def CheckMembers(self, request: group_pb2.CheckMembersRequest, context: Any) -> group_pb2.CheckMembersResponse:
+    async def CheckMembers(
+        self, request: group_pb2.CheckMembersRequest, context: Any
+    ) -> group_pb2.CheckMembersResponse:
         require_caller()
         group_id = _group_id(request.group, "group")
         ids = [validation.resource_id(u, "users", f"users[{i}]") for i, u in enumerate(request.users)]

@@ -55,9 +55,13 @@ class GroupUseCases:
         async with self._db.transaction() as conn:
             return await self._visible(conn, group_id, caller)
 
-    async def list(self, caller: str, *, show_archived: bool, after: list[Any] | None, limit: int) -> list[Group]:
+    async def list_groups(
+        self, caller: str, *, show_archived: bool, after: list[Any] | None, limit: int
+    ) -> list[Group]:
         async with self._db.transaction() as conn:
-            return await repository.groups_of(conn, caller, show_archived=show_archived, after=after, limit=limit)
+            return await repository.groups_of(
+                conn, caller, show_archived=show_archived, after=after, limit=limit
+            )
 
     async def update(self, caller: str, group_id: str, changes: dict[str, Any], sent_etag: str) -> Group:
         async with self._db.transaction() as conn:
@@ -66,7 +70,11 @@ class GroupUseCases:
             if changes:
                 await repository.update_group(conn, group_id, changes)
                 await outbox.record(
-                    conn, "group.updated", group.name, {"group": group_id, "fields": sorted(changes)}, actor=caller
+                    conn,
+                    "group.updated",
+                    group.name,
+                    {"group": group_id, "fields": sorted(changes)},
+                    actor=caller,
                 )
             return await self._visible(conn, group_id, caller)
 
@@ -109,7 +117,9 @@ class GroupUseCases:
                     invited_phone_number=friend.phone_number,
                     invited_email=friend.email,
                 )
-                await outbox.record(conn, "group.created", f"groups/{group_id}", {"group": group_id}, actor=caller)
+                await outbox.record(
+                    conn, "group.created", f"groups/{group_id}", {"group": group_id}, actor=caller
+                )
             return await self._visible(conn, group_id, caller)
 
     async def _resolve(self, invitee: Invitee) -> str:
@@ -159,7 +169,9 @@ class GroupUseCases:
     async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
         return await self._users.profiles(user_ids)
 
-    async def set_role(self, caller: str, group_id: str, user_id: str, role: Role, sent_etag: str = "") -> Member:
+    async def set_role(
+        self, caller: str, group_id: str, user_id: str, role: Role, sent_etag: str = ""
+    ) -> Member:
         async with self._db.transaction() as conn:
             group = await self._visible(conn, group_id, caller, lock=True)
             domain.require_owner(group)
@@ -197,14 +209,18 @@ class GroupUseCases:
             event = "member.left" if user_id == caller else "member.removed"
             await outbox.record(conn, event, group.name, {"group": group_id, "user": user_id}, actor=caller)
 
-    async def create_link(self, conn: Any, caller: str, group_id: str, expires_at: datetime | None) -> InviteLink:
+    async def create_link(
+        self, conn: Any, caller: str, group_id: str, expires_at: datetime | None
+    ) -> InviteLink:
         group = await self._visible(conn, group_id, caller)
         domain.require_not_direct(group, "invite by link")
         if expires_at is not None and expires_at <= self._now():
             raise InvalidArgument("invite_link.expire_time", "must be in the future")
         return await repository.insert_link(conn, group_id, domain.new_invite_token(), expires_at, caller)
 
-    async def links(self, caller: str, group_id: str, *, after: list[Any] | None, limit: int) -> list[InviteLink]:
+    async def links(
+        self, caller: str, group_id: str, *, after: list[Any] | None, limit: int
+    ) -> list[InviteLink]:
         async with self._db.transaction() as conn:
             await self._visible(conn, group_id, caller)
             return await repository.links(conn, group_id, after=after, limit=limit)

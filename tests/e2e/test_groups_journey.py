@@ -40,7 +40,9 @@ def test_sign_in_group_invite_join(api: Api) -> None:
 
     # Invite by phone: the invitee has no account yet, so a placeholder member appears.
     ravi_phone = random_phone()
-    invited = api.call("POST", f"/v1/{name}/members", asha, json={"phoneNumber": ravi_phone, "displayName": "Ravi"})
+    invited = api.call(
+        "POST", f"/v1/{name}/members", asha, json={"phoneNumber": ravi_phone, "displayName": "Ravi"}
+    )
     assert invited.status_code == 200, invited.text
     assert invited.json()["state"] == "INVITED"
 
@@ -93,12 +95,18 @@ def test_update_with_stale_etag_is_409(api: Api) -> None:
     user = api.sign_in()
     group = api.call("POST", "/v1/groups", user, json={"displayName": "Couple", "kind": "COUPLE"}).json()
     renamed = api.call(
-        "PATCH", f"/v1/{group['name']}?updateMask=displayName", user, json={"displayName": "Us", "etag": group["etag"]}
+        "PATCH",
+        f"/v1/{group['name']}?updateMask=displayName",
+        user,
+        json={"displayName": "Us", "etag": group["etag"]},
     )
     assert renamed.status_code == 200, renamed.text
     assert renamed.json()["displayName"] == "Us"
     stale = api.call(
-        "PATCH", f"/v1/{group['name']}?updateMask=displayName", user, json={"displayName": "X", "etag": group["etag"]}
+        "PATCH",
+        f"/v1/{group['name']}?updateMask=displayName",
+        user,
+        json={"displayName": "X", "etag": group["etag"]},
     )
     assert stale.status_code == 409 and _reason(_error(stale)) == "ETAG_MISMATCH"
     assert api.call("GET", f"/v1/{group['name']}", user).json()["displayName"] == "Us"
@@ -118,7 +126,9 @@ def test_direct_group_is_one_per_pair(api: Api) -> None:
 def test_bad_input_gets_json_errors_and_changes_nothing(api: Api) -> None:
     user = api.sign_in()
 
-    malformed = api.call("POST", "/v1/groups", user, content=b'{"displayName": ', headers={"content-type": "application/json"})
+    malformed = api.call(
+        "POST", "/v1/groups", user, content=b'{"displayName": ', headers={"content-type": "application/json"}
+    )
     assert malformed.status_code == 400 and "message" in _error(malformed)
 
     bad_phone = api.call("POST", "/v1/auth:startSignIn", json={"phoneNumber": "12345"})
@@ -148,7 +158,9 @@ def test_bad_input_gets_json_errors_and_changes_nothing(api: Api) -> None:
     unknown_path = api.call("GET", "/v1/nowhere", user)
     assert unknown_path.status_code == 404 and "message" in _error(unknown_path)
 
-    too_big = api.call("POST", "/v1/groups", user, json={"displayName": "x", "kind": "TRIP", "description": "y" * 2_000_000})
+    too_big = api.call(
+        "POST", "/v1/groups", user, json={"displayName": "x", "kind": "TRIP", "description": "y" * 2_000_000}
+    )
     assert too_big.status_code == 413
 
     # None of the refused requests created anything.
@@ -171,11 +183,15 @@ def test_otp_rules_through_rest(api: Api) -> None:
     again = api.call("POST", "/v1/auth:startSignIn", json={"phoneNumber": phone})
     assert again.status_code == 429 and _reason(_error(again)) == "OTP_THROTTLED"
     for _ in range(5):
-        wrong = api.call("POST", "/v1/auth:verifySignIn", json={"challengeId": started["challengeId"], "code": "000000"})
+        wrong = api.call(
+            "POST", "/v1/auth:verifySignIn", json={"challengeId": started["challengeId"], "code": "000000"}
+        )
         assert wrong.status_code == 400 and _reason(_error(wrong)) == "OTP_INVALID"
     # After five wrong tries even the right code is refused.
     code = api.code_for(phone, 0)
-    locked = api.call("POST", "/v1/auth:verifySignIn", json={"challengeId": started["challengeId"], "code": code})
+    locked = api.call(
+        "POST", "/v1/auth:verifySignIn", json={"challengeId": started["challengeId"], "code": code}
+    )
     assert locked.status_code == 400
 
 
@@ -201,7 +217,9 @@ def test_profile_update_validates_fields(api: Api) -> None:
     assert ok.json()["upiVpa"] == "asha@okbank" and ok.json()["defaultCurrency"] == "USD"
     bad = api.call("PATCH", "/v1/users/me?updateMask=defaultCurrency", user, json={"defaultCurrency": "XYZ"})
     assert bad.status_code == 400 and "user.default_currency" in bad.json()["message"]
-    device = api.call("POST", "/v1/users/me/devices", user, json={"platform": "ANDROID", "pushToken": "fcm-token-1"})
+    device = api.call(
+        "POST", "/v1/users/me/devices", user, json={"platform": "ANDROID", "pushToken": "fcm-token-1"}
+    )
     assert device.status_code == 200, device.text
     assert len(api.call("GET", "/v1/users/me/devices", user).json()["devices"]) == 1
     gone = api.call("DELETE", f"/v1/{device.json()['name'].replace(user.user_id, 'me')}", user)

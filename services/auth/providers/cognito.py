@@ -81,7 +81,11 @@ class CognitoProvider:
                 ChallengeResponses={"USERNAME": challenge.contact.value, _CODE_KEY[channel]: code},
             )
         except ClientError as err:
-            if err.response["Error"]["Code"] in ("CodeMismatchException", "NotAuthorizedException", "ExpiredCodeException"):
+            if err.response["Error"]["Code"] in (
+                "CodeMismatchException",
+                "NotAuthorizedException",
+                "ExpiredCodeException",
+            ):
                 raise CodeRejected from None
             raise
         result = response.get("AuthenticationResult")

@@ -19,7 +19,15 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from services.auth.domain import ACCESS_TOKEN_TTL, Challenge, Contact, code_matches, hash_code, new_code, new_refresh_token
+from services.auth.domain import (
+    ACCESS_TOKEN_TTL,
+    Challenge,
+    Contact,
+    code_matches,
+    hash_code,
+    new_code,
+    new_refresh_token,
+)
 from services.auth.providers import CodeRejected, Started, Tokens
 
 log = logging.getLogger("hisaab.auth.local")
@@ -32,7 +40,9 @@ def _load_or_create_key(path: Path) -> rsa.RSAPrivateKey:
         return key
     path.parent.mkdir(parents=True, exist_ok=True)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
@@ -74,7 +84,9 @@ class LocalIssuer:
         return Started(code_hash=hash_code(self._pepper, challenge_id, code), provider_state="")
 
     async def verify(self, challenge: Challenge, subject: str, code: str, user: dict[str, Any]) -> Tokens:
-        if challenge.code_hash is None or not code_matches(self._pepper, challenge.id, code, challenge.code_hash):
+        if challenge.code_hash is None or not code_matches(
+            self._pepper, challenge.id, code, challenge.code_hash
+        ):
             raise CodeRejected
         return self._mint(subject, user, refresh=True)
 

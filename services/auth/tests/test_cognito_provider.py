@@ -38,7 +38,11 @@ def stubbed() -> Iterator[tuple[CognitoProvider, Stubber]]:
 
 
 def _id_token(sub: str) -> str:
-    return jwt.encode({"sub": sub, "token_use": "id", "exp": int(time.time()) + 60}, "test-signing-secret-of-32-bytes!", algorithm="HS256")  # unverified by design: only the sub is read
+    return jwt.encode(
+        {"sub": sub, "token_use": "id", "exp": int(time.time()) + 60},
+        "test-signing-secret-of-32-bytes!",
+        algorithm="HS256",
+    )  # unverified by design: only the sub is read
 
 
 async def test_subject_for_existing_user(stubbed: tuple[CognitoProvider, Stubber]) -> None:
@@ -95,7 +99,9 @@ def _challenge(contact: Contact) -> Challenge:
     return Challenge("ch", contact, None, SESSION, 0, datetime.now(UTC) + timedelta(minutes=5), False)
 
 
-async def test_verify_answers_the_challenge_and_returns_tokens(stubbed: tuple[CognitoProvider, Stubber]) -> None:
+async def test_verify_answers_the_challenge_and_returns_tokens(
+    stubbed: tuple[CognitoProvider, Stubber],
+) -> None:
     provider, stub = stubbed
     stub.add_response(
         "respond_to_auth_challenge",

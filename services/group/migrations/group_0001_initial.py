@@ -18,7 +18,8 @@ def upgrade() -> None:
         CREATE TABLE groups.groups (
             id               uuid        PRIMARY KEY,
             display_name     text        NOT NULL,
-            kind             text        NOT NULL CHECK (kind IN ('trip', 'home', 'couple', 'other', 'direct')),
+            kind             text        NOT NULL
+                             CHECK (kind IN ('trip', 'home', 'couple', 'other', 'direct')),
             description      text        NOT NULL DEFAULT '',
             default_currency text        NOT NULL,
             simplify_debts   boolean     NOT NULL DEFAULT true,
