@@ -1,0 +1,408 @@
+"""Expenses as plain values: what was spent, who paid, how it is split. Pure; no I/O.
+
+A `Draft` is everything a user says about an expense. `postings()` turns it into the
+ledger postings through the shared split math (`libs.ledger.splits`), and translates
+that module's field paths ("splits[2].percent_bp") into the request's own field paths
+("expense.split.percent.entries[2].basis_points") so every INVALID_ARGUMENT names a
+field the client actually sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from libs import money
+from libs.errors import InvalidArgument
+from libs.ledger import splits as ledger_splits
+from libs.ledger.postings import Posting
+from libs.ledger.splits import SplitMode
+
+MAX_DESCRIPTION: Final = 200
+MAX_NOTES: Final = 2000
+MAX_COMMENT: Final = 2000
+
+
+class Category(StrEnum):
+    FOOD = "food"
+    GROCERIES = "groceries"
+    RENT = "rent"
+    UTILITIES = "utilities"
+    TRANSPORT = "transport"
+    FUEL = "fuel"
+    TRAVEL = "travel"
+    LODGING = "lodging"
+    ENTERTAINMENT = "entertainment"
+    SHOPPING = "shopping"
+    HEALTH = "health"
+    GIFTS = "gifts"
+    EDUCATION = "education"
+    OTHER = "other"
+
+
+class ChangeType(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    RESTORED = "restored"
+
+
+# The name of each mode's field inside the request's `split` oneof.
+MODE_FIELD: Final = {
+    SplitMode.EQUAL: "equal",
+    SplitMode.EXACT: "exact",
+    SplitMode.PERCENT: "percent",
+    SplitMode.SHARES: "shares",
+    SplitMode.ADJUSTMENT: "adjustment",
+    SplitMode.ITEMIZED: "itemized",
+}
+# The request field that holds each entry's value, for modes with entries.
+_ENTRY_VALUE: Final = {
+    SplitMode.EXACT: "amount_minor",
+    SplitMode.PERCENT: "basis_points",
+    SplitMode.SHARES: "shares",
+}
+
+
+@dataclass(frozen=True)
+class Item:
+    description: str
+    amount_minor: int
+    participants: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """One split as the user gave it; user ids, not resource names.
+
+    EQUAL uses `participants`; EXACT, PERCENT and SHARES use `entries` (user, value);
+    ADJUSTMENT uses `participants` plus `entries` as the adjustments of some of them;
+    ITEMIZED uses `items` and the three extras.
+    """
+
+    mode: SplitMode
+    participants: tuple[str, ...] = ()
+    entries: tuple[tuple[str, int], ...] = ()
+    items: tuple[Item, ...] = ()
+    tax_minor: int = 0
+    tip_minor: int = 0
+    discount_minor: int = 0
+
+
+@dataclass(frozen=True)
+class Draft:
+    description: str
+    category: Category
+    expense_date: date
+    notes: str
+    currency: str
+    total_minor: int
+    payers: tuple[tuple[str, int], ...]
+    split: SplitSpec
+
+
+@dataclass(frozen=True)
+class Expense:
+    id: str
+    group_id: str
+    draft: Draft
+    postings: dict[str, Posting]
+    creator: str
+    last_editor: str
+    comment_count: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+    recurring_rule_id: str | None = None
+    last_change: ChangeType = ChangeType.CREATED
+    change_key: tuple[int, str] = (0, "")
+
+    @property
+    def name(self) -> str:
+        return f"groups/{self.group_id}/expenses/{self.id}"
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    group_id: str
+    expense_id: str
+    author: str
+    text: str
+    created_at: datetime
+
+    @property
+    def name(self) -> str:
+        return f"groups/{self.group_id}/expenses/{self.expense_id}/comments/{self.id}"
+
+
+@dataclass(frozen=True)
+class Activity:
+    id: str
+    group_id: str
+    actor: str
+    verb: str  # created, edited, deleted, restored, commented
+    subject: str
+    details: dict[str, Any]
+    currency: str
+    amount_minor: int
+    effects: dict[str, int]  # user id → change of their balance
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Updates:
+    """Fields an update replaces; None keeps the current value."""
+
+    description: str | None = None
+    category: Category | None = None
+    expense_date: date | None = None
+    notes: str | None = None
+    total: tuple[str, int] | None = None
+    payers: tuple[tuple[str, int], ...] | None = None
+    split: SplitSpec | None = None
+    fields: frozenset[str] = field(default_factory=frozenset)
+
+
+def apply_updates(draft: Draft, updates: Updates) -> Draft:
+    new = draft
+    if updates.description is not None:
+        new = replace(new, description=updates.description)
+    if updates.category is not None:
+        new = replace(new, category=updates.category)
+    if updates.expense_date is not None:
+        new = replace(new, expense_date=updates.expense_date)
+    if updates.notes is not None:
+        new = replace(new, notes=updates.notes)
+    if updates.total is not None:
+        currency, total = updates.total
+        new = replace(new, currency=currency, total_minor=total)
+        # A single payer paid the whole bill before and still does: spare the client
+        # from resending payers just to change the amount.
+        if updates.payers is None and len(draft.payers) == 1:
+            new = replace(new, payers=((draft.payers[0][0], total),))
+    if updates.payers is not None:
+        new = replace(new, payers=updates.payers)
+    if updates.split is not None:
+        new = replace(new, split=updates.split)
+    return new
+
+
+# ---------------------------------------------------------------------------------------
+# Validation and postings
+
+
+def check_total(total_minor: int, field_path: str) -> int:
+    if total_minor <= 0:
+        raise InvalidArgument(field_path, "must be positive")
+    if total_minor > money.MAX_AMOUNT_MINOR:
+        raise InvalidArgument(field_path, f"must be at most {money.MAX_AMOUNT_MINOR} minor units")
+    return total_minor
+
+
+def _check_adjustments(split: SplitSpec, base: str) -> None:
+    members = set(split.participants)
+    seen: set[str] = set()
+    for k, (user, _) in enumerate(split.entries):
+        if user not in members:
+            raise InvalidArgument(f"{base}.adjustments[{k}].user", "must be one of the participants")
+        if user in seen:
+            raise InvalidArgument(f"{base}.adjustments[{k}].user", "appears twice")
+        seen.add(user)
+
+
+def to_ledger_split(split: SplitSpec) -> ledger_splits.Split:
+    share = ledger_splits.Share
+    if split.mode is SplitMode.EQUAL:
+        return ledger_splits.EqualSplit(split.participants)
+    if split.mode is SplitMode.EXACT:
+        return ledger_splits.ExactSplit([share(u, v) for u, v in split.entries])
+    if split.mode is SplitMode.PERCENT:
+        return ledger_splits.PercentSplit([share(u, v) for u, v in split.entries])
+    if split.mode is SplitMode.SHARES:
+        return ledger_splits.SharesSplit([share(u, v) for u, v in split.entries])
+    if split.mode is SplitMode.ADJUSTMENT:
+        adjustments = dict(split.entries)
+        return ledger_splits.AdjustmentSplit([share(u, adjustments.get(u, 0)) for u in split.participants])
+    return ledger_splits.ItemizedSplit(
+        [ledger_splits.LineItem(i.amount_minor, i.participants) for i in split.items],
+        tax_minor=split.tax_minor,
+        tip_minor=split.tip_minor,
+        discount_minor=split.discount_minor,
+    )
+
+
+_INDEXED = re.compile(r"^(payers|splits)\[(\d+)\]\.(\w+)$")
+
+
+def request_path(lib_field: str, split: SplitSpec, prefix: str) -> str:
+    """The request field for a field path of `libs.ledger.splits` / `libs.money`."""
+    base = f"{prefix}.split.{MODE_FIELD[split.mode]}"
+    listed = split.mode in (SplitMode.EQUAL, SplitMode.ADJUSTMENT)
+    if lib_field in ("payers", "payers.paid_minor"):
+        return f"{prefix}.payers"
+    if lib_field == "currency_code":
+        return f"{prefix}.total.currency_code"
+    if lib_field == "total_minor":
+        # Only the itemized sum check reaches the split math with a bad total; the
+        # total's own range is checked before.
+        return base if split.mode is SplitMode.ITEMIZED else f"{prefix}.total.amount_minor"
+    if lib_field == "splits":
+        return f"{base}.participants" if listed else f"{base}.entries"
+    if lib_field.startswith("splits."):
+        return f"{base}.adjustments" if split.mode is SplitMode.ADJUSTMENT else f"{base}.entries"
+    if lib_field.startswith(("items", "tax_minor", "tip_minor", "discount_minor")):
+        return f"{base}.{lib_field}"
+    match = _INDEXED.match(lib_field)
+    if match is None:
+        return f"{prefix}.split"
+    kind, index, leaf = match.group(1), int(match.group(2)), match.group(3)
+    if kind == "payers":
+        return f"{prefix}.payers[{index}].{'user' if leaf == 'participant' else leaf}"
+    if leaf == "participant":
+        return f"{base}.participants[{index}]" if listed else f"{base}.entries[{index}].user"
+    if split.mode is SplitMode.ADJUSTMENT:
+        user = split.participants[index] if index < len(split.participants) else ""
+        for k, (who, _) in enumerate(split.entries):
+            if who == user:
+                return f"{base}.adjustments[{k}].adjustment_minor"
+        return f"{base}.participants[{index}]"
+    return f"{base}.entries[{index}].{_ENTRY_VALUE.get(split.mode, leaf)}"
+
+
+def postings(draft: Draft, *, seed: str, prefix: str = "expense") -> dict[str, Posting]:
+    """The ledger postings of `draft`; any inconsistency is INVALID_ARGUMENT naming its field."""
+    check_total(draft.total_minor, f"{prefix}.total.amount_minor")
+    for i, (_, paid) in enumerate(draft.payers):
+        if paid <= 0:
+            raise InvalidArgument(f"{prefix}.payers[{i}].paid_minor", "must be positive")
+    if draft.split.mode is SplitMode.ADJUSTMENT:
+        _check_adjustments(draft.split, f"{prefix}.split.adjustment")
+    try:
+        return ledger_splits.compute_postings(
+            total_minor=draft.total_minor,
+            currency_code=draft.currency,
+            payers=[ledger_splits.Payer(u, p) for u, p in draft.payers],
+            split=to_ledger_split(draft.split),
+            seed=seed,
+        )
+    except money.InvalidField as err:
+        raise InvalidArgument(request_path(err.field, draft.split, prefix), err.reason) from None
+
+
+def user_fields(draft: Draft, prefix: str = "expense") -> dict[str, str]:
+    """Every user the draft names → the first request field naming them (for membership errors)."""
+    out: dict[str, str] = {}
+    for i, (user, _) in enumerate(draft.payers):
+        out.setdefault(user, f"{prefix}.payers[{i}].user")
+    split = draft.split
+    base = f"{prefix}.split.{MODE_FIELD[split.mode]}"
+    for i, user in enumerate(split.participants):
+        out.setdefault(user, f"{base}.participants[{i}]")
+    entries = "adjustments" if split.mode is SplitMode.ADJUSTMENT else "entries"
+    for i, (user, _) in enumerate(split.entries):
+        out.setdefault(user, f"{base}.{entries}[{i}].user")
+    for i, item in enumerate(split.items):
+        for j, user in enumerate(item.participants):
+            out.setdefault(user, f"{base}.items[{i}].participants[{j}]")
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Storage form (JSON in the expense row); kept here so the shape has one definition.
+
+
+def split_to_json(split: SplitSpec) -> dict[str, Any]:
+    return {
+        "mode": split.mode.value,
+        "participants": list(split.participants),
+        "entries": [[u, v] for u, v in split.entries],
+        "items": [
+            {"description": i.description, "amount_minor": i.amount_minor, "participants": list(i.participants)}
+            for i in split.items
+        ],
+        "tax_minor": split.tax_minor,
+        "tip_minor": split.tip_minor,
+        "discount_minor": split.discount_minor,
+    }
+
+
+def split_from_json(data: Mapping[str, Any]) -> SplitSpec:
+    return SplitSpec(
+        mode=SplitMode(data["mode"]),
+        participants=tuple(data["participants"]),
+        entries=tuple((str(u), int(v)) for u, v in data["entries"]),
+        items=tuple(
+            Item(i["description"], int(i["amount_minor"]), tuple(i["participants"])) for i in data["items"]
+        ),
+        tax_minor=int(data["tax_minor"]),
+        tip_minor=int(data["tip_minor"]),
+        discount_minor=int(data["discount_minor"]),
+    )
+
+
+def draft_to_json(draft: Draft) -> dict[str, Any]:
+    """A template of a recurring rule; the date is kept but each occurrence replaces it."""
+    return {
+        "description": draft.description,
+        "category": draft.category.value,
+        "expense_date": draft.expense_date.isoformat(),
+        "notes": draft.notes,
+        "currency": draft.currency,
+        "total_minor": draft.total_minor,
+        "payers": [[u, p] for u, p in draft.payers],
+        "split": split_to_json(draft.split),
+    }
+
+
+def draft_from_json(data: Mapping[str, Any]) -> Draft:
+    return Draft(
+        description=data["description"],
+        category=Category(data["category"]),
+        expense_date=date.fromisoformat(data["expense_date"]),
+        notes=data["notes"],
+        currency=data["currency"],
+        total_minor=int(data["total_minor"]),
+        payers=tuple((str(u), int(p)) for u, p in data["payers"]),
+        split=split_from_json(data["split"]),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# What an edit changed, as data for the activity feed (rendered in summaries.py).
+
+
+def changes(old: Draft, new: Draft) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if (old.currency, old.total_minor) != (new.currency, new.total_minor):
+        out.append(
+            {
+                "field": "amount",
+                "from": [old.currency, old.total_minor],
+                "to": [new.currency, new.total_minor],
+            }
+        )
+    if old.description != new.description:
+        out.append({"field": "description", "from": old.description, "to": new.description})
+    if old.expense_date != new.expense_date:
+        out.append(
+            {"field": "date", "from": old.expense_date.isoformat(), "to": new.expense_date.isoformat()}
+        )
+    if old.category != new.category:
+        out.append({"field": "category", "from": old.category.value, "to": new.category.value})
+    if old.notes != new.notes:
+        out.append({"field": "notes"})
+    if old.payers != new.payers:
+        out.append({"field": "payers"})
+    if old.split != new.split:
+        out.append({"field": "split"})
+    return out
