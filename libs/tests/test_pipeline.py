@@ -29,7 +29,9 @@ JWK = {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(KEY.public_key())), "kid"
 
 def token(sub: str = "u1") -> str:
     now = int(time.time())
-    claims = {"iss": ISSUER, "sub": sub, "client_id": CLIENT, "token_use": "access", "iat": now, "exp": now + 60}
+    claims = {
+        "iss": ISSUER, "sub": sub, "client_id": CLIENT, "token_use": "access", "iat": now, "exp": now + 60,
+    }  # fmt: skip
     return jwt.encode(claims, KEY, algorithm="RS256", headers={"kid": "k1"})
 
 

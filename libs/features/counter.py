@@ -1,0 +1,116 @@
+"""Quota counters in Redis: reserve a use before the call, release it if the call fails.
+
+A reservation is one atomic script (seed from PostgreSQL if the counter is
+missing, refuse at the limit, else increment), so concurrent calls cannot both
+take the last use. Like ``libs.cache``, every operation fails open: on a Redis
+error it answers None and the gate decides from PostgreSQL instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("hisaab.features")
+
+SKIP_AFTER_ERROR_SECONDS = 2.0
+
+# KEYS[1] counter; ARGV[1] limit, ARGV[2] seed ("" = unknown), ARGV[3] ttl ms.
+# Returns {status, used}: 0 reserved (used includes this one), 1 full, 2 missing.
+_RESERVE = """
+local v = redis.call('GET', KEYS[1])
+if not v then
+  if ARGV[2] == '' then return {2, 0} end
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3], 'NX')
+  v = redis.call('GET', KEYS[1])
+end
+local used = tonumber(v)
+if used >= tonumber(ARGV[1]) then return {1, used} end
+return {0, redis.call('INCR', KEYS[1])}
+"""
+
+# Gives back a reservation whose call failed; never below zero.
+_RELEASE = """
+local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+if v > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
+# Raises the counter to the count PostgreSQL reports (never lowers it: other
+# reservations may be in flight). Heals a counter that missed uses while Redis
+# was down.
+_AT_LEAST = """
+local v = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return 0
+"""
+
+
+class Outcome(Enum):
+    RESERVED = "reserved"
+    FULL = "full"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    outcome: Outcome
+    used: int
+
+
+class QuotaCounter:
+    def __init__(self, url: str, *, timeout: float = 0.1):
+        self._client: redis.Redis | None = (
+            redis.Redis.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
+            )
+            if url
+            else None
+        )
+        self._skip_until = 0.0
+        self._scripts: dict[str, Any] = {}
+
+    async def _run(self, name: str, source: str, key: str, *args: str | int) -> Any:
+        client = self._client
+        if client is None or time.monotonic() < self._skip_until:
+            return None
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._scripts[name] = client.register_script(source)
+        try:
+            return await script(keys=[key], args=list(args))
+        except (RedisError, OSError) as err:
+            if time.monotonic() >= self._skip_until:
+                log.warning("quota counter unavailable; counting in the database", extra={"error": str(err)})
+            self._skip_until = time.monotonic() + SKIP_AFTER_ERROR_SECONDS
+            return None
+
+    async def reserve(self, key: str, limit: int, ttl_seconds: float, seed: int | None) -> Reservation | None:
+        result = await self._run(
+            "reserve", _RESERVE, key, limit, "" if seed is None else seed, _ms(ttl_seconds)
+        )
+        if result is None:
+            return None
+        status, used = int(result[0]), int(result[1])
+        outcome = (Outcome.RESERVED, Outcome.FULL, Outcome.MISSING)[status]
+        return Reservation(outcome, used)
+
+    async def release(self, key: str) -> None:
+        await self._run("release", _RELEASE, key)
+
+    async def at_least(self, key: str, used: int, ttl_seconds: float) -> None:
+        await self._run("at_least", _AT_LEAST, key, used, _ms(ttl_seconds))
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))

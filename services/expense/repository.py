@@ -1,0 +1,540 @@
+"""expense tables with SQLAlchemy Core on the caller's connection.
+
+Ledger rows are never touched here: their postings are read through libs.ledger.store.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.ledger import store
+from libs.ledger.postings import Posting
+from services.expense.domain import (
+    Activity,
+    Category,
+    ChangeType,
+    Comment,
+    Draft,
+    Expense,
+    draft_from_json,
+    draft_to_json,
+    split_from_json,
+    split_to_json,
+)
+from services.expense.recurrence import Frequency, Rule, Schedule
+
+_EXPENSE_COLUMNS = """
+id, group_id, description, category, expense_date, notes, currency, total_minor, payers, split,
+recurring_rule_id, creator, last_editor, comment_count, version, created_at, updated_at, deleted_at,
+last_change, change_xid::text AS change_xid
+"""
+
+# order_by value → (column, descending)
+ORDERS = {
+    "expense_date desc": ("expense_date", True),
+    "expense_date": ("expense_date", False),
+    "create_time desc": ("created_at", True),
+    "create_time": ("created_at", False),
+    "update_time desc": ("updated_at", True),
+}
+
+
+def valid_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _draft(row: Any) -> Draft:
+    return Draft(
+        description=row.description,
+        category=Category(row.category),
+        expense_date=row.expense_date,
+        notes=row.notes,
+        currency=row.currency,
+        total_minor=int(row.total_minor),
+        payers=tuple((str(u), int(p)) for u, p in row.payers),
+        split=split_from_json(row.split),
+    )
+
+
+async def _expense(conn: AsyncConnection, row: Any) -> Expense:
+    entry = await store.get(conn, str(row.id))
+    return Expense(
+        id=str(row.id),
+        group_id=str(row.group_id),
+        draft=_draft(row),
+        postings=dict(sorted(entry.postings.items())) if entry else {},
+        creator=row.creator,
+        last_editor=row.last_editor,
+        comment_count=row.comment_count,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        deleted_at=row.deleted_at,
+        recurring_rule_id=str(row.recurring_rule_id) if row.recurring_rule_id else None,
+        last_change=ChangeType(row.last_change),
+        change_key=(int(row.change_xid), str(row.id)),
+    )
+
+
+def _draft_params(draft: Draft, postings: dict[str, Posting]) -> dict[str, Any]:
+    return {
+        "description": draft.description,
+        "category": draft.category.value,
+        "expense_date": draft.expense_date,
+        "notes": draft.notes,
+        "currency": draft.currency,
+        "total": draft.total_minor,
+        "payers": json.dumps([[u, p] for u, p in draft.payers]),
+        "split": json.dumps(split_to_json(draft.split)),
+        "payer_ids": sorted({u for u, _ in draft.payers}),
+        "participant_ids": sorted(postings),
+    }
+
+
+async def insert_expense(
+    conn: AsyncConnection,
+    *,
+    expense_id: str,
+    group_id: str,
+    draft: Draft,
+    postings: dict[str, Posting],
+    creator: str,
+    recurring_rule_id: str | None = None,
+) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO expense.expenses (id, group_id, description, category, expense_date, notes, currency, "
+            "total_minor, payers, split, payer_ids, participant_ids, recurring_rule_id, creator, last_editor) "
+            "VALUES (:id, :g, :description, :category, :expense_date, :notes, :currency, :total, "
+            "CAST(:payers AS jsonb), CAST(:split AS jsonb), :payer_ids, :participant_ids, :rule, :who, :who)"
+        ),
+        {
+            "id": expense_id,
+            "g": group_id,
+            "rule": recurring_rule_id,
+            "who": creator,
+            **_draft_params(draft, postings),
+        },
+    )
+
+
+async def get_expense(
+    conn: AsyncConnection, group_id: str, expense_id: str, *, lock: bool = False
+) -> Expense | None:
+    if not (valid_uuid(group_id) and valid_uuid(expense_id)):
+        return None
+    row = (
+        await conn.execute(
+            text(
+                f"SELECT {_EXPENSE_COLUMNS} FROM expense.expenses WHERE id = :id AND group_id = :g"
+                + (" FOR UPDATE" if lock else "")
+            ),
+            {"id": expense_id, "g": group_id},
+        )
+    ).first()
+    return await _expense(conn, row) if row else None
+
+
+async def update_expense(
+    conn: AsyncConnection, expense_id: str, draft: Draft, postings: dict[str, Posting], editor: str
+) -> None:
+    await conn.execute(
+        text(
+            "UPDATE expense.expenses SET description = :description, category = :category, "
+            "expense_date = :expense_date, notes = :notes, currency = :currency, total_minor = :total, "
+            "payers = CAST(:payers AS jsonb), split = CAST(:split AS jsonb), payer_ids = :payer_ids, "
+            "participant_ids = :participant_ids, last_editor = :who, version = version + 1, "
+            "updated_at = now(), last_change = 'updated', change_xid = pg_current_xact_id() WHERE id = :id"
+        ),
+        {"id": expense_id, "who": editor, **_draft_params(draft, postings)},
+    )
+
+
+async def set_deleted(conn: AsyncConnection, expense_id: str, deleted: bool, editor: str) -> None:
+    await conn.execute(
+        text(
+            "UPDATE expense.expenses SET deleted_at = CASE WHEN :deleted THEN now() END, "
+            "last_change = CASE WHEN :deleted THEN 'deleted' ELSE 'restored' END, last_editor = :who, "
+            "version = version + 1, updated_at = now(), change_xid = pg_current_xact_id() WHERE id = :id"
+        ),
+        {"id": expense_id, "deleted": deleted, "who": editor},
+    )
+
+
+@dataclass(frozen=True)
+class ExpenseFilter:
+    start_date: date | None = None
+    end_date: date | None = None
+    payer: str = ""
+    participant: str = ""
+    categories: tuple[Category, ...] = ()
+    query: str = ""
+    show_deleted: bool = False
+    order_by: str = "expense_date desc"
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def list_expenses(
+    conn: AsyncConnection, group_id: str, f: ExpenseFilter, *, after: list[Any] | None, limit: int
+) -> list[Expense]:
+    column, desc = ORDERS[f.order_by]
+    where = ["group_id = :g"]
+    params: dict[str, Any] = {"g": group_id, "limit": limit}
+    if not f.show_deleted:
+        where.append("deleted_at IS NULL")
+    if f.start_date:
+        where.append("expense_date >= :start")
+        params["start"] = f.start_date
+    if f.end_date:
+        where.append("expense_date <= :end")
+        params["end"] = f.end_date
+    if f.payer:
+        where.append("payer_ids @> ARRAY[CAST(:payer AS text)]")
+        params["payer"] = f.payer
+    if f.participant:
+        where.append("participant_ids @> ARRAY[CAST(:participant AS text)]")
+        params["participant"] = f.participant
+    if f.categories:
+        where.append("category = ANY(:categories)")
+        params["categories"] = [c.value for c in f.categories]
+    if f.query:
+        where.append("(description ILIKE :q OR notes ILIKE :q)")
+        params["q"] = _like(f.query)
+    if after:
+        cast = "date" if column == "expense_date" else "timestamptz"
+        where.append(f"({column}, id) {'<' if desc else '>'} (CAST(:after_key AS {cast}), CAST(:after_id AS uuid))")
+        params["after_key"], params["after_id"] = after
+    direction = "DESC" if desc else "ASC"
+    rows = await conn.execute(
+        text(
+            f"SELECT {_EXPENSE_COLUMNS} FROM expense.expenses WHERE {' AND '.join(where)} "
+            f"ORDER BY {column} {direction}, id {direction} LIMIT :limit"
+        ),
+        params,
+    )
+    return [await _expense(conn, r) for r in rows.all()]
+
+
+def order_key(expense: Expense, order_by: str) -> list[str]:
+    column = ORDERS[order_by][0]
+    value: date | datetime = {
+        "expense_date": expense.draft.expense_date,
+        "created_at": expense.created_at,
+        "updated_at": expense.updated_at,
+    }[column]
+    return [value.isoformat(), expense.id]
+
+
+async def changes_since(
+    conn: AsyncConnection, group_ids: Sequence[str], after: tuple[int, str] | None, limit: int
+) -> list[Expense]:
+    """Expenses written since `after`, oldest write first, only by transactions that are
+    over: anything newer than the oldest running transaction waits for the next call."""
+    where = [
+        "group_id = ANY(CAST(:groups AS uuid[]))",
+        "change_xid < pg_snapshot_xmin(pg_current_snapshot())",
+    ]
+    params: dict[str, Any] = {"groups": list(group_ids), "limit": limit}
+    if after:
+        where.append("(change_xid, id) > (CAST(:xid AS xid8), CAST(:id AS uuid))")
+        params["xid"], params["id"] = str(after[0]), after[1]
+    rows = await conn.execute(
+        text(
+            f"SELECT {_EXPENSE_COLUMNS} FROM expense.expenses WHERE {' AND '.join(where)} "
+            "ORDER BY change_xid, id LIMIT :limit"
+        ),
+        params,
+    )
+    return [await _expense(conn, r) for r in rows.all()]
+
+
+async def feed_position(conn: AsyncConnection) -> int:
+    """Every transaction older than this is over; a cursor can start just below it."""
+    row = (await conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))).one()
+    return int(row[0])
+
+
+# --- comments -----------------------------------------------------------------------------
+
+
+def _comment(row: Any) -> Comment:
+    return Comment(
+        id=str(row.id),
+        group_id=str(row.group_id),
+        expense_id=str(row.expense_id),
+        author=row.author,
+        text=row.body,
+        created_at=row.created_at,
+    )
+
+
+async def insert_comment(
+    conn: AsyncConnection, group_id: str, expense_id: str, author: str, body: str
+) -> Comment:
+    row = (
+        await conn.execute(
+            text(
+                "INSERT INTO expense.comments (id, group_id, expense_id, author, body) "
+                "VALUES (:id, :g, :e, :a, :b) RETURNING id, group_id, expense_id, author, body, created_at"
+            ),
+            {"id": str(uuid.uuid4()), "g": group_id, "e": expense_id, "a": author, "b": body},
+        )
+    ).one()
+    await _count_comment(conn, expense_id, 1)
+    return _comment(row)
+
+
+async def _count_comment(conn: AsyncConnection, expense_id: str, delta: int) -> None:
+    # The count is part of the expense a client caches, so the change feed hands it out again.
+    await conn.execute(
+        text(
+            "UPDATE expense.expenses SET comment_count = comment_count + :d, "
+            "change_xid = pg_current_xact_id() WHERE id = :id"
+        ),
+        {"d": delta, "id": expense_id},
+    )
+
+
+async def comments(
+    conn: AsyncConnection, expense_id: str, *, after: list[Any] | None, limit: int
+) -> list[Comment]:
+    where = ["expense_id = :e", "deleted_at IS NULL"]
+    params: dict[str, Any] = {"e": expense_id, "limit": limit}
+    if after:
+        where.append("(created_at, id) > (CAST(:ts AS timestamptz), CAST(:id AS uuid))")
+        params["ts"], params["id"] = after
+    rows = await conn.execute(
+        text(
+            "SELECT id, group_id, expense_id, author, body, created_at FROM expense.comments "
+            f"WHERE {' AND '.join(where)} ORDER BY created_at, id LIMIT :limit"
+        ),
+        params,
+    )
+    return [_comment(r) for r in rows]
+
+
+async def get_comment(conn: AsyncConnection, expense_id: str, comment_id: str) -> Comment | None:
+    if not valid_uuid(comment_id):
+        return None
+    row = (
+        await conn.execute(
+            text(
+                "SELECT id, group_id, expense_id, author, body, created_at FROM expense.comments "
+                "WHERE id = :id AND expense_id = :e AND deleted_at IS NULL"
+            ),
+            {"id": comment_id, "e": expense_id},
+        )
+    ).first()
+    return _comment(row) if row else None
+
+
+async def delete_comment(conn: AsyncConnection, comment: Comment) -> None:
+    await conn.execute(
+        text("UPDATE expense.comments SET deleted_at = now() WHERE id = :id"), {"id": comment.id}
+    )
+    await _count_comment(conn, comment.expense_id, -1)
+
+
+# --- activities ---------------------------------------------------------------------------
+
+
+async def insert_activity(
+    conn: AsyncConnection,
+    *,
+    group_id: str,
+    actor: str,
+    verb: str,
+    subject: str,
+    details: dict[str, Any],
+    currency: str = "",
+    amount_minor: int = 0,
+    effects: dict[str, int] | None = None,
+) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO expense.activities (id, group_id, actor, verb, subject, details, currency, "
+            "amount_minor, effects) VALUES (:id, :g, :actor, :verb, :subject, CAST(:details AS jsonb), "
+            ":currency, :amount, CAST(:effects AS jsonb))"
+        ),
+        {
+            "id": str(uuid.uuid4()),
+            "g": group_id,
+            "actor": actor,
+            "verb": verb,
+            "subject": subject,
+            "details": json.dumps(details),
+            "currency": currency,
+            "amount": amount_minor,
+            "effects": json.dumps(effects or {}),
+        },
+    )
+
+
+async def activities(
+    conn: AsyncConnection, group_ids: Sequence[str], *, before: int | None, limit: int
+) -> list[tuple[int, Activity]]:
+    where = ["group_id = ANY(CAST(:groups AS uuid[]))"]
+    params: dict[str, Any] = {"groups": list(group_ids), "limit": limit}
+    if before is not None:
+        where.append("seq < :before")
+        params["before"] = before
+    rows = await conn.execute(
+        text(
+            "SELECT seq, id, group_id, actor, verb, subject, details, currency, amount_minor, effects, "
+            f"created_at FROM expense.activities WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT :limit"
+        ),
+        params,
+    )
+    return [
+        (
+            int(r.seq),
+            Activity(
+                id=str(r.id),
+                group_id=str(r.group_id),
+                actor=r.actor,
+                verb=r.verb,
+                subject=r.subject,
+                details=dict(r.details),
+                currency=r.currency,
+                amount_minor=int(r.amount_minor),
+                effects={k: int(v) for k, v in r.effects.items()},
+                created_at=r.created_at,
+            ),
+        )
+        for r in rows
+    ]
+
+
+# --- recurring rules ----------------------------------------------------------------------
+
+_RULE_COLUMNS = (
+    "id, group_id, frequency, interval_count, start_date, end_date, next_occurrence, template, paused, "
+    "creator, version, created_at, updated_at"
+)
+
+
+def _rule(row: Any) -> Rule:
+    return Rule(
+        id=str(row.id),
+        group_id=str(row.group_id),
+        schedule=Schedule(Frequency(row.frequency), row.interval_count, row.start_date, row.end_date),
+        template=draft_from_json(row.template),
+        paused=row.paused,
+        next_occurrence=row.next_occurrence,
+        creator=row.creator,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def insert_rule(
+    conn: AsyncConnection,
+    *,
+    group_id: str,
+    schedule: Schedule,
+    template: Draft,
+    paused: bool,
+    next_occurrence: date | None,
+    creator: str,
+) -> Rule:
+    row = (
+        await conn.execute(
+            text(
+                "INSERT INTO expense.recurring_rules (id, group_id, frequency, interval_count, start_date, "
+                "end_date, next_occurrence, template, paused, creator) VALUES (:id, :g, :f, :i, :s, :e, :n, "
+                f"CAST(:t AS jsonb), :p, :c) RETURNING {_RULE_COLUMNS}"
+            ),
+            {
+                "id": str(uuid.uuid4()),
+                "g": group_id,
+                "f": schedule.frequency.value,
+                "i": schedule.interval,
+                "s": schedule.start_date,
+                "e": schedule.end_date,
+                "n": next_occurrence,
+                "t": json.dumps(draft_to_json(template)),
+                "p": paused,
+                "c": creator,
+            },
+        )
+    ).one()
+    return _rule(row)
+
+
+async def get_rule(conn: AsyncConnection, group_id: str, rule_id: str, *, lock: bool = False) -> Rule | None:
+    if not (valid_uuid(group_id) and valid_uuid(rule_id)):
+        return None
+    row = (
+        await conn.execute(
+            text(
+                f"SELECT {_RULE_COLUMNS} FROM expense.recurring_rules "
+                "WHERE id = :id AND group_id = :g AND deleted_at IS NULL" + (" FOR UPDATE" if lock else "")
+            ),
+            {"id": rule_id, "g": group_id},
+        )
+    ).first()
+    return _rule(row) if row else None
+
+
+async def update_rule(
+    conn: AsyncConnection, rule_id: str, schedule: Schedule, template: Draft, paused: bool, next_occurrence: date | None
+) -> None:
+    await conn.execute(
+        text(
+            "UPDATE expense.recurring_rules SET frequency = :f, interval_count = :i, end_date = :e, "
+            "next_occurrence = :n, template = CAST(:t AS jsonb), paused = :p, version = version + 1, "
+            "updated_at = now() WHERE id = :id"
+        ),
+        {
+            "id": rule_id,
+            "f": schedule.frequency.value,
+            "i": schedule.interval,
+            "e": schedule.end_date,
+            "n": next_occurrence,
+            "t": json.dumps(draft_to_json(template)),
+            "p": paused,
+        },
+    )
+
+
+async def delete_rule(conn: AsyncConnection, rule_id: str) -> None:
+    await conn.execute(
+        text("UPDATE expense.recurring_rules SET deleted_at = now() WHERE id = :id"), {"id": rule_id}
+    )
+
+
+async def rules(conn: AsyncConnection, group_id: str, *, after: list[Any] | None, limit: int) -> list[Rule]:
+    """Soonest next occurrence first; ended rules (no next occurrence) last."""
+    where = ["group_id = :g", "deleted_at IS NULL"]
+    params: dict[str, Any] = {"g": group_id, "limit": limit}
+    if after:
+        # Keyset over (next_occurrence NULLS LAST, id): '9999-12-31' stands in for NULL.
+        where.append(
+            "(COALESCE(next_occurrence, DATE '9999-12-31'), id) > (CAST(:n AS date), CAST(:id AS uuid))"
+        )
+        params["n"], params["id"] = after
+    rows = await conn.execute(
+        text(
+            f"SELECT {_RULE_COLUMNS} FROM expense.recurring_rules WHERE {' AND '.join(where)} "
+            "ORDER BY COALESCE(next_occurrence, DATE '9999-12-31'), id LIMIT :limit"
+        ),
+        params,
+    )
+    return [_rule(r) for r in rows]

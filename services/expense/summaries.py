@@ -1,0 +1,93 @@
+"""Readable activity summaries, e.g. "Asha changed the amount from ₹1,200.00 to ₹1,500.00".
+
+Pure; rendered when the feed is read so the names shown are the users' current names.
+English only for now: the feed stores structured details, so other locales can be
+rendered from the same rows later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any, Final
+
+from libs import money
+
+_SYMBOLS: Final = {"INR": "₹", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "AED": "AED ", "SGD": "S$"}
+_QUOTE_LIMIT: Final = 80
+
+
+def _group_indian(digits: str) -> str:
+    """12345678 → 1,23,45,678 (lakh and crore grouping)."""
+    if len(digits) <= 3:
+        return digits
+    head, tail = digits[:-3], digits[-3:]
+    pairs = []
+    while len(head) > 2:
+        pairs.insert(0, head[-2:])
+        head = head[:-2]
+    return ",".join([head, *pairs, tail])
+
+
+def format_money(amount_minor: int, currency: str) -> str:
+    """₹1,200.00 for INR (Indian grouping), $12.50, ¥500, or "KWD 1.125" without a symbol."""
+    exp = money.exponent(currency)
+    whole, frac = divmod(abs(amount_minor), 10**exp)
+    digits = str(whole)
+    grouped = _group_indian(digits) if currency == "INR" else f"{whole:,}"
+    number = grouped + (f".{frac:0{exp}d}" if exp else "")
+    sign = "-" if amount_minor < 0 else ""
+    symbol = _SYMBOLS.get(currency)
+    return f"{sign}{symbol}{number}" if symbol else f"{sign}{currency} {number}"
+
+
+def format_date(iso: str) -> str:
+    day = date.fromisoformat(iso)
+    return f"{day.day} {day.strftime('%b')} {day.year}"
+
+
+def quote(text: str) -> str:
+    short = text if len(text) <= _QUOTE_LIMIT else text[: _QUOTE_LIMIT - 1] + "…"
+    return f"“{short}”"
+
+
+def _join(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _change(change: Mapping[str, Any]) -> str:
+    kind = change["field"]
+    if kind == "amount":
+        (c0, a0), (c1, a1) = change["from"], change["to"]
+        return f"the amount from {format_money(a0, c0)} to {format_money(a1, c1)}"
+    if kind == "description":
+        return f"the description from {quote(change['from'])} to {quote(change['to'])}"
+    if kind == "date":
+        return f"the date from {format_date(change['from'])} to {format_date(change['to'])}"
+    if kind == "category":
+        return f"the category from {change['from']} to {change['to']}"
+    if kind == "payers":
+        return "who paid"
+    if kind == "split":
+        return "the split"
+    return f"the {kind}"
+
+
+def summary(actor: str, verb: str, details: Mapping[str, Any]) -> str:
+    """One line for the feed; `actor` is a display name, `details` what the write stored."""
+    what = quote(details.get("description", ""))
+    amount = format_money(details["amount_minor"], details["currency"]) if "currency" in details else ""
+    if verb == "created":
+        return f"{actor} added {what} ({amount})"
+    if verb == "deleted":
+        return f"{actor} deleted {what} ({amount})"
+    if verb == "restored":
+        return f"{actor} restored {what} ({amount})"
+    if verb == "commented":
+        return f"{actor} commented on {what}: {quote(details.get('text', ''))}"
+    if verb == "edited":
+        parts = [_change(c) for c in details.get("changes", [])]
+        if not parts:
+            return f"{actor} edited {what}"
+        return f"{actor} changed {_join(parts)} on {what}"
+    return f"{actor} {verb} {what}"
