@@ -29,7 +29,7 @@ class ServiceSpec:
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("auth", "hisaab.auth.v1.AuthService", 50051, True),
     ServiceSpec("group", "hisaab.group.v1.GroupService", 50052, True),
-    ServiceSpec("expense", "hisaab.expense.v1.ExpenseService", 50053, False),
+    ServiceSpec("expense", "hisaab.expense.v1.ExpenseService", 50053, True),
     ServiceSpec("settlement", "hisaab.settlement.v1.SettlementService", 50054, True),
     ServiceSpec("pricing", "hisaab.pricing.v1.PricingService", 50055, False),
     ServiceSpec("notification", "hisaab.notification.v1.NotificationService", 50056, False),

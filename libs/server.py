@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from libs import logs, telemetry
 from libs.auth.jwks import JwksCache
 from libs.auth.verifier import TokenVerifier
+from libs.features.install import gate_interceptor
 from libs.rpc.descriptors import method_rules
 from libs.rpc.pipeline import Guard, ServerPipeline
 from libs.settings import Settings, SettingsError
@@ -49,8 +50,17 @@ def build_server(app: ServiceApp) -> tuple[grpc.aio.Server, Any]:
         jwks = JwksCache.from_url(settings.jwks_url)
     verifier = TokenVerifier(jwks, issuer=settings.jwt_issuer, client_id=settings.jwt_client_id)
     rules = method_rules(settings.service.grpc_service)
+    interceptors: list[grpc.aio.ServerInterceptor] = [
+        *telemetry.server_interceptors(),
+        ServerPipeline(verifier, rules, app.guards),
+    ]
+    # The feature gate goes after the pipeline: it needs the authenticated caller,
+    # and its errors are mapped by the pipeline like any domain error.
+    gate = gate_interceptor(settings, rules)
+    if gate is not None:
+        interceptors.append(gate)
     server = grpc.aio.server(
-        interceptors=[*telemetry.server_interceptors(), ServerPipeline(verifier, rules, app.guards)],
+        interceptors=interceptors,
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
     )
     app.register(server)

@@ -18,6 +18,8 @@ from typing import Any
 from libs.catalog import GATEWAY_ADMIN_PORT, GATEWAY_PORT, SERVICES
 
 MAX_REQUEST_BYTES = 1024 * 1024
+# Per Envoy process; beyond this new connections are refused instead of exhausting memory.
+MAX_DOWNSTREAM_CONNECTIONS = 50_000
 UPSTREAM_TIMEOUT = "15s"
 
 # Envoy's local replies, mapped to the gRPC code a client would get from the service.
@@ -27,6 +29,9 @@ _HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_man
 _TRANSCODER = "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder"
 _BUFFER = "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer"
 _ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+_DOWNSTREAM_CONNECTIONS = (
+    "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig"
+)
 _HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 
@@ -149,6 +154,17 @@ def build_config(
     }
     return {
         "admin": {"address": {"socket_address": {"address": admin_address, "port_value": admin_port}}},
+        "overload_manager": {
+            "resource_monitors": [
+                {
+                    "name": "envoy.resource_monitors.global_downstream_max_connections",
+                    "typed_config": {
+                        "@type": _DOWNSTREAM_CONNECTIONS,
+                        "max_active_downstream_connections": MAX_DOWNSTREAM_CONNECTIONS,
+                    },
+                }
+            ]
+        },
         "static_resources": {
             "listeners": [
                 {

@@ -37,7 +37,8 @@ async def current(conn: AsyncConnection, group_id: str) -> int:
     """
     row = (
         await conn.execute(
-            text("SELECT version FROM ledger.group_versions WHERE group_id = CAST(:g AS uuid)"), {"g": group_id}
+            text("SELECT version FROM ledger.group_versions WHERE group_id = CAST(:g AS uuid)"),
+            {"g": group_id},
         )
     ).first()
     return int(row[0]) if row else 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Final
@@ -170,10 +170,10 @@ class Updates:
     total: tuple[str, int] | None = None
     payers: tuple[tuple[str, int], ...] | None = None
     split: SplitSpec | None = None
-    fields: frozenset[str] = field(default_factory=frozenset)
 
 
-def apply_updates(draft: Draft, updates: Updates) -> Draft:
+def apply_updates(draft: Draft, updates: Updates, editor: str) -> Draft:
+    """The draft after an edit; an empty payer list means the editor paid everything."""
     new = draft
     if updates.description is not None:
         new = replace(new, description=updates.description)
@@ -191,7 +191,7 @@ def apply_updates(draft: Draft, updates: Updates) -> Draft:
         if updates.payers is None and len(draft.payers) == 1:
             new = replace(new, payers=((draft.payers[0][0], total),))
     if updates.payers is not None:
-        new = replace(new, payers=updates.payers)
+        new = replace(new, payers=updates.payers or ((editor, new.total_minor),))
     if updates.split is not None:
         new = replace(new, split=updates.split)
     return new
@@ -327,7 +327,11 @@ def split_to_json(split: SplitSpec) -> dict[str, Any]:
         "participants": list(split.participants),
         "entries": [[u, v] for u, v in split.entries],
         "items": [
-            {"description": i.description, "amount_minor": i.amount_minor, "participants": list(i.participants)}
+            {
+                "description": i.description,
+                "amount_minor": i.amount_minor,
+                "participants": list(i.participants),
+            }
             for i in split.items
         ],
         "tax_minor": split.tax_minor,

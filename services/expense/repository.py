@@ -115,8 +115,9 @@ async def insert_expense(
 ) -> None:
     await conn.execute(
         text(
-            "INSERT INTO expense.expenses (id, group_id, description, category, expense_date, notes, currency, "
-            "total_minor, payers, split, payer_ids, participant_ids, recurring_rule_id, creator, last_editor) "
+            "INSERT INTO expense.expenses (id, group_id, description, category, expense_date, notes, "
+            "currency, total_minor, payers, split, payer_ids, participant_ids, recurring_rule_id, creator, "
+            "last_editor) "
             "VALUES (:id, :g, :description, :category, :expense_date, :notes, :currency, :total, "
             "CAST(:payers AS jsonb), CAST(:split AS jsonb), :payer_ids, :participant_ids, :rule, :who, :who)"
         ),
@@ -218,7 +219,9 @@ async def list_expenses(
         params["q"] = _like(f.query)
     if after:
         cast = "date" if column == "expense_date" else "timestamptz"
-        where.append(f"({column}, id) {'<' if desc else '>'} (CAST(:after_key AS {cast}), CAST(:after_id AS uuid))")
+        where.append(
+            f"({column}, id) {'<' if desc else '>'} (CAST(:after_key AS {cast}), CAST(:after_id AS uuid))"
+        )
         params["after_key"], params["after_id"] = after
     direction = "DESC" if desc else "ASC"
     rows = await conn.execute(
@@ -262,12 +265,6 @@ async def changes_since(
         params,
     )
     return [await _expense(conn, r) for r in rows.all()]
-
-
-async def feed_position(conn: AsyncConnection) -> int:
-    """Every transaction older than this is over; a cursor can start just below it."""
-    row = (await conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text"))).one()
-    return int(row[0])
 
 
 # --- comments -----------------------------------------------------------------------------
@@ -494,7 +491,12 @@ async def get_rule(conn: AsyncConnection, group_id: str, rule_id: str, *, lock: 
 
 
 async def update_rule(
-    conn: AsyncConnection, rule_id: str, schedule: Schedule, template: Draft, paused: bool, next_occurrence: date | None
+    conn: AsyncConnection,
+    rule_id: str,
+    schedule: Schedule,
+    template: Draft,
+    paused: bool,
+    next_occurrence: date | None,
 ) -> None:
     await conn.execute(
         text(

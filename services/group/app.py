@@ -8,8 +8,7 @@ from libs import settings as settings_mod
 from libs.db.database import Database
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
-from services.group.peers import AuthDirectory
-from services.group.ports import NoLedgerYet
+from services.group.peers import AuthDirectory, SettlementBalances
 from services.group.servicer import GroupServicer
 from services.group.usecases import GroupUseCases
 
@@ -18,7 +17,8 @@ async def build() -> ServiceApp:
     settings = settings_mod.load("group")
     db = Database(settings.database_url, settings.database_reader_url, application_name="hisaab-group")
     auth_channel = channel(settings.peer("auth"), default_timeout=settings.peer_timeout_seconds)
-    usecases = GroupUseCases(db, AuthDirectory(auth_channel), NoLedgerYet())
+    settlement_channel = channel(settings.peer("settlement"), default_timeout=settings.peer_timeout_seconds)
+    usecases = GroupUseCases(db, AuthDirectory(auth_channel), SettlementBalances(settlement_channel))
     servicer = GroupServicer(usecases, db)
 
     async def close_channel() -> None:

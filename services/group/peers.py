@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
+from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
 from libs.errors import Unavailable
 from services.group.ports import Profile
@@ -37,3 +38,20 @@ class AuthDirectory:
         return {
             u.user_id: Profile(u.display_name, u.state == auth_pb2.User.PLACEHOLDER) for u in response.users
         }
+
+
+class SettlementBalances:
+    """Balances from settlement-service, which reads them from the ledger's writer."""
+
+    def __init__(self, channel: grpc.aio.Channel):
+        self._stub = settlement_pb2_grpc.SettlementServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def is_settled(self, group_id: str, user_id: str) -> bool:
+        try:
+            balance = await self._stub.GetMemberBalance(
+                settlement_pb2.GetMemberBalanceRequest(group=f"groups/{group_id}", user=f"users/{user_id}")
+            )
+        except grpc.aio.AioRpcError as err:
+            # Not knowing the balance must not let anyone leave with money outstanding.
+            raise Unavailable("balances could not be checked; retry") from err
+        return not any(m.amount_minor for m in balance.net)

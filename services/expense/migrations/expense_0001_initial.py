@@ -92,7 +92,8 @@ def upgrade() -> None:
         CREATE TABLE expense.recurring_rules (
             id               uuid        PRIMARY KEY,
             group_id         uuid        NOT NULL,
-            frequency        text        NOT NULL CHECK (frequency IN ('daily', 'weekly', 'monthly', 'yearly')),
+            frequency        text        NOT NULL
+                             CHECK (frequency IN ('daily', 'weekly', 'monthly', 'yearly')),
             interval_count   integer     NOT NULL CHECK (interval_count BETWEEN 1 AND 366),
             start_date       date        NOT NULL,
             end_date         date,

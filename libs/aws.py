@@ -1,0 +1,192 @@
+"""AWS clients and resource names, plus the bootstrap that creates those resources in an emulator.
+
+Every piece of AWS the code touches is named by an environment variable (the
+Helm chart's ``config.extraEnv`` in AWS, the local stack on a laptop), and every
+client goes to ``AWS_ENDPOINT_URL`` when it is set. ``bootstrap`` creates the
+same shape in the emulator that the infrastructure creates in AWS, so it is
+also the written record of what production must provide:
+
+- one SNS topic for domain events (``HISAAB_EVENTS_TOPIC_ARN``), fanned out to
+- the notification SQS queue (``HISAAB_NOTIFICATION_QUEUE_URL``), subscribed
+  with raw message delivery, with a dead-letter queue after
+  ``MAX_RECEIVES`` receives;
+- the jobs SQS queue (``HISAAB_JOBS_QUEUE_URL``) that EventBridge Scheduler
+  (locally ``libs.jobs.scheduler``) drops job messages on, with its own DLQ;
+- S3 buckets for receipts, exports and analytics;
+- SNS platform applications for push (FCM, APNs) and an SES sender identity.
+
+boto3 is synchronous: async callers wrap calls in ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# Receives before SQS moves a message to the queue's dead-letter queue.
+MAX_RECEIVES = 5
+# Long enough for one event's fan-out; a handler that crashes is retried after this.
+VISIBILITY_TIMEOUT_SECONDS = 30
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+
+_CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=5,
+    # Above the 20 s SQS long poll, so a poll never times out client-side.
+    read_timeout=30,
+    max_pool_connections=20,
+)
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def region() -> str:
+    return _env("AWS_REGION", _env("AWS_DEFAULT_REGION", "ap-south-1"))
+
+
+def endpoint_url() -> str | None:
+    return _env("AWS_ENDPOINT_URL") or None
+
+
+@functools.cache
+def client(service: str) -> Any:
+    """One client per service and process (boto3 clients are thread-safe; sessions are not)."""
+    session = boto3.session.Session()
+    return session.client(  # type: ignore[call-overload]
+        service, region_name=region(), endpoint_url=endpoint_url(), config=_CLIENT_CONFIG
+    )
+
+
+@dataclass(frozen=True)
+class Resources:
+    """The names of everything in AWS, each from its environment variable."""
+
+    events_topic_arn: str = ""
+    notification_queue_url: str = ""
+    jobs_queue_url: str = ""
+    receipts_bucket: str = ""
+    exports_bucket: str = ""
+    analytics_bucket: str = ""
+    push_android_app_arn: str = ""
+    push_ios_app_arn: str = ""
+    email_sender: str = ""
+    scheduler_role_arn: str = ""
+
+    @staticmethod
+    def variable(field_name: str) -> str:
+        return f"HISAAB_{field_name.upper()}"
+
+    @classmethod
+    def from_env(cls) -> Resources:
+        return cls(**{f.name: _env(cls.variable(f.name)) for f in fields(cls)})
+
+    def env(self) -> dict[str, str]:
+        return {self.variable(k): v for k, v in asdict(self).items() if v}
+
+    def require(self, *names: str) -> None:
+        missing = [self.variable(n) for n in names if not getattr(self, n)]
+        if missing:
+            raise RuntimeError(f"missing AWS configuration: {', '.join(missing)}")
+
+
+def _queue_with_dlq(sqs: Any, name: str) -> tuple[str, str]:
+    """(url, arn) of a queue whose poison messages move to ``<name>-dlq`` after MAX_RECEIVES."""
+    dlq_url = sqs.create_queue(
+        QueueName=f"{name}-dlq", Attributes={"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
+    )["QueueUrl"]
+    dlq_arn = _queue_arn(sqs, dlq_url)
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS),
+            "ReceiveMessageWaitTimeSeconds": "20",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}),
+        },
+    )["QueueUrl"]
+    return url, _queue_arn(sqs, url)
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+
+
+def _allow_topic(sqs: Any, queue_url: str, queue_arn: str, topic_arn: str) -> None:
+    """The queue policy SNS needs to deliver (the emulator does not check it; AWS does)."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+
+
+def dlq_url(queue_url: str) -> str:
+    """The dead-letter queue bootstrap pairs with ``queue_url``."""
+    return f"{queue_url}-dlq"
+
+
+def bootstrap(prefix: str = "hisaab", *, email_sender: str = "no-reply@hisaab.app") -> Resources:
+    """Create (idempotently) every AWS resource the services use; returns their names."""
+    sns, sqs, s3, ses = client("sns"), client("sqs"), client("s3"), client("ses")
+    topic_arn = sns.create_topic(Name=f"{prefix}-events")["TopicArn"]
+    notification_url, notification_arn = _queue_with_dlq(sqs, f"{prefix}-notification")
+    jobs_url, _ = _queue_with_dlq(sqs, f"{prefix}-jobs")
+    _allow_topic(sqs, notification_url, notification_arn, topic_arn)
+    # Raw delivery: the queue body is the event JSON the relay published and the
+    # SNS message attributes arrive as SQS message attributes; no envelope to unwrap.
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=notification_arn,
+        Attributes={"RawMessageDelivery": "true"},
+        ReturnSubscriptionArn=True,
+    )
+    buckets = {kind: f"{prefix}-{kind}" for kind in ("receipts", "exports", "analytics")}
+    for bucket in buckets.values():
+        create: dict[str, Any] = {"Bucket": bucket}
+        if region() != "us-east-1":
+            create["CreateBucketConfiguration"] = {"LocationConstraint": region()}
+        try:
+            s3.create_bucket(**create)
+        except s3.exceptions.BucketAlreadyOwnedByYou:
+            pass
+    # Credentials are placeholders here; in AWS they are the FCM key and the APNs certificate.
+    android = sns.create_platform_application(
+        Name=f"{prefix}-android", Platform="GCM", Attributes={"PlatformCredential": "emulator"}
+    )["PlatformApplicationArn"]
+    ios = sns.create_platform_application(
+        Name=f"{prefix}-ios",
+        Platform="APNS",
+        Attributes={"PlatformCredential": "emulator", "PlatformPrincipal": "emulator"},
+    )["PlatformApplicationArn"]
+    ses.verify_email_identity(EmailAddress=email_sender)
+    return Resources(
+        events_topic_arn=topic_arn,
+        notification_queue_url=notification_url,
+        jobs_queue_url=jobs_url,
+        receipts_bucket=buckets["receipts"],
+        exports_bucket=buckets["exports"],
+        analytics_bucket=buckets["analytics"],
+        push_android_app_arn=android,
+        push_ios_app_arn=ios,
+        email_sender=email_sender,
+        scheduler_role_arn="",
+    )
+
+
+__all__ = ["MAX_RECEIVES", "Resources", "bootstrap", "client", "dlq_url", "endpoint_url", "region"]

@@ -1,0 +1,240 @@
+"""The feature gate: one interceptor that enforces ``requires_feature`` and ``quota`` for every service.
+
+It runs inside the server pipeline (after authentication, so the caller is
+known, and before the handler; its errors are mapped like any domain error):
+
+- ``requires_feature``: the caller must hold the feature now, else
+  PERMISSION_DENIED / FEATURE_REQUIRED naming the feature and the packs that
+  unlock it (the app shows them as an upsell; HTTP 403 through Envoy).
+- ``quota``: unless the caller holds the lifting feature, one use is reserved
+  before the call (RESOURCE_EXHAUSTED / QUOTA_EXCEEDED with the reset time at
+  the limit; HTTP 429), released if the call fails, and recorded in
+  PostgreSQL through pricing-service once it succeeded.
+
+It is an interceptor rather than a pipeline ``Guard`` because a quota is
+counted only after the call succeeded, and a guard runs before the call only.
+Entitlements come from Redis, else from pricing-service (PostgreSQL); the
+catalog (which packs unlock what, quota limits) is kept in memory briefly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+
+from libs.auth.caller import current_caller
+from libs.errors import NotAllowed, ResourceExhausted, Unauthenticated, Unavailable
+from libs.features import keys
+from libs.features.cache import EntitlementCache
+from libs.features.counter import Outcome, QuotaCounter
+from libs.features.holdings import Holdings
+from libs.features.source import Catalog, PricingSource, QuotaDef
+from libs.features.windows import window
+from libs.rpc.descriptors import MethodRules
+
+log = logging.getLogger("hisaab.features")
+
+CATALOG_TTL_SECONDS = 60.0
+# Counters outlive their window a little so a call that straddles the reset
+# still finds the key it reserved in.
+COUNTER_SLACK_SECONDS = 300.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_gated(rules: MethodRules) -> bool:
+    return bool(rules.requires_feature or rules.quota_key)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A reserved quota use, to commit after success or release after failure."""
+
+    user_id: str
+    quota: QuotaDef
+    counter_key: str  # "" when Redis was unavailable and PostgreSQL decided
+    ttl_seconds: float
+
+
+def feature_required(feature: str, packs: list[str]) -> NotAllowed:
+    return NotAllowed(
+        f"this needs the {feature} feature",
+        reason="FEATURE_REQUIRED",
+        metadata={"feature": feature, "packs": ",".join(packs)},
+    )
+
+
+def quota_exceeded(quota: str, limit: int, reset: datetime) -> ResourceExhausted:
+    reset_text = reset.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return ResourceExhausted(
+        f"the free limit of {limit} for {quota} is used up until {reset_text}",
+        reason="QUOTA_EXCEEDED",
+        metadata={"quota": quota, "limit": str(limit), "reset_time": reset_text},
+    )
+
+
+class FeatureGate:
+    def __init__(
+        self,
+        source: PricingSource,
+        cache: EntitlementCache,
+        counter: QuotaCounter,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+    ):
+        self._source = source
+        self._cache = cache
+        self._counter = counter
+        self._now = clock
+        self._catalog: Catalog | None = None
+        self._catalog_until = 0.0
+        self._catalog_lock = asyncio.Lock()
+
+    async def holdings(self, user_id: str) -> Holdings:
+        cached = await self._cache.get(user_id)
+        if cached is not None:
+            return cached
+        holdings, _ = await self._source.check(user_id, ())
+        await self._cache.put(user_id, holdings, self._now())
+        return holdings
+
+    async def catalog(self) -> Catalog:
+        if self._catalog is not None and time.monotonic() < self._catalog_until:
+            return self._catalog
+        async with self._catalog_lock:
+            if self._catalog is None or time.monotonic() >= self._catalog_until:
+                try:
+                    self._catalog = await self._source.catalog()
+                    self._catalog_until = time.monotonic() + CATALOG_TTL_SECONDS
+                except Unavailable:
+                    if self._catalog is None:
+                        raise
+                    log.warning("pricing catalog unavailable; using the last copy")
+            return self._catalog
+
+    async def admit(self, rules: MethodRules, user_id: str) -> Ticket | None:
+        """Raises when the caller may not make this call; a ticket when a quota use was reserved."""
+        now = self._now()
+        holdings = await self.holdings(user_id)
+        feature = rules.requires_feature
+        if feature and not holdings.holds(feature, now):
+            raise feature_required(feature, await self._packs_for(feature))
+        if not rules.quota_key:
+            return None
+        if rules.quota_lifted_by and holdings.holds(rules.quota_lifted_by, now):
+            return None
+        quota = (await self.catalog()).quotas.get(rules.quota_key)
+        if quota is None:
+            # The contract names a quota the catalog does not define: nothing to limit.
+            log.warning("quota not in the catalog", extra={"quota": rules.quota_key})
+            return None
+        return await self._reserve(user_id, quota, now)
+
+    async def _packs_for(self, feature: str) -> list[str]:
+        try:
+            return list((await self.catalog()).packs_by_feature.get(feature, []))
+        except Unavailable:
+            return []  # still a correct denial, just without the upsell
+
+    async def _reserve(self, user_id: str, quota: QuotaDef, now: datetime) -> Ticket:
+        win = window(quota.period, quota.time_zone, now)
+        key = keys.quota_counter(user_id, quota.key, win.start)
+        ttl = (win.reset - now).total_seconds() + COUNTER_SLACK_SECONDS
+        reservation = await self._counter.reserve(key, quota.limit, ttl, None)
+        if reservation is not None and reservation.outcome is Outcome.MISSING:
+            # First use seen in this window (or Redis lost the key): seed from PostgreSQL.
+            used = await self._used_in_database(user_id, quota, win.reset)
+            reservation = await self._counter.reserve(key, quota.limit, ttl, used)
+        if reservation is None:
+            # Redis is unavailable: PostgreSQL decides.
+            await self._used_in_database(user_id, quota, win.reset)
+            return Ticket(user_id, quota, "", ttl)
+        if reservation.outcome is not Outcome.RESERVED:
+            raise quota_exceeded(quota.key, quota.limit, win.reset)
+        return Ticket(user_id, quota, key, ttl)
+
+    async def _used_in_database(self, user_id: str, quota: QuotaDef, reset: datetime) -> int:
+        """The use count PostgreSQL has for this window; raises when no use is left."""
+        _, states = await self._source.check(user_id, (quota.key,))
+        state = states.get(quota.key)
+        if state is None:
+            return 0
+        if not state.allowed and not state.unlimited:
+            raise quota_exceeded(quota.key, state.limit, state.reset_time)
+        return state.used
+
+    async def commit(self, ticket: Ticket, request_id: str) -> None:
+        """Records the use of a call that succeeded. The call's result stands even if this fails."""
+        try:
+            state = await self._source.record_usage(ticket.user_id, ticket.quota.key, request_id)
+        except Unavailable:
+            log.warning("quota use not recorded", extra={"quota": ticket.quota.key, "user": ticket.user_id})
+            return
+        if ticket.counter_key:
+            await self._counter.at_least(ticket.counter_key, state.used, ticket.ttl_seconds)
+
+    async def release(self, ticket: Ticket) -> None:
+        if ticket.counter_key:
+            await self._counter.release(ticket.counter_key)
+
+
+def _request_id(request: Any) -> str:
+    # A create's own request_id makes the count idempotent with the call.
+    value = getattr(request, "request_id", "")
+    return value if isinstance(value, str) and value else str(uuid.uuid4())
+
+
+Behavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+
+
+class GateInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps only the methods the contract gates; must come after ``ServerPipeline``."""
+
+    def __init__(self, gate: FeatureGate, rules: Mapping[str, MethodRules]):
+        self.gate = gate
+        self._rules = {path: r for path, r in rules.items() if is_gated(r)}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        rules = self._rules.get(handler_call_details.method)  # type: ignore[attr-defined]
+        if handler is None or handler.unary_unary is None or rules is None:
+            return handler
+        return grpc.unary_unary_rpc_method_handler(
+            self._wrap(handler.unary_unary, rules),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _wrap(self, inner: Behavior, rules: MethodRules) -> Behavior:
+        gate = self.gate
+
+        async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            caller = current_caller()
+            if caller is None:
+                raise Unauthenticated("sign in first")
+            ticket = await gate.admit(rules, caller.user_id)
+            if ticket is None:
+                return await inner(request, context)
+            try:
+                response = await inner(request, context)
+            except BaseException:
+                await gate.release(ticket)
+                raise
+            await gate.commit(ticket, _request_id(request))
+            return response
+
+        return behavior

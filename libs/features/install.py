@@ -1,0 +1,28 @@
+"""Builds the gate for a service from its settings (called by ``libs.server.build_server``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from libs.cache import Cache
+from libs.features import keys
+from libs.features.cache import EntitlementCache
+from libs.features.counter import QuotaCounter
+from libs.features.gate import FeatureGate, GateInterceptor, is_gated
+from libs.features.source import GrpcPricingSource
+from libs.rpc.descriptors import MethodRules
+from libs.rpc.peers import channel
+from libs.settings import Settings
+
+
+def gate_interceptor(settings: Settings, rules: Mapping[str, MethodRules]) -> GateInterceptor | None:
+    """The gate for this service, or None when its contract gates no method (no pricing calls then)."""
+    if not any(is_gated(r) for r in rules.values()):
+        return None
+    pricing = channel(settings.peer("pricing"), default_timeout=settings.peer_timeout_seconds)
+    gate = FeatureGate(
+        GrpcPricingSource(pricing),
+        EntitlementCache(Cache(settings.redis_url, prefix=keys.PREFIX)),
+        QuotaCounter(settings.redis_url),
+    )
+    return GateInterceptor(gate, rules)

@@ -1,0 +1,348 @@
+"""Proto ⇄ domain for expense-service. Parsing checks shapes and names each bad field.
+
+Sums, percentages and membership are checked later (domain.postings, use cases); this
+module only turns messages into values, resource names into ids.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from google.type import date_pb2  # type: ignore[import-untyped]
+from hisaab.common.v1 import money_pb2
+from hisaab.expense.v1 import expense_pb2
+
+from libs import etag, validation
+from libs.errors import InvalidArgument
+from libs.ledger.splits import SplitMode
+from services.expense import domain
+from services.expense.domain import Category, Draft, Expense, Item, SplitSpec, Updates
+from services.expense.recurrence import MAX_INTERVAL, Frequency, Rule, Schedule
+
+_PB = expense_pb2.Expense
+CATEGORY = {
+    _PB.CATEGORY_UNSPECIFIED: Category.OTHER,
+    **{getattr(_PB, c.name): c for c in Category},
+}
+CATEGORY_PB = {c: getattr(_PB, c.name) for c in Category}
+FREQUENCY = {getattr(expense_pb2.RecurringExpense, f.name): f for f in Frequency}
+FREQUENCY_PB = {f: getattr(expense_pb2.RecurringExpense, f.name) for f in Frequency}
+EXPENSE_FIELDS = ("description", "category", "expense_date", "notes", "total", "payers", "split")
+RULE_FIELDS = ("frequency", "interval", "end_date", "template", "paused")
+
+
+def timestamp(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def date_pb(value: date) -> date_pb2.Date:
+    return date_pb2.Date(year=value.year, month=value.month, day=value.day)
+
+
+def parse_date(value: date_pb2.Date, field: str) -> date:
+    try:
+        return date(value.year, value.month, value.day)
+    except ValueError:
+        raise InvalidArgument(field, "must be a full calendar date (year, month and day)") from None
+
+
+def user_id(name: str, field: str) -> str:
+    return validation.resource_id(name, "users", field)
+
+
+def category(value: int, field: str) -> Category:
+    found = CATEGORY.get(value)  # type: ignore[call-overload]
+    if found is None:
+        raise InvalidArgument(field, "is not a known category")
+    return found
+
+
+def total(money: money_pb2.Money, field: str) -> tuple[str, int]:
+    currency = validation.currency_code(money.currency_code, f"{field}.currency_code")
+    return currency, domain.check_total(money.amount_minor, f"{field}.amount_minor")
+
+
+def payers(expense: expense_pb2.Expense, prefix: str) -> tuple[tuple[str, int], ...]:
+    return tuple(
+        (user_id(p.user, f"{prefix}.payers[{i}].user"), p.paid_minor) for i, p in enumerate(expense.payers)
+    )
+
+
+def split(value: expense_pb2.Split, field: str) -> SplitSpec:
+    which = value.WhichOneof("mode")
+    base = f"{field}.{which}"
+    if which == "equal":
+        people = value.equal.participants
+        return SplitSpec(
+            SplitMode.EQUAL,
+            participants=tuple(user_id(u, f"{base}.participants[{i}]") for i, u in enumerate(people)),
+        )
+    if which == "exact":
+        return SplitSpec(
+            SplitMode.EXACT,
+            entries=tuple(
+                (user_id(e.user, f"{base}.entries[{i}].user"), e.amount_minor)
+                for i, e in enumerate(value.exact.entries)
+            ),
+        )
+    if which == "percent":
+        return SplitSpec(
+            SplitMode.PERCENT,
+            entries=tuple(
+                (user_id(e.user, f"{base}.entries[{i}].user"), e.basis_points)
+                for i, e in enumerate(value.percent.entries)
+            ),
+        )
+    if which == "shares":
+        return SplitSpec(
+            SplitMode.SHARES,
+            entries=tuple(
+                (user_id(e.user, f"{base}.entries[{i}].user"), e.shares)
+                for i, e in enumerate(value.shares.entries)
+            ),
+        )
+    if which == "adjustment":
+        adj = value.adjustment
+        return SplitSpec(
+            SplitMode.ADJUSTMENT,
+            participants=tuple(
+                user_id(u, f"{base}.participants[{i}]") for i, u in enumerate(adj.participants)
+            ),
+            entries=tuple(
+                (user_id(a.user, f"{base}.adjustments[{i}].user"), a.adjustment_minor)
+                for i, a in enumerate(adj.adjustments)
+            ),
+        )
+    if which == "itemized":
+        it = value.itemized
+        return SplitSpec(
+            SplitMode.ITEMIZED,
+            items=tuple(
+                Item(
+                    validation.text(item.description, f"{base}.items[{i}].description", max_length=200),
+                    item.amount_minor,
+                    tuple(
+                        user_id(u, f"{base}.items[{i}].participants[{j}]")
+                        for j, u in enumerate(item.participants)
+                    ),
+                )
+                for i, item in enumerate(it.items)
+            ),
+            tax_minor=it.tax_minor,
+            tip_minor=it.tip_minor,
+            discount_minor=it.discount_minor,
+        )
+    raise InvalidArgument(field, "choose one of equal, exact, percent, shares, adjustment or itemized")
+
+
+def draft(expense: expense_pb2.Expense, prefix: str, caller: str, *, need_date: bool = True) -> Draft:
+    """A whole expense from a create request; no payers means the caller paid everything."""
+    if not expense.HasField("total"):
+        raise InvalidArgument(f"{prefix}.total", "is required")
+    currency, amount = total(expense.total, f"{prefix}.total")
+    if expense.HasField("expense_date"):
+        day = parse_date(expense.expense_date, f"{prefix}.expense_date")
+    elif need_date:
+        raise InvalidArgument(f"{prefix}.expense_date", "is required")
+    else:
+        day = date(1970, 1, 1)  # a template's date is replaced by each occurrence's
+    if not expense.HasField("split"):
+        raise InvalidArgument(f"{prefix}.split", "is required")
+    paid = payers(expense, prefix) or ((caller, amount),)
+    return Draft(
+        description=validation.text(
+            expense.description, f"{prefix}.description", max_length=domain.MAX_DESCRIPTION, required=True
+        ),
+        category=category(expense.category, f"{prefix}.category"),
+        expense_date=day,
+        notes=validation.text(expense.notes, f"{prefix}.notes", max_length=domain.MAX_NOTES),
+        currency=currency,
+        total_minor=amount,
+        payers=paid,
+        split=split(expense.split, f"{prefix}.split"),
+    )
+
+
+def updates(expense: expense_pb2.Expense, paths: list[str]) -> Updates:
+    """The fields an UpdateExpense changes; an empty mask means every field that is set."""
+    if not paths:
+        paths = [f for f in EXPENSE_FIELDS if _is_set(expense, f)]
+    values: dict[str, Any] = {}
+    for path in paths:
+        field = f"expense.{path}"
+        if path == "description":
+            values[path] = validation.text(
+                expense.description, field, max_length=domain.MAX_DESCRIPTION, required=True
+            )
+        elif path == "category":
+            values[path] = category(expense.category, field)
+        elif path == "expense_date":
+            values[path] = parse_date(expense.expense_date, field)
+        elif path == "notes":
+            values[path] = validation.text(expense.notes, field, max_length=domain.MAX_NOTES)
+        elif path == "total":
+            values[path] = total(expense.total, field)
+        elif path == "payers":
+            values[path] = payers(expense, "expense")
+        elif path == "split":
+            values[path] = split(expense.split, field)
+        else:
+            raise InvalidArgument(
+                "update_mask", f"cannot update {path!r}; allowed: {', '.join(EXPENSE_FIELDS)}"
+            )
+    return Updates(**values)
+
+
+def _is_set(expense: expense_pb2.Expense, path: str) -> bool:
+    if path == "expense_date":
+        return expense.HasField("expense_date")
+    if path == "total":
+        return expense.HasField("total")
+    if path == "split":
+        return expense.HasField("split")
+    if path == "payers":
+        return len(expense.payers) > 0
+    return bool(getattr(expense, path))
+
+
+def expense_pb(expense: Expense) -> expense_pb2.Expense:
+    d = expense.draft
+    proto = expense_pb2.Expense(
+        name=expense.name,
+        expense_id=expense.id,
+        description=d.description,
+        category=CATEGORY_PB[d.category],  # type: ignore[arg-type]
+        expense_date=date_pb(d.expense_date),
+        notes=d.notes,
+        total=money_pb2.Money(currency_code=d.currency, amount_minor=d.total_minor),
+        payers=[expense_pb2.Payer(user=f"users/{u}", paid_minor=p) for u, p in d.payers],
+        split=split_pb(d.split),
+        shares=[
+            expense_pb2.Share(user=f"users/{u}", paid_minor=p.paid_minor, owed_minor=p.owed_minor)
+            for u, p in expense.postings.items()
+        ],
+        receipt=expense_pb2.Receipt(has_receipt=False),
+        recurring_expense=(
+            f"groups/{expense.group_id}/recurringExpenses/{expense.recurring_rule_id}"
+            if expense.recurring_rule_id
+            else ""
+        ),
+        creator=f"users/{expense.creator}",
+        last_editor=f"users/{expense.last_editor}",
+        comment_count=expense.comment_count,
+        deleted=expense.deleted,
+        create_time=timestamp(expense.created_at),
+        update_time=timestamp(expense.updated_at),
+        etag=etag.make(expense.name, expense.version),
+    )
+    if expense.deleted_at is not None:
+        proto.delete_time.CopyFrom(timestamp(expense.deleted_at))
+    return proto
+
+
+def _users(ids: tuple[str, ...]) -> list[str]:
+    return [f"users/{u}" for u in ids]
+
+
+def split_pb(spec: SplitSpec) -> expense_pb2.Split:
+    s = expense_pb2.Split
+    if spec.mode is SplitMode.EQUAL:
+        return s(equal=expense_pb2.EqualSplit(participants=_users(spec.participants)))
+    if spec.mode is SplitMode.EXACT:
+        entries = [expense_pb2.ExactSplit.Entry(user=f"users/{u}", amount_minor=v) for u, v in spec.entries]
+        return s(exact=expense_pb2.ExactSplit(entries=entries))
+    if spec.mode is SplitMode.PERCENT:
+        pct = [expense_pb2.PercentSplit.Entry(user=f"users/{u}", basis_points=v) for u, v in spec.entries]
+        return s(percent=expense_pb2.PercentSplit(entries=pct))
+    if spec.mode is SplitMode.SHARES:
+        shares = [expense_pb2.SharesSplit.Entry(user=f"users/{u}", shares=v) for u, v in spec.entries]
+        return s(shares=expense_pb2.SharesSplit(entries=shares))
+    if spec.mode is SplitMode.ADJUSTMENT:
+        adjustments = [
+            expense_pb2.AdjustmentSplit.Adjustment(user=f"users/{u}", adjustment_minor=v)
+            for u, v in spec.entries
+        ]
+        return s(
+            adjustment=expense_pb2.AdjustmentSplit(
+                participants=_users(spec.participants), adjustments=adjustments
+            )
+        )
+    items = [
+        expense_pb2.ItemizedSplit.Item(
+            description=i.description, amount_minor=i.amount_minor, participants=_users(i.participants)
+        )
+        for i in spec.items
+    ]
+    return s(
+        itemized=expense_pb2.ItemizedSplit(
+            items=items,
+            tax_minor=spec.tax_minor,
+            tip_minor=spec.tip_minor,
+            discount_minor=spec.discount_minor,
+        )
+    )
+
+
+# --- recurring rules ----------------------------------------------------------------------------
+
+
+def frequency(value: int, field: str) -> Frequency:
+    found = FREQUENCY.get(value)  # type: ignore[call-overload]
+    if found is None:
+        raise InvalidArgument(field, "must be DAILY, WEEKLY, MONTHLY or YEARLY")
+    return found
+
+
+def interval(value: int, field: str) -> int:
+    if value == 0:
+        return 1
+    if not 1 <= value <= MAX_INTERVAL:
+        raise InvalidArgument(field, f"must be from 1 to {MAX_INTERVAL}")
+    return value
+
+
+def schedule(rule: expense_pb2.RecurringExpense, prefix: str = "recurring_expense") -> Schedule:
+    if not rule.HasField("start_date"):
+        raise InvalidArgument(f"{prefix}.start_date", "is required")
+    start = parse_date(rule.start_date, f"{prefix}.start_date")
+    end = parse_date(rule.end_date, f"{prefix}.end_date") if rule.HasField("end_date") else None
+    if end is not None and end < start:
+        raise InvalidArgument(f"{prefix}.end_date", "must not be before start_date")
+    return Schedule(
+        frequency(rule.frequency, f"{prefix}.frequency"),
+        interval(rule.interval, f"{prefix}.interval"),
+        start,
+        end,
+    )
+
+
+def rule_pb(rule: Rule) -> expense_pb2.RecurringExpense:
+    template = rule.template
+    proto = expense_pb2.RecurringExpense(
+        name=rule.name,
+        frequency=FREQUENCY_PB[rule.schedule.frequency],  # type: ignore[arg-type]
+        interval=rule.schedule.interval,
+        start_date=date_pb(rule.schedule.start_date),
+        template=expense_pb2.Expense(
+            description=template.description,
+            category=CATEGORY_PB[template.category],  # type: ignore[arg-type]
+            notes=template.notes,
+            total=money_pb2.Money(currency_code=template.currency, amount_minor=template.total_minor),
+            payers=[expense_pb2.Payer(user=f"users/{u}", paid_minor=p) for u, p in template.payers],
+            split=split_pb(template.split),
+        ),
+        paused=rule.paused,
+        creator=f"users/{rule.creator}",
+        create_time=timestamp(rule.created_at),
+        update_time=timestamp(rule.updated_at),
+        etag=etag.make(rule.name, rule.version),
+    )
+    if rule.schedule.end_date is not None:
+        proto.end_date.CopyFrom(date_pb(rule.schedule.end_date))
+    if rule.next_occurrence is not None:
+        proto.next_occurrence_date.CopyFrom(date_pb(rule.next_occurrence))
+    return proto

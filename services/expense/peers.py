@@ -1,0 +1,64 @@
+"""Adapters from the ports to group- and auth-service gRPC stubs (the caller's token is forwarded)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import grpc
+from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
+from hisaab.group.v1 import group_pb2, group_pb2_grpc
+
+from libs.errors import Unavailable
+
+_BATCH = 1000  # BatchGetUsers' limit
+
+
+class GroupDirectory:
+    def __init__(self, channel: grpc.aio.Channel):
+        self._stub = group_pb2_grpc.GroupServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def members_among(self, group_id: str, user_ids: Sequence[str]) -> set[str] | None:
+        try:
+            response = await self._stub.CheckMembers(
+                group_pb2.CheckMembersRequest(
+                    group=f"groups/{group_id}", users=[f"users/{u}" for u in user_ids]
+                )
+            )
+        except grpc.aio.AioRpcError as err:
+            raise Unavailable("the group directory did not answer; retry with the same request_id") from err
+        if not response.group_exists:
+            return None
+        return {m.removeprefix("users/") for m in response.members}
+
+    async def groups_of_caller(self) -> list[str]:
+        found: list[str] = []
+        token = ""
+        try:
+            while True:
+                page = await self._stub.ListGroups(
+                    group_pb2.ListGroupsRequest(page_size=100, page_token=token, show_archived=True)
+                )
+                found += [g.group_id for g in page.groups]
+                token = page.next_page_token
+                if not token:
+                    return found
+        except grpc.aio.AioRpcError as err:
+            raise Unavailable("the group directory did not answer") from err
+
+
+class UserDirectory:
+    def __init__(self, channel: grpc.aio.Channel):
+        self._stub = auth_pb2_grpc.AuthServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def display_names(self, user_ids: Sequence[str]) -> dict[str, str]:
+        ids = sorted(set(user_ids))
+        out: dict[str, str] = {}
+        try:
+            for start in range(0, len(ids), _BATCH):
+                response = await self._stub.BatchGetUsers(
+                    auth_pb2.BatchGetUsersRequest(names=[f"users/{u}" for u in ids[start : start + _BATCH]])
+                )
+                out.update({u.user_id: u.display_name for u in response.users})
+        except grpc.aio.AioRpcError as err:
+            raise Unavailable("the user directory did not answer") from err
+        return out

@@ -1,0 +1,19 @@
+"""What expense-service needs from other services, as interfaces (adapters in peers.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class Groups(Protocol):
+    async def members_among(self, group_id: str, user_ids: Sequence[str]) -> set[str] | None:
+        """The subset of `user_ids` who are members; None when the group does not exist."""
+
+    async def groups_of_caller(self) -> list[str]:
+        """Ids of every group the calling user belongs to."""
+
+
+class Directory(Protocol):
+    async def display_names(self, user_ids: Sequence[str]) -> dict[str, str]:
+        """Display names of existing users; unknown ids are absent."""

@@ -1,0 +1,393 @@
+"""Expense use cases: membership, one transaction per write (row, ledger, outbox, feed).
+
+Membership is asked of group-service before the transaction opens, so no database
+row is held while waiting on the network. A caller who is not a member is told the
+group does not exist; a payer or participant who is not a member is INVALID_ARGUMENT
+naming the field that named them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs import etag, outbox
+from libs.db.database import Database
+from libs.errors import EtagMismatch, FailedPrecondition, InvalidArgument, NotAllowed, NotFound
+from libs.ledger import store
+from libs.ledger.postings import Posting, diff, nets
+from services.expense import domain, repository
+from services.expense.domain import Activity, Comment, Draft, Expense, Updates
+from services.expense.ports import Directory, Groups
+from services.expense.recurrence import Rule, Schedule
+from services.expense.repository import ExpenseFilter
+
+GROUP_NOT_FOUND = "group not found"
+EXPENSE_NOT_FOUND = "expense not found"
+# An update re-reads and re-validates when another write lands between its read and its
+# write; without an etag from the client this is how the edit stays based on fresh data.
+UPDATE_ATTEMPTS = 5
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated create: the new id and the postings it will write."""
+
+    expense_id: str
+    draft: Draft
+    postings: dict[str, Posting]
+
+
+@dataclass(frozen=True)
+class RuleChanges:
+    schedule: Schedule | None = None
+    template: Draft | None = None
+    paused: bool | None = None
+
+
+class ExpenseUseCases:
+    def __init__(
+        self, db: Database, groups: Groups, users: Directory, *, today: Callable[[], date] = _today
+    ) -> None:
+        self._db = db
+        self._groups = groups
+        self._users = users
+        self._today = today
+
+    # --- membership ------------------------------------------------------------------------
+
+    async def require_member(self, caller: str, group_id: str) -> None:
+        if not repository.valid_uuid(group_id):
+            raise NotFound(GROUP_NOT_FOUND)
+        members = await self._groups.members_among(group_id, [caller])
+        if not members or caller not in members:
+            raise NotFound(GROUP_NOT_FOUND)
+
+    async def _check_people(self, caller: str, group_id: str, draft: Draft, prefix: str) -> None:
+        if not repository.valid_uuid(group_id):
+            raise NotFound(GROUP_NOT_FOUND)
+        named = domain.user_fields(draft, prefix)
+        members = await self._groups.members_among(group_id, sorted({caller, *named}))
+        if members is None or caller not in members:
+            raise NotFound(GROUP_NOT_FOUND)
+        for user, path in named.items():
+            if user not in members:
+                raise InvalidArgument(path, "is not a member of the group")
+
+    async def group_ids(self, caller: str, group_id: str) -> list[str]:
+        """The groups a feed covers: one group, or every group of the caller for "-"."""
+        if group_id == "-":
+            return await self._groups.groups_of_caller()
+        await self.require_member(caller, group_id)
+        return [group_id]
+
+    # --- expenses --------------------------------------------------------------------------
+
+    async def prepare_create(self, caller: str, group_id: str, draft: Draft) -> Prepared:
+        expense_id = str(uuid.uuid4())
+        postings = domain.postings(draft, seed=expense_id)
+        await self._check_people(caller, group_id, draft, "expense")
+        return Prepared(expense_id, draft, postings)
+
+    async def create(self, conn: AsyncConnection, caller: str, group_id: str, new: Prepared) -> Expense:
+        draft = new.draft
+        await repository.insert_expense(
+            conn,
+            expense_id=new.expense_id,
+            group_id=group_id,
+            draft=draft,
+            postings=new.postings,
+            creator=caller,
+        )
+        await store.record(
+            conn,
+            group_id=group_id,
+            kind="expense",
+            currency=draft.currency,
+            total_minor=draft.total_minor,
+            postings=new.postings,
+            entry_id=new.expense_id,
+        )
+        expense = await self._load(conn, group_id, new.expense_id)
+        await self._announce(conn, caller, expense, "created", diff({}, new.postings))
+        return expense
+
+    async def _load(
+        self, conn: AsyncConnection, group_id: str, expense_id: str, *, lock: bool = False
+    ) -> Expense:
+        expense = await repository.get_expense(conn, group_id, expense_id, lock=lock)
+        if expense is None:
+            raise NotFound(EXPENSE_NOT_FOUND)
+        return expense
+
+    async def _announce(
+        self,
+        conn: AsyncConnection,
+        caller: str,
+        expense: Expense,
+        verb: str,
+        effects: dict[str, int],
+        changes: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """The outbox event and the feed entry of one write, in its transaction."""
+        draft = expense.draft
+        event = {"created": "created", "edited": "updated", "deleted": "deleted", "restored": "restored"}[
+            verb
+        ]
+        payload: dict[str, Any] = {
+            "group": expense.group_id,
+            "expense": expense.id,
+            "currency": draft.currency,
+            "total_minor": draft.total_minor,
+            "deltas": effects,
+        }
+        details: dict[str, Any] = {
+            "description": draft.description,
+            "currency": draft.currency,
+            "amount_minor": draft.total_minor,
+        }
+        if changes is not None:
+            payload["changes"] = [c["field"] for c in changes]
+            details["changes"] = changes
+        await outbox.record(conn, f"expense.{event}", expense.name, payload, actor=caller)
+        await repository.insert_activity(
+            conn,
+            group_id=expense.group_id,
+            actor=caller,
+            verb=verb,
+            subject=expense.name,
+            details=details,
+            currency=draft.currency,
+            amount_minor=draft.total_minor,
+            effects=effects,
+        )
+
+    async def get(self, caller: str, group_id: str, expense_id: str) -> Expense:
+        await self.require_member(caller, group_id)
+        async with self._db.read() as conn:
+            return await self._load(conn, group_id, expense_id)
+
+    async def list_expenses(
+        self, caller: str, group_id: str, filters: ExpenseFilter, *, after: list[Any] | None, limit: int
+    ) -> list[Expense]:
+        await self.require_member(caller, group_id)
+        async with self._db.read() as conn:
+            return await repository.list_expenses(conn, group_id, filters, after=after, limit=limit)
+
+    async def update(
+        self, caller: str, group_id: str, expense_id: str, updates: Updates, sent_etag: str
+    ) -> Expense:
+        await self.require_member(caller, group_id)
+        for _ in range(UPDATE_ATTEMPTS):
+            async with self._db.transaction() as conn:
+                current = await self._load(conn, group_id, expense_id)
+            etag.check(sent_etag, current.name, current.version)
+            if current.deleted:
+                raise FailedPrecondition("the expense is deleted; restore it first")
+            draft = domain.apply_updates(current.draft, updates, caller)
+            if draft == current.draft:
+                return current
+            postings = domain.postings(draft, seed=expense_id)
+            await self._check_people(caller, group_id, draft, "expense")
+            async with self._db.transaction() as conn:
+                locked = await self._load(conn, group_id, expense_id, lock=True)
+                if locked.version != current.version:
+                    continue  # changed meanwhile: the etag check or the merge must see the new state
+                await repository.update_expense(conn, expense_id, draft, postings, caller)
+                await store.replace(
+                    conn,
+                    expense_id,
+                    currency=draft.currency,
+                    total_minor=draft.total_minor,
+                    postings=postings,
+                )
+                updated = await self._load(conn, group_id, expense_id)
+                effects = self._effects(current, updated)
+                await self._announce(
+                    conn, caller, updated, "edited", effects, domain.changes(current.draft, draft)
+                )
+                return updated
+        raise EtagMismatch("the expense keeps changing; fetch it again and retry")
+
+    @staticmethod
+    def _effects(old: Expense, new: Expense) -> dict[str, int]:
+        # Balance effects only mean something within one currency; a currency change
+        # moves each person out of the old currency and into the new one.
+        if old.draft.currency == new.draft.currency:
+            return diff(old.postings, new.postings)
+        return nets(new.postings)
+
+    async def set_deleted(
+        self, caller: str, group_id: str, expense_id: str, deleted: bool, sent_etag: str
+    ) -> Expense:
+        await self.require_member(caller, group_id)
+        async with self._db.transaction() as conn:
+            current = await self._load(conn, group_id, expense_id, lock=True)
+            etag.check(sent_etag, current.name, current.version)
+            if current.deleted == deleted:
+                return current  # deleting twice (or restoring a live expense) changes nothing
+            await repository.set_deleted(conn, expense_id, deleted, caller)
+            await store.set_active(conn, expense_id, not deleted)
+            updated = await self._load(conn, group_id, expense_id)
+            effects = diff(current.postings, {}) if deleted else diff({}, current.postings)
+            await self._announce(conn, caller, updated, "deleted" if deleted else "restored", effects)
+            return updated
+
+    async def changes(self, group_ids: list[str], after: tuple[int, str] | None, limit: int) -> list[Expense]:
+        if not group_ids:
+            return []
+        # On the writer: the feed's "every older transaction is over" test needs the
+        # primary's view of running transactions.
+        async with self._db.transaction() as conn:
+            return await repository.changes_since(conn, group_ids, after, limit)
+
+    # --- comments --------------------------------------------------------------------------
+
+    async def add_comment(
+        self, conn: AsyncConnection, caller: str, group_id: str, expense_id: str, text: str
+    ) -> Comment:
+        expense = await self._load(conn, group_id, expense_id)
+        comment = await repository.insert_comment(conn, group_id, expense_id, caller, text)
+        await outbox.record(
+            conn,
+            "expense.commented",
+            expense.name,
+            {"group": group_id, "expense": expense_id, "comment": comment.id},
+            actor=caller,
+        )
+        await repository.insert_activity(
+            conn,
+            group_id=group_id,
+            actor=caller,
+            verb="commented",
+            subject=expense.name,
+            details={"description": expense.draft.description, "text": text},
+        )
+        return comment
+
+    async def comments(
+        self, caller: str, group_id: str, expense_id: str, *, after: list[Any] | None, limit: int
+    ) -> tuple[list[Comment], dict[str, str]]:
+        await self.require_member(caller, group_id)
+        async with self._db.read() as conn:
+            await self._load(conn, group_id, expense_id)
+            found = await repository.comments(conn, expense_id, after=after, limit=limit)
+        return found, await self._users.display_names([c.author for c in found])
+
+    async def delete_comment(self, caller: str, group_id: str, expense_id: str, comment_id: str) -> None:
+        await self.require_member(caller, group_id)
+        async with self._db.transaction() as conn:
+            await self._load(conn, group_id, expense_id, lock=True)
+            comment = await repository.get_comment(conn, expense_id, comment_id)
+            if comment is None:
+                raise NotFound("comment not found")
+            if comment.author != caller:
+                raise NotAllowed("only the author can delete a comment")
+            await repository.delete_comment(conn, comment)
+
+    async def display_names(self, user_ids: list[str]) -> dict[str, str]:
+        return await self._users.display_names(user_ids)
+
+    # --- activity feed ---------------------------------------------------------------------
+
+    async def activities(
+        self, group_ids: list[str], *, before: int | None, limit: int
+    ) -> tuple[list[tuple[int, Activity]], dict[str, str]]:
+        if not group_ids:
+            return [], {}
+        async with self._db.read() as conn:
+            found = await repository.activities(conn, group_ids, before=before, limit=limit)
+        return found, await self._users.display_names([a.actor for _, a in found])
+
+    # --- recurring rules -------------------------------------------------------------------
+
+    def next_occurrence(self, schedule: Schedule) -> date | None:
+        """Occurrences before today are not created after the fact, so the next one is
+        the first on or after today (or after the start, when that is later)."""
+        return schedule.first_on_or_after(max(schedule.start_date, self._today()))
+
+    async def prepare_rule(self, caller: str, group_id: str, template: Draft) -> None:
+        domain.postings(template, seed="template", prefix="recurring_expense.template")
+        await self._check_people(caller, group_id, template, "recurring_expense.template")
+
+    async def create_rule(
+        self,
+        conn: AsyncConnection,
+        caller: str,
+        group_id: str,
+        schedule: Schedule,
+        template: Draft,
+        paused: bool,
+    ) -> Rule:
+        rule = await repository.insert_rule(
+            conn,
+            group_id=group_id,
+            schedule=schedule,
+            template=template,
+            paused=paused,
+            next_occurrence=self.next_occurrence(schedule),
+            creator=caller,
+        )
+        await outbox.record(conn, "recurring_expense.created", rule.name, {"group": group_id}, actor=caller)
+        return rule
+
+    async def _rule(self, conn: AsyncConnection, group_id: str, rule_id: str, *, lock: bool = False) -> Rule:
+        rule = await repository.get_rule(conn, group_id, rule_id, lock=lock)
+        if rule is None:
+            raise NotFound("recurring expense not found")
+        return rule
+
+    async def get_rule(self, caller: str, group_id: str, rule_id: str) -> Rule:
+        await self.require_member(caller, group_id)
+        async with self._db.read() as conn:
+            return await self._rule(conn, group_id, rule_id)
+
+    async def rules(self, caller: str, group_id: str, *, after: list[Any] | None, limit: int) -> list[Rule]:
+        await self.require_member(caller, group_id)
+        async with self._db.read() as conn:
+            return await repository.rules(conn, group_id, after=after, limit=limit)
+
+    async def update_rule(
+        self, caller: str, group_id: str, rule_id: str, changes: RuleChanges, sent_etag: str
+    ) -> Rule:
+        if changes.template is not None:
+            await self.prepare_rule(caller, group_id, changes.template)
+        else:
+            await self.require_member(caller, group_id)
+        async with self._db.transaction() as conn:
+            rule = await self._rule(conn, group_id, rule_id, lock=True)
+            etag.check(sent_etag, rule.name, rule.version)
+            schedule = changes.schedule or rule.schedule
+            if schedule.end_date is not None and schedule.end_date < schedule.start_date:
+                raise InvalidArgument("recurring_expense.end_date", "must not be before start_date")
+            await repository.update_rule(
+                conn,
+                rule_id,
+                schedule,
+                changes.template or rule.template,
+                rule.paused if changes.paused is None else changes.paused,
+                self.next_occurrence(schedule),
+            )
+            await outbox.record(
+                conn, "recurring_expense.updated", rule.name, {"group": group_id}, actor=caller
+            )
+            return await self._rule(conn, group_id, rule_id)
+
+    async def delete_rule(self, caller: str, group_id: str, rule_id: str, sent_etag: str) -> None:
+        await self.require_member(caller, group_id)
+        async with self._db.transaction() as conn:
+            rule = await self._rule(conn, group_id, rule_id, lock=True)
+            etag.check(sent_etag, rule.name, rule.version)
+            await repository.delete_rule(conn, rule_id)
+            await outbox.record(
+                conn, "recurring_expense.deleted", rule.name, {"group": group_id}, actor=caller
+            )

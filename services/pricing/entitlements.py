@@ -1,0 +1,161 @@
+"""Entitlement use cases: granting and revoking what orders bought, checks for the gate, quotas, expiry."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs import outbox
+from libs.db.database import Database
+from libs.features.windows import window
+from services.pricing import domain, repository
+from services.pricing.domain import Grant, Order, Quota
+
+
+class Invalidator(Protocol):
+    async def invalidate(self, *user_ids: str) -> None:
+        """Drops the cached entitlements of these users (fail-open)."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Usage:
+    key: str
+    limit: int
+    used: int
+    reset_time: datetime
+    unlimited: bool
+
+    @property
+    def allowed(self) -> bool:
+        return self.unlimited or self.used < self.limit
+
+
+@dataclass(frozen=True)
+class Check:
+    held: dict[str, datetime | None]  # feature -> when continuous coverage ends (None: never)
+    valid_until: datetime | None
+    quotas: list[Usage]
+
+
+class EntitlementUseCases:
+    def __init__(self, db: Database, cache: Invalidator, *, clock: Callable[[], datetime] = utcnow):
+        self._db = db
+        self._cache = cache
+        self.now = clock
+
+    async def invalidate(self, *user_ids: str) -> None:
+        if user_ids:
+            await self._cache.invalidate(*user_ids)
+
+    # --- inside a purchase's transaction ---
+
+    async def grant_order(self, conn: AsyncConnection, order: Order, now: datetime) -> None:
+        await repository.lock_user(conn, order.user_id)
+        existing = await repository.live_grants(conn, order.user_id, now)
+        for feature in order.features:
+            start, expire = domain.next_grant_window(existing, feature, order.duration, now)
+            grant = Grant(str(uuid.uuid4()), order.user_id, feature, order.pack_key, order.id, start, expire)
+            if await repository.insert_grant(conn, grant):
+                existing.append(grant)
+        await outbox.record(
+            conn,
+            "purchase.completed",
+            order.name,
+            {"order": order.id, "user": order.user_id, "pack": order.pack_key, "features": list(order.features)},
+            actor=order.user_id,
+        )
+
+    async def revoke_order(self, conn: AsyncConnection, order: Order, now: datetime) -> None:
+        await repository.lock_user(conn, order.user_id)
+        revoked = await repository.revoke_order_grants(conn, order.id, now)
+        await outbox.record(
+            conn,
+            "purchase.refunded",
+            order.name,
+            {"order": order.id, "user": order.user_id, "pack": order.pack_key, "revoked": revoked},
+        )
+
+    # --- reads ---
+
+    async def check(self, user_id: str, features: Sequence[str], quotas: Sequence[str]) -> Check:
+        now = self.now()
+        # The writer, not a reader replica: a gate right after a purchase must see it.
+        async with self._db.transaction() as conn:
+            grants = await repository.live_grants(conn, user_id, now)
+            held = domain.held_features(grants, now)
+            usages = []
+            for key in quotas:
+                quota = await repository.get_quota(conn, key)
+                if quota is not None:
+                    usages.append(await self._usage_of(conn, user_id, quota, held, now))
+        if features:
+            held = {f: held[f] for f in features if f in held}
+        return Check(held, domain.valid_until(grants, now), usages)
+
+    async def _usage_of(
+        self, conn: AsyncConnection, user_id: str, quota: Quota, held: dict[str, Any], now: datetime
+    ) -> Usage:
+        win = window(quota.period, quota.time_zone, now)
+        used = await repository.count_usage(conn, user_id, quota.key, win.start)
+        unlimited = bool(quota.lifted_by_feature) and quota.lifted_by_feature in held
+        return Usage(quota.key, quota.limit, used, win.reset, unlimited)
+
+    async def my_features(self, user_id: str) -> tuple[dict[str, datetime | None], list[Usage]]:
+        now = self.now()
+        async with self._db.transaction() as conn:
+            grants = await repository.live_grants(conn, user_id, now)
+            held = domain.held_features(grants, now)
+            quotas = await repository.list_quotas(conn, after=None, limit=1000)
+            usages = [await self._usage_of(conn, user_id, q, held, now) for q in quotas]
+        return held, usages
+
+    async def list_mine(
+        self, user_id: str, *, show_inactive: bool, after: list[Any] | None, limit: int
+    ) -> tuple[list[Grant], datetime]:
+        now = self.now()
+        async with self._db.read() as conn:
+            grants = await repository.list_grants(
+                conn, user_id, now=now, show_inactive=show_inactive, after=after, limit=limit
+            )
+        return grants, now
+
+    # --- writes ---
+
+    async def record_usage(self, user_id: str, quota_key: str, request_id: str) -> Usage | None:
+        now = self.now()
+        async with self._db.transaction() as conn:
+            quota = await repository.get_quota(conn, quota_key)
+            if quota is None:
+                return None
+            win = window(quota.period, quota.time_zone, now)
+            await repository.record_usage(conn, user_id, quota_key, request_id, win.start)
+            held = domain.held_features(await repository.live_grants(conn, user_id, now), now)
+            return await self._usage_of(conn, user_id, quota, held, now)
+
+    async def expire(self, now: datetime | None = None) -> tuple[int, list[str]]:
+        """Ends grants past their end; one event per affected user. Safe to run late or twice."""
+        now = now or self.now()
+        async with self._db.transaction() as conn:
+            ended = await repository.expire_due(conn, now)
+            by_user: dict[str, list[str]] = {}
+            for user_id, feature in ended:
+                by_user.setdefault(user_id, []).append(feature)
+            for user_id, features in sorted(by_user.items()):
+                await outbox.record(
+                    conn,
+                    "entitlements.expired",
+                    f"users/{user_id}",
+                    {"user": user_id, "features": sorted(set(features)), "at": now.isoformat()},
+                )
+        users = sorted(by_user)
+        await self.invalidate(*users)
+        return len(ended), users

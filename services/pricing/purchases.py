@@ -1,0 +1,181 @@
+"""Purchase use cases: orders with a provider, payment confirmation, provider webhooks, refunds.
+
+Every way a payment can be reported (the app's confirmation, a webhook, a
+retried webhook, two deliveries at once) goes through the same locked state
+change on the order row, and grants are unique per order and feature, so one
+payment grants once. A refunded order never goes back to paid.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.db.database import Database
+from libs.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
+from services.pricing import domain, repository
+from services.pricing.domain import Order, OrderState, ProviderKind, Settle
+from services.pricing.entitlements import EntitlementUseCases
+from services.pricing.providers import PaymentProvider
+from services.pricing.providers.razorpay import (
+    WebhookEvent,
+    WebhookRejected,
+    parse_webhook,
+    verify_webhook,
+)
+
+log = logging.getLogger("hisaab.pricing")
+
+ORDER_NOT_FOUND = "order not found"
+_PAID_EVENTS = frozenset({"payment.captured", "order.paid"})
+_REFUND_EVENTS = frozenset({"refund.created", "refund.processed"})
+
+
+class PurchaseUseCases:
+    def __init__(
+        self,
+        db: Database,
+        entitlements: EntitlementUseCases,
+        providers: Mapping[ProviderKind, PaymentProvider],
+        *,
+        razorpay_webhook_secret: str = "",
+    ):
+        self._db = db
+        self._entitlements = entitlements
+        self._providers = dict(providers)
+        self._webhook_secret = razorpay_webhook_secret
+
+    def _provider(self, kind: ProviderKind) -> PaymentProvider:
+        provider = self._providers.get(kind)
+        if provider is None:
+            raise InvalidArgument("provider", f"{kind.value} payments are not available here")
+        return provider
+
+    async def create_order(
+        self, conn: AsyncConnection, user_id: str, pack_key: str, kind: ProviderKind, currency: str
+    ) -> Order:
+        """Inside the idempotency transaction, so a retry never opens a second provider order."""
+        provider = self._provider(kind)
+        pack = await repository.get_pack(conn, pack_key)
+        if pack is None or not pack.active:
+            raise NotFound("pack not found or not on sale")
+        amount = pack.price_in(currency)
+        order_id = str(uuid.uuid4())
+        opened = await provider.create_order(
+            order_id=order_id, amount_minor=amount, currency=currency, description=pack.display_name
+        )
+        now = self._entitlements.now()
+        return await repository.insert_order(
+            conn,
+            Order(
+                id=order_id,
+                user_id=user_id,
+                pack_key=pack.key,
+                features=pack.features,
+                duration=pack.duration,
+                provider=kind,
+                provider_order_id=opened.provider_order_id,
+                currency=currency,
+                amount_minor=amount,
+                state=OrderState.CREATED,
+                checkout_params=opened.checkout_params,
+                provider_payment_id="",
+                failure_reason="",
+                created_at=now,
+                paid_at=None,
+                updated_at=now,
+            ),
+        )
+
+    async def confirm(
+        self, conn: AsyncConnection, user_id: str, order_id: str, payment_id: str, signature: str
+    ) -> Order:
+        order = await repository.get_order(conn, order_id, lock=True)
+        if order is None or order.user_id != user_id:
+            raise NotFound(ORDER_NOT_FOUND)
+        provider = self._provider(order.provider)
+        if not provider.verify_payment(
+            provider_order_id=order.provider_order_id, payment_id=payment_id, signature=signature
+        ):
+            raise InvalidArgument("signature", "does not match the order and payment")
+        return await self._paid(conn, order, payment_id)
+
+    async def _paid(
+        self,
+        conn: AsyncConnection,
+        order: Order,
+        payment_id: str,
+        amount_minor: int | None = None,
+        currency: str | None = None,
+    ) -> Order:
+        outcome = domain.settle_payment(order, amount_minor, currency)
+        if outcome is not Settle.GRANT:
+            return order
+        now = self._entitlements.now()
+        paid = await repository.set_order_state(
+            conn, order.id, OrderState.PAID, payment_id=payment_id, failure_reason="", paid_at=now
+        )
+        await self._entitlements.grant_order(conn, paid, now)
+        return paid
+
+    async def get(self, user_id: str, order_id: str) -> Order:
+        async with self._db.transaction() as conn:
+            order = await repository.get_order(conn, order_id)
+        if order is None or order.user_id != user_id:
+            raise NotFound(ORDER_NOT_FOUND)
+        return order
+
+    async def list(self, user_id: str, *, after: list[str] | None, limit: int) -> list[Order]:
+        async with self._db.read() as conn:
+            return await repository.list_orders(conn, user_id, after=after, limit=limit)
+
+    # --- Razorpay webhooks ---
+
+    async def razorpay_webhook(self, body: bytes, signature: str, event_id: str) -> None:
+        if not verify_webhook(self._webhook_secret, body, signature):
+            raise Unauthenticated("webhook signature does not match")
+        try:
+            event = parse_webhook(body, event_id)
+        except WebhookRejected as err:
+            raise InvalidArgument("body", str(err)) from None
+        user_id = ""
+        async with self._db.transaction() as conn:
+            if not await repository.claim_webhook_event(conn, ProviderKind.RAZORPAY, event.event_id, event.event_type):
+                return  # a retry or a replay of an event already handled
+            user_id = await self._apply(conn, event)
+        if user_id:
+            await self._entitlements.invalidate(user_id)
+
+    async def _apply(self, conn: AsyncConnection, event: WebhookEvent) -> str:
+        """Applies one verified event; the user whose entitlements changed, if any."""
+        order = await self._order_for(conn, event)
+        if order is None:
+            log.info("webhook for an order that is not ours", extra={"event": event.event_type})
+            return ""
+        if event.event_type in _PAID_EVENTS:
+            try:
+                paid = await self._paid(conn, order, event.payment_id, event.amount_minor, event.currency)
+            except FailedPrecondition:
+                log.warning("paid amount differs from the order", extra={"order": order.id})
+                return ""
+            return paid.user_id
+        if event.event_type == "payment.failed" and order.state is OrderState.CREATED:
+            await repository.set_order_state(
+                conn, order.id, OrderState.FAILED, failure_reason=event.failure_reason or "payment failed"
+            )
+            return ""
+        if event.event_type in _REFUND_EVENTS and order.state is OrderState.PAID:
+            await repository.set_order_state(conn, order.id, OrderState.REFUNDED)
+            await self._entitlements.revoke_order(conn, order, self._entitlements.now())
+            return order.user_id
+        return ""
+
+    async def _order_for(self, conn: AsyncConnection, event: WebhookEvent) -> Order | None:
+        if event.order_id:
+            return await repository.order_by_provider_id(conn, ProviderKind.RAZORPAY, event.order_id, lock=True)
+        if event.payment_id:
+            return await repository.order_by_payment_id(conn, ProviderKind.RAZORPAY, event.payment_id, lock=True)
+        return None

@@ -1,0 +1,37 @@
+"""Composition root of settlement-service."""
+
+from __future__ import annotations
+
+from hisaab.settlement.v1 import settlement_pb2_grpc
+
+from libs import settings as settings_mod
+from libs.cache import Cache
+from libs.db.database import Database
+from libs.rpc.peers import channel
+from libs.server import ServiceApp
+from services.settlement.balance_cache import BalanceCache
+from services.settlement.peers import GroupDirectory, UserDirectory
+from services.settlement.servicer import SettlementServicer
+from services.settlement.usecases import SettlementUseCases
+
+
+async def build() -> ServiceApp:
+    settings = settings_mod.load("settlement")
+    db = Database(settings.database_url, settings.database_reader_url, application_name="hisaab-settlement")
+    cache = Cache(settings.redis_url, prefix="settlement")
+    group_channel = channel(settings.peer("group"), default_timeout=settings.peer_timeout_seconds)
+    auth_channel = channel(settings.peer("auth"), default_timeout=settings.peer_timeout_seconds)
+    usecases = SettlementUseCases(
+        db, GroupDirectory(group_channel), UserDirectory(auth_channel), BalanceCache(cache)
+    )
+    servicer = SettlementServicer(usecases, db)
+
+    async def close_peers() -> None:
+        await group_channel.close(None)
+        await auth_channel.close(None)
+
+    return ServiceApp(
+        settings=settings,
+        register=lambda server: settlement_pb2_grpc.add_SettlementServiceServicer_to_server(servicer, server),  # type: ignore[no-untyped-call]
+        on_stop=[db.close, cache.close, close_peers],
+    )

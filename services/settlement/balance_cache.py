@@ -1,0 +1,84 @@
+"""Group balances and their debt plan in Redis, keyed by the group's ledger version.
+
+Every ledger write bumps ``ledger.group_versions`` in its own transaction (see
+libs.ledger.versions), whichever service made it, so a key naming an older version is
+simply never read again and expires by TTL: nothing has to delete it. The version is a
+one-row primary-key read; on a miss (or with Redis down) the answer comes from the
+balances table, never from Redis alone.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.cache import Cache
+from libs.ledger import store, versions
+from services.settlement import domain
+from services.settlement.domain import Transfer
+
+# Only bounds the memory of versions no one reads any more; a live key is never stale.
+TTL_SECONDS = 3600.0
+
+GroupBalances = dict[str, dict[str, int]]
+
+
+def _decode_balances(raw: bytes) -> GroupBalances | None:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    out: GroupBalances = {}
+    for currency, nets in data.items():
+        if not isinstance(nets, dict) or not all(type(v) is int for v in nets.values()):
+            return None
+        out[str(currency)] = {str(u): v for u, v in nets.items()}
+    return out
+
+
+def _decode_plan(raw: bytes) -> tuple[list[Transfer], bool] | None:
+    try:
+        data: Any = json.loads(raw)
+        transfers = [Transfer(str(c), str(p), str(q), int(a)) for c, p, q, a in data["transfers"]]
+        return transfers, bool(data["optimal"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class BalanceCache:
+    def __init__(self, cache: Cache, *, ttl_seconds: float = TTL_SECONDS):
+        self._cache = cache
+        self._ttl = ttl_seconds
+
+    async def _version(self, conn: AsyncConnection, group_id: str) -> str:
+        return str(await versions.current(conn, group_id))
+
+    async def balances(self, conn: AsyncConnection, group_id: str) -> GroupBalances:
+        """currency → user → net (non-zero only), as in libs.ledger.store.group_balances."""
+        version = await self._version(conn, group_id)  # before the balances: see versions.current
+        key = self._cache.key("balances", group_id, version)
+        raw = await self._cache.get(key)
+        if raw is not None and (hit := _decode_balances(raw)) is not None:
+            return hit
+        found = await store.group_balances(conn, group_id)
+        await self._cache.set(key, json.dumps(found, sort_keys=True).encode(), self._ttl)
+        return found
+
+    async def plan(self, conn: AsyncConnection, group_id: str) -> tuple[list[Transfer], bool]:
+        """The simplified debts of every currency (the expensive part: worth caching)."""
+        version = await self._version(conn, group_id)
+        key = self._cache.key("plan", group_id, version)
+        raw = await self._cache.get(key)
+        if raw is not None and (hit := _decode_plan(raw)) is not None:
+            return hit
+        transfers, optimal = domain.plan(await self.balances(conn, group_id))
+        payload = {
+            "transfers": [[t.currency, t.payer, t.payee, t.amount_minor] for t in transfers],
+            "optimal": optimal,
+        }
+        await self._cache.set(key, json.dumps(payload).encode(), self._ttl)
+        return transfers, optimal

@@ -1,0 +1,90 @@
+"""Adapters from the ports to group- and auth-service stubs (the caller's token is forwarded)."""
+
+from __future__ import annotations
+
+import grpc
+from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
+from hisaab.group.v1 import group_pb2, group_pb2_grpc
+
+from libs.errors import NotFound, Unavailable
+from services.settlement.ports import GroupInfo, Member, Profile
+
+GROUP_NOT_FOUND = "group not found"
+# Largest page group-service serves (libs.pagination.MAX_PAGE_SIZE).
+_PAGE = 100
+
+
+def _unavailable(what: str, err: grpc.aio.AioRpcError) -> Unavailable:
+    return Unavailable(f"{what} did not answer; retry")
+
+
+class GroupDirectory:
+    def __init__(self, channel: grpc.aio.Channel):
+        self._stub = group_pb2_grpc.GroupServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def members(self, group_id: str) -> list[Member]:
+        out: list[Member] = []
+        token = ""
+        while True:
+            try:
+                page = await self._stub.ListMembers(
+                    group_pb2.ListMembersRequest(
+                        parent=f"groups/{group_id}", page_size=_PAGE, page_token=token
+                    )
+                )
+            except grpc.aio.AioRpcError as err:
+                if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                    raise NotFound(GROUP_NOT_FOUND) from err
+                raise _unavailable("the group service", err) from err
+            out += [Member(m.user.removeprefix("users/"), m.display_name) for m in page.members]
+            token = page.next_page_token
+            if not token:
+                return out
+
+    async def members_among(self, group_id: str, user_ids: list[str]) -> set[str]:
+        try:
+            answer = await self._stub.CheckMembers(
+                group_pb2.CheckMembersRequest(
+                    group=f"groups/{group_id}", users=[f"users/{u}" for u in user_ids]
+                )
+            )
+        except grpc.aio.AioRpcError as err:
+            if err.code() is grpc.StatusCode.INVALID_ARGUMENT:
+                raise NotFound(GROUP_NOT_FOUND) from err
+            raise _unavailable("the group service", err) from err
+        if not answer.group_exists:
+            raise NotFound(GROUP_NOT_FOUND)
+        return {m.removeprefix("users/") for m in answer.members}
+
+    async def my_groups(self) -> list[GroupInfo]:
+        out: list[GroupInfo] = []
+        token = ""
+        while True:
+            try:
+                page = await self._stub.ListGroups(
+                    group_pb2.ListGroupsRequest(page_size=_PAGE, page_token=token, show_archived=True)
+                )
+            except grpc.aio.AioRpcError as err:
+                raise _unavailable("the group service", err) from err
+            out += [
+                GroupInfo(g.group_id, g.display_name, g.kind == group_pb2.Group.DIRECT) for g in page.groups
+            ]
+            token = page.next_page_token
+            if not token:
+                return out
+
+
+class UserDirectory:
+    def __init__(self, channel: grpc.aio.Channel):
+        self._stub = auth_pb2_grpc.AuthServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
+        if not user_ids:
+            return {}
+        try:
+            answer = await self._stub.BatchGetUsers(
+                auth_pb2.BatchGetUsersRequest(names=[f"users/{u}" for u in user_ids])
+            )
+        except grpc.aio.AioRpcError as err:
+            raise _unavailable("the user directory", err) from err
+        return {u.user_id: Profile(u.display_name, u.upi_vpa) for u in answer.users}

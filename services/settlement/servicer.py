@@ -1,0 +1,351 @@
+"""SettlementService over gRPC: proto ⇄ use cases. Idempotent creates keep their proto response."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from hisaab.common.v1 import money_pb2
+from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
+
+from libs import etag, idempotency, money, pagination, validation
+from libs.auth.caller import require_caller
+from libs.db.database import Database
+from libs.errors import InvalidArgument, NotFound
+from services.settlement import domain
+from services.settlement.domain import Method, Settlement, Transfer
+from services.settlement.peers import GROUP_NOT_FOUND
+from services.settlement.usecases import SETTLEMENT_NOT_FOUND, ListQuery, NewSettlement, SettlementUseCases
+
+_METHOD = {
+    settlement_pb2.Settlement.METHOD_UNSPECIFIED: Method.UNSPECIFIED,
+    settlement_pb2.Settlement.CASH: Method.CASH,
+    settlement_pb2.Settlement.UPI: Method.UPI,
+    settlement_pb2.Settlement.OTHER: Method.OTHER,
+}
+_METHOD_PB = {v: k for k, v in _METHOD.items()}
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _group_id(name: str, field: str) -> str:
+    group_id = validation.resource_id(name, "groups", field)
+    if not _is_uuid(group_id):  # well-formed but no group can have this id
+        raise NotFound(GROUP_NOT_FOUND)
+    return group_id
+
+
+def _settlement_name(name: str) -> tuple[str, str]:
+    parts = name.split("/")
+    if len(parts) != 4 or parts[0] != "groups" or parts[2] != "settlements" or not parts[1] or not parts[3]:
+        raise InvalidArgument("name", "must look like groups/<id>/settlements/<id>")
+    if not _is_uuid(parts[1]):
+        raise NotFound(GROUP_NOT_FOUND)
+    if not _is_uuid(parts[3]):
+        raise NotFound(SETTLEMENT_NOT_FOUND)
+    return parts[1], parts[3]
+
+
+def _user_id(name: str, field: str) -> str:
+    return validation.resource_id(name, "users", field)
+
+
+def _money(currency: str, amount_minor: int) -> money_pb2.Money:
+    return money_pb2.Money(currency_code=currency, amount_minor=amount_minor)
+
+
+def _nets(nets: Mapping[str, int]) -> list[money_pb2.Money]:
+    return [_money(c, v) for c, v in sorted(nets.items())]
+
+
+def _amount(value: money_pb2.Money, field: str) -> tuple[str, int]:
+    """A positive amount in a known currency."""
+    currency = validation.currency_code(value.currency_code, f"{field}.currency_code")
+    try:
+        amount = money.check_amount(value.amount_minor, f"{field}.amount_minor", allow_zero=False)
+    except money.InvalidField as err:
+        raise InvalidArgument(err.field, err.reason) from None
+    return currency, amount
+
+
+def _ts(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def _date(value: Any, field: str) -> date | None:
+    """None when unset (all zero); INVALID_ARGUMENT for a partial or impossible date."""
+    if not (value.year or value.month or value.day):
+        return None
+    try:
+        return date(value.year, value.month, value.day)
+    except ValueError:
+        raise InvalidArgument(field, "must be a full calendar date (year, month and day)") from None
+
+
+def settlement_proto(s: Settlement) -> settlement_pb2.Settlement:
+    proto = settlement_pb2.Settlement(
+        name=s.name,
+        settlement_id=s.id,
+        payer=f"users/{s.payer}",
+        payee=f"users/{s.payee}",
+        amount=_money(s.currency, s.amount_minor),
+        note=s.note,
+        method=_METHOD_PB[s.method],  # type: ignore[arg-type]
+        payment_reference=s.payment_reference,
+        creator=f"users/{s.creator}",
+        deleted=s.deleted,
+        create_time=_ts(s.created_at),
+        etag=etag.make(s.name, s.version),
+    )
+    # google.type.Date is set in place: its Python module ships without type information
+    proto.settle_date.year, proto.settle_date.month, proto.settle_date.day = (
+        s.settle_date.year,
+        s.settle_date.month,
+        s.settle_date.day,
+    )
+    if s.deleted_at is not None:
+        proto.delete_time.CopyFrom(_ts(s.deleted_at))
+    return proto
+
+
+def _transfers(transfers: list[Transfer]) -> list[settlement_pb2.Transfer]:
+    return [
+        settlement_pb2.Transfer(
+            payer=f"users/{t.payer}", payee=f"users/{t.payee}", amount=_money(t.currency, t.amount_minor)
+        )
+        for t in transfers
+    ]
+
+
+def _new_settlement(s: settlement_pb2.Settlement) -> NewSettlement:
+    payer = _user_id(s.payer, "settlement.payer")
+    payee = _user_id(s.payee, "settlement.payee")
+    if payer == payee:
+        raise InvalidArgument("settlement.payee", "must differ from the payer")
+    if not s.HasField("amount"):
+        raise InvalidArgument("settlement.amount", "is required")
+    currency, amount = _amount(s.amount, "settlement.amount")
+    settle_date = _date(s.settle_date, "settlement.settle_date")
+    # a day of slack: the caller's "today" may already be tomorrow in the home zone
+    if settle_date is not None and settle_date > domain.today() + timedelta(days=1):
+        raise InvalidArgument("settlement.settle_date", "cannot be in the future")
+    method = _METHOD.get(s.method)
+    if method is None:
+        raise InvalidArgument("settlement.method", "must be CASH, UPI or OTHER")
+    return NewSettlement(
+        payer=payer,
+        payee=payee,
+        currency=currency,
+        amount_minor=amount,
+        settle_date=settle_date,
+        note=validation.text(s.note, "settlement.note", max_length=domain.MAX_NOTE),
+        method=method,
+        payment_reference=validation.text(
+            s.payment_reference, "settlement.payment_reference", max_length=domain.MAX_PAYMENT_REFERENCE
+        ),
+    )
+
+
+class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
+    def __init__(self, usecases: SettlementUseCases, db: Database):
+        self._uc = usecases
+        self._db = db
+
+    async def GetGroupBalances(
+        self, request: settlement_pb2.GetGroupBalancesRequest, context: Any
+    ) -> settlement_pb2.GroupBalances:
+        caller = require_caller()
+        group_id = _group_id(request.group, "group")
+        currency = (
+            validation.currency_code(request.currency_code, "currency_code") if request.currency_code else ""
+        )
+        members = await self._uc.group_balances(caller.user_id, group_id, currency)
+        return settlement_pb2.GroupBalances(
+            group=f"groups/{group_id}",
+            members=[
+                settlement_pb2.MemberBalance(
+                    user=f"users/{m.user_id}", display_name=m.display_name, net=_nets(m.nets)
+                )
+                for m in members
+            ],
+        )
+
+    async def GetMyBalances(
+        self, request: settlement_pb2.GetMyBalancesRequest, context: Any
+    ) -> settlement_pb2.MyBalances:
+        caller = require_caller()
+        mine = await self._uc.my_balances(caller.user_id, request.show_settled)
+        return settlement_pb2.MyBalances(
+            groups=[
+                settlement_pb2.MyBalances.GroupEntry(
+                    group=f"groups/{g.group_id}",
+                    display_name=g.display_name,
+                    direct=g.direct,
+                    friend=f"users/{g.friend}" if g.friend else "",
+                    net=_nets(g.nets),
+                )
+                for g in mine.groups
+            ],
+            total_owed_to_caller=_nets(mine.owed_to_caller),
+            total_caller_owes=_nets(mine.caller_owes),
+        )
+
+    async def ListSimplifiedDebts(
+        self, request: settlement_pb2.ListSimplifiedDebtsRequest, context: Any
+    ) -> settlement_pb2.ListSimplifiedDebtsResponse:
+        caller = require_caller()
+        group_id = _group_id(request.group, "group")
+        currency = (
+            validation.currency_code(request.currency_code, "currency_code") if request.currency_code else ""
+        )
+        transfers, optimal = await self._uc.debts(caller.user_id, group_id, currency)
+        return settlement_pb2.ListSimplifiedDebtsResponse(transfers=_transfers(transfers), optimal=optimal)
+
+    async def ListConvertedDebts(
+        self, request: settlement_pb2.ListConvertedDebtsRequest, context: Any
+    ) -> settlement_pb2.ListConvertedDebtsResponse:
+        caller = require_caller()
+        group_id = _group_id(request.group, "group")
+        if not request.convert_to:
+            raise InvalidArgument("convert_to", "is required")
+        target = validation.currency_code(request.convert_to, "convert_to")
+        rates: dict[str, str] = {}
+        for i, r in enumerate(request.rates):
+            code = validation.currency_code(r.currency_code, f"rates[{i}].currency_code")
+            if code in rates:
+                raise InvalidArgument(f"rates[{i}].currency_code", f"{code} is given twice")
+            rates[code] = domain.check_rate(r.rate, f"rates[{i}].rate")
+        transfers, optimal, used = await self._uc.converted_debts(caller.user_id, group_id, target, rates)
+        return settlement_pb2.ListConvertedDebtsResponse(
+            transfers=_transfers(transfers),
+            optimal=optimal,
+            rates=[settlement_pb2.ExchangeRate(currency_code=c, rate=r) for c, r in used.items()],
+        )
+
+    async def CreateSettlement(
+        self, request: settlement_pb2.CreateSettlementRequest, context: Any
+    ) -> settlement_pb2.Settlement:
+        caller = require_caller()
+        group_id = _group_id(request.parent, "parent")
+        if not request.HasField("settlement"):
+            raise InvalidArgument("settlement", "is required")
+        new = _new_settlement(request.settlement)
+        idempotency.validate_request_id(request.request_id)
+
+        async with self._db.transaction() as conn:
+
+            async def work() -> settlement_pb2.Settlement:
+                return settlement_proto(await self._uc.create(conn, caller.user_id, group_id, new))
+
+            return await idempotency.run_once(
+                conn,
+                scope="settlement.CreateSettlement",
+                caller=caller.user_id,
+                request=request,
+                request_id=request.request_id,
+                response_type=settlement_pb2.Settlement,
+                work=work,
+            )
+
+    async def GetSettlement(
+        self, request: settlement_pb2.GetSettlementRequest, context: Any
+    ) -> settlement_pb2.Settlement:
+        caller = require_caller()
+        group_id, settlement_id = _settlement_name(request.name)
+        return settlement_proto(await self._uc.get(caller.user_id, group_id, settlement_id))
+
+    async def ListSettlements(
+        self, request: settlement_pb2.ListSettlementsRequest, context: Any
+    ) -> settlement_pb2.ListSettlementsResponse:
+        caller = require_caller()
+        group_id = _group_id(request.parent, "parent")
+        query = ListQuery(
+            user=_user_id(request.user, "user") if request.user else "",
+            start=_date(request.start_date, "start_date"),
+            end=_date(request.end_date, "end_date"),
+            show_deleted=request.show_deleted,
+        )
+        if query.start and query.end and query.start > query.end:
+            raise InvalidArgument("end_date", "must not be before start_date")
+        bound = {
+            "group": group_id,
+            "user": query.user,
+            "start": str(query.start),
+            "end": str(query.end),
+            "deleted": query.show_deleted,
+        }
+        size = pagination.page_size(request.page_size)
+        cursor = pagination.decode(request.page_token, bound)
+        found = await self._uc.list(
+            caller.user_id, group_id, query, after=cursor.key if cursor else None, limit=size + 1
+        )
+        page = found[:size]
+        last = page[-1] if page else None
+        token = (
+            pagination.encode([last.settle_date.isoformat(), last.created_at.isoformat(), last.id], bound)
+            if last is not None and len(found) > size
+            else ""
+        )
+        return settlement_pb2.ListSettlementsResponse(
+            settlements=[settlement_proto(s) for s in page], next_page_token=token
+        )
+
+    async def DeleteSettlement(
+        self, request: settlement_pb2.DeleteSettlementRequest, context: Any
+    ) -> settlement_pb2.Settlement:
+        caller = require_caller()
+        group_id, settlement_id = _settlement_name(request.name)
+        return settlement_proto(
+            await self._uc.set_deleted(caller.user_id, group_id, settlement_id, True, request.etag)
+        )
+
+    async def UndeleteSettlement(
+        self, request: settlement_pb2.UndeleteSettlementRequest, context: Any
+    ) -> settlement_pb2.Settlement:
+        caller = require_caller()
+        group_id, settlement_id = _settlement_name(request.name)
+        return settlement_proto(
+            await self._uc.set_deleted(caller.user_id, group_id, settlement_id, False, request.etag)
+        )
+
+    async def GetUpiPaymentLink(
+        self, request: settlement_pb2.GetUpiPaymentLinkRequest, context: Any
+    ) -> settlement_pb2.UpiPaymentLink:
+        caller = require_caller()
+        group_id = _group_id(request.group, "group")
+        payee = _user_id(request.payee, "payee")
+        if payee == caller.user_id:
+            raise InvalidArgument("payee", "must be someone else: a payment to yourself settles nothing")
+        if not request.HasField("amount"):
+            raise InvalidArgument("amount", "is required")
+        currency, amount = _amount(request.amount, "amount")
+        if currency != domain.UPI_CURRENCY:
+            raise InvalidArgument(
+                "amount.currency_code",
+                f"UPI pays in INR only; settle {currency} another way or convert it to INR first",
+            )
+        note = validation.text(request.note, "note", max_length=domain.MAX_UPI_NOTE)
+        link = await self._uc.upi_link(caller.user_id, group_id, payee, amount, note)
+        return settlement_pb2.UpiPaymentLink(
+            uri=link.uri, qr_payload=link.uri, payee_vpa=link.vpa, payee_name=link.payee_name
+        )
+
+    async def GetMemberBalance(
+        self, request: settlement_pb2.GetMemberBalanceRequest, context: Any
+    ) -> settlement_pb2.MemberBalance:
+        caller = require_caller()
+        group_id = _group_id(request.group, "group")
+        user_id = _user_id(request.user, "user")
+        nets = await self._uc.member_balance(caller.user_id, group_id, user_id)
+        return settlement_pb2.MemberBalance(user=f"users/{user_id}", net=_nets(nets))

@@ -1,0 +1,309 @@
+"""Settlement use cases. Membership is checked here: a non-member is told the group does not exist."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs import etag, outbox
+from libs.db.database import Database
+from libs.errors import FailedPrecondition, InvalidArgument, NotFound
+from libs.ledger import store
+from libs.ledger.simplify import convert
+from libs.money import InvalidField
+from services.settlement import domain, repository
+from services.settlement.balance_cache import BalanceCache
+from services.settlement.domain import Method, Settlement, Transfer
+from services.settlement.peers import GROUP_NOT_FOUND
+from services.settlement.ports import Groups, Member, Users
+
+SETTLEMENT_NOT_FOUND = "settlement not found"
+# Friend ledgers whose members are looked up at once for GetMyBalances.
+_PARALLEL_LOOKUPS = 8
+
+
+@dataclass(frozen=True)
+class NewSettlement:
+    payer: str
+    payee: str
+    currency: str
+    amount_minor: int
+    settle_date: date | None
+    note: str
+    method: Method
+    payment_reference: str
+
+
+@dataclass(frozen=True)
+class MemberNets:
+    user_id: str
+    display_name: str
+    nets: dict[str, int]
+
+
+@dataclass(frozen=True)
+class GroupNets:
+    group_id: str
+    display_name: str
+    direct: bool
+    friend: str
+    nets: dict[str, int]
+
+
+@dataclass(frozen=True)
+class MyNets:
+    groups: list[GroupNets]
+    owed_to_caller: dict[str, int]
+    caller_owes: dict[str, int]
+
+
+@dataclass(frozen=True)
+class UpiLink:
+    uri: str
+    vpa: str
+    payee_name: str
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    user: str = ""
+    start: date | None = None
+    end: date | None = None
+    show_deleted: bool = False
+
+
+def _nets_of(balances: Mapping[str, Mapping[str, int]], user_id: str) -> dict[str, int]:
+    return {c: nets[user_id] for c, nets in sorted(balances.items()) if nets.get(user_id)}
+
+
+class SettlementUseCases:
+    def __init__(self, db: Database, groups: Groups, users: Users, cache: BalanceCache):
+        self._db = db
+        self._groups = groups
+        self._users = users
+        self._cache = cache
+
+    async def _require_members(
+        self, group_id: str, caller: str, others: Mapping[str, str] | None = None
+    ) -> None:
+        """NotFound unless the caller is a member; INVALID_ARGUMENT naming the field of a
+        user in ``others`` (field → user id) who is not."""
+        others = others or {}
+        found = await self._groups.members_among(group_id, [caller, *others.values()])
+        if caller not in found:
+            raise NotFound(GROUP_NOT_FOUND)
+        for field, user in others.items():
+            if user not in found:
+                raise InvalidArgument(field, "is not a member of this group")
+
+    # -- balances ---------------------------------------------------------------------------
+
+    async def group_balances(self, caller: str, group_id: str, currency: str) -> list[MemberNets]:
+        members = await self._groups.members(group_id)  # NotFound for a non-member
+        if caller not in {m.user_id for m in members}:
+            raise NotFound(GROUP_NOT_FOUND)
+        async with self._db.read() as conn:
+            balances = await self._cache.balances(conn, group_id)
+        if currency:
+            balances = {c: n for c, n in balances.items() if c == currency}
+        known = {m.user_id for m in members}
+        # Someone can hold a balance without being a member (a write raced their leaving):
+        # the money is real, so they are shown rather than dropped.
+        former = sorted({u for nets in balances.values() for u in nets} - known)
+        if former:
+            profiles = await self._users.profiles(former)
+            members = members + [Member(u, profiles[u].display_name if u in profiles else "") for u in former]
+        return [MemberNets(m.user_id, m.display_name, _nets_of(balances, m.user_id)) for m in members]
+
+    async def member_balance(self, caller: str, group_id: str, user_id: str) -> dict[str, int]:
+        await self._require_members(group_id, caller)
+        # The group service acts on this answer (leave/remove), so it reads the writer.
+        async with self._db.transaction() as conn:
+            return dict(sorted((await store.member_balance(conn, group_id, user_id)).items()))
+
+    async def my_balances(self, caller: str, show_settled: bool) -> MyNets:
+        async with self._db.read() as conn:
+            nets_by_group = await store.user_balances(conn, caller)
+        groups = {g.group_id: g for g in await self._groups.my_groups()}
+        shown = set(nets_by_group) | (set(groups) if show_settled else set())
+        friends = await self._friends(
+            [g for g in groups.values() if g.direct and g.group_id in shown], caller
+        )
+        entries = []
+        for group_id in domain.largest_first({g: nets_by_group.get(g, {}) for g in shown}):
+            info = groups.get(group_id)
+            friend, friend_name = friends.get(group_id, ("", ""))
+            entries.append(
+                GroupNets(
+                    group_id=group_id,
+                    display_name=friend_name
+                    if info is not None and info.direct
+                    else (info.display_name if info else ""),
+                    direct=info.direct if info else False,
+                    friend=friend,
+                    nets=dict(sorted(nets_by_group.get(group_id, {}).items())),
+                )
+            )
+        owed, owes = domain.totals(nets_by_group)
+        return MyNets(entries, owed, owes)
+
+    async def _friends(self, direct: list[Any], caller: str) -> dict[str, tuple[str, str]]:
+        """group id → (friend's user id, display name) for friend ledgers."""
+        limit = asyncio.Semaphore(_PARALLEL_LOOKUPS)
+
+        async def one(group_id: str) -> tuple[str, tuple[str, str]]:
+            async with limit:
+                members = await self._groups.members(group_id)
+            other = next((m for m in members if m.user_id != caller), None)
+            return group_id, (other.user_id, other.display_name) if other else ("", "")
+
+        return dict(await asyncio.gather(*(one(g.group_id) for g in direct)))
+
+    # -- debts ------------------------------------------------------------------------------
+
+    async def debts(self, caller: str, group_id: str, currency: str) -> tuple[list[Transfer], bool]:
+        await self._require_members(group_id, caller)
+        async with self._db.read() as conn:
+            if not currency:
+                return await self._cache.plan(conn, group_id)
+            balances = await self._cache.balances(conn, group_id)
+        return domain.plan({c: n for c, n in balances.items() if c == currency})
+
+    async def converted_debts(
+        self, caller: str, group_id: str, target: str, rates: dict[str, str]
+    ) -> tuple[list[Transfer], bool, dict[str, str]]:
+        await self._require_members(group_id, caller)
+        async with self._db.read() as conn:
+            balances = await self._cache.balances(conn, group_id)
+        missing = sorted(c for c in balances if c != target and c not in rates)
+        if missing:
+            raise InvalidArgument("rates", f"a rate to {target} is needed for {', '.join(missing)}")
+        used = {c: rates[c] for c in sorted(balances) if c != target}
+        try:
+            nets = convert(balances, used, target, seed=f"{group_id}:{target}")
+        except InvalidField as err:
+            raise InvalidArgument(err.field, err.reason) from None
+        transfers, optimal = domain.plan({target: nets} if any(nets.values()) else {})
+        return transfers, optimal, used
+
+    # -- settlements ------------------------------------------------------------------------
+
+    async def create(
+        self, conn: AsyncConnection, caller: str, group_id: str, new: NewSettlement
+    ) -> Settlement:
+        await self._require_members(
+            group_id, caller, {"settlement.payer": new.payer, "settlement.payee": new.payee}
+        )
+        settlement = Settlement(
+            id=str(uuid.uuid4()),
+            group_id=group_id,
+            payer=new.payer,
+            payee=new.payee,
+            currency=new.currency,
+            amount_minor=new.amount_minor,
+            settle_date=new.settle_date or domain.today(),
+            note=new.note,
+            method=new.method,
+            payment_reference=new.payment_reference,
+            creator=caller,
+            deleted=False,
+            version=1,
+            created_at=datetime.now(UTC),
+            deleted_at=None,
+        )
+        saved = await repository.insert(conn, settlement)
+        await store.record(
+            conn,
+            group_id=group_id,
+            kind="settlement",
+            currency=new.currency,
+            total_minor=new.amount_minor,
+            postings=domain.postings(new.payer, new.payee, new.amount_minor),
+            entry_id=saved.id,
+        )
+        await outbox.record(conn, "settlement.recorded", saved.name, _event(saved), actor=caller)
+        return saved
+
+    async def get(self, caller: str, group_id: str, settlement_id: str) -> Settlement:
+        await self._require_members(group_id, caller)
+        async with self._db.read() as conn:
+            found = await repository.get(conn, group_id, settlement_id)
+        if found is None:
+            raise NotFound(SETTLEMENT_NOT_FOUND)
+        return found
+
+    async def list(
+        self, caller: str, group_id: str, query: ListQuery, *, after: list[Any] | None, limit: int
+    ) -> list[Settlement]:
+        await self._require_members(group_id, caller)
+        async with self._db.read() as conn:
+            return await repository.page(
+                conn,
+                group_id,
+                user=query.user,
+                start=query.start,
+                end=query.end,
+                show_deleted=query.show_deleted,
+                after=after,
+                limit=limit,
+            )
+
+    async def set_deleted(
+        self, caller: str, group_id: str, settlement_id: str, deleted: bool, sent_etag: str
+    ) -> Settlement:
+        """Delete (reverse the ledger entry) or undelete (post it again); a repeat changes nothing."""
+        await self._require_members(group_id, caller)
+        async with self._db.transaction() as conn:
+            found = await repository.get(conn, group_id, settlement_id, lock=True)
+            if found is None:
+                raise NotFound(SETTLEMENT_NOT_FOUND)
+            etag.check(sent_etag, found.name, found.version)
+            if found.deleted == deleted:
+                return found
+            if not deleted:
+                # Posting the money again needs both people still in the group.
+                present = await self._groups.members_among(group_id, [found.payer, found.payee])
+                if {found.payer, found.payee} - present:
+                    raise FailedPrecondition(
+                        "the payer or the payee has left the group; it cannot be restored"
+                    )
+            if not await store.set_active(conn, found.id, not deleted):
+                raise FailedPrecondition(
+                    "the ledger entry of this settlement is out of step; contact support"
+                )
+            updated = await repository.set_deleted(conn, found.id, deleted)
+            event = "settlement.deleted" if deleted else "settlement.restored"
+            await outbox.record(conn, event, updated.name, _event(updated), actor=caller)
+            return updated
+
+    # -- UPI --------------------------------------------------------------------------------
+
+    async def upi_link(self, caller: str, group_id: str, payee: str, amount_minor: int, note: str) -> UpiLink:
+        await self._require_members(group_id, caller, {"payee": payee})
+        profile = (await self._users.profiles([payee])).get(payee)
+        name = profile.display_name if profile else ""
+        if profile is None or not profile.upi_vpa:
+            who = name or "The payee"
+            raise FailedPrecondition(
+                f"{who} has no UPI address yet; ask them to add one to their profile "
+                "(upiVpa in PATCH /v1/users/me), or record the payment as cash"
+            )
+        return UpiLink(domain.upi_uri(profile.upi_vpa, name, amount_minor, note), profile.upi_vpa, name)
+
+
+def _event(s: Settlement) -> dict[str, Any]:
+    return {
+        "group": s.group_id,
+        "settlement": s.id,
+        "payer": s.payer,
+        "payee": s.payee,
+        "currency": s.currency,
+        "amount_minor": s.amount_minor,
+        "settle_date": s.settle_date.isoformat(),
+    }
