@@ -17,7 +17,7 @@ class ExportLine:
     currency: str
     total_minor: int
     paid_by: str  # display names, "; "-joined
-    # member display name → net for this line (paid − owed), in minor units
+    # member display name → net for this line (paid - owed), in minor units
     nets: dict[str, int] = field(default_factory=dict)
 
 

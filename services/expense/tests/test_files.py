@@ -88,7 +88,7 @@ def _data() -> ExportData:
                 90000,
                 "Asha",
                 {"Asha": 60000, "Ravi": -30000, "Meera": -30000},
-            ),  # fmt: skip
+            ),
             ExportLine(
                 date(2026, 3, 2),
                 "expense",
@@ -98,7 +98,7 @@ def _data() -> ExportData:
                 3000,
                 "Ravi",
                 {"Ravi": 2000, "Asha": -1000, "Meera": -1000},
-            ),  # fmt: skip
+            ),
             ExportLine(
                 date(2026, 3, 3),
                 "settlement",
@@ -108,7 +108,7 @@ def _data() -> ExportData:
                 30000,
                 "Ravi",
                 {"Ravi": 30000, "Asha": -30000},
-            ),  # fmt: skip
+            ),
         ],
         balances={
             "INR": {"Asha": 30000, "Meera": -30000},
