@@ -96,7 +96,7 @@ def test_no_container_runs_as_root_or_writes_its_root_fs(value_set: str) -> None
 def test_pods_outlive_the_drain_window(value_set: str) -> None:
     docs = render(value_set)
     config = of_kind(docs, "ConfigMap")["hisaab-config"]["data"]
-    grace = int(config["HISAAB_SHUTDOWN_GRACE_SECONDS"])
+    grace = int(config["HISAAB_SHUTDOWN_DRAIN_SECONDS"]) + int(config["HISAAB_SHUTDOWN_GRACE_SECONDS"])
     for deployment in of_kind(docs, "Deployment").values():
         if component(deployment) == "gateway":
             continue

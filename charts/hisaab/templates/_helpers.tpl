@@ -124,6 +124,7 @@ seccompProfile:
 {{- define "hisaab.commonConfig" -}}
 HISAAB_ENV: {{ .Values.config.env | quote }}
 HISAAB_LOG_LEVEL: {{ .Values.config.logLevel | quote }}
+HISAAB_SHUTDOWN_DRAIN_SECONDS: {{ .Values.config.shutdownDrainSeconds | quote }}
 HISAAB_SHUTDOWN_GRACE_SECONDS: {{ .Values.config.shutdownGraceSeconds | quote }}
 HISAAB_DATA_DIR: "/tmp/hisaab"
 AWS_REGION: {{ .Values.config.aws.region | quote }}
