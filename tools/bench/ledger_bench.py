@@ -50,12 +50,15 @@ WITH ex AS (
   SELECT id, :group::uuid, 'expense', 'INR', :amount::bigint FROM ex RETURNING id
 )
 INSERT INTO ledger.postings (entry_id, user_id, paid_minor, owed_minor)
-  SELECT en.id, u, CASE WHEN u = 'u0' THEN :amount::bigint ELSE 0 END, CASE WHEN u = 'u0' THEN :rest::bigint ELSE :share::bigint END
+  SELECT en.id, u, CASE WHEN u = 'u0' THEN :amount::bigint ELSE 0 END,
+         CASE WHEN u = 'u0' THEN :rest::bigint ELSE :share::bigint END
   FROM en, unnest(ARRAY['u0','u1','u2','u3']) u;
 INSERT INTO ledger.balances (group_id, user_id, currency, net_minor)
   SELECT :group::uuid, u, 'INR', d FROM unnest(ARRAY['u0','u1','u2','u3'],
-    ARRAY[:amount::bigint - :rest::bigint, -:share::bigint, -:share::bigint, -:share::bigint]) AS t(u, d) ORDER BY u
-  ON CONFLICT (group_id, user_id, currency) DO UPDATE SET net_minor = ledger.balances.net_minor + EXCLUDED.net_minor;
+    ARRAY[:amount::bigint - :rest::bigint, -:share::bigint, -:share::bigint, -:share::bigint])
+    AS t(u, d) ORDER BY u
+  ON CONFLICT (group_id, user_id, currency)
+  DO UPDATE SET net_minor = ledger.balances.net_minor + EXCLUDED.net_minor;
 INSERT INTO expense.activities (id, group_id, actor, verb, subject, details)
   VALUES (gen_random_uuid(), :group::uuid, 'u0', 'created', 'x', '{}');
 INSERT INTO kit.outbox (id, event_type, aggregate, payload) VALUES (gen_random_uuid(), 'bench', 'x', '{}');
@@ -84,7 +87,7 @@ def _group(api: Api, owner: Session) -> tuple[str, list[str]]:
     created.raise_for_status()
     name = created.json()["name"]
     users = [owner.user_id]
-    for i in range(MEMBERS - 1):
+    for _ in range(MEMBERS - 1):
         member = api.call(
             "POST", f"/v1/{name}/members", owner, json={"phoneNumber": f"+9197{uuid.uuid4().int % 10**8:08d}"}
         )
@@ -141,8 +144,9 @@ def _pgbench(stack: Stack, group_id: str, clients: int) -> float:
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(PGBENCH_SCRIPT)
     out = subprocess.run(
-        [str(Path(POSTGRES_BIN_PATH) / "pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
-         "-T", str(PGBENCH_SECONDS), "-D", f"group={group_id}", "-f", script.name, stack.database_url],
+        [str(Path(POSTGRES_BIN_PATH) / "pgbench"), "-n", "-M", "prepared", "-c", str(clients),
+         "-j", str(min(clients, 2)), "-T", str(PGBENCH_SECONDS), "-D", f"group={group_id}",
+         "-f", script.name, stack.database_url],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     match = re.search(r"tps = ([\d.]+)", out.stdout)
@@ -157,7 +161,8 @@ def _seed(database_url: str, group_id: str, users: list[str], count: int) -> Non
         conn.execute(
             """
             WITH rows AS (
-                SELECT gen_random_uuid() AS id, (100 + i % 5000) * 4 AS amount, i FROM generate_series(1, %(n)s) i
+                SELECT gen_random_uuid() AS id, (100 + i % 5000) * 4 AS amount, i
+                FROM generate_series(1, %(n)s) i
             ), e AS (
                 INSERT INTO expense.expenses (id, group_id, description, category, expense_date, currency,
                     total_minor, payers, split, payer_ids, participant_ids, creator, last_editor)
@@ -254,9 +259,11 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "## Balance read latency (GET /v1/groups/{id}/balances through Envoy)",
         "",
-        f"{READS} sequential reads after 20 warm-up reads; balances are maintained on write, never recomputed.",
+        f"{READS} sequential reads after 20 warm-up reads; "
+        "balances are maintained on write, never recomputed.",
         "",
-        "| expenses in group | p50 ms (cache) | p99 ms (cache) | p50 ms (Valkey stopped) | p99 ms (Valkey stopped) |",
+        "| expenses in group | p50 ms (cache) | p99 ms (cache) | p50 ms (Valkey stopped) "
+        "| p99 ms (Valkey stopped) |",
         "|---|---|---|---|---|",
     ]
     for row in results["reads"]:
