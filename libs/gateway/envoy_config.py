@@ -1,7 +1,9 @@
 """Envoy configuration for the REST gateway, built from the service catalog and descriptor.
 
 One listener transcodes REST/JSON to gRPC for the services given; each gRPC
-service gets one route (by its path prefix) to its own HTTP/2 cluster. Errors
+service gets one route to its own HTTP/2 cluster. A route matches only the
+methods the contract binds to REST: internal RPCs (no HTTP binding) are not
+reachable through the gateway, not even by a client speaking raw gRPC to it. Errors
 leave as JSON: upstream gRPC errors become a google.rpc.Status body
 (``convert_grpc_status``), and Envoy's own replies (bad JSON, unknown path or
 query parameter, body too large) are rewritten to the same JSON shape.
@@ -56,6 +58,20 @@ def _local_reply_mapper(status: int, grpc_code: int) -> dict[str, Any]:
     }
 
 
+def exposed_methods_regex(grpc_service: str) -> str:
+    """Regex for the gRPC paths of the service's methods that have an HTTP binding."""
+    import importlib
+    import re
+
+    from libs.rpc.descriptors import method_rules
+
+    package = grpc_service.rsplit(".", 1)[0]
+    importlib.import_module(f"{package}.{package.split('.')[1]}_pb2")
+    rules = method_rules(grpc_service)
+    names = sorted(path.rsplit("/", 1)[1] for path, rule in rules.items() if rule.has_http)
+    return f"^/{re.escape(grpc_service)}/({'|'.join(names)})$"
+
+
 def _cluster(name: str, host: str, port: int | str) -> dict[str, Any]:
     return {
         "name": name,
@@ -96,7 +112,7 @@ def build_config(
         raise ValueError(f"unknown services: {sorted(unknown)}")
     routes: list[dict[str, Any]] = [
         {
-            "match": {"prefix": f"/{spec.grpc_service}/"},
+            "match": {"safe_regex": {"regex": exposed_methods_regex(spec.grpc_service)}},
             "route": {"cluster": spec.name, "timeout": UPSTREAM_TIMEOUT},
         }
         for spec in specs
@@ -154,6 +170,10 @@ def build_config(
     }
     return {
         "admin": {"address": {"socket_address": {"address": admin_address, "port_value": admin_port}}},
+        # One alternation of method names per service outgrows RE2's default program size.
+        "layered_runtime": {
+            "layers": [{"name": "static", "static_layer": {"re2.max_program_size.error_level": 2000}}]
+        },
         "overload_manager": {
             "resource_monitors": [
                 {

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.ledger import versions
 from libs.ledger.postings import Posting, Postings, check_balanced, diff
 
 
@@ -34,6 +35,9 @@ class Entry:
 async def _apply(conn: AsyncConnection, group_id: str, currency: str, deltas: Mapping[str, int]) -> None:
     if not deltas:
         return
+    # The group's version row is the first lock every ledger write takes: writers of one
+    # group queue in one order, and caches keyed on (group, version) never serve stale data.
+    await versions.bump(conn, group_id)
     users = sorted(deltas)
     await conn.execute(
         text(
