@@ -163,6 +163,8 @@ def build_config(
                         "reject_binding_body_field_collisions": True,
                     },
                     "case_insensitive_enum_parsing": True,
+                    # Browsers and curl --data-urlencode write spaces in query strings as "+".
+                    "query_param_unescape_plus": True,
                 },
             },
             {"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER}},

@@ -23,10 +23,3 @@ class UserDirectory(Protocol):
 class Balances(Protocol):
     async def is_settled(self, group_id: str, user_id: str) -> bool:
         """Whether the user's balance in the group is zero in every currency."""
-
-
-class NoLedgerYet:
-    """Until settlement-service exists there are no balances, so everyone is settled."""
-
-    async def is_settled(self, group_id: str, user_id: str) -> bool:
-        return True
