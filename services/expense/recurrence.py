@@ -6,7 +6,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Final
+from typing import Final
 
 from services.expense.domain import Draft
 
@@ -77,12 +77,3 @@ class Rule:
     @property
     def name(self) -> str:
         return f"groups/{self.group_id}/recurringExpenses/{self.id}"
-
-
-def schedule_to_json(schedule: Schedule) -> dict[str, Any]:
-    return {
-        "frequency": schedule.frequency.value,
-        "interval": schedule.interval,
-        "start_date": schedule.start_date.isoformat(),
-        "end_date": schedule.end_date.isoformat() if schedule.end_date else None,
-    }

@@ -32,6 +32,6 @@ async def build() -> ServiceApp:
 
     return ServiceApp(
         settings=settings,
-        register=lambda server: settlement_pb2_grpc.add_SettlementServiceServicer_to_server(servicer, server),  # type: ignore[no-untyped-call]
+        register=lambda server: settlement_pb2_grpc.add_SettlementServiceServicer_to_server(servicer, server),
         on_stop=[db.close, cache.close, close_peers],
     )

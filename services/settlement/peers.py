@@ -14,13 +14,13 @@ GROUP_NOT_FOUND = "group not found"
 _PAGE = 100
 
 
-def _unavailable(what: str, err: grpc.aio.AioRpcError) -> Unavailable:
+def _unavailable(what: str) -> Unavailable:
     return Unavailable(f"{what} did not answer; retry")
 
 
 class GroupDirectory:
     def __init__(self, channel: grpc.aio.Channel):
-        self._stub = group_pb2_grpc.GroupServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._stub = group_pb2_grpc.GroupServiceStub(channel)
 
     async def members(self, group_id: str) -> list[Member]:
         out: list[Member] = []
@@ -35,7 +35,7 @@ class GroupDirectory:
             except grpc.aio.AioRpcError as err:
                 if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                     raise NotFound(GROUP_NOT_FOUND) from err
-                raise _unavailable("the group service", err) from err
+                raise _unavailable("the group service") from err
             out += [Member(m.user.removeprefix("users/"), m.display_name) for m in page.members]
             token = page.next_page_token
             if not token:
@@ -51,7 +51,7 @@ class GroupDirectory:
         except grpc.aio.AioRpcError as err:
             if err.code() is grpc.StatusCode.INVALID_ARGUMENT:
                 raise NotFound(GROUP_NOT_FOUND) from err
-            raise _unavailable("the group service", err) from err
+            raise _unavailable("the group service") from err
         if not answer.group_exists:
             raise NotFound(GROUP_NOT_FOUND)
         return {m.removeprefix("users/") for m in answer.members}
@@ -65,7 +65,7 @@ class GroupDirectory:
                     group_pb2.ListGroupsRequest(page_size=_PAGE, page_token=token, show_archived=True)
                 )
             except grpc.aio.AioRpcError as err:
-                raise _unavailable("the group service", err) from err
+                raise _unavailable("the group service") from err
             out += [
                 GroupInfo(g.group_id, g.display_name, g.kind == group_pb2.Group.DIRECT) for g in page.groups
             ]
@@ -76,7 +76,7 @@ class GroupDirectory:
 
 class UserDirectory:
     def __init__(self, channel: grpc.aio.Channel):
-        self._stub = auth_pb2_grpc.AuthServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._stub = auth_pb2_grpc.AuthServiceStub(channel)
 
     async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
         if not user_ids:
@@ -86,5 +86,5 @@ class UserDirectory:
                 auth_pb2.BatchGetUsersRequest(names=[f"users/{u}" for u in user_ids])
             )
         except grpc.aio.AioRpcError as err:
-            raise _unavailable("the user directory", err) from err
+            raise _unavailable("the user directory") from err
         return {u.user_id: Profile(u.display_name, u.upi_vpa) for u in answer.users}

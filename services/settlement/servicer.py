@@ -101,7 +101,7 @@ def settlement_proto(s: Settlement) -> settlement_pb2.Settlement:
         payee=f"users/{s.payee}",
         amount=_money(s.currency, s.amount_minor),
         note=s.note,
-        method=_METHOD_PB[s.method],  # type: ignore[arg-type]
+        method=_METHOD_PB[s.method],
         payment_reference=s.payment_reference,
         creator=f"users/{s.creator}",
         deleted=s.deleted,

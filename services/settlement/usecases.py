@@ -21,7 +21,7 @@ from services.settlement import domain, repository
 from services.settlement.balance_cache import BalanceCache
 from services.settlement.domain import Method, Settlement, Transfer
 from services.settlement.peers import GROUP_NOT_FOUND
-from services.settlement.ports import Groups, Member, Users
+from services.settlement.ports import GroupInfo, Groups, Member, Users
 
 SETTLEMENT_NOT_FOUND = "settlement not found"
 # Friend ledgers whose members are looked up at once for GetMyBalances.
@@ -137,15 +137,15 @@ class SettlementUseCases:
         )
         entries = []
         for group_id in domain.largest_first({g: nets_by_group.get(g, {}) for g in shown}):
-            info = groups.get(group_id)
+            # a group missing from the list is one the caller left while a write raced it
+            info = groups.get(group_id, GroupInfo(group_id, "", False))
             friend, friend_name = friends.get(group_id, ("", ""))
             entries.append(
                 GroupNets(
                     group_id=group_id,
-                    display_name=friend_name
-                    if info is not None and info.direct
-                    else (info.display_name if info else ""),
-                    direct=info.direct if info else False,
+                    # a friend ledger has no name of its own: it is shown as the friend
+                    display_name=friend_name if info.direct else info.display_name,
+                    direct=info.direct,
                     friend=friend,
                     nets=dict(sorted(nets_by_group.get(group_id, {}).items())),
                 )
@@ -153,7 +153,7 @@ class SettlementUseCases:
         owed, owes = domain.totals(nets_by_group)
         return MyNets(entries, owed, owes)
 
-    async def _friends(self, direct: list[Any], caller: str) -> dict[str, tuple[str, str]]:
+    async def _friends(self, direct: list[GroupInfo], caller: str) -> dict[str, tuple[str, str]]:
         """group id → (friend's user id, display name) for friend ledgers."""
         limit = asyncio.Semaphore(_PARALLEL_LOOKUPS)
 

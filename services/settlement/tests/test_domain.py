@@ -40,7 +40,9 @@ def test_optimal_is_false_only_when_the_greedy_fallback_ran() -> None:
     big["zz"] = -sum(big.values())
     assert not domain.exactly_solvable(big)
     # opposite pairs are settled first, so many of them still leave an exact problem
-    pairs = {f"p{i:02d}": i + 1 for i in range(EXACT_LIMIT)} | {f"n{i:02d}": -(i + 1) for i in range(EXACT_LIMIT)}
+    pairs = {f"p{i:02d}": i + 1 for i in range(EXACT_LIMIT)} | {
+        f"n{i:02d}": -(i + 1) for i in range(EXACT_LIMIT)
+    }
     assert domain.exactly_solvable(pairs)
     assert domain.plan({"INR": pairs})[1]
 

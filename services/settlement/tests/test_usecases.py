@@ -1,0 +1,113 @@
+"""Use cases on the real database with fake peers (group and auth services).
+
+ListConvertedDebts is gated by a paid feature at the server, so its arithmetic
+is exercised here rather than through the gateway.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping
+
+import pytest
+
+from libs.cache import Cache
+from libs.db.database import Database
+from libs.errors import InvalidArgument, NotFound
+from libs.ledger import store
+from libs.ledger.postings import Posting
+from services.settlement.balance_cache import BalanceCache
+from services.settlement.ports import GroupInfo, Member, Profile
+from services.settlement.usecases import SettlementUseCases
+
+pytestmark = pytest.mark.integration
+
+
+class FakeGroups:
+    def __init__(self, members: dict[str, list[str]]):
+        self._members = members
+
+    async def members(self, group_id: str) -> list[Member]:
+        if group_id not in self._members:
+            raise NotFound("group not found")
+        return [Member(u, u.upper()) for u in self._members[group_id]]
+
+    async def members_among(self, group_id: str, user_ids: list[str]) -> set[str]:
+        if group_id not in self._members:
+            raise NotFound("group not found")
+        return set(user_ids) & set(self._members[group_id])
+
+    async def my_groups(self) -> list[GroupInfo]:
+        return [GroupInfo(g, "Trip", False) for g in self._members]
+
+
+class FakeUsers:
+    async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
+        return {u: Profile(u.upper(), "") for u in user_ids}
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url, pool_size=2)
+    yield database
+    await database.close()
+
+
+async def _record(db: Database, group: str, currency: str, nets: Mapping[str, int]) -> None:
+    postings = {u: Posting(v, 0) if v > 0 else Posting(0, -v) for u, v in nets.items()}
+    async with db.transaction() as conn:
+        await store.record(
+            conn,
+            group_id=group,
+            kind="expense",
+            currency=currency,
+            total_minor=sum(v for v in nets.values() if v > 0),
+            postings=postings,
+        )
+
+
+def _usecases(db: Database, group: str, members: list[str]) -> SettlementUseCases:
+    # A cache without a server: every read is a miss, as with Redis down.
+    return SettlementUseCases(
+        db, FakeGroups({group: members}), FakeUsers(), BalanceCache(Cache("", prefix="t"))
+    )
+
+
+async def test_converted_debts_use_the_given_rates(db: Database) -> None:
+    group = str(uuid.uuid4())
+    uc = _usecases(db, group, ["a", "b", "c"])
+    await _record(db, group, "INR", {"a": 10000, "b": -10000})
+    await _record(db, group, "USD", {"b": 300, "c": -300})  # 3 USD at 83.50 = 250.50 INR
+
+    transfers, optimal, used = await uc.converted_debts("a", group, "INR", {"USD": "83.50", "EUR": "90"})
+    assert used == {"USD": "83.50"}  # only the currencies with open balances
+    assert optimal
+    assert {t.currency for t in transfers} == {"INR"}
+    left = {"a": 10000, "b": -10000 + 25050, "c": -25050}
+    for t in transfers:
+        left[t.payer] += t.amount_minor
+        left[t.payee] -= t.amount_minor
+    assert set(left.values()) == {0}
+    assert len(transfers) == 2
+
+    # Converting to USD instead: 100.00 INR at 0.012 = 1.20 USD.
+    to_usd, _, used_usd = await uc.converted_debts("a", group, "USD", {"INR": "0.012"})
+    assert used_usd == {"INR": "0.012"}
+    assert sorted((t.payer, t.payee, t.amount_minor) for t in to_usd) == [("c", "a", 120), ("c", "b", 180)]
+
+    with pytest.raises(InvalidArgument) as missing:
+        await uc.converted_debts("a", group, "INR", {})
+    assert missing.value.field == "rates" and "USD" in missing.value.description
+    with pytest.raises(NotFound):
+        await uc.converted_debts("stranger", group, "INR", {"USD": "83.50"})
+
+
+async def test_balances_of_someone_who_left_are_still_shown(db: Database) -> None:
+    group = str(uuid.uuid4())
+    await _record(db, group, "INR", {"a": 500, "gone": -500})
+    members = await _usecases(db, group, ["a", "b"]).group_balances("a", group, "")
+    assert [(m.user_id, m.display_name, m.nets) for m in members] == [
+        ("a", "A", {"INR": 500}),
+        ("b", "B", {}),
+        ("gone", "GONE", {"INR": -500}),
+    ]
