@@ -31,7 +31,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("group", "hisaab.group.v1.GroupService", 50052, True),
     ServiceSpec("expense", "hisaab.expense.v1.ExpenseService", 50053, True),
     ServiceSpec("settlement", "hisaab.settlement.v1.SettlementService", 50054, True),
-    ServiceSpec("pricing", "hisaab.pricing.v1.PricingService", 50055, False),
+    ServiceSpec("pricing", "hisaab.pricing.v1.PricingService", 50055, True),
     ServiceSpec("notification", "hisaab.notification.v1.NotificationService", 50056, False),
 )
 

@@ -50,7 +50,7 @@ def build_server(app: ServiceApp) -> tuple[grpc.aio.Server, Any]:
         jwks = JwksCache.from_url(settings.jwks_url)
     verifier = TokenVerifier(jwks, issuer=settings.jwt_issuer, client_id=settings.jwt_client_id)
     rules = method_rules(settings.service.grpc_service)
-    interceptors: list[grpc.aio.ServerInterceptor] = [
+    interceptors: list[Any] = [
         *telemetry.server_interceptors(),
         ServerPipeline(verifier, rules, app.guards),
     ]

@@ -189,15 +189,20 @@ class FeatureGate:
 
 
 def _request_id(request: Any) -> str:
-    # A create's own request_id makes the count idempotent with the call.
+    # A create's own request_id (a UUID, AIP-155) makes the count idempotent with the call.
     value = getattr(request, "request_id", "")
-    return value if isinstance(value, str) and value else str(uuid.uuid4())
+    if isinstance(value, str) and value:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            pass
+    return str(uuid.uuid4())
 
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
 
 
-class GateInterceptor(grpc.aio.ServerInterceptor):
+class GateInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Wraps only the methods the contract gates; must come after ``ServerPipeline``."""
 
     def __init__(self, gate: FeatureGate, rules: Mapping[str, MethodRules]):
@@ -206,9 +211,9 @@ class GateInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Any:
         handler = await continuation(handler_call_details)
         rules = self._rules.get(handler_call_details.method)  # type: ignore[attr-defined]
         if handler is None or handler.unary_unary is None or rules is None:

@@ -54,7 +54,5 @@ def window(period: Period, time_zone: str, now: datetime) -> Window:
 def _next_midnight(local_midnight: datetime, *, days: int) -> datetime:
     # Calendar arithmetic on the wall clock, then re-attached to the zone, so a
     # day with a DST change is still one calendar day long.
-    moved = (local_midnight.replace(tzinfo=None) + timedelta(days=days)).replace(
-        tzinfo=local_midnight.tzinfo
-    )
+    moved = (local_midnight.replace(tzinfo=None) + timedelta(days=days)).replace(tzinfo=local_midnight.tzinfo)
     return moved

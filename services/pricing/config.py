@@ -39,7 +39,9 @@ class PricingConfig:
 
 def load(env: str) -> PricingConfig:
     default = "razorpay" if env in PRODUCTION_ENVS else "dev"
-    providers = frozenset(p.strip().lower() for p in _env("HISAAB_PAYMENT_PROVIDER", default).split(",") if p.strip())
+    providers = frozenset(
+        p.strip().lower() for p in _env("HISAAB_PAYMENT_PROVIDER", default).split(",") if p.strip()
+    )
     unknown = providers - KNOWN_PROVIDERS
     if unknown:
         raise SettingsError(f"HISAAB_PAYMENT_PROVIDER: unknown provider(s) {sorted(unknown)}")

@@ -70,7 +70,12 @@ class EntitlementUseCases:
             conn,
             "purchase.completed",
             order.name,
-            {"order": order.id, "user": order.user_id, "pack": order.pack_key, "features": list(order.features)},
+            {
+                "order": order.id,
+                "user": order.user_id,
+                "pack": order.pack_key,
+                "features": list(order.features),
+            },
             actor=order.user_id,
         )
 
@@ -142,20 +147,30 @@ class EntitlementUseCases:
             return await self._usage_of(conn, user_id, quota, held, now)
 
     async def expire(self, now: datetime | None = None) -> tuple[int, list[str]]:
-        """Ends grants past their end; one event per affected user. Safe to run late or twice."""
+        """Ends grants past their end; one event per user who lost a feature. Safe to run late or twice.
+
+        A grant that ends where a renewal starts is marked expired too, but the
+        user keeps the feature, so there is no event and no cache change for it.
+        """
         now = now or self.now()
+        lapsed: dict[str, list[str]] = {}
         async with self._db.transaction() as conn:
             ended = await repository.expire_due(conn, now)
-            by_user: dict[str, list[str]] = {}
+            by_user: dict[str, set[str]] = {}
             for user_id, feature in ended:
-                by_user.setdefault(user_id, []).append(feature)
+                by_user.setdefault(user_id, set()).add(feature)
             for user_id, features in sorted(by_user.items()):
+                held = domain.held_features(await repository.live_grants(conn, user_id, now), now)
+                gone = sorted(features - set(held))
+                if not gone:
+                    continue
+                lapsed[user_id] = gone
                 await outbox.record(
                     conn,
                     "entitlements.expired",
                     f"users/{user_id}",
-                    {"user": user_id, "features": sorted(set(features)), "at": now.isoformat()},
+                    {"user": user_id, "features": gone, "at": now.isoformat()},
                 )
-        users = sorted(by_user)
+        users = sorted(lapsed)
         await self.invalidate(*users)
         return len(ended), users

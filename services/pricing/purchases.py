@@ -101,7 +101,8 @@ class PurchaseUseCases:
             provider_order_id=order.provider_order_id, payment_id=payment_id, signature=signature
         ):
             raise InvalidArgument("signature", "does not match the order and payment")
-        return await self._paid(conn, order, payment_id)
+        paid, _ = await self._paid(conn, order, payment_id)
+        return paid
 
     async def _paid(
         self,
@@ -110,16 +111,17 @@ class PurchaseUseCases:
         payment_id: str,
         amount_minor: int | None = None,
         currency: str | None = None,
-    ) -> Order:
+    ) -> tuple[Order, bool]:
+        """The order after the payment report, and whether this report granted its features."""
         outcome = domain.settle_payment(order, amount_minor, currency)
         if outcome is not Settle.GRANT:
-            return order
+            return order, False
         now = self._entitlements.now()
         paid = await repository.set_order_state(
             conn, order.id, OrderState.PAID, payment_id=payment_id, failure_reason="", paid_at=now
         )
         await self._entitlements.grant_order(conn, paid, now)
-        return paid
+        return paid, True
 
     async def get(self, user_id: str, order_id: str) -> Order:
         async with self._db.transaction() as conn:
@@ -128,7 +130,7 @@ class PurchaseUseCases:
             raise NotFound(ORDER_NOT_FOUND)
         return order
 
-    async def list(self, user_id: str, *, after: list[str] | None, limit: int) -> list[Order]:
+    async def list_orders(self, user_id: str, *, after: list[str] | None, limit: int) -> list[Order]:
         async with self._db.read() as conn:
             return await repository.list_orders(conn, user_id, after=after, limit=limit)
 
@@ -143,7 +145,9 @@ class PurchaseUseCases:
             raise InvalidArgument("body", str(err)) from None
         user_id = ""
         async with self._db.transaction() as conn:
-            if not await repository.claim_webhook_event(conn, ProviderKind.RAZORPAY, event.event_id, event.event_type):
+            if not await repository.claim_webhook_event(
+                conn, ProviderKind.RAZORPAY, event.event_id, event.event_type
+            ):
                 return  # a retry or a replay of an event already handled
             user_id = await self._apply(conn, event)
         if user_id:
@@ -157,11 +161,13 @@ class PurchaseUseCases:
             return ""
         if event.event_type in _PAID_EVENTS:
             try:
-                paid = await self._paid(conn, order, event.payment_id, event.amount_minor, event.currency)
+                paid, granted = await self._paid(
+                    conn, order, event.payment_id, event.amount_minor, event.currency
+                )
             except FailedPrecondition:
                 log.warning("paid amount differs from the order", extra={"order": order.id})
                 return ""
-            return paid.user_id
+            return paid.user_id if granted else ""
         if event.event_type == "payment.failed" and order.state is OrderState.CREATED:
             await repository.set_order_state(
                 conn, order.id, OrderState.FAILED, failure_reason=event.failure_reason or "payment failed"
@@ -175,7 +181,11 @@ class PurchaseUseCases:
 
     async def _order_for(self, conn: AsyncConnection, event: WebhookEvent) -> Order | None:
         if event.order_id:
-            return await repository.order_by_provider_id(conn, ProviderKind.RAZORPAY, event.order_id, lock=True)
+            return await repository.order_by_provider_id(
+                conn, ProviderKind.RAZORPAY, event.order_id, lock=True
+            )
         if event.payment_id:
-            return await repository.order_by_payment_id(conn, ProviderKind.RAZORPAY, event.payment_id, lock=True)
+            return await repository.order_by_payment_id(
+                conn, ProviderKind.RAZORPAY, event.payment_id, lock=True
+            )
         return None

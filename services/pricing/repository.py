@@ -129,8 +129,9 @@ async def upsert_pack(conn: AsyncConnection, pack: Pack) -> Pack:
         await conn.execute(
             text(
                 "INSERT INTO pricing.packs (key, display_name, description, features, duration_seconds, "
-                "price_inr_minor, other_prices, active, sort_order, google_play_product_id, app_store_product_id) "
-                "VALUES (:key, :name, :desc, :features, :dur, :price, CAST(:other AS jsonb), true, :sort, :gp, :as_) "
+                "price_inr_minor, other_prices, active, sort_order, google_play_product_id, "
+                "app_store_product_id) VALUES (:key, :name, :desc, :features, :dur, :price, "
+                "CAST(:other AS jsonb), true, :sort, :gp, :as_) "
                 "ON CONFLICT (key) DO UPDATE SET display_name = EXCLUDED.display_name, "
                 "description = EXCLUDED.description, features = EXCLUDED.features, "
                 "duration_seconds = EXCLUDED.duration_seconds, price_inr_minor = EXCLUDED.price_inr_minor, "
@@ -185,8 +186,8 @@ async def upsert_quota(conn: AsyncConnection, quota: Quota) -> Quota:
     row = (
         await conn.execute(
             text(
-                'INSERT INTO pricing.quotas (key, display_name, "limit", period, time_zone, lifted_by_feature) '
-                "VALUES (:key, :name, :limit, :period, :tz, :lifted) "
+                'INSERT INTO pricing.quotas (key, display_name, "limit", period, time_zone, '
+                "lifted_by_feature) VALUES (:key, :name, :limit, :period, :tz, :lifted) "
                 "ON CONFLICT (key) DO UPDATE SET display_name = EXCLUDED.display_name, "
                 '"limit" = EXCLUDED."limit", period = EXCLUDED.period, time_zone = EXCLUDED.time_zone, '
                 "lifted_by_feature = EXCLUDED.lifted_by_feature, updated_at = now() RETURNING *"
@@ -233,8 +234,9 @@ async def insert_order(conn: AsyncConnection, order: Order) -> Order:
         await conn.execute(
             text(
                 "INSERT INTO pricing.orders (id, user_id, pack_key, features, duration_seconds, provider, "
-                "provider_order_id, currency, amount_minor, state, checkout_params) VALUES (:id, :user, :pack, "
-                ":features, :dur, :provider, :poid, :cur, :amount, :state, CAST(:params AS jsonb)) RETURNING *"
+                "provider_order_id, currency, amount_minor, state, checkout_params) VALUES (:id, :user, "
+                ":pack, :features, :dur, :provider, :poid, :cur, :amount, :state, CAST(:params AS jsonb)) "
+                "RETURNING *"
             ),
             {
                 "id": order.id,
@@ -299,7 +301,13 @@ async def set_order_state(
                 "failure_reason = COALESCE(:reason, failure_reason), "
                 "paid_at = COALESCE(:paid, paid_at), updated_at = now() WHERE id = :id RETURNING *"
             ),
-            {"state": state.value, "pay": payment_id, "reason": failure_reason, "paid": paid_at, "id": order_id},
+            {
+                "state": state.value,
+                "pay": payment_id,
+                "reason": failure_reason,
+                "paid": paid_at,
+                "id": order_id,
+            },
         )
     ).one()
     return _order(row)
@@ -384,8 +392,8 @@ async def insert_grant(conn: AsyncConnection, grant: Grant) -> bool:
 async def revoke_order_grants(conn: AsyncConnection, order_id: str, now: datetime) -> int:
     result = await conn.execute(
         text(
-            "UPDATE pricing.user_features SET revoked_at = :now WHERE order_id = :order AND revoked_at IS NULL "
-            "RETURNING 1"
+            "UPDATE pricing.user_features SET revoked_at = :now "
+            "WHERE order_id = :order AND revoked_at IS NULL RETURNING 1"
         ),
         {"now": now, "order": order_id},
     )
@@ -427,7 +435,8 @@ async def expire_due(conn: AsyncConnection, now: datetime) -> list[tuple[str, st
     """Marks grants past their end as expired; (user_id, feature) of each, at most once per grant."""
     rows = await conn.execute(
         text(
-            "UPDATE pricing.user_features SET expired_at = :now WHERE expired_at IS NULL AND revoked_at IS NULL "
+            "UPDATE pricing.user_features SET expired_at = :now "
+            "WHERE expired_at IS NULL AND revoked_at IS NULL "
             "AND expire_time IS NOT NULL AND expire_time <= :now RETURNING user_id, feature_key"
         ),
         {"now": now},
@@ -466,7 +475,9 @@ async def count_usage(conn: AsyncConnection, user_id: str, quota_key: str, windo
 # --- webhooks ------------------------------------------------------------------------
 
 
-async def claim_webhook_event(conn: AsyncConnection, provider: ProviderKind, event_id: str, event_type: str) -> bool:
+async def claim_webhook_event(
+    conn: AsyncConnection, provider: ProviderKind, event_id: str, event_type: str
+) -> bool:
     """False when this event was processed before (providers retry and may deliver twice)."""
     claimed = await conn.execute(
         text(

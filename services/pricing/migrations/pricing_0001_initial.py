@@ -65,11 +65,13 @@ def upgrade() -> None:
             -- what was bought, as it was when the order was created
             features            text[]      NOT NULL,
             duration_seconds    bigint,
-            provider            text        NOT NULL CHECK (provider IN ('razorpay', 'dev', 'google_play', 'app_store')),
+            provider            text        NOT NULL
+                                CHECK (provider IN ('razorpay', 'dev', 'google_play', 'app_store')),
             provider_order_id   text        NOT NULL,
             currency            text        NOT NULL,
             amount_minor        bigint      NOT NULL CHECK (amount_minor > 0),
-            state               text        NOT NULL CHECK (state IN ('created', 'paid', 'failed', 'refunded')),
+            state               text        NOT NULL
+                                CHECK (state IN ('created', 'paid', 'failed', 'refunded')),
             checkout_params     jsonb       NOT NULL DEFAULT '{}',
             provider_payment_id text        NOT NULL DEFAULT '',
             failure_reason      text        NOT NULL DEFAULT '',
@@ -153,16 +155,19 @@ def _seed() -> None:
     op.execute(
         """
         INSERT INTO pricing.packs
-          (key, display_name, description, features, duration_seconds, price_inr_minor, other_prices, sort_order)
+          (key, display_name, description, features, duration_seconds, price_inr_minor, other_prices,
+           sort_order)
         VALUES
           ('trip_7d', 'Trip pack (7 days)', 'Everything a trip needs, for a week.',
            ARRAY['receipts', 'currency_conversion', 'unlimited_expenses', 'export_pdf'],
            604800, 4900, '{}', 10),
           ('pro_monthly', 'Pro (1 month)', 'Every paid feature for 30 days.',
-           ARRAY['receipts', 'export_pdf', 'currency_conversion', 'recurring', 'unlimited_expenses', 'charts'],
+           ARRAY['receipts', 'export_pdf', 'currency_conversion', 'recurring', 'unlimited_expenses',
+                 'charts'],
            2592000, 9900, '{"USD": 199}', 20),
           ('pro_yearly', 'Pro (1 year)', 'Every paid feature for 365 days.',
-           ARRAY['receipts', 'export_pdf', 'currency_conversion', 'recurring', 'unlimited_expenses', 'charts'],
+           ARRAY['receipts', 'export_pdf', 'currency_conversion', 'recurring', 'unlimited_expenses',
+                 'charts'],
            31536000, 79900, '{"USD": 1499}', 30)
         """
     )

@@ -67,7 +67,9 @@ def payment_signature(key_secret: str, order_id: str, payment_id: str) -> str:
 class RazorpayProvider:
     kind = ProviderKind.RAZORPAY
 
-    def __init__(self, key_id: str, key_secret: str, *, post: HttpPost = urllib_post, merchant: str = "Hisaab"):
+    def __init__(
+        self, key_id: str, key_secret: str, *, post: HttpPost = urllib_post, merchant: str = "Hisaab"
+    ):
         self._key_id = key_id
         self._key_secret = key_secret
         self._post = post
@@ -95,7 +97,10 @@ class RazorpayProvider:
         )
         if status != 200:
             # Log Razorpay's reason for operators; the client only learns it failed.
-            log.warning("razorpay refused the order", extra={"status": status, "body": raw[:500].decode(errors="replace")})
+            log.warning(
+                "razorpay refused the order",
+                extra={"status": status, "body": raw[:500].decode(errors="replace")},
+            )
             raise Unavailable("the payment provider could not open the order; retry")
         try:
             created = json.loads(raw)

@@ -1,0 +1,148 @@
+"""The gate on a real Valkey: exact quota counting under concurrency, release on failure, seeding
+from PostgreSQL, cache TTLs bounded by expiry, and the same decisions with Redis unreachable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis.asyncio as redis
+
+from libs.cache import Cache
+from libs.errors import DomainError, ResourceExhausted
+from libs.features import keys
+from libs.features.cache import MAX_TTL_SECONDS, EntitlementCache
+from libs.features.counter import QuotaCounter
+from libs.features.gate import FeatureGate
+from libs.features.windows import Period, window
+from libs.tests.test_feature_gate import CREATE, LIMIT, NOW, RECEIPTS, FakePricing
+from tools.devstack.ports import free_port
+from tools.devstack.valkey import RunningValkey, start_valkey
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningValkey]:
+    server = start_valkey(Path(tmp_path_factory.mktemp("gate-valkey")))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def client(valkey: RunningValkey) -> AsyncIterator[redis.Redis]:
+    conn = redis.Redis.from_url(valkey.url)
+    await conn.flushdb()
+    yield conn
+    await conn.aclose()
+
+
+def _gate(url: str, source: FakePricing) -> FeatureGate:
+    return FeatureGate(
+        source, EntitlementCache(Cache(url, prefix=keys.PREFIX)), QuotaCounter(url), clock=lambda: NOW
+    )
+
+
+def _dead_url() -> str:
+    return f"redis://127.0.0.1:{free_port()}/0"  # nothing listens: Redis is "stopped"
+
+
+async def test_concurrent_calls_never_take_more_than_the_limit(
+    valkey: RunningValkey, client: redis.Redis
+) -> None:
+    source = FakePricing()
+    gate = _gate(valkey.url, source)
+    results = await asyncio.gather(*(gate.admit(CREATE, "ravi") for _ in range(12)), return_exceptions=True)
+    tickets = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, ResourceExhausted)]
+    assert len(tickets) == LIMIT and len(refused) == 12 - LIMIT
+
+
+async def test_a_failed_call_gives_its_use_back(valkey: RunningValkey, client: redis.Redis) -> None:
+    gate = _gate(valkey.url, FakePricing())
+    for _ in range(LIMIT):
+        ticket = await gate.admit(CREATE, "ravi")
+        assert ticket is not None
+        await gate.release(ticket)  # the handler failed
+    ticket = await gate.admit(CREATE, "ravi")
+    assert ticket is not None and ticket.counter_key
+    assert int(await client.get(ticket.counter_key) or 0) == 1
+
+
+async def test_a_missing_counter_is_seeded_from_the_database(
+    valkey: RunningValkey, client: redis.Redis
+) -> None:
+    source = FakePricing()
+    source.used["ravi"] = {"a", "b"}  # counted while Redis had no key (new window, lost data)
+    gate = _gate(valkey.url, source)
+    assert await gate.admit(CREATE, "ravi") is not None
+    with pytest.raises(ResourceExhausted):
+        await gate.admit(CREATE, "ravi")
+
+
+async def test_committing_heals_a_counter_that_missed_uses(
+    valkey: RunningValkey, client: redis.Redis
+) -> None:
+    source = FakePricing()
+    gate = _gate(valkey.url, source)
+    ticket = await gate.admit(CREATE, "ravi")
+    assert ticket is not None
+    # Uses recorded while this Redis was unreachable (another process fell back to the database).
+    source.used["ravi"] = {"x", "y"}
+    await gate.commit(ticket, "z")
+    assert int(await client.get(ticket.counter_key) or 0) == 3
+    with pytest.raises(ResourceExhausted):
+        await gate.admit(CREATE, "ravi")
+
+
+async def test_warm_cache_answers_without_the_database_and_ttl_stops_at_expiry(
+    valkey: RunningValkey, client: redis.Redis
+) -> None:
+    source = FakePricing()
+    source.held["asha"] = {"receipts": NOW + timedelta(seconds=20)}
+    gate = _gate(valkey.url, source)
+    await gate.admit(RECEIPTS, "asha")
+    checks = source.checks
+    for _ in range(5):
+        await gate.admit(RECEIPTS, "asha")
+    assert source.checks == checks  # warm: Redis answered
+    ttl_ms = await client.pttl(keys.entitlements("asha"))
+    assert 0 < ttl_ms <= 20_000 < MAX_TTL_SECONDS * 1000
+    await EntitlementCache(Cache(valkey.url, prefix=keys.PREFIX)).invalidate("asha")
+    assert await client.get(keys.entitlements("asha")) is None
+
+
+async def _decisions(gate: FeatureGate) -> list[str]:
+    out = []
+    for rules, user in ((RECEIPTS, "asha"), (RECEIPTS, "ravi"), (CREATE, "ravi"), (CREATE, "meera")):
+        try:
+            ticket = await gate.admit(rules, user)
+        except DomainError as err:
+            out.append(err.reason)
+            continue
+        if ticket is not None:
+            await gate.release(ticket)  # decide only; do not spend the use
+        out.append("OK")
+    return out
+
+
+async def test_decisions_are_identical_with_redis_unreachable(
+    valkey: RunningValkey, client: redis.Redis
+) -> None:
+    source = FakePricing()
+    source.held["asha"] = {"receipts": None}
+    source.used["ravi"] = {str(i) for i in range(LIMIT)}
+    with_redis = await _decisions(_gate(valkey.url, source))
+    cold = await _decisions(_gate(valkey.url, source))  # second pass: from the warm cache
+    without_redis = await _decisions(_gate(_dead_url(), source))
+    assert with_redis == cold == without_redis == ["OK", "FEATURE_REQUIRED", "QUOTA_EXCEEDED", "OK"]
+
+
+async def test_counter_keys_move_with_the_window() -> None:
+    today = window(Period.DAILY, "Asia/Kolkata", NOW)
+    tomorrow = window(Period.DAILY, "Asia/Kolkata", today.reset)
+    assert keys.quota_counter("u", "q", today.start) != keys.quota_counter("u", "q", tomorrow.start)
+    assert tomorrow.start == today.reset and tomorrow.reset - tomorrow.start == timedelta(days=1)
