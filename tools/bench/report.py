@@ -57,7 +57,24 @@ def _ledger() -> str:
     return ledger_bench.markdown(ledger_bench.run())
 
 
-SECTIONS: list[Callable[[], str]] = [_ledger, _simplify]
+def _gate() -> str:
+    from tools.bench import gate_bench
+
+    figures = gate_bench.run()
+    lines = [
+        "## Feature gate added latency per RPC",
+        "",
+        "The gate's own work on each gated call, measured in-process against the stack's Valkey and pricing.",
+        "",
+        "| scenario | p50 ms | p95 ms | samples |",
+        "|---|---|---|---|",
+    ]
+    for name, row in figures.items():
+        lines.append(f"| {name} | {row['p50_ms']:.3f} | {row['p95_ms']:.3f} | {int(row['n'])} |")
+    return "\n".join(lines)
+
+
+SECTIONS: list[Callable[[], str]] = [_ledger, _gate, _simplify]
 
 
 def main() -> None:
