@@ -20,9 +20,11 @@ boto3 is synchronous: async callers wrap calls in ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -56,13 +58,27 @@ def endpoint_url() -> str | None:
     return _env("AWS_ENDPOINT_URL") or None
 
 
+def make_client(
+    service: str, *, endpoint: str | None, region_name: str, credentials: Mapping[str, str] | None = None
+) -> Any:
+    """``credentials``: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY for a process whose environment lacks them."""
+    creds = dict(credentials or {})
+    session = boto3.session.Session(
+        aws_access_key_id=creds.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=creds.get("AWS_SECRET_ACCESS_KEY"),
+    )
+    return session.client(  # type: ignore[call-overload]
+        service, region_name=region_name, endpoint_url=endpoint, config=_CLIENT_CONFIG
+    )
+
+
 @functools.cache
 def client(service: str) -> Any:
-    """One client per service and process (boto3 clients are thread-safe; sessions are not)."""
-    session = boto3.session.Session()
-    return session.client(  # type: ignore[call-overload]
-        service, region_name=region(), endpoint_url=endpoint_url(), config=_CLIENT_CONFIG
-    )
+    """One client per service and process, configured from the environment.
+
+    boto3 clients are thread-safe (sessions are not), so ``asyncio.to_thread`` callers share it.
+    """
+    return make_client(service, endpoint=endpoint_url(), region_name=region())
 
 
 @dataclass(frozen=True)
@@ -108,7 +124,9 @@ def _queue_with_dlq(sqs: Any, name: str) -> tuple[str, str]:
         Attributes={
             "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS),
             "ReceiveMessageWaitTimeSeconds": "20",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}
+            ),
         },
     )["QueueUrl"]
     return url, _queue_arn(sqs, url)
@@ -135,14 +153,31 @@ def _allow_topic(sqs: Any, queue_url: str, queue_arn: str, topic_arn: str) -> No
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
 
 
-def dlq_url(queue_url: str) -> str:
-    """The dead-letter queue bootstrap pairs with ``queue_url``."""
-    return f"{queue_url}-dlq"
+def dlq_url(queue_url: str, sqs: Any | None = None) -> str:
+    """The dead-letter queue of ``queue_url``, from its redrive policy."""
+    sqs = sqs or client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
+    target_arn = json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"]
+    return str(sqs.get_queue_url(QueueName=target_arn.rsplit(":", 1)[-1])["QueueUrl"])
 
 
-def bootstrap(prefix: str = "hisaab", *, email_sender: str = "no-reply@hisaab.app") -> Resources:
-    """Create (idempotently) every AWS resource the services use; returns their names."""
-    sns, sqs, s3, ses = client("sns"), client("sqs"), client("s3"), client("ses")
+def bootstrap(
+    prefix: str = "hisaab",
+    *,
+    endpoint: str | None = None,
+    region_name: str | None = None,
+    credentials: Mapping[str, str] | None = None,
+    email_sender: str = "no-reply@hisaab.app",
+) -> Resources:
+    """Create (idempotently) every AWS resource the services use; returns their names.
+
+    ``endpoint``/``region_name`` default to the environment (the local stack passes its emulator).
+    """
+    where = region_name or region()
+    sns, sqs, s3, ses = (
+        make_client(name, endpoint=endpoint or endpoint_url(), region_name=where, credentials=credentials)
+        for name in ("sns", "sqs", "s3", "ses")
+    )
     topic_arn = sns.create_topic(Name=f"{prefix}-events")["TopicArn"]
     notification_url, notification_arn = _queue_with_dlq(sqs, f"{prefix}-notification")
     jobs_url, _ = _queue_with_dlq(sqs, f"{prefix}-jobs")
@@ -159,12 +194,10 @@ def bootstrap(prefix: str = "hisaab", *, email_sender: str = "no-reply@hisaab.ap
     buckets = {kind: f"{prefix}-{kind}" for kind in ("receipts", "exports", "analytics")}
     for bucket in buckets.values():
         create: dict[str, Any] = {"Bucket": bucket}
-        if region() != "us-east-1":
-            create["CreateBucketConfiguration"] = {"LocationConstraint": region()}
-        try:
+        if where != "us-east-1":
+            create["CreateBucketConfiguration"] = {"LocationConstraint": where}
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
             s3.create_bucket(**create)
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
     # Credentials are placeholders here; in AWS they are the FCM key and the APNs certificate.
     android = sns.create_platform_application(
         Name=f"{prefix}-android", Platform="GCM", Attributes={"PlatformCredential": "emulator"}
@@ -189,4 +222,13 @@ def bootstrap(prefix: str = "hisaab", *, email_sender: str = "no-reply@hisaab.ap
     )
 
 
-__all__ = ["MAX_RECEIVES", "Resources", "bootstrap", "client", "dlq_url", "endpoint_url", "region"]
+__all__ = [
+    "MAX_RECEIVES",
+    "Resources",
+    "bootstrap",
+    "client",
+    "dlq_url",
+    "endpoint_url",
+    "make_client",
+    "region",
+]

@@ -12,6 +12,9 @@ import logging
 import time
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 log = logging.getLogger("hisaab.cache")
@@ -19,16 +22,23 @@ log = logging.getLogger("hisaab.cache")
 SKIP_AFTER_ERROR_SECONDS = 2.0
 
 
+def client(url: str, timeout: float = 0.1) -> redis.Redis:
+    """A client with short timeouts, for a cache the answer never depends on."""
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        # A pooled connection that died with a restarted server gets one fresh attempt,
+        # so the first command after a restart (often an invalidation) is not lost.
+        retry=Retry(NoBackoff(), retries=1),
+        retry_on_error=[RedisConnectionError],
+    )
+
+
 class Cache:
     def __init__(self, url: str, *, prefix: str, timeout: float = 0.1):
         self._prefix = prefix
-        self._client: redis.Redis | None = (
-            redis.Redis.from_url(
-                url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
-            )
-            if url
-            else None
-        )
+        self._client = client(url, timeout) if url else None
         self._skip_until = 0.0
 
     def key(self, *parts: str) -> str:

@@ -32,7 +32,24 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("expense", "hisaab.expense.v1.ExpenseService", 50053, True),
     ServiceSpec("settlement", "hisaab.settlement.v1.SettlementService", 50054, True),
     ServiceSpec("pricing", "hisaab.pricing.v1.PricingService", 50055, True),
-    ServiceSpec("notification", "hisaab.notification.v1.NotificationService", 50056, False),
+    ServiceSpec("notification", "hisaab.notification.v1.NotificationService", 50056, True),
+)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """A long-running background process with no gRPC port (queue consumers, the relay)."""
+
+    name: str  # process and chart key
+    module: str  # run as ``python -m <module>``
+    # Only in ``make run``: in AWS, EventBridge Scheduler does this job.
+    local_only: bool = False
+
+
+WORKERS: tuple[WorkerSpec, ...] = (
+    WorkerSpec("outbox-relay", "libs.outbox_relay"),
+    WorkerSpec("notification-worker", "services.notification.worker"),
+    WorkerSpec("scheduler", "libs.jobs.scheduler", local_only=True),
 )
 
 GATEWAY_PORT = 8080

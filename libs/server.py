@@ -48,7 +48,12 @@ def build_server(app: ServiceApp) -> tuple[grpc.aio.Server, Any]:
         if not settings.jwks_url:
             raise SettingsError("HISAAB_JWKS_URL is not set")
         jwks = JwksCache.from_url(settings.jwks_url)
-    verifier = TokenVerifier(jwks, issuer=settings.jwt_issuer, client_id=settings.jwt_client_id)
+    verifier = TokenVerifier(
+        jwks,
+        issuer=settings.jwt_issuer,
+        client_id=settings.jwt_client_id,
+        service_client_ids=settings.service_client_ids,
+    )
     rules = method_rules(settings.service.grpc_service)
     interceptors: list[Any] = [
         *telemetry.server_interceptors(),

@@ -36,6 +36,7 @@ class Settings:
     jwks_url: str
     jwt_issuer: str
     jwt_client_id: str
+    service_client_ids: frozenset[str]
     auth_provider: str
     cognito_user_pool_id: str
     cognito_client_id: str
@@ -93,6 +94,9 @@ def load(service_name: str) -> Settings:
         jwks_url=jwks_url,
         jwt_issuer=issuer,
         jwt_client_id=client_id,
+        service_client_ids=frozenset(
+            c.strip() for c in _env("HISAAB_SERVICE_CLIENT_IDS").split(",") if c.strip()
+        ),
         auth_provider=provider,
         cognito_user_pool_id=pool,
         cognito_client_id=_env("HISAAB_COGNITO_CLIENT_ID"),

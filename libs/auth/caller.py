@@ -41,3 +41,23 @@ def set_caller(caller: Caller | None) -> contextvars.Token[Caller | None]:
 
 def reset_caller(token: contextvars.Token[Caller | None]) -> None:
     _current.reset(token)
+
+
+INTERNAL_SCOPE = "hisaab/internal"
+
+
+def is_internal(caller: Caller | None) -> bool:
+    """Whether the caller is one of our own services (a token with the internal scope)."""
+    if caller is None:
+        return False
+    return INTERNAL_SCOPE in str(caller.claims.get("scope", "")).split()
+
+
+def require_internal() -> Caller:
+    """The caller, who must be one of our own services; PERMISSION_DENIED for anyone else."""
+    from libs.errors import NotAllowed
+
+    caller = require_caller()
+    if not is_internal(caller):
+        raise NotAllowed("this method is for Hisaab's own services")
+    return caller

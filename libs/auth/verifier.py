@@ -6,7 +6,7 @@ from typing import Any
 
 import jwt
 
-from libs.auth.caller import Caller
+from libs.auth.caller import INTERNAL_SCOPE, Caller
 from libs.auth.jwks import JwksCache
 from libs.errors import Unauthenticated
 
@@ -17,10 +17,19 @@ LEEWAY_SECONDS = 30
 
 
 class TokenVerifier:
-    def __init__(self, jwks: JwksCache, *, issuer: str, client_id: str):
+    def __init__(
+        self,
+        jwks: JwksCache,
+        *,
+        issuer: str,
+        client_id: str,
+        service_client_ids: frozenset[str] = frozenset(),
+    ):
         self._jwks = jwks
         self._issuer = issuer
         self._client_id = client_id
+        # Our services' own app clients (client-credentials tokens); only with the internal scope.
+        self._service_client_ids = service_client_ids
 
     async def verify(self, token: str) -> Caller:
         try:
@@ -51,6 +60,9 @@ class TokenVerifier:
             raise Unauthenticated("token rejected") from None
         if claims.get("token_use") != "access":
             raise Unauthenticated("an access token is required")
-        if claims.get("client_id") != self._client_id:
-            raise Unauthenticated("token issued to another client")
+        client = claims.get("client_id")
+        if client != self._client_id:
+            internal = INTERNAL_SCOPE in str(claims.get("scope", "")).split()
+            if client not in self._service_client_ids or not internal:
+                raise Unauthenticated("token issued to another client")
         return Caller(user_id=str(claims["sub"]), token=token, claims=claims)

@@ -17,6 +17,8 @@ from typing import Any
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from libs import cache
+
 log = logging.getLogger("hisaab.features")
 
 SKIP_AFTER_ERROR_SECONDS = 2.0
@@ -66,13 +68,7 @@ class Reservation:
 
 class QuotaCounter:
     def __init__(self, url: str, *, timeout: float = 0.1):
-        self._client: redis.Redis | None = (
-            redis.Redis.from_url(
-                url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
-            )
-            if url
-            else None
-        )
+        self._client: redis.Redis | None = cache.client(url, timeout) if url else None
         self._skip_until = 0.0
         self._scripts: dict[str, Any] = {}
 

@@ -159,3 +159,18 @@ async def test_unknown_kid_refreshes_the_key_set_at_most_once_per_interval(key: 
     assert source.calls == 2
     await v.verify(sign(rotated, claims(), kid="k2"))
     assert source.calls == 2
+
+
+async def test_service_clients_need_the_internal_scope(key: rsa.RSAPrivateKey) -> None:
+    v = TokenVerifier(
+        JwksCache(Source([_jwk(key, "k1")])),
+        issuer=ISSUER,
+        client_id=CLIENT,
+        service_client_ids=frozenset({"svc"}),
+    )
+    internal = await v.verify(sign(key, claims(client_id="svc", sub="svc", scope="hisaab/internal")))
+    assert internal.user_id == "svc"
+    with pytest.raises(Unauthenticated):
+        await v.verify(sign(key, claims(client_id="svc", sub="svc")))  # no internal scope
+    with pytest.raises(Unauthenticated):
+        await v.verify(sign(key, claims(client_id="other", scope="hisaab/internal")))  # unknown client

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from hisaab.expense.v1 import expense_pb2_grpc
 
+from libs import aws
 from libs import settings as settings_mod
 from libs.db.database import Database
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
-from services.expense.peers import GroupDirectory, UserDirectory
+from services.expense.files.usecases import FileUseCases
+from services.expense.peers import GroupDirectory, GroupSnapshot, SettlementRecorder, UserDirectory
+from services.expense.recurring_job import RecurringJob
 from services.expense.servicer import ExpenseServicer
 from services.expense.usecases import ExpenseUseCases
 
@@ -18,12 +23,30 @@ async def build() -> ServiceApp:
     db = Database(settings.database_url, settings.database_reader_url, application_name="hisaab-expense")
     group_channel = channel(settings.peer("group"), default_timeout=settings.peer_timeout_seconds)
     auth_channel = channel(settings.peer("auth"), default_timeout=settings.peer_timeout_seconds)
-    usecases = ExpenseUseCases(db, GroupDirectory(group_channel), UserDirectory(auth_channel))
-    servicer = ExpenseServicer(usecases, db)
+    settlement_channel = channel(settings.peer("settlement"), default_timeout=settings.peer_timeout_seconds)
+    groups = GroupDirectory(group_channel)
+    usecases = ExpenseUseCases(db, groups, UserDirectory(auth_channel))
+    resources = aws.Resources.from_env()
+    resources.require("receipts_bucket", "exports_bucket")
+    files = FileUseCases(
+        db,
+        usecases,
+        groups,
+        GroupSnapshot(group_channel),
+        SettlementRecorder(settlement_channel),
+        aws.client("s3"),
+        receipts_bucket=resources.receipts_bucket,
+        exports_bucket=resources.exports_bucket,
+    )
+    servicer = ExpenseServicer(usecases, db, files, RecurringJob(db, usecases))
+    # Exports are built in the background by every replica (leased rows in PostgreSQL).
+    builder = asyncio.create_task(files.build_exports_forever(), name="export-builder")
 
     async def close_channels() -> None:
+        builder.cancel()
         await group_channel.close(None)
         await auth_channel.close(None)
+        await settlement_channel.close(None)
 
     return ServiceApp(
         settings=settings,

@@ -209,6 +209,17 @@ def _is_set(expense: expense_pb2.Expense, path: str) -> bool:
     return bool(getattr(expense, path))
 
 
+def receipt_pb(expense: Expense) -> expense_pb2.Receipt:
+    if expense.receipt is None:
+        return expense_pb2.Receipt(has_receipt=False)
+    return expense_pb2.Receipt(
+        has_receipt=True,
+        content_type=expense.receipt.content_type,
+        size_bytes=expense.receipt.size_bytes,
+        upload_time=timestamp(expense.receipt.uploaded_at),
+    )
+
+
 def expense_pb(expense: Expense) -> expense_pb2.Expense:
     d = expense.draft
     proto = expense_pb2.Expense(
@@ -225,7 +236,7 @@ def expense_pb(expense: Expense) -> expense_pb2.Expense:
             expense_pb2.Share(user=f"users/{u}", paid_minor=p.paid_minor, owed_minor=p.owed_minor)
             for u, p in expense.postings.items()
         ],
-        receipt=expense_pb2.Receipt(has_receipt=False),
+        receipt=receipt_pb(expense),
         recurring_expense=(
             f"groups/{expense.group_id}/recurringExpenses/{expense.recurring_rule_id}"
             if expense.recurring_rule_id

@@ -106,6 +106,14 @@ class Draft:
 
 
 @dataclass(frozen=True)
+class ReceiptInfo:
+    key: str
+    content_type: str
+    size_bytes: int
+    uploaded_at: datetime
+
+
+@dataclass(frozen=True)
 class Expense:
     id: str
     group_id: str
@@ -121,6 +129,7 @@ class Expense:
     recurring_rule_id: str | None = None
     last_change: ChangeType = ChangeType.CREATED
     change_key: tuple[int, str] = (0, "")
+    receipt: ReceiptInfo | None = None
 
     @property
     def name(self) -> str:

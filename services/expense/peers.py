@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 import grpc
+from google.type import date_pb2
 from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
+from hisaab.common.v1 import money_pb2
 from hisaab.group.v1 import group_pb2, group_pb2_grpc
+from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
 from libs.errors import Unavailable
 
@@ -62,3 +66,66 @@ class UserDirectory:
         except grpc.aio.AioRpcError as err:
             raise Unavailable("the user directory did not answer") from err
         return out
+
+
+class GroupSnapshot:
+    """Group and member names as the caller sees them (group-service's public RPCs)."""
+
+    def __init__(self, channel: grpc.aio.Channel):
+        self._stub = group_pb2_grpc.GroupServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def snapshot(self, group_id: str) -> tuple[str, dict[str, str]]:
+        name = f"groups/{group_id}"
+        try:
+            group = await self._stub.GetGroup(group_pb2.GetGroupRequest(name=name))
+            members: dict[str, str] = {}
+            token = ""
+            while True:
+                page = await self._stub.ListMembers(
+                    group_pb2.ListMembersRequest(parent=name, page_size=100, page_token=token)
+                )
+                for m in page.members:
+                    user_id = m.user.removeprefix("users/")
+                    members[user_id] = (
+                        m.display_name or m.invited_phone_number or m.invited_email or user_id[:8]
+                    )
+                token = page.next_page_token
+                if not token:
+                    return group.display_name or "Friend ledger", members
+        except grpc.aio.AioRpcError as err:
+            raise Unavailable("the group directory did not answer") from err
+
+
+class SettlementRecorder:
+    def __init__(self, channel: grpc.aio.Channel):
+        self._stub = settlement_pb2_grpc.SettlementServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def record(
+        self,
+        group_id: str,
+        *,
+        payer: str,
+        payee: str,
+        currency: str,
+        amount_minor: int,
+        when: date,
+        note: str,
+        request_id: str,
+    ) -> str:
+        request = settlement_pb2.CreateSettlementRequest(
+            parent=f"groups/{group_id}",
+            settlement=settlement_pb2.Settlement(
+                payer=f"users/{payer}",
+                payee=f"users/{payee}",
+                amount=money_pb2.Money(currency_code=currency, amount_minor=amount_minor),
+                settle_date=date_pb2.Date(year=when.year, month=when.month, day=when.day),
+                note=note,
+                method=settlement_pb2.Settlement.OTHER,
+            ),
+            request_id=request_id,
+        )
+        try:
+            created = await self._stub.CreateSettlement(request)
+        except grpc.aio.AioRpcError as err:
+            raise Unavailable(f"settlement-service refused the payment: {err.details()}") from err
+        return str(created.name)

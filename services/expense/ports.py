@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Protocol
 
 
@@ -17,3 +18,24 @@ class Groups(Protocol):
 class Directory(Protocol):
     async def display_names(self, user_ids: Sequence[str]) -> dict[str, str]:
         """Display names of existing users; unknown ids are absent."""
+
+
+class GroupInfo(Protocol):
+    async def snapshot(self, group_id: str) -> tuple[str, dict[str, str]]:
+        """The group's display name and its members' display names by user id (caller's view)."""
+
+
+class Settlements(Protocol):
+    async def record(
+        self,
+        group_id: str,
+        *,
+        payer: str,
+        payee: str,
+        currency: str,
+        amount_minor: int,
+        when: date,
+        note: str,
+        request_id: str,
+    ) -> str:
+        """Records a payment through settlement-service; returns its resource name."""

@@ -24,6 +24,7 @@ from services.expense.domain import (
     Comment,
     Draft,
     Expense,
+    ReceiptInfo,
     draft_from_json,
     draft_to_json,
     split_from_json,
@@ -34,7 +35,8 @@ from services.expense.recurrence import Frequency, Rule, Schedule
 _EXPENSE_COLUMNS = """
 id, group_id, description, category, expense_date, notes, currency, total_minor, payers, split,
 recurring_rule_id, creator, last_editor, comment_count, version, created_at, updated_at, deleted_at,
-last_change, change_xid::text AS change_xid
+last_change, change_xid::text AS change_xid,
+receipt_key, receipt_content_type, receipt_size, receipt_uploaded_at
 """
 
 # order_by value → (column, descending)
@@ -85,6 +87,11 @@ async def _expense(conn: AsyncConnection, row: Any) -> Expense:
         recurring_rule_id=str(row.recurring_rule_id) if row.recurring_rule_id else None,
         last_change=ChangeType(row.last_change),
         change_key=(int(row.change_xid), str(row.id)),
+        receipt=ReceiptInfo(
+            row.receipt_key, row.receipt_content_type, int(row.receipt_size), row.receipt_uploaded_at
+        )
+        if row.receipt_key
+        else None,
     )
 
 

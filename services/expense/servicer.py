@@ -1,27 +1,26 @@
-"""ExpenseService over gRPC: proto ⇄ use cases. Idempotent creates keep their proto response.
-
-Receipts, exports, the Splitwise import, spending charts and the recurring job answer
-UNIMPLEMENTED until the issues that build them land.
-"""
+"""ExpenseService over gRPC: proto ⇄ use cases. Idempotent creates keep their proto response."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-import grpc
 from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 from hisaab.common.v1 import money_pb2
 from hisaab.expense.v1 import expense_pb2, expense_pb2_grpc
 
 from libs import idempotency, pagination, validation
-from libs.auth.caller import require_caller
+from libs.auth.caller import require_caller, require_internal
 from libs.db.database import Database
-from libs.errors import DomainError, InvalidArgument
-from services.expense import codec, summaries
+from libs.errors import InvalidArgument
+from services.expense import codec, spending, summaries
 from services.expense.domain import Activity, ChangeType, Comment, Expense
+from services.expense.files.repository import ExportRow
+from services.expense.files.usecases import FileUseCases
+from services.expense.recurring_job import RecurringJob
 from services.expense.repository import ORDERS, ExpenseFilter, order_key
 from services.expense.usecases import ExpenseUseCases, RuleChanges
 
@@ -45,11 +44,8 @@ _VERB = {
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 
 
-class NotBuiltYet(DomainError):
-    """A method of the contract whose implementation is a later issue's."""
-
-    code = grpc.StatusCode.UNIMPLEMENTED
-    reason = "INTERNAL"
+def _today() -> date:
+    return datetime.now(UTC).date()
 
 
 def _group_id(name: str, field: str = "parent", *, allow_all: bool = False) -> str:
@@ -112,9 +108,11 @@ def _activity_pb(activity: Activity, names: dict[str, str], caller: str) -> expe
 
 
 class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
-    def __init__(self, usecases: ExpenseUseCases, db: Database):
+    def __init__(self, usecases: ExpenseUseCases, db: Database, files: FileUseCases, recurring: RecurringJob):
         self._uc = usecases
         self._db = db
+        self._files = files
+        self._recurring = recurring
 
     async def _once(
         self, scope: str, request: Any, response_type: type[M], work: Callable[[Any], Awaitable[M]]
@@ -397,35 +395,188 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
 
     # --- later issues ----------------------------------------------------------------------
 
-    async def CreateReceiptUpload(self, request: Any, context: Any) -> Any:
-        raise NotBuiltYet("receipts are not available yet")
+    async def CreateReceiptUpload(
+        self, request: expense_pb2.CreateReceiptUploadRequest, context: Any
+    ) -> expense_pb2.ReceiptUpload:
+        caller = require_caller().user_id
+        group_id, expense_id = _parts(request.expense, "expenses", "expense")
+        upload = await self._files.receipt_upload(
+            caller, group_id, expense_id, request.content_type, request.size_bytes
+        )
+        return expense_pb2.ReceiptUpload(
+            url=upload.url,
+            fields=upload.fields,
+            key=upload.key,
+            expire_time=codec.timestamp(upload.expires_at),
+        )
 
-    async def AttachReceipt(self, request: Any, context: Any) -> Any:
-        raise NotBuiltYet("receipts are not available yet")
+    async def AttachReceipt(
+        self, request: expense_pb2.AttachReceiptRequest, context: Any
+    ) -> expense_pb2.Expense:
+        caller = require_caller().user_id
+        group_id, expense_id = _parts(request.expense, "expenses", "expense")
+        if not request.key:
+            raise InvalidArgument("key", "is required")
+        return codec.expense_pb(await self._files.attach_receipt(caller, group_id, expense_id, request.key))
 
-    async def GetReceiptUrl(self, request: Any, context: Any) -> Any:
-        raise NotBuiltYet("receipts are not available yet")
+    async def GetReceiptUrl(
+        self, request: expense_pb2.GetReceiptUrlRequest, context: Any
+    ) -> expense_pb2.ReceiptUrl:
+        caller = require_caller().user_id
+        group_id, expense_id = _parts(request.expense, "expenses", "expense")
+        url, content_type, expires = await self._files.receipt_url(caller, group_id, expense_id)
+        return expense_pb2.ReceiptUrl(
+            url=url, content_type=content_type, expire_time=codec.timestamp(expires)
+        )
 
-    async def ExportGroupCsv(self, request: Any, context: Any) -> Any:
-        raise NotBuiltYet("exports are not available yet")
+    async def _export(
+        self, scope: str, fmt: str, request: expense_pb2.ExportGroupRequest
+    ) -> expense_pb2.Export:
+        caller = require_caller().user_id
+        group_id = _group_id(request.group, "group")
+        start = codec.parse_date(request.start_date, "start_date") if request.HasField("start_date") else None
+        end = codec.parse_date(request.end_date, "end_date") if request.HasField("end_date") else None
+        idempotency.validate_request_id(request.request_id)
 
-    async def ExportGroupPdf(self, request: Any, context: Any) -> Any:
-        raise NotBuiltYet("exports are not available yet")
+        async def work(conn: Any) -> expense_pb2.Export:
+            return _export_pb(
+                await self._files.request_export(conn, caller, group_id, fmt, start, end), "", None
+            )
 
-    async def GetExport(self, request: Any, context: Any) -> Any:
-        raise NotBuiltYet("exports are not available yet")
+        return await self._once(scope, request, expense_pb2.Export, work)
 
-    async def ImportSplitwiseCsv(self, request: Any, context: Any) -> Any:
-        raise NotBuiltYet("importing from Splitwise is not available yet")
+    async def ExportGroupCsv(
+        self, request: expense_pb2.ExportGroupRequest, context: Any
+    ) -> expense_pb2.Export:
+        return await self._export("ExportGroupCsv", "csv", request)
 
-    async def SummarizeSpending(self, request: Any, context: Any) -> Any:
-        raise NotBuiltYet("spending summaries are not available yet")
+    async def ExportGroupPdf(
+        self, request: expense_pb2.ExportGroupRequest, context: Any
+    ) -> expense_pb2.Export:
+        return await self._export("ExportGroupPdf", "pdf", request)
 
-    async def GenerateRecurringOccurrences(self, request: Any, context: Any) -> Any:
-        raise NotBuiltYet("recurring expenses are stored and shown; the job that creates them comes later")
+    async def GetExport(self, request: expense_pb2.GetExportRequest, context: Any) -> expense_pb2.Export:
+        group_id, export_id = _parts(request.name, "exports", "name")
+        row, url, expires = await self._files.export(require_caller().user_id, group_id, export_id)
+        return _export_pb(row, url, expires)
+
+    async def ImportSplitwiseCsv(
+        self, request: expense_pb2.ImportSplitwiseCsvRequest, context: Any
+    ) -> expense_pb2.ImportReport:
+        caller = require_caller().user_id
+        group_id = _group_id(request.group, "group")
+        mapping = {
+            column: validation.resource_id(user, "users", f"member_mapping[{column}]")
+            for column, user in request.member_mapping.items()
+        }
+        result = await self._files.import_splitwise(
+            caller, group_id, request.csv_content, mapping, validate_only=request.validate_only
+        )
+        return expense_pb2.ImportReport(
+            created_expense_count=result.created_expenses,
+            created_settlement_count=result.created_settlements,
+            skipped_rows=[
+                expense_pb2.ImportReport.SkippedRow(line=ln, reason=why) for ln, why in result.skipped
+            ],
+            unmapped_columns=result.unmapped,
+            validate_only=request.validate_only,
+        )
+
+    async def SummarizeSpending(
+        self, request: expense_pb2.SummarizeSpendingRequest, context: Any
+    ) -> expense_pb2.SpendingSummary:
+        caller = require_caller().user_id
+        group_id = _group_id(request.group, "group", allow_all=True)
+        currency = validation.currency_code(request.currency_code)
+        end = codec.parse_date(request.end_date, "end_date") if request.HasField("end_date") else _today()
+        start = (
+            codec.parse_date(request.start_date, "start_date")
+            if request.HasField("start_date")
+            else spending.months_back(end, 11)
+        )
+        if start > end:
+            raise InvalidArgument("start_date", "must not be after end_date")
+        if (end - start).days > 3 * 366:
+            raise InvalidArgument("start_date", "a summary covers at most three years")
+        group_ids = await self._uc.group_ids(caller, group_id)
+        async with self._db.read() as conn:
+            summary = await spending.summarize(
+                conn,
+                group_ids,
+                currency,
+                start,
+                end,
+                caller=caller,
+                caller_share_only=request.caller_share_only,
+                with_members=group_id != "-",
+            )
+
+        def money(amount: int) -> money_pb2.Money:
+            return money_pb2.Money(currency_code=currency, amount_minor=amount)
+
+        return expense_pb2.SpendingSummary(
+            total=money(summary.total_minor),
+            categories=[
+                expense_pb2.SpendingSummary.CategoryTotal(
+                    category=codec.CATEGORY_PB[c], total=money(t), expense_count=n
+                )
+                for c, t, n in summary.categories
+            ],
+            months=[
+                expense_pb2.SpendingSummary.MonthTotal(month=codec.date_pb(m), total=money(t))
+                for m, t in summary.months
+            ],
+            members=[
+                expense_pb2.SpendingSummary.MemberTotal(user=f"users/{u}", paid=money(p), owed=money(o))
+                for u, p, o in summary.members
+            ],
+        )
+
+    async def GenerateRecurringOccurrences(
+        self, request: expense_pb2.GenerateRecurringOccurrencesRequest, context: Any
+    ) -> expense_pb2.GenerateRecurringOccurrencesResponse:
+        require_internal()
+        if not request.HasField("run_date"):
+            raise InvalidArgument("run_date", "is required")
+        result = await self._recurring.run(codec.parse_date(request.run_date, "run_date"))
+        return expense_pb2.GenerateRecurringOccurrencesResponse(
+            rules_processed=result.rules_processed,
+            expenses_created=result.expenses_created,
+            failed_rules=result.failed_rules,
+        )
 
 
 def _rule_field_set(rule: expense_pb2.RecurringExpense, path: str) -> bool:
     if path == "template":
         return rule.HasField("template")
     return bool(getattr(rule, path))
+
+
+_EXPORT_FORMAT = {"csv": expense_pb2.Export.CSV, "pdf": expense_pb2.Export.PDF}
+_EXPORT_STATE = {
+    "pending": expense_pb2.Export.PENDING,
+    "running": expense_pb2.Export.RUNNING,
+    "succeeded": expense_pb2.Export.SUCCEEDED,
+    "failed": expense_pb2.Export.FAILED,
+}
+
+
+def _export_pb(row: ExportRow, url: str, expires: datetime | None) -> expense_pb2.Export:
+    proto = expense_pb2.Export(
+        name=row.name,
+        format=_EXPORT_FORMAT[row.format],
+        state=_EXPORT_STATE[row.state],
+        download_url=url,
+        error_message=row.error if row.state == "failed" else "",
+        creator=f"users/{row.creator}",
+        create_time=codec.timestamp(row.created_at),
+    )
+    if row.start_date:
+        proto.start_date.CopyFrom(codec.date_pb(row.start_date))
+    if row.end_date:
+        proto.end_date.CopyFrom(codec.date_pb(row.end_date))
+    if expires:
+        proto.expire_time.CopyFrom(codec.timestamp(expires))
+    if row.completed_at:
+        proto.complete_time.CopyFrom(codec.timestamp(row.completed_at))
+    return proto

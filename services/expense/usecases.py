@@ -92,13 +92,25 @@ class ExpenseUseCases:
 
     # --- expenses --------------------------------------------------------------------------
 
+    async def check_template_people(self, creator: str, group_id: str, draft: Draft) -> None:
+        """A recurring rule's people must still be members when an occurrence is created."""
+        await self._check_people(creator, group_id, draft, "recurring_expense.template")
+
     async def prepare_create(self, caller: str, group_id: str, draft: Draft) -> Prepared:
         expense_id = str(uuid.uuid4())
         postings = domain.postings(draft, seed=expense_id)
         await self._check_people(caller, group_id, draft, "expense")
         return Prepared(expense_id, draft, postings)
 
-    async def create(self, conn: AsyncConnection, caller: str, group_id: str, new: Prepared) -> Expense:
+    async def create(
+        self,
+        conn: AsyncConnection,
+        caller: str,
+        group_id: str,
+        new: Prepared,
+        *,
+        recurring_rule_id: str | None = None,
+    ) -> Expense:
         draft = new.draft
         await repository.insert_expense(
             conn,
@@ -107,6 +119,7 @@ class ExpenseUseCases:
             draft=draft,
             postings=new.postings,
             creator=caller,
+            recurring_rule_id=recurring_rule_id,
         )
         await store.record(
             conn,

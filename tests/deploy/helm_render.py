@@ -15,7 +15,7 @@ from typing import Any
 import helm_python as helm
 import yaml
 
-from libs.catalog import SERVICES
+from libs.catalog import SERVICES, WORKERS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "hisaab"
@@ -41,9 +41,14 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
+# The workers that run in Kubernetes (the local scheduler is EventBridge Scheduler in AWS).
+CHART_WORKERS = tuple(w.name for w in WORKERS if not w.local_only)
+
+
 def _every_workload(enabled: bool) -> dict[str, Any]:
     return {
         "services": {s.name: {"autoscaling": {"enabled": enabled}} for s in SERVICES},
+        "workers": {w: {"autoscaling": {"enabled": enabled}} for w in CHART_WORKERS},
         "gateway": {"autoscaling": {"enabled": enabled}},
     }
 
@@ -61,6 +66,7 @@ def value_sets() -> dict[str, dict[str, Any]]:
         "network-policies-off": deep_merge(prod, {"networkPolicy": {"enabled": False}}),
         "auth-only": {
             "services": {s.name: {"enabled": s.name == "auth"} for s in SERVICES},
+            "workers": {w: {"enabled": False} for w in CHART_WORKERS},
             "gateway": {"enabled": False},
             "migrations": {"enabled": False},
         },

@@ -10,6 +10,7 @@ from google.protobuf import descriptor_pb2
 
 from tests.deploy.helm_render import (
     CHART,
+    CHART_WORKERS,
     ROOT,
     VALUE_SET_NAMES,
     Manifest,
@@ -69,7 +70,7 @@ def test_every_contract_service_has_its_objects(value_set: str) -> None:
 def test_grpc_probes_target_the_container_port(value_set: str) -> None:
     for deployment in of_kind(render(value_set), "Deployment").values():
         for _, container in containers(deployment):
-            ports = {p["containerPort"] for p in container["ports"]}
+            ports = {p["containerPort"] for p in container.get("ports", [])}
             for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
                 if "grpc" in container.get(probe, {}):
                     assert container[probe]["grpc"]["port"] in ports, (deployment["metadata"]["name"], probe)
@@ -98,8 +99,8 @@ def test_pods_outlive_the_drain_window(value_set: str) -> None:
     config = of_kind(docs, "ConfigMap")["hisaab-config"]["data"]
     grace = int(config["HISAAB_SHUTDOWN_DRAIN_SECONDS"]) + int(config["HISAAB_SHUTDOWN_GRACE_SECONDS"])
     for deployment in of_kind(docs, "Deployment").values():
-        if component(deployment) == "gateway":
-            continue
+        if component(deployment) == "gateway" or component(deployment) in CHART_WORKERS:
+            continue  # workers take no traffic: nothing to drain (see test_workers_*)
         pod = deployment["spec"]["template"]["spec"]
         pre_stop = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
         assert pod["terminationGracePeriodSeconds"] > grace + pre_stop
@@ -230,3 +231,40 @@ def test_services_reach_peers_through_their_service_names() -> None:
 def test_disabled_pieces_render_nothing() -> None:
     docs = render("auth-only")
     assert {component(d) for d in docs} == {"auth", "config"}
+
+
+def test_workers_are_the_catalog_workers_without_services() -> None:
+    from libs.catalog import WORKERS
+
+    docs = render("prod")
+    deployments = of_kind(docs, "Deployment")
+    modules = {w.name: w.module for w in WORKERS}
+    for name in CHART_WORKERS:
+        deployment = deployments[f"hisaab-{name}"]
+        (_, container), *_ = containers(deployment)
+        assert container["command"] == ["python", "-m", modules[name]]
+        assert "ports" not in container and "readinessProbe" not in container
+        assert container["livenessProbe"]["exec"]["command"][:3] == ["python", "-m", "libs.jobs.runtime"]
+        assert f"hisaab-{name}" not in of_kind(docs, "Service")
+        assert f"hisaab-{name}" in of_kind(docs, "ServiceAccount")
+    # EventBridge Scheduler replaces the local scheduler in AWS.
+    assert "hisaab-scheduler" not in deployments
+
+
+@pytest.mark.parametrize("value_set", VALUE_SET_NAMES)
+def test_workers_finish_their_batch_before_sigkill(value_set: str) -> None:
+    deployments = of_kind(render(value_set), "Deployment")
+    for name in CHART_WORKERS:
+        deployment = deployments.get(f"hisaab-{name}")
+        if deployment is not None:
+            # Longer than a 5 s long poll plus one relay batch.
+            assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= 20
+
+
+def test_worker_modules_exist() -> None:
+    import importlib.util
+
+    from libs.catalog import WORKERS
+
+    for worker in WORKERS:
+        assert importlib.util.find_spec(worker.module) is not None, worker.module

@@ -769,10 +769,10 @@ def test_recurring_rules_are_stored_and_shown(api: Api) -> None:
     assert bad.status_code == 400 and error_field(bad) == "recurring_expense.template.total.amount_minor"
 
 
-def test_later_features_answer_unimplemented(api: Api, trip: Group) -> None:
-    resp = api.call("POST", f"/v1/{trip.name}:exportCsv", trip.owner, json={})
-    assert resp.status_code == 501 and resp.headers["content-type"].startswith("application/json")
-    assert api.call("GET", f"/v1/{trip.name}/exports/x", trip.owner).status_code == 501
+def test_unknown_export_is_not_found(api: Api, trip: Group) -> None:
+    for export_id in ("x", "00000000-0000-0000-0000-000000000000"):
+        resp = api.call("GET", f"/v1/{trip.name}/exports/{export_id}", trip.owner)
+        assert resp.status_code == 404 and resp.headers["content-type"].startswith("application/json")
 
 
 # --- concurrency -------------------------------------------------------------------------------

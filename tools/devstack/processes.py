@@ -162,6 +162,17 @@ def wait_until_serving(
             time.sleep(0.1)
 
 
+def wait_until_file(proc: ManagedProcess, path: Path, *, timeout: float = 30.0) -> None:
+    """Readiness of a worker (no gRPC port): it creates its heartbeat file once running."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if not proc.alive():
+            raise proc.failure(f"exited with code {proc.popen.returncode} before it was running")
+        if time.monotonic() >= deadline:
+            raise proc.failure(f"no heartbeat at {path} after {timeout:.0f}s")
+        time.sleep(0.1)
+
+
 class Supervisor:
     """Starts processes, remembers them, and stops them all together."""
 

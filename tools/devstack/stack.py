@@ -1,8 +1,9 @@
 """The whole local stack, started in dependency order and stopped in reverse.
 
-infra (PostgreSQL, Valkey, AWS emulator) -> migrations -> every implemented
-service on its own port -> Envoy (REST on ``rest_url``). Used by ``make run``
-and by the test suite's session fixture.
+infra (PostgreSQL, Valkey, AWS emulator with the resources of ``libs.aws.bootstrap``)
+-> migrations -> every implemented service on its own port -> Envoy (REST on
+``rest_url``) -> the background workers of ``catalog.WORKERS``. Used by
+``make run`` and by the test suite's session fixture.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from libs import aws as aws_resources
 from libs import catalog
 from tools.devstack.aws import RunningAws, start_aws_emulator
 from tools.devstack.envoy import start_envoy
@@ -27,7 +29,13 @@ from tools.devstack.postgres import (
     drop_database,
     start_postgres,
 )
-from tools.devstack.processes import ManagedProcess, ProcessFailed, Supervisor, wait_until_serving
+from tools.devstack.processes import (
+    ManagedProcess,
+    ProcessFailed,
+    Supervisor,
+    wait_until_file,
+    wait_until_serving,
+)
 from tools.devstack.valkey import RunningValkey, start_valkey
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -104,6 +112,7 @@ class Stack:
         echo: bool = False,
         env: Mapping[str, str] | None = None,
         services: Sequence[catalog.ServiceSpec] | None = None,
+        workers: Sequence[catalog.WorkerSpec] | None = None,
         startup_timeout: float = 60.0,
     ) -> None:
         """
@@ -114,6 +123,7 @@ class Stack:
         """
         self.data_dir = (data_dir or default_data_dir()).resolve()
         self.services = tuple(services if services is not None else catalog.implemented())
+        self.workers = tuple(workers if workers is not None else catalog.WORKERS)
         self.ports = PortPlan.resolve(self.services, ports)
         self.fresh_database = database
         self.echo = echo
@@ -124,6 +134,7 @@ class Stack:
         self.postgres: RunningPostgres | None = None
         self.valkey: RunningValkey | None = None
         self.aws: RunningAws | None = None
+        self.resources = aws_resources.Resources()
         self.envoy: ManagedProcess | None = None
         self.database_url = ""
         self.service_env: dict[str, str] = {}
@@ -163,6 +174,7 @@ class Stack:
             self._migrate()
             self._start_services()
             self._start_gateway()
+            self._start_workers()
         except BaseException:
             self.stop()
             raise
@@ -186,6 +198,9 @@ class Stack:
         self._exit.callback(self.valkey.stop)
         self.aws = start_aws_emulator(self.data_dir)
         self._exit.callback(self.aws.stop)
+        self.resources = aws_resources.bootstrap(
+            endpoint=self.aws.endpoint_url, region_name=self.aws.env["AWS_REGION"], credentials=self.aws.env
+        )
         self.service_env = self._service_env()
 
     def _service_env(self) -> dict[str, str]:
@@ -194,6 +209,7 @@ class Stack:
         reader = os.environ.get("DATABASE_READER_URL") if "DATABASE_URL" in os.environ else None
         env = dict(os.environ)
         env.update(self.aws.env)
+        env.update(self.resources.env())
         env.update(
             {
                 "DATABASE_URL": self.database_url,
@@ -240,6 +256,21 @@ class Stack:
             started.append((spec, proc))
         for spec, proc in started:
             wait_until_serving(proc, self.address(spec.name), spec.grpc_service, timeout=self.startup_timeout)
+
+    def heartbeat_file(self, worker: str) -> Path:
+        return self.data_dir / "run" / f"{worker}.alive"
+
+    def _start_workers(self) -> None:
+        started = []
+        for spec in self.workers:
+            path = self.heartbeat_file(spec.name)
+            path.unlink(missing_ok=True)  # a stale file from a killed run must not count as ready
+            env = {**self.service_env, "HISAAB_HEARTBEAT_FILE": str(path)}
+            started.append(
+                (self.supervisor.start_python_module(spec.name, spec.module, env, cwd=REPO_ROOT), path)
+            )
+        for proc, path in started:
+            wait_until_file(proc, path, timeout=self.startup_timeout)
 
     def _start_gateway(self) -> None:
         from libs.gateway.envoy_config import build_config  # written alongside the services

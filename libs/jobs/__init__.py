@@ -1,0 +1,1 @@
+"""Background work: the worker runtime, schedules, the local scheduler and job messages."""

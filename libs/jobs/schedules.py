@@ -1,0 +1,84 @@
+"""Every scheduled job, in one list: the source of the EventBridge schedules and of the local scheduler.
+
+Each schedule drops a ``JobMessage`` on the jobs queue; notification-service's
+worker takes it and runs the job itself or calls the owning service's
+internal RPC. Cron expressions are EventBridge's six-field form, evaluated in
+the schedule's time zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from libs.jobs.cron import Cron
+from libs.jobs.messages import input_template
+
+SCHEDULE_GROUP = "hisaab"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    job: str
+    cron: str
+    time_zone: str
+    description: str
+
+    def fires_at(self, minute: datetime) -> bool:
+        return Cron.parse(self.cron).matches(minute.astimezone(ZoneInfo(self.time_zone)))
+
+
+SCHEDULES: tuple[Schedule, ...] = (
+    # Hourly: each user is reminded at their own local reminder hour.
+    Schedule("balance_reminders", "cron(0 * * * ? *)", "UTC", "Remind members who owe money"),
+    Schedule(
+        "purge_old_notifications",
+        "cron(30 3 * * ? *)",
+        "Asia/Kolkata",
+        "Delete read notifications after 90 days",
+    ),
+    # pricing-service: PricingService.ExpireEntitlements.
+    Schedule("expire_entitlements", "cron(*/15 * * * ? *)", "UTC", "End entitlements of expired packs"),
+    # expense-service: ExpenseService.GenerateRecurringOccurrences for the local date.
+    Schedule(
+        "generate_recurring_expenses", "cron(5 0 * * ? *)", "Asia/Kolkata", "Create due recurring expenses"
+    ),
+)
+
+JOBS = frozenset(s.job for s in SCHEDULES)
+
+
+def create_schedule_kwargs(
+    schedule: Schedule,
+    *,
+    queue_arn: str,
+    role_arn: str,
+    dead_letter_arn: str = "",
+    group: str = SCHEDULE_GROUP,
+) -> dict[str, Any]:
+    """Arguments for boto3 ``scheduler.create_schedule`` (the infrastructure applies them)."""
+    target: dict[str, Any] = {
+        "Arn": queue_arn,
+        "RoleArn": role_arn,
+        "Input": input_template(schedule.job),
+        # A missed slot is worth retrying for an hour; after that the next slot covers it.
+        "RetryPolicy": {"MaximumRetryAttempts": 5, "MaximumEventAgeInSeconds": 3600},
+    }
+    if dead_letter_arn:
+        target["DeadLetterConfig"] = {"Arn": dead_letter_arn}
+    return {
+        "Name": f"hisaab-{schedule.job.replace('_', '-')}",
+        "GroupName": group,
+        "Description": schedule.description,
+        "ScheduleExpression": schedule.cron,
+        "ScheduleExpressionTimezone": schedule.time_zone,
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "State": "ENABLED",
+        "Target": target,
+    }
+
+
+def due(minute: datetime, schedules: tuple[Schedule, ...] = SCHEDULES) -> list[Schedule]:
+    return [s for s in schedules if s.fires_at(minute)]

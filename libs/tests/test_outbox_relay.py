@@ -1,0 +1,256 @@
+"""The outbox relay against real PostgreSQL and the AWS emulator.
+
+Each test gets its own database and its own topic/queues, so the stack's own
+relay (which serves the stack's database) never touches these rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from libs import aws, outbox
+from libs.db import migrate
+from libs.db.database import Database
+from libs.outbox_relay import EventMessage, OutboxRelay, SnsPublisher
+from tools.devstack.postgres import create_database, drop_database
+from tools.devstack.stack import Stack
+
+pytestmark = pytest.mark.integration
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Sandbox:
+    database_url: str
+    resources: aws.Resources
+    env: dict[str, str]
+
+    def sqs(self) -> Any:
+        return _client(self.env, "sqs")
+
+    def sns(self) -> Any:
+        return _client(self.env, "sns")
+
+
+def _client(env: dict[str, str], service: str) -> Any:
+    return aws.make_client(
+        service, endpoint=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"], credentials=env
+    )
+
+
+@pytest.fixture
+def sandbox(stack: Stack) -> Iterator[Sandbox]:
+    assert stack.postgres is not None and stack.aws is not None
+    name = f"relay_{uuid.uuid4().hex[:10]}"
+    url = create_database(stack.postgres.admin_url, name)
+    migrate.upgrade(url)
+    resources = aws.bootstrap(
+        f"relaytest-{uuid.uuid4().hex[:8]}",
+        endpoint=stack.aws.endpoint_url,
+        region_name=stack.aws.env["AWS_REGION"],
+        credentials=stack.aws.env,
+    )
+    env = {**stack.service_env, **resources.env(), "DATABASE_URL": url, "DATABASE_READER_URL": url}
+    yield Sandbox(url, resources, env)
+    drop_database(stack.postgres.admin_url, name)
+
+
+@pytest.fixture
+async def db(sandbox: Sandbox) -> AsyncIterator[Database]:
+    database = Database(sandbox.database_url, pool_size=10)
+    yield database
+    await database.close()
+
+
+async def _write_events(db: Database, count: int, *, per_tx: int = 1) -> list[str]:
+    ids: list[str] = []
+    for start in range(0, count, per_tx):
+        async with db.transaction() as conn:
+            for i in range(start, min(count, start + per_tx)):
+                group = str(uuid.uuid4())
+                ids.append(
+                    await outbox.record(
+                        conn, "member.added", f"groups/{group}", {"group": group, "n": i}, actor="u1"
+                    )
+                )
+    return ids
+
+
+async def _unpublished(db: Database) -> int:
+    async with db.read() as conn:
+        return int(
+            (
+                await conn.exec_driver_sql("SELECT count(*) FROM kit.outbox WHERE published_at IS NULL")
+            ).scalar_one()
+        )
+
+
+def _drain(sqs: Any, queue_url: str, *, quiet_seconds: float = 2.0) -> list[dict[str, Any]]:
+    """Every message on the queue until it stays empty for ``quiet_seconds``."""
+    out: list[dict[str, Any]] = []
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < quiet_seconds:
+        got = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        if got:
+            quiet_since = time.monotonic()
+            out += got
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)],
+            )
+        else:
+            time.sleep(0.1)
+    return out
+
+
+class _Flaky:
+    """Accepts only events whose id passes ``accept``; records every attempt."""
+
+    def __init__(self, accept: Any):
+        self.accept = accept
+        self.attempts: Counter[str] = Counter()
+
+    async def publish(self, events: Sequence[EventMessage]) -> set[str]:
+        self.attempts.update(e.id for e in events)
+        await asyncio.sleep(0.01)
+        return {e.id for e in events if self.accept(e)}
+
+
+async def test_rows_are_marked_published_only_when_sns_accepts(sandbox: Sandbox, db: Database) -> None:
+    ids = await _write_events(db, 6, per_tx=6)
+    refused = set(ids[:2])
+    publisher = _Flaky(lambda e: e.id not in refused)
+    assert await OutboxRelay(db.writer, publisher).relay_once() == (6, 4)
+    async with db.read() as conn:
+        rows = dict(
+            (str(r.id), r.published_at)
+            for r in await conn.execute(text("SELECT id, published_at FROM kit.outbox"))
+        )
+    assert {i for i, at in rows.items() if at is None} == refused
+
+    # A topic that does not exist: SNS refuses the whole call, nothing is marked.
+    missing_topic = sandbox.resources.events_topic_arn + "-missing"
+    assert await OutboxRelay(db.writer, SnsPublisher(missing_topic, sandbox.sns())).relay_once() == (2, 0)
+    assert await _unpublished(db) == 2
+
+    # The real topic: both go out, with the event type and ids as message attributes.
+    assert await OutboxRelay(
+        db.writer, SnsPublisher(sandbox.resources.events_topic_arn, sandbox.sns())
+    ).relay_once() == (2, 2)
+    assert await _unpublished(db) == 0
+    messages = _drain(sandbox.sqs(), sandbox.resources.notification_queue_url, quiet_seconds=1)
+    assert {EventMessage.parse(m["Body"]).id for m in messages} == refused
+    attrs = messages[0]["MessageAttributes"]
+    body = EventMessage.parse(messages[0]["Body"])
+    assert attrs["event_type"]["StringValue"] == "member.added"
+    assert attrs["event_id"]["StringValue"] == body.id
+    assert attrs["group"]["StringValue"] == body.payload["group"]
+    assert body.aggregate == f"groups/{body.payload['group']}" and body.actor == "u1"
+
+
+async def test_concurrent_relays_never_claim_the_same_row(db: Database) -> None:
+    ids = await _write_events(db, 600, per_tx=50)
+    publisher = _Flaky(lambda e: True)
+    relays = [OutboxRelay(db.writer, publisher, batch_size=25) for _ in range(4)]
+
+    async def drain(relay: OutboxRelay) -> int:
+        passes = 0
+        while (await relay.relay_once())[0]:
+            passes += 1
+        return passes
+
+    passes = await asyncio.gather(*(drain(r) for r in relays))
+    assert all(p > 0 for p in passes), passes  # the work really was shared
+    assert await _unpublished(db) == 0
+    assert set(publisher.attempts) == set(ids)
+    assert max(publisher.attempts.values()) == 1  # SKIP LOCKED: no row went out twice
+
+
+def _start_relay(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "libs.outbox_relay"],
+        env={**env, "HISAAB_LOG_LEVEL": "ERROR", "HISAAB_HEARTBEAT_FILE": f"/tmp/relay-{uuid.uuid4().hex}"},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.timeout(900)
+async def test_relays_sigkilled_repeatedly_lose_nothing(sandbox: Sandbox, db: Database) -> None:
+    total = 2000
+    relays = [_start_relay(sandbox.env) for _ in range(2)]
+    kills = 0
+    writing = asyncio.create_task(_write_events(db, total, per_tx=10))
+    rng = random.Random(6)
+    try:
+        while not writing.done():
+            # Long enough for a restarted relay to import and publish a few batches before the next kill.
+            await asyncio.sleep(rng.uniform(1.0, 2.5))
+            victim = rng.randrange(len(relays))
+            relays[victim].send_signal(signal.SIGKILL)
+            relays[victim].wait()
+            kills += 1
+            relays[victim] = _start_relay(sandbox.env)
+        ids = await writing
+        log.info("written; %d kills so far", kills)
+        for _ in range(600):  # up to five minutes on a busy machine
+            if not await _unpublished(db):
+                break
+            await asyncio.sleep(0.5)
+        assert await _unpublished(db) == 0
+    finally:
+        for proc in relays:
+            proc.terminate()
+        for proc in relays:
+            proc.wait(timeout=30)
+    assert kills >= 3
+    received = Counter(
+        EventMessage.parse(m["Body"]).id
+        for m in await asyncio.to_thread(_drain, sandbox.sqs(), sandbox.resources.notification_queue_url)
+    )
+    assert set(received) == set(ids)  # every event delivered at least once
+    log.info("%d kills, %d duplicates delivered", kills, sum(received.values()) - len(received))
+    assert len(ids) == total
+
+
+def test_relay_process_stops_on_sigterm(sandbox: Sandbox) -> None:
+    proc = _start_relay(sandbox.env)
+    time.sleep(2)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+
+
+def test_bootstrap_is_idempotent_and_wires_the_dlq(sandbox: Sandbox, stack: Stack) -> None:
+    assert stack.aws is not None
+    again = aws.bootstrap(
+        sandbox.resources.events_topic_arn.rsplit(":", 1)[-1].removesuffix("-events"),
+        endpoint=stack.aws.endpoint_url,
+        region_name=stack.aws.env["AWS_REGION"],
+        credentials=stack.aws.env,
+    )
+    assert again == sandbox.resources
+    sqs = sandbox.sqs()
+    for url in (again.notification_queue_url, again.jobs_queue_url):
+        assert aws.dlq_url(url, sqs).endswith("-dlq")
+    subs = sandbox.sns().list_subscriptions_by_topic(TopicArn=again.events_topic_arn)["Subscriptions"]
+    assert len(subs) == 1 and subs[0]["Protocol"] == "sqs"

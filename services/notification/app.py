@@ -1,0 +1,64 @@
+"""Composition root of notification-service (the gRPC server and the queue worker share it)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import grpc
+from hisaab.notification.v1 import notification_pb2_grpc
+
+from libs import settings as settings_mod
+from libs.db.database import Database
+from libs.rpc.peers import channel
+from libs.server import ServiceApp
+from libs.settings import Settings
+from services.notification.identity import ServiceToken
+from services.notification.jobs import external_jobs
+from services.notification.peers import AuthDirectory, SettlementBalances
+from services.notification.servicer import NotificationServicer
+from services.notification.usecases import NotificationUseCases
+
+
+@dataclass
+class Parts:
+    settings: Settings
+    db: Database
+    usecases: NotificationUseCases
+    channels: list[grpc.aio.Channel] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for ch in self.channels:
+            await ch.close(None)
+        await self.db.close()
+
+
+def assemble(*, pool_size: int = 10, name: str = "hisaab-notification") -> Parts:
+    settings = settings_mod.load("notification")
+    db = Database(
+        settings.database_url, settings.database_reader_url, pool_size=pool_size, application_name=name
+    )
+    identity = ServiceToken(settings)
+
+    def peer(service: str) -> grpc.aio.Channel:
+        return channel(settings.peer(service), default_timeout=settings.peer_timeout_seconds)
+
+    auth, settlement, expense, pricing = peer("auth"), peer("settlement"), peer("expense"), peer("pricing")
+    jobs: dict[str, Callable[[datetime], Awaitable[int]]] = external_jobs(expense, pricing, identity)
+    usecases = NotificationUseCases(
+        db, AuthDirectory(auth, identity), SettlementBalances(settlement, identity), external_jobs=jobs
+    )
+    return Parts(settings, db, usecases, [auth, settlement, expense, pricing])
+
+
+async def build() -> ServiceApp:
+    parts = assemble()
+    servicer = NotificationServicer(parts.usecases)
+    return ServiceApp(
+        settings=parts.settings,
+        register=lambda server: notification_pb2_grpc.add_NotificationServiceServicer_to_server(
+            servicer, server
+        ),  # type: ignore[no-untyped-call]
+        on_stop=[parts.close],
+    )

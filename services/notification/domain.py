@@ -1,0 +1,267 @@
+"""Notification rules: which events notify whom, on which channels, and retry timing. Pure; no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from libs import money
+from libs.errors import InvalidArgument
+
+
+class EventType(Enum):
+    """Values are the contract's enum names (stored as text)."""
+
+    EXPENSE_ADDED = "EXPENSE_ADDED"
+    EXPENSE_UPDATED = "EXPENSE_UPDATED"
+    EXPENSE_DELETED = "EXPENSE_DELETED"
+    COMMENT_ADDED = "COMMENT_ADDED"
+    SETTLEMENT_RECORDED = "SETTLEMENT_RECORDED"
+    ADDED_TO_GROUP = "ADDED_TO_GROUP"
+    BALANCE_REMINDER = "BALANCE_REMINDER"
+    WEEKLY_DIGEST = "WEEKLY_DIGEST"
+    PACK_PURCHASED = "PACK_PURCHASED"
+    PACK_EXPIRING = "PACK_EXPIRING"
+    PACK_EXPIRED = "PACK_EXPIRED"
+    EXPORT_READY = "EXPORT_READY"
+    RECURRING_EXPENSE_ADDED = "RECURRING_EXPENSE_ADDED"
+
+
+class Channel(Enum):
+    PUSH = "PUSH"
+    SMS = "SMS"
+    EMAIL = "EMAIL"
+    IN_APP = "IN_APP"
+
+
+# The contract: in-app is always on except for the digest and reminders, which
+# are the only in-app switches a user may change.
+IN_APP_OPTIONAL = frozenset({EventType.WEEKLY_DIGEST, EventType.BALANCE_REMINDER})
+# Email is for things worth keeping; SMS costs money per message, so it is opt-in.
+_EMAIL_ON = frozenset(
+    {EventType.EXPORT_READY, EventType.PACK_PURCHASED, EventType.PACK_EXPIRING, EventType.WEEKLY_DIGEST}
+)
+DEFAULT_REMINDER_HOUR = 19
+DEFAULT_TIME_ZONE = "Asia/Kolkata"
+MAX_DELIVERY_ATTEMPTS = 6
+FIRST_RETRY = timedelta(seconds=5)
+LONGEST_RETRY = timedelta(minutes=30)
+# Below this many major units of any currency a debt is too small to nag about.
+REMINDER_MIN_MAJOR_UNITS = 10
+
+
+def default_enabled(event_type: EventType, channel: Channel) -> bool:
+    if channel is Channel.IN_APP:
+        return event_type is not EventType.WEEKLY_DIGEST
+    if channel is Channel.PUSH:
+        return event_type is not EventType.WEEKLY_DIGEST
+    if channel is Channel.EMAIL:
+        return event_type in _EMAIL_ON
+    return False  # SMS
+
+
+def check_switch(event_type: EventType, channel: Channel, enabled: bool) -> None:
+    if channel is Channel.IN_APP and not enabled and event_type not in IN_APP_OPTIONAL:
+        raise InvalidArgument(
+            "preferences.channel_settings",
+            f"in-app notifications are always on for {event_type.value}; "
+            "only reminders and digests can be muted",
+        )
+
+
+@dataclass(frozen=True)
+class Preferences:
+    user_id: str
+    reminder_hour: int = DEFAULT_REMINDER_HOUR
+    time_zone: str = DEFAULT_TIME_ZONE
+    locale: str = ""
+    overrides: Mapping[tuple[EventType, Channel], bool] = field(default_factory=dict)
+    version: int = 0
+    updated_at: datetime | None = None
+
+    def enabled(self, event_type: EventType, channel: Channel) -> bool:
+        return self.overrides.get((event_type, channel), default_enabled(event_type, channel))
+
+    def matrix(self) -> list[tuple[EventType, Channel, bool]]:
+        return [(e, c, self.enabled(e, c)) for e in EventType for c in Channel]
+
+    def channels(self, event_type: EventType) -> list[Channel]:
+        return [c for c in Channel if self.enabled(event_type, c)]
+
+    def local_hour(self, at: datetime) -> int:
+        return at.astimezone(zone(self.time_zone)).hour
+
+    def local_day(self, at: datetime) -> str:
+        return at.astimezone(zone(self.time_zone)).date().isoformat()
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIME_ZONE)
+
+
+def valid_time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidArgument(
+            "preferences.time_zone", "must be an IANA time zone such as Asia/Kolkata"
+        ) from None
+    return name
+
+
+@dataclass(frozen=True)
+class Event:
+    """A domain event as notification-service understands it."""
+
+    id: str
+    type: EventType
+    occurred_at: datetime
+    actor: str = ""  # user id
+    group: str = ""  # group id
+    subject: str = ""  # resource name, e.g. groups/g/expenses/e
+    recipients: tuple[str, ...] = ()  # explicit; empty means the group's members
+    participants: tuple[str, ...] = ()  # notified besides the members (e.g. a 1:1 ledger's other person)
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def deep_link(self) -> str:
+        return (
+            f"hisaab://{self.subject}"
+            if self.subject
+            else (f"hisaab://groups/{self.group}" if self.group else "")
+        )
+
+
+def recipients(event: Event, members: Iterable[str]) -> list[str]:
+    """Who hears about it: the explicit recipients, else the members and participants; never the actor."""
+    chosen = set(event.recipients) if event.recipients else set(members) | set(event.participants)
+    chosen.discard(event.actor)
+    chosen.discard("")
+    return sorted(chosen)
+
+
+@dataclass(frozen=True)
+class MembershipChange:
+    group: str
+    user: str
+    present: bool
+    seq: int
+
+
+# Outbox event types that notify, and the contract's event type for each.
+_NOTIFYING = {
+    "expense.created": EventType.EXPENSE_ADDED,
+    "expense.updated": EventType.EXPENSE_UPDATED,
+    "expense.restored": EventType.EXPENSE_UPDATED,
+    "expense.deleted": EventType.EXPENSE_DELETED,
+    "expense.commented": EventType.COMMENT_ADDED,
+    "settlement.recorded": EventType.SETTLEMENT_RECORDED,
+    "member.added": EventType.ADDED_TO_GROUP,
+    "purchase.completed": EventType.PACK_PURCHASED,
+    "entitlement.expired": EventType.PACK_EXPIRED,
+    "export.ready": EventType.EXPORT_READY,
+}
+_JOINS = frozenset({"member.added", "member.joined"})
+_LEAVES = frozenset({"member.left", "member.removed"})
+
+
+def membership_change(
+    event_type: str, actor: str, payload: Mapping[str, object], seq: int
+) -> MembershipChange | None:
+    group = str(payload.get("group", ""))
+    if not group:
+        return None
+    if event_type == "group.created" and actor:
+        return MembershipChange(group, actor, True, seq)
+    user = str(payload.get("user", ""))
+    if user and event_type in _JOINS:
+        return MembershipChange(group, user, True, seq)
+    if user and event_type in _LEAVES:
+        return MembershipChange(group, user, False, seq)
+    return None
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def from_outbox(
+    event_id: str,
+    event_type: str,
+    aggregate: str,
+    actor: str,
+    payload: Mapping[str, object],
+    occurred_at: datetime,
+) -> Event | None:
+    """The notifying event for an outbox event; None for events that only update state (or nobody hears)."""
+    kind = _NOTIFYING.get(event_type)
+    if kind is None:
+        return None
+    group = _text(payload.get("group"))
+    attributes: dict[str, str] = {}
+    for key in ("description", "group_name", "pack_display_name", "url", "format"):
+        if payload.get(key):
+            attributes[key] = _text(payload[key])
+    currency = _text(payload.get("currency"))
+    amount = payload.get("total_minor", payload.get("amount_minor"))
+    if currency and isinstance(amount, int) and money.is_known(currency):
+        attributes["amount"] = money.format_minor(amount, currency)
+    if event_type == "expense.restored":
+        attributes["restored"] = "1"
+    participants: tuple[str, ...] = ()
+    recipients_: tuple[str, ...] = ()
+    deltas = payload.get("deltas")
+    if isinstance(deltas, Mapping):
+        participants = tuple(str(u) for u in deltas)
+    if event_type == "settlement.recorded":
+        participants = tuple(_text(payload.get(k)) for k in ("payer", "payee") if payload.get(k))
+    if kind is EventType.EXPENSE_ADDED and payload.get("recurring"):
+        kind = EventType.RECURRING_EXPENSE_ADDED
+    if event_type == "member.added" or kind in (
+        EventType.PACK_PURCHASED,
+        EventType.PACK_EXPIRED,
+        EventType.EXPORT_READY,
+    ):
+        user = _text(payload.get("user"))
+        if not user:
+            return None
+        recipients_ = (user,)
+    return Event(
+        id=event_id,
+        type=kind,
+        occurred_at=occurred_at,
+        actor=actor,
+        group=group,
+        subject=aggregate,
+        recipients=recipients_,
+        participants=participants,
+        attributes=attributes,
+    )
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Wait before attempt ``attempts + 1``: doubling from FIRST_RETRY, capped at LONGEST_RETRY."""
+    factor: int = 2 ** max(0, attempts - 1)
+    return min(LONGEST_RETRY, FIRST_RETRY * factor)
+
+
+def gives_up(attempts: int) -> bool:
+    return attempts >= MAX_DELIVERY_ATTEMPTS
+
+
+def owes_enough(net_minor: int, currency: str) -> bool:
+    """A debt worth a reminder: negative net (owes) of at least REMINDER_MIN_MAJOR_UNITS."""
+    if net_minor >= 0 or not money.is_known(currency):
+        return False
+    unit: int = 10 ** money.exponent(currency)
+    return -net_minor >= REMINDER_MIN_MAJOR_UNITS * unit
+
+
+def reminder_due(prefs: Preferences, period_start: datetime) -> bool:
+    return prefs.local_hour(period_start) == prefs.reminder_hour

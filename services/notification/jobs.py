@@ -1,0 +1,57 @@
+"""Scheduled jobs owned by other services: their internal RPCs, called with the service identity."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from google.type import date_pb2
+from hisaab.expense.v1 import expense_pb2, expense_pb2_grpc
+from hisaab.pricing.v1 import pricing_pb2, pricing_pb2_grpc
+
+from libs.errors import Unavailable
+from services.notification.identity import ServiceToken
+
+# Recurring expenses fall due on calendar days in India.
+RECURRING_TIME_ZONE = ZoneInfo("Asia/Kolkata")
+# Generating many occurrences or expiring many entitlements takes longer than a normal call.
+JOB_DEADLINE_SECONDS = 120.0
+
+
+def external_jobs(
+    expense: grpc.aio.Channel, pricing: grpc.aio.Channel, identity: ServiceToken
+) -> dict[str, Callable[[datetime], Awaitable[int]]]:
+    expenses = expense_pb2_grpc.ExpenseServiceStub(expense)  # type: ignore[no-untyped-call]
+    prices = pricing_pb2_grpc.PricingServiceStub(pricing)  # type: ignore[no-untyped-call]
+
+    async def generate_recurring(period_start: datetime) -> int:
+        day = period_start.astimezone(RECURRING_TIME_ZONE).date()
+        try:
+            answer = await expenses.GenerateRecurringOccurrences(
+                expense_pb2.GenerateRecurringOccurrencesRequest(
+                    run_date=date_pb2.Date(year=day.year, month=day.month, day=day.day)
+                ),
+                metadata=identity.metadata(),
+                timeout=JOB_DEADLINE_SECONDS,
+            )
+        except grpc.aio.AioRpcError as err:
+            raise Unavailable(f"expense-service: {err.code().name} {err.details()}") from err
+        return int(answer.rules_processed)
+
+    async def expire_entitlements(period_start: datetime) -> int:
+        now = Timestamp()
+        now.FromDatetime(period_start)
+        try:
+            answer = await prices.ExpireEntitlements(
+                pricing_pb2.ExpireEntitlementsRequest(now=now),
+                metadata=identity.metadata(),
+                timeout=JOB_DEADLINE_SECONDS,
+            )
+        except grpc.aio.AioRpcError as err:
+            raise Unavailable(f"pricing-service: {err.code().name} {err.details()}") from err
+        return int(answer.expired_count)
+
+    return {"generate_recurring_expenses": generate_recurring, "expire_entitlements": expire_entitlements}

@@ -1,0 +1,85 @@
+"""Adapters from the ports to auth- and settlement-service, called with the service's own token."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
+from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
+
+from libs.errors import Unavailable
+from services.notification.identity import ServiceToken
+from services.notification.ports import Device, Profile
+
+log = logging.getLogger("hisaab.notification.peers")
+
+_BATCH = 100
+_PLATFORM = {auth_pb2.Device.ANDROID: "ANDROID", auth_pb2.Device.IOS: "IOS"}
+
+
+class AuthDirectory:
+    def __init__(self, channel: grpc.aio.Channel, identity: ServiceToken):
+        self._stub = auth_pb2_grpc.AuthServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._identity = identity
+
+    async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
+        out: dict[str, Profile] = {}
+        for i in range(0, len(user_ids), _BATCH):
+            names = [f"users/{u}" for u in user_ids[i : i + _BATCH]]
+            try:
+                answer = await self._stub.BatchGetUsers(
+                    auth_pb2.BatchGetUsersRequest(names=names), metadata=self._identity.metadata()
+                )
+            except grpc.aio.AioRpcError as err:
+                raise Unavailable("the user directory did not answer") from err
+            for u in answer.users:
+                out[u.user_id] = Profile(
+                    user_id=u.user_id,
+                    display_name=u.display_name,
+                    locale=u.locale,
+                    phone_number=u.phone_number,
+                    email=u.email,
+                    placeholder=u.state == auth_pb2.User.PLACEHOLDER,
+                )
+        return out
+
+    async def devices(self, user_ids: list[str]) -> dict[str, list[Device]]:
+        out: dict[str, list[Device]] = {u: [] for u in user_ids}
+        for i in range(0, len(user_ids), _BATCH):
+            users = [f"users/{u}" for u in user_ids[i : i + _BATCH]]
+            try:
+                answer = await self._stub.BatchGetDevices(
+                    auth_pb2.BatchGetDevicesRequest(users=users), metadata=self._identity.metadata()
+                )
+            except grpc.aio.AioRpcError as err:
+                raise Unavailable("the device directory did not answer") from err
+            for entry in answer.entries:
+                user_id = entry.user.removeprefix("users/")
+                out[user_id] = [
+                    Device(user_id, _PLATFORM[d.platform], d.push_token)
+                    for d in entry.devices
+                    if d.platform in _PLATFORM
+                ]
+        return out
+
+
+class SettlementBalances:
+    def __init__(self, channel: grpc.aio.Channel, identity: ServiceToken):
+        self._stub = settlement_pb2_grpc.SettlementServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._identity = identity
+
+    async def member_balance(self, group_id: str, user_id: str) -> dict[str, int]:
+        try:
+            answer = await self._stub.GetMemberBalance(
+                settlement_pb2.GetMemberBalanceRequest(group=f"groups/{group_id}", user=f"users/{user_id}"),
+                metadata=self._identity.metadata(),
+            )
+        except grpc.aio.AioRpcError as err:
+            if err.code() is grpc.StatusCode.NOT_FOUND:
+                # The group is gone, or settlement-service does not let this service see it:
+                # no reminder rather than a job that fails forever.
+                log.warning("no balance visible", extra={"group": group_id, "why": err.details()})
+                return {}
+            raise Unavailable("the settlement service did not answer") from err
+        return {m.currency_code: int(m.amount_minor) for m in answer.net}

@@ -1,0 +1,115 @@
+"""Pure rules: recipients, outbox mapping, preferences, templates, backoff, reminder thresholds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from libs.errors import InvalidArgument
+from services.notification import domain, templates
+from services.notification.domain import Channel, EventType, Preferences
+
+NOW = datetime(2031, 3, 4, 13, 0, tzinfo=UTC)
+
+
+def test_expense_event_goes_to_members_and_participants_never_the_actor() -> None:
+    event = domain.from_outbox(
+        "e1",
+        "expense.created",
+        "groups/g/expenses/x",
+        "a",
+        {
+            "group": "g",
+            "expense": "x",
+            "currency": "INR",
+            "total_minor": 45050,
+            "deltas": {"a": 300, "d": -300},
+        },
+        NOW,
+    )
+    assert event is not None and event.type is EventType.EXPENSE_ADDED
+    assert event.attributes["amount"] == "INR 450.50"
+    assert domain.recipients(event, ["a", "b", "c"]) == ["b", "c", "d"]
+    assert event.deep_link == "hisaab://groups/g/expenses/x"
+
+
+def test_member_added_goes_only_to_the_added_person() -> None:
+    event = domain.from_outbox("e2", "member.added", "groups/g", "a", {"group": "g", "user": "b"}, NOW)
+    assert event is not None and domain.recipients(event, ["a", "b", "c"]) == ["b"]
+    change = domain.membership_change("member.added", "a", {"group": "g", "user": "b"}, 7)
+    assert change == domain.MembershipChange("g", "b", True, 7)
+    assert domain.membership_change("group.created", "a", {"group": "g"}, 1) == domain.MembershipChange(
+        "g", "a", True, 1
+    )
+    assert domain.membership_change("member.left", "b", {"group": "g", "user": "b"}, 9).present is False  # type: ignore[union-attr]
+
+
+def test_state_only_events_notify_nobody() -> None:
+    for kind in (
+        "group.created",
+        "group.updated",
+        "member.joined",
+        "user.activated",
+        "recurring_expense.created",
+    ):
+        assert domain.from_outbox("e", kind, "groups/g", "a", {"group": "g", "user": "b"}, NOW) is None
+
+
+def test_settlement_reaches_payer_and_payee() -> None:
+    event = domain.from_outbox(
+        "e3",
+        "settlement.recorded",
+        "groups/g/settlements/s",
+        "a",
+        {"group": "g", "payer": "a", "payee": "z", "currency": "JPY", "amount_minor": 500},
+        NOW,
+    )
+    assert event is not None and domain.recipients(event, []) == ["z"]
+    assert event.attributes["amount"] == "JPY 500"
+
+
+def test_preference_defaults_and_in_app_rule() -> None:
+    prefs = Preferences("u")
+    assert prefs.enabled(EventType.EXPENSE_ADDED, Channel.IN_APP)
+    assert prefs.enabled(EventType.EXPENSE_ADDED, Channel.PUSH)
+    assert not prefs.enabled(EventType.EXPENSE_ADDED, Channel.SMS)
+    assert prefs.enabled(EventType.EXPORT_READY, Channel.EMAIL)
+    assert not prefs.enabled(EventType.WEEKLY_DIGEST, Channel.IN_APP)
+    assert len(prefs.matrix()) == len(EventType) * len(Channel)
+    domain.check_switch(EventType.BALANCE_REMINDER, Channel.IN_APP, False)
+    with pytest.raises(InvalidArgument):
+        domain.check_switch(EventType.EXPENSE_ADDED, Channel.IN_APP, False)
+
+
+def test_templates_in_english_and_hindi_with_fallbacks() -> None:
+    assert templates.render(
+        EventType.EXPENSE_ADDED, "en-IN", {"actor": "Asha", "what": "Chai", "amount": "INR 50.00"}
+    ) == (
+        "New expense",
+        "Asha added Chai INR 50.00",
+    )
+    title, body = templates.render(EventType.EXPENSE_ADDED, "hi-IN", {})
+    assert title == "नया खर्च" and body == "किसी ने एक खर्च जोड़ा"
+    assert templates.render(EventType.EXPENSE_UPDATED, "en", {"restored": "1"})[0] == "Expense restored"
+    for lang in ("en", "hi"):
+        for kind in EventType:
+            assert all(templates.render(kind, lang, {}))
+
+
+def test_retry_backoff_doubles_and_is_capped() -> None:
+    assert [domain.retry_delay(n).total_seconds() for n in (1, 2, 3)] == [5, 10, 20]
+    assert domain.retry_delay(30) == domain.LONGEST_RETRY
+    assert not domain.gives_up(domain.MAX_DELIVERY_ATTEMPTS - 1) and domain.gives_up(
+        domain.MAX_DELIVERY_ATTEMPTS
+    )
+
+
+def test_reminder_threshold_and_local_hour() -> None:
+    assert domain.owes_enough(-1000, "INR") and not domain.owes_enough(-999, "INR")
+    assert not domain.owes_enough(5000, "INR")
+    assert domain.owes_enough(-10, "JPY") and not domain.owes_enough(-9, "JPY")
+    kolkata = Preferences("u", reminder_hour=19)
+    assert domain.reminder_due(kolkata, datetime(2031, 3, 4, 13, 30, tzinfo=UTC))
+    assert kolkata.local_day(datetime(2031, 3, 4, 20, 0, tzinfo=UTC)) == "2031-03-05"
+    assert not domain.reminder_due(kolkata, datetime(2031, 3, 4, 13, 30, tzinfo=UTC) + timedelta(hours=1))

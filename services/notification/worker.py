@@ -1,0 +1,188 @@
+"""notification-service's background process: the events queue, the jobs queue, and deliveries.
+
+Three loops in one asyncio process, sharing the use cases with the gRPC server:
+
+- events: long-polls the notification queue; each message is one domain event
+  (raw SNS delivery, so the body is the relay's JSON). A handled message is
+  deleted; a failed one is made visible again after a doubling delay, and
+  after ``aws.MAX_RECEIVES`` receives SQS moves it to the dead-letter queue.
+- jobs: the same for job messages (EventBridge Scheduler / the local scheduler).
+- deliveries: sends the push/SMS/email rows the event handler wrote.
+
+boto3 calls run in threads (``asyncio.to_thread``) so a 5 s long poll never
+stalls the other loops.
+
+Run: ``python -m services.notification.worker``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from libs import aws
+from libs.jobs.messages import JobMessage
+from libs.jobs.runtime import Heartbeat, run_worker, sleep_or_stop
+from libs.outbox_relay import EventMessage
+from services.notification import domain
+from services.notification.app import assemble
+from services.notification.delivery import AwsSender
+from services.notification.ports import Sender
+from services.notification.usecases import NotificationUseCases
+
+log = logging.getLogger("hisaab.notification.worker")
+
+Handler = Callable[[str], Awaitable[None]]
+
+
+def _float_env(name: str, default: float) -> float:
+    return float(os.environ.get(name, "") or default)
+
+
+def retry_visibility(receive_count: int, base: float, longest: float = 900.0) -> int:
+    """Seconds until a failed message is tried again: base, 2 * base, 4 * base ... capped."""
+    return int(min(longest, base * 2 ** max(0, receive_count - 1)))
+
+
+class QueueConsumer:
+    def __init__(
+        self,
+        name: str,
+        queue_url: str,
+        handle: Handler,
+        *,
+        sqs: Any | None = None,
+        wait_seconds: int = 5,
+        retry_base_seconds: float = 5.0,
+    ):
+        self.name = name
+        self._queue = queue_url
+        self._handle = handle
+        self._sqs = sqs or aws.client("sqs")
+        self._wait = wait_seconds
+        self._retry_base = retry_base_seconds
+
+    async def poll_once(self) -> int:
+        answer = await asyncio.to_thread(
+            self._sqs.receive_message,
+            QueueUrl=self._queue,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=self._wait,
+            AttributeNames=["ApproximateReceiveCount"],
+            MessageAttributeNames=["All"],
+        )
+        messages = answer.get("Messages", [])
+        await asyncio.gather(*(self._one(m) for m in messages))
+        return len(messages)
+
+    async def _one(self, message: dict[str, Any]) -> None:
+        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        try:
+            await self._handle(message["Body"])
+        except Exception as err:
+            delay = retry_visibility(receives, self._retry_base)
+            log.warning(
+                "message failed; retrying later",
+                extra={"queue": self.name, "receives": receives, "retry_in": delay, "error": repr(err)},
+            )
+            await asyncio.to_thread(
+                self._sqs.change_message_visibility,
+                QueueUrl=self._queue,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=delay,
+            )
+            return
+        await asyncio.to_thread(
+            self._sqs.delete_message, QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"]
+        )
+
+    async def run(self, stop: asyncio.Event, heartbeat: Heartbeat) -> None:
+        while not stop.is_set():
+            heartbeat.beat()
+            try:
+                await self.poll_once()
+            except Exception:
+                log.exception("polling %s failed", self.name)
+                await sleep_or_stop(stop, 2.0)
+
+
+def event_handler(usecases: NotificationUseCases) -> Handler:
+    async def handle(body: str) -> None:
+        message = EventMessage.parse(body)
+        occurred = datetime.fromisoformat(message.occurred_at.replace("Z", "+00:00"))
+        event = domain.from_outbox(
+            message.id, message.type, message.aggregate, message.actor, message.payload, occurred
+        )
+        change = domain.membership_change(message.type, message.actor, message.payload, message.seq)
+        await usecases.handle(event, message.id, message.type, change)
+
+    return handle
+
+
+def job_handler(usecases: NotificationUseCases) -> Handler:
+    async def handle(body: str) -> None:
+        message = JobMessage.parse(body)
+        result = await usecases.run_job(message.job, message.scheduled_time)
+        log.info(
+            "job ran",
+            extra={"job": message.job, "duplicate": result.duplicate, "processed": result.processed},
+        )
+
+    return handle
+
+
+async def deliver(
+    usecases: NotificationUseCases, sender: Sender, stop: asyncio.Event, heartbeat: Heartbeat
+) -> None:
+    idle = _float_env("HISAAB_DELIVERY_POLL_SECONDS", 1.0)
+    while not stop.is_set():
+        heartbeat.beat()
+        try:
+            sent = await usecases.send_due(sender)
+        except Exception:
+            log.exception("delivery pass failed")
+            sent = 0
+        if not sent:
+            await sleep_or_stop(stop, idle)
+
+
+async def _main(stop: asyncio.Event, heartbeat: Heartbeat) -> None:
+    resources = aws.Resources.from_env()
+    resources.require("notification_queue_url", "jobs_queue_url")
+    parts = assemble(pool_size=5, name="hisaab-notification-worker")
+    wait = int(_float_env("HISAAB_QUEUE_WAIT_SECONDS", 5))
+    base = _float_env("HISAAB_QUEUE_RETRY_BASE_SECONDS", 5.0)
+    events = QueueConsumer(
+        "events",
+        resources.notification_queue_url,
+        event_handler(parts.usecases),
+        wait_seconds=wait,
+        retry_base_seconds=base,
+    )
+    jobs = QueueConsumer(
+        "jobs",
+        resources.jobs_queue_url,
+        job_handler(parts.usecases),
+        wait_seconds=wait,
+        retry_base_seconds=base,
+    )
+    log.info(
+        "consuming", extra={"events": resources.notification_queue_url, "jobs": resources.jobs_queue_url}
+    )
+    try:
+        await asyncio.gather(
+            events.run(stop, heartbeat),
+            jobs.run(stop, heartbeat),
+            deliver(parts.usecases, AwsSender(resources), stop, heartbeat),
+        )
+    finally:
+        await parts.close()
+        log.info("stopped", extra={"at": datetime.now(UTC).isoformat()})
+
+
+if __name__ == "__main__":
+    run_worker("notification-worker", _main)

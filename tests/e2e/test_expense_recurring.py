@@ -1,0 +1,82 @@
+"""The recurring-expense job creates each occurrence exactly once, however often it runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import grpc
+import pytest
+from google.type import date_pb2
+from hisaab.expense.v1 import expense_pb2, expense_pb2_grpc
+
+from libs.settings import LOCAL_CLIENT_ID, LOCAL_ISSUER
+from services.auth.providers.local import LocalIssuer
+from tests.e2e.test_expense_files import buy_pro, group_of
+from tests.support import Api, Session
+
+pytestmark = pytest.mark.e2e
+
+
+def _date(d: date) -> dict[str, int]:
+    return {"year": d.year, "month": d.month, "day": d.day}
+
+
+def _service_token(api: Api) -> str:
+    issuer = LocalIssuer(api.stack.data_dir, issuer=LOCAL_ISSUER, client_id=LOCAL_CLIENT_ID)
+    return issuer.mint_access_token("service:test", scope="hisaab/internal")
+
+
+def _run(api: Api, token: str, day: date) -> expense_pb2.GenerateRecurringOccurrencesResponse:
+    with grpc.insecure_channel(api.stack.address("expense")) as channel:
+        stub = expense_pb2_grpc.ExpenseServiceStub(channel)
+        request = expense_pb2.GenerateRecurringOccurrencesRequest(
+            run_date=date_pb2.Date(year=day.year, month=day.month, day=day.day)
+        )
+        return stub.GenerateRecurringOccurrences(
+            request, metadata=(("authorization", f"Bearer {token}"),), timeout=30
+        )
+
+
+def _count(api: Api, who: Session, group: str) -> int:
+    return len(api.call("GET", f"/v1/{group}/expenses?pageSize=100", who).json().get("expenses", []))
+
+
+def test_daily_rule_runs_once_per_occurrence(api: Api) -> None:
+    asha, ravi = api.sign_in(), api.sign_in()
+    buy_pro(api, asha)
+    group = group_of(api, asha, ravi)
+    today = datetime.now(UTC).date()
+    rule = {
+        "frequency": "DAILY",
+        "startDate": _date(today - timedelta(days=3)),
+        "template": {
+            "description": "Milk",
+            "category": "GROCERIES",
+            "expenseDate": _date(today),
+            "total": {"currencyCode": "INR", "amountMinor": "6000"},
+            "payers": [{"user": f"users/{asha.user_id}", "paidMinor": "6000"}],
+            "split": {"equal": {"participants": [f"users/{asha.user_id}", f"users/{ravi.user_id}"]}},
+        },
+    }
+    created = api.call("POST", f"/v1/{group}/recurringExpenses", asha, json=rule)
+    assert created.status_code == 200, created.text
+    first = date.fromisoformat(
+        "{year:04d}-{month:02d}-{day:02d}".format(**created.json()["nextOccurrenceDate"])
+    )
+
+    token = _service_token(api)
+    run_day = first + timedelta(days=2)
+    one = _run(api, token, run_day)
+    two = _run(api, token, run_day)
+    assert one.expenses_created == 3 and two.expenses_created == 0
+    assert _count(api, asha, group) == 3
+    listed = api.call("GET", f"/v1/{group}/expenses?pageSize=100", ravi).json()["expenses"]
+    assert all(e["recurringExpense"] == created.json()["name"] for e in listed)
+    after = api.call("GET", f"/v1/{created.json()['name']}", asha).json()
+    assert after["nextOccurrenceDate"] == _date(run_day + timedelta(days=1))
+
+    # A user token (without the internal scope) may not run the job.
+    with pytest.raises(grpc.RpcError) as refused:
+        _run(api, asha.access_token, run_day + timedelta(days=5))
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert _count(api, asha, group) == 3
