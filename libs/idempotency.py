@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.db.database import Database
 from libs.errors import InvalidArgument, RequestIdReused
 
 M = TypeVar("M", bound=Message)
@@ -85,3 +86,32 @@ async def run_once(
         {"resp": response.SerializeToString(), "scope": scope, "caller": caller, "rid": request_id},
     )
     return response
+
+
+async def once_in_transaction(
+    db: Database,
+    scope: str,
+    request: Message,
+    response_type: type[M],
+    work: Callable[[AsyncConnection], Awaitable[M]],
+) -> M:
+    """Runs ``work`` in a new transaction, at most once per (scope, caller, request_id).
+
+    The servicers' one-liner for idempotent creates: the caller comes from the RPC
+    context, the id from the request's ``request_id`` field.
+    """
+    from libs.auth.caller import require_caller
+
+    caller = require_caller()
+    request_id = str(getattr(request, "request_id", ""))
+    validate_request_id(request_id)
+    async with db.transaction() as conn:
+        return await run_once(
+            conn,
+            scope=scope,
+            caller=caller.user_id,
+            request=request,
+            request_id=request_id,
+            response_type=response_type,
+            work=lambda: work(conn),
+        )

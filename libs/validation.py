@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import phonenumbers
 
@@ -72,3 +73,12 @@ def resource_id(name: str, collection: str, field: str = "name") -> str:
     if not name.startswith(prefix) or "/" in name[len(prefix) :] or len(name) == len(prefix):
         raise InvalidArgument(field, f"must look like {collection}/<id>")
     return name[len(prefix) :]
+
+
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` is a UUID: ids that are not cannot name anything, so lookups answer NOT_FOUND."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

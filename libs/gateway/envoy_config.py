@@ -32,7 +32,8 @@ _TRANSCODER = "type.googleapis.com/envoy.extensions.filters.http.grpc_json_trans
 _BUFFER = "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer"
 _ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 _DOWNSTREAM_CONNECTIONS = (
-    "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig"
+    "type.googleapis.com/envoy.extensions.resource_monitors."
+    "downstream_connections.v3.DownstreamConnectionsConfig"
 )
 _HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 

@@ -42,7 +42,8 @@ async def _apply(conn: AsyncConnection, group_id: str, currency: str, deltas: Ma
     await conn.execute(
         text(
             "INSERT INTO ledger.balances (group_id, user_id, currency, net_minor) "
-            "SELECT CAST(:g AS uuid), u, :c, d FROM unnest(CAST(:users AS text[]), CAST(:deltas AS bigint[])) "
+            "SELECT CAST(:g AS uuid), u, :c, d "
+            "FROM unnest(CAST(:users AS text[]), CAST(:deltas AS bigint[])) "
             "AS t(u, d) ORDER BY u "
             "ON CONFLICT (group_id, user_id, currency) "
             "DO UPDATE SET net_minor = ledger.balances.net_minor + EXCLUDED.net_minor"
@@ -83,7 +84,8 @@ async def record(
     entry_id = entry_id or str(uuid.uuid4())
     await conn.execute(
         text(
-            "INSERT INTO ledger.entries (id, group_id, kind, currency, total_minor) VALUES (:id, :g, :k, :c, :t)"
+            "INSERT INTO ledger.entries (id, group_id, kind, currency, total_minor) "
+            "VALUES (:id, :g, :k, :c, :t)"
         ),
         {"id": entry_id, "g": group_id, "k": kind, "c": currency, "t": total_minor},
     )
@@ -105,7 +107,8 @@ async def get(conn: AsyncConnection, entry_id: str, *, lock: bool = False) -> En
     if row is None:
         return None
     rows = await conn.execute(
-        text("SELECT user_id, paid_minor, owed_minor FROM ledger.postings WHERE entry_id = :id"), {"id": entry_id}
+        text("SELECT user_id, paid_minor, owed_minor FROM ledger.postings WHERE entry_id = :id"),
+        {"id": entry_id},
     )
     return Entry(
         id=str(row.id),
@@ -142,8 +145,8 @@ async def replace(
     await _write_postings(conn, entry_id, postings)
     await conn.execute(
         text(
-            "UPDATE ledger.entries SET currency = :c, total_minor = :t, version = version + 1, updated_at = now() "
-            "WHERE id = :id"
+            "UPDATE ledger.entries SET currency = :c, total_minor = :t, version = version + 1, "
+            "updated_at = now() WHERE id = :id"
         ),
         {"c": currency, "t": total_minor, "id": entry_id},
     )
@@ -157,7 +160,9 @@ async def set_active(conn: AsyncConnection, entry_id: str, active: bool) -> bool
     deltas = diff({}, entry.postings) if active else diff(entry.postings, {})
     await _apply(conn, entry.group_id, entry.currency, deltas)
     await conn.execute(
-        text("UPDATE ledger.entries SET active = :a, version = version + 1, updated_at = now() WHERE id = :id"),
+        text(
+            "UPDATE ledger.entries SET active = :a, version = version + 1, updated_at = now() WHERE id = :id"
+        ),
         {"a": active, "id": entry_id},
     )
     return True

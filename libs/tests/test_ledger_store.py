@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -19,9 +20,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def db(database_url: str) -> Database:
+async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url, pool_size=20)
-    yield database  # type: ignore[misc]
+    yield database
     await database.close()
 
 

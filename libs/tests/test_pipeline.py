@@ -60,7 +60,7 @@ async def stub() -> AsyncIterator[auth_pb2_grpc.AuthServiceStub]:
     verifier = TokenVerifier(JwksCache(lambda: {"keys": [JWK]}), issuer=ISSUER, client_id=CLIENT)
     pipeline = ServerPipeline(verifier, method_rules("hisaab.auth.v1.AuthService"), [DenyDevices()])
     server = grpc.aio.server(interceptors=[pipeline])
-    auth_pb2_grpc.add_AuthServiceServicer_to_server(Servicer(), server)  # type: ignore[no-untyped-call]
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(Servicer(), server)  # type: ignore[no-untyped-call,abstract]
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:

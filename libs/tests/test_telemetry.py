@@ -21,7 +21,7 @@ PROVIDER = telemetry.setup("test", extra_processors=[SimpleSpanProcessor(EXPORTE
 @pytest.fixture
 async def server_port() -> AsyncIterator[int]:
     server = grpc.aio.server(interceptors=telemetry.server_interceptors(PROVIDER))
-    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
+    health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)  # type: ignore[attr-defined]
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     yield port

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.ledger import store
 from libs.ledger.postings import Posting
+from libs.validation import is_uuid
 from services.expense.domain import (
     Activity,
     Category,
@@ -47,14 +48,6 @@ ORDERS = {
     "create_time": ("created_at", False),
     "update_time desc": ("updated_at", True),
 }
-
-
-def valid_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _draft(row: Any) -> Draft:
@@ -141,7 +134,7 @@ async def insert_expense(
 async def get_expense(
     conn: AsyncConnection, group_id: str, expense_id: str, *, lock: bool = False
 ) -> Expense | None:
-    if not (valid_uuid(group_id) and valid_uuid(expense_id)):
+    if not (is_uuid(group_id) and is_uuid(expense_id)):
         return None
     row = (
         await conn.execute(
@@ -334,7 +327,7 @@ async def comments(
 
 
 async def get_comment(conn: AsyncConnection, expense_id: str, comment_id: str) -> Comment | None:
-    if not valid_uuid(comment_id):
+    if not is_uuid(comment_id):
         return None
     row = (
         await conn.execute(
@@ -483,7 +476,7 @@ async def insert_rule(
 
 
 async def get_rule(conn: AsyncConnection, group_id: str, rule_id: str, *, lock: bool = False) -> Rule | None:
-    if not (valid_uuid(group_id) and valid_uuid(rule_id)):
+    if not (is_uuid(group_id) and is_uuid(rule_id)):
         return None
     row = (
         await conn.execute(

@@ -117,17 +117,9 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     async def _once(
         self, scope: str, request: Any, response_type: type[M], work: Callable[[Any], Awaitable[M]]
     ) -> M:
-        caller = require_caller()
-        async with self._db.transaction() as conn:
-            return await idempotency.run_once(
-                conn,
-                scope=f"expense.{scope}",
-                caller=caller.user_id,
-                request=request,
-                request_id=request.request_id,
-                response_type=response_type,
-                work=lambda: work(conn),
-            )
+        return await idempotency.once_in_transaction(
+            self._db, f"expense.{scope}", request, response_type, work
+        )
 
     # --- expenses --------------------------------------------------------------------------
 

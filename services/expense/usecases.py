@@ -21,6 +21,7 @@ from libs.db.database import Database
 from libs.errors import EtagMismatch, FailedPrecondition, InvalidArgument, NotAllowed, NotFound
 from libs.ledger import store
 from libs.ledger.postings import Posting, diff, nets
+from libs.validation import is_uuid
 from services.expense import domain, repository
 from services.expense.domain import Activity, Comment, Draft, Expense, Updates
 from services.expense.ports import Directory, Groups
@@ -66,14 +67,14 @@ class ExpenseUseCases:
     # --- membership ------------------------------------------------------------------------
 
     async def require_member(self, caller: str, group_id: str) -> None:
-        if not repository.valid_uuid(group_id):
+        if not is_uuid(group_id):
             raise NotFound(GROUP_NOT_FOUND)
         members = await self._groups.members_among(group_id, [caller])
         if not members or caller not in members:
             raise NotFound(GROUP_NOT_FOUND)
 
     async def _check_people(self, caller: str, group_id: str, draft: Draft, prefix: str) -> None:
-        if not repository.valid_uuid(group_id):
+        if not is_uuid(group_id):
             raise NotFound(GROUP_NOT_FOUND)
         named = domain.user_fields(draft, prefix)
         members = await self._groups.members_among(group_id, sorted({caller, *named}))

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.validation import is_uuid
 from services.group.domain import Group, InviteLink, Kind, Member, Role
 
 _GROUP_SELECT = """
@@ -20,14 +21,6 @@ FROM groups.groups g
 JOIN groups.members m ON m.group_id = g.id AND m.user_id = :caller
 """
 GROUP_FIELDS = ("display_name", "description", "default_currency", "simplify_debts")
-
-
-def _valid_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _group(row: Any) -> Group:
@@ -64,7 +57,7 @@ async def group_for_member(
     conn: AsyncConnection, group_id: str, caller: str, *, lock: bool = False
 ) -> Group | None:
     """The group as ``caller`` sees it; None when it does not exist or they are not a member."""
-    if not _valid_uuid(group_id):
+    if not is_uuid(group_id):
         return None
     sql = _GROUP_SELECT + " WHERE g.id = :id" + (" FOR UPDATE OF g" if lock else "")
     row = (await conn.execute(text(sql), {"id": group_id, "caller": caller})).first()
@@ -234,7 +227,7 @@ async def delete_member(conn: AsyncConnection, group_id: str, user_id: str) -> b
 async def members_among(
     conn: AsyncConnection, group_id: str, user_ids: list[str]
 ) -> tuple[bool, str, list[str]]:
-    if not _valid_uuid(group_id):
+    if not is_uuid(group_id):
         return False, "", []
     row = (await conn.execute(text("SELECT kind FROM groups.groups WHERE id = :g"), {"g": group_id})).first()
     if row is None:
@@ -295,7 +288,7 @@ async def links(
 
 
 async def link_by_id(conn: AsyncConnection, group_id: str, link_id: str) -> InviteLink | None:
-    if not _valid_uuid(link_id):
+    if not is_uuid(link_id):
         return None
     row = (
         await conn.execute(

@@ -137,17 +137,7 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
     async def _once(
         self, scope: str, request: Any, response_type: type[M], work: Callable[[Any], Awaitable[M]]
     ) -> M:
-        caller = require_caller()
-        async with self._db.transaction() as conn:
-            return await idempotency.run_once(
-                conn,
-                scope=f"group.{scope}",
-                caller=caller.user_id,
-                request=request,
-                request_id=request.request_id,
-                response_type=response_type,
-                work=lambda: work(conn),
-            )
+        return await idempotency.once_in_transaction(self._db, f"group.{scope}", request, response_type, work)
 
     async def CreateGroup(self, request: group_pb2.CreateGroupRequest, context: Any) -> group_pb2.Group:
         caller = require_caller()

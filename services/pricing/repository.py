@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,15 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.features.windows import Period
+from libs.validation import is_uuid
 from services.pricing.domain import Feature, Grant, Order, OrderState, Pack, ProviderKind, Quota
-
-
-def _valid_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _seconds(value: timedelta | None) -> int | None:
@@ -257,7 +249,7 @@ async def insert_order(conn: AsyncConnection, order: Order) -> Order:
 
 
 async def get_order(conn: AsyncConnection, order_id: str, *, lock: bool = False) -> Order | None:
-    if not _valid_uuid(order_id):
+    if not is_uuid(order_id):
         return None
     sql = "SELECT * FROM pricing.orders WHERE id = :id" + (" FOR UPDATE" if lock else "")
     row = (await conn.execute(text(sql), {"id": order_id})).first()

@@ -213,24 +213,11 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         return user_id
 
     async def _once(
-        self,
-        scope: str,
-        request: Any,
-        response_type: type[M],
-        work: Callable[[AsyncConnection], Awaitable[M]],
+        self, scope: str, request: Any, response_type: type[M], work: Callable[[Any], Awaitable[M]]
     ) -> M:
-        caller = require_caller()
-        idempotency.validate_request_id(request.request_id)
-        async with self._db.transaction() as conn:
-            return await idempotency.run_once(
-                conn,
-                scope=f"pricing.{scope}",
-                caller=caller.user_id,
-                request=request,
-                request_id=request.request_id,
-                response_type=response_type,
-                work=lambda: work(conn),
-            )
+        return await idempotency.once_in_transaction(
+            self._db, f"pricing.{scope}", request, response_type, work
+        )
 
     # --- catalog ---
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,6 +14,7 @@ from libs import etag, idempotency, money, pagination, validation
 from libs.auth.caller import require_caller
 from libs.db.database import Database
 from libs.errors import InvalidArgument, NotFound
+from libs.validation import is_uuid
 from services.settlement import domain
 from services.settlement.domain import Method, Settlement, Transfer
 from services.settlement.peers import GROUP_NOT_FOUND
@@ -29,17 +29,9 @@ _METHOD = {
 _METHOD_PB = {v: k for k, v in _METHOD.items()}
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
 def _group_id(name: str, field: str) -> str:
     group_id = validation.resource_id(name, "groups", field)
-    if not _is_uuid(group_id):  # well-formed but no group can have this id
+    if not is_uuid(group_id):  # well-formed but no group can have this id
         raise NotFound(GROUP_NOT_FOUND)
     return group_id
 
@@ -48,9 +40,9 @@ def _settlement_name(name: str) -> tuple[str, str]:
     parts = name.split("/")
     if len(parts) != 4 or parts[0] != "groups" or parts[2] != "settlements" or not parts[1] or not parts[3]:
         raise InvalidArgument("name", "must look like groups/<id>/settlements/<id>")
-    if not _is_uuid(parts[1]):
+    if not is_uuid(parts[1]):
         raise NotFound(GROUP_NOT_FOUND)
-    if not _is_uuid(parts[3]):
+    if not is_uuid(parts[3]):
         raise NotFound(SETTLEMENT_NOT_FOUND)
     return parts[1], parts[3]
 
@@ -241,22 +233,13 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         if not request.HasField("settlement"):
             raise InvalidArgument("settlement", "is required")
         new = _new_settlement(request.settlement)
-        idempotency.validate_request_id(request.request_id)
 
-        async with self._db.transaction() as conn:
+        async def work(conn: Any) -> settlement_pb2.Settlement:
+            return settlement_proto(await self._uc.create(conn, caller.user_id, group_id, new))
 
-            async def work() -> settlement_pb2.Settlement:
-                return settlement_proto(await self._uc.create(conn, caller.user_id, group_id, new))
-
-            return await idempotency.run_once(
-                conn,
-                scope="settlement.CreateSettlement",
-                caller=caller.user_id,
-                request=request,
-                request_id=request.request_id,
-                response_type=settlement_pb2.Settlement,
-                work=work,
-            )
+        return await idempotency.once_in_transaction(
+            self._db, "settlement.CreateSettlement", request, settlement_pb2.Settlement, work
+        )
 
     async def GetSettlement(
         self, request: settlement_pb2.GetSettlementRequest, context: Any

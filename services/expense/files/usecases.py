@@ -24,6 +24,7 @@ from libs.errors import FailedPrecondition, InvalidArgument, NotFound
 from libs.ledger import store
 from libs.ledger.postings import nets
 from libs.ledger.splits import SplitMode
+from libs.validation import is_uuid
 from services.expense.domain import Category, Draft, Expense, SplitSpec
 from services.expense.files import csv_export, pdf_export, receipts, repository, splitwise_import
 from services.expense.files.report_data import ExportData, ExportLine
@@ -135,7 +136,7 @@ class FileUseCases:
         self, caller: str, group_id: str, export_id: str
     ) -> tuple[ExportRow, str, datetime | None]:
         await self._expenses.require_member(caller, group_id)
-        if not domain_uuid(export_id):
+        if not is_uuid(export_id):
             raise NotFound("export not found")
         async with self._db.read() as conn:
             row = await repository.get_export(conn, group_id, export_id)
@@ -354,11 +355,3 @@ class FileUseCases:
         async with self._db.transaction() as conn:
             await repository.mark_imported(conn, group_id, row.row_id, "settlement", name)
         result.created_settlements += 1
-
-
-def domain_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
