@@ -15,7 +15,7 @@ from hisaab.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs import idempotency, pagination, validation
-from libs.auth.caller import Caller, require_caller
+from libs.auth.caller import Caller, is_internal, require_caller
 from libs.db.database import Database
 from libs.errors import InvalidArgument, NotAllowed, NotFound
 from libs.features.windows import Period
@@ -27,9 +27,6 @@ from services.pricing.purchases import PurchaseUseCases
 M = TypeVar("M", bound=Message)
 
 ADMIN_GROUP = "hisaab-admins"
-# The OAuth scope of service identities (client-credentials tokens of our own
-# services, e.g. the job worker); the app's user tokens never carry it.
-INTERNAL_SCOPE = "hisaab/internal"
 _PERIOD = {
     pricing_pb2.Quota.DAILY: Period.DAILY,
     pricing_pb2.Quota.WEEKLY: Period.WEEKLY,
@@ -155,11 +152,6 @@ def usage_proto(usage: Usage) -> pricing_pb2.QuotaUsage:
 def is_admin(caller: Caller, admins: Collection[str]) -> bool:
     groups = caller.claims.get("cognito:groups") or []
     return caller.user_id in admins or (isinstance(groups, list) and ADMIN_GROUP in groups)
-
-
-def is_internal(caller: Caller) -> bool:
-    scope = caller.claims.get("scope") or ""
-    return isinstance(scope, str) and INTERNAL_SCOPE in scope.split()
 
 
 def _metadata(context: Any, key: str) -> str:

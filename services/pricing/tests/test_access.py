@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from libs.auth.caller import Caller
-from services.pricing.servicer import is_admin, is_internal
+from libs.auth.caller import Caller, is_internal
+from services.pricing.servicer import is_admin
 
 
 def test_admins_are_listed_users_or_members_of_the_admin_group() -> None:
