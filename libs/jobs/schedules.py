@@ -41,6 +41,8 @@ SCHEDULES: tuple[Schedule, ...] = (
     ),
     # pricing-service: PricingService.ExpireEntitlements.
     Schedule("expire_entitlements", "cron(*/15 * * * ? *)", "UTC", "End entitlements of expired packs"),
+    # Anonymised daily aggregates of the previous Indian day, to the analytics bucket.
+    Schedule("analytics_export", "cron(15 2 * * ? *)", "Asia/Kolkata", "Export anonymised daily aggregates"),
     # expense-service: ExpenseService.GenerateRecurringOccurrences for the local date.
     Schedule(
         "generate_recurring_expenses", "cron(5 0 * * ? *)", "Asia/Kolkata", "Create due recurring expenses"

@@ -45,11 +45,17 @@ def test_every_schedule_is_valid_and_in_its_time_zone() -> None:
         "balance_reminders",
         "expire_entitlements",
     }
+    # 02:15 in Kolkata is 20:45 UTC the day before.
+    assert {s.job for s in due(datetime(2031, 1, 1, 20, 45, tzinfo=UTC))} == {
+        "analytics_export",
+        "expire_entitlements",
+    }
     assert {
         "balance_reminders",
         "purge_old_notifications",
         "expire_entitlements",
         "generate_recurring_expenses",
+        "analytics_export",
     } == JOBS
 
 

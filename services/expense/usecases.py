@@ -160,10 +160,13 @@ class ExpenseUseCases:
         payload: dict[str, Any] = {
             "group": expense.group_id,
             "expense": expense.id,
+            "description": draft.description,
             "currency": draft.currency,
             "total_minor": draft.total_minor,
             "deltas": effects,
         }
+        if expense.recurring_rule_id:
+            payload["recurring"] = True
         details: dict[str, Any] = {
             "description": draft.description,
             "currency": draft.currency,

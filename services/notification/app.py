@@ -9,8 +9,10 @@ from datetime import datetime
 import grpc
 from hisaab.notification.v1 import notification_pb2_grpc
 
+from libs import aws
 from libs import settings as settings_mod
 from libs.db.database import Database
+from libs.jobs.analytics import analytics_job
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from libs.settings import Settings
@@ -46,6 +48,9 @@ def assemble(*, pool_size: int = 10, name: str = "hisaab-notification") -> Parts
 
     auth, settlement, expense, pricing = peer("auth"), peer("settlement"), peer("expense"), peer("pricing")
     jobs: dict[str, Callable[[datetime], Awaitable[int]]] = external_jobs(expense, pricing, identity)
+    resources = aws.Resources.from_env()
+    if resources.analytics_bucket:
+        jobs["analytics_export"] = analytics_job(db, aws.client("s3"), resources.analytics_bucket)
     usecases = NotificationUseCases(
         db, AuthDirectory(auth, identity), SettlementBalances(settlement, identity), external_jobs=jobs
     )

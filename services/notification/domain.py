@@ -164,7 +164,7 @@ _NOTIFYING = {
     "settlement.recorded": EventType.SETTLEMENT_RECORDED,
     "member.added": EventType.ADDED_TO_GROUP,
     "purchase.completed": EventType.PACK_PURCHASED,
-    "entitlement.expired": EventType.PACK_EXPIRED,
+    "entitlements.expired": EventType.PACK_EXPIRED,
     "export.ready": EventType.EXPORT_READY,
 }
 _JOINS = frozenset({"member.added", "member.joined"})

@@ -11,7 +11,7 @@ from hisaab.common.v1 import money_pb2
 from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
 from libs import etag, idempotency, money, pagination, validation
-from libs.auth.caller import require_caller
+from libs.auth.caller import is_internal, require_caller
 from libs.db.database import Database
 from libs.errors import InvalidArgument, NotFound
 from libs.validation import is_uuid
@@ -330,5 +330,5 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         caller = require_caller()
         group_id = _group_id(request.group, "group")
         user_id = _user_id(request.user, "user")
-        nets = await self._uc.member_balance(caller.user_id, group_id, user_id)
+        nets = await self._uc.member_balance(caller.user_id, group_id, user_id, internal=is_internal(caller))
         return settlement_pb2.MemberBalance(user=f"users/{user_id}", net=_nets(nets))

@@ -121,8 +121,12 @@ class SettlementUseCases:
             members = members + [Member(u, profiles[u].display_name if u in profiles else "") for u in former]
         return [MemberNets(m.user_id, m.display_name, _nets_of(balances, m.user_id)) for m in members]
 
-    async def member_balance(self, caller: str, group_id: str, user_id: str) -> dict[str, int]:
-        await self._require_members(group_id, caller)
+    async def member_balance(
+        self, caller: str, group_id: str, user_id: str, *, internal: bool = False
+    ) -> dict[str, int]:
+        """A member's nets; our own services (reminders, leave checks) need not be members."""
+        if not internal:
+            await self._require_members(group_id, caller)
         # The group service acts on this answer (leave/remove), so it reads the writer.
         async with self._db.transaction() as conn:
             return dict(sorted((await store.member_balance(conn, group_id, user_id)).items()))

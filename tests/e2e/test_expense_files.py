@@ -136,6 +136,19 @@ def test_csv_export_round_trips_the_balances(api: Api) -> None:
     assert any(r[2] == "Dinner, beach shack" and r[5] == "900.01" for r in rows[1:])
     balance = next(r for r in rows if r[1] == "balance")
     from_csv = {header[i]: balance[i] for i in range(7, len(header))}
+    # The requester hears about it in their inbox, with a link that works.
+    deadline = time.monotonic() + 30
+    ready: list[dict[str, Any]] = []
+    while not ready and time.monotonic() < deadline:
+        inbox = api.call("GET", "/v1/users/me/notifications", asha).json().get("notifications", [])
+        ready = [n for n in inbox if n["eventType"] == "EXPORT_READY"]
+        time.sleep(0.3)
+    assert ready, "no export notification"
+    assert not [
+        n
+        for n in api.call("GET", "/v1/users/me/notifications", ravi).json().get("notifications", [])
+        if n["eventType"] == "EXPORT_READY"
+    ]
     nets = inr_nets(api, asha, group)
     assert from_csv["Asha"] == f"{nets[asha.user_id] // 100}.{nets[asha.user_id] % 100:02d}"
     assert nets[asha.user_id] + nets[ravi.user_id] == 0
