@@ -67,7 +67,7 @@ async def test_daily_aggregates_are_exact_and_anonymous(db: Database, stack: Sta
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
     bucket = f"analytics-test-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": env["AWS_REGION"]})
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": env["AWS_REGION"]})  # type: ignore[typeddict-item]
 
     job = analytics.analytics_job(db, s3, bucket)
     run_at = datetime(2001, 2, 4, 2, 15, tzinfo=analytics.TIME_ZONE).astimezone(UTC)
