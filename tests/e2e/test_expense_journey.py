@@ -815,6 +815,11 @@ def test_concurrent_writers_keep_the_ledger_exact(api: Api, database_url: str) -
     )
 
 
+# One create retried 1,024 times at once (over 256 client connections: the default
+# descriptor limit of 1,024 per process leaves no room for one socket per request).
+RETRIES = 1024
+
+
 def test_concurrent_retries_create_once(api: Api, database_url: str) -> None:
     group = _make_group(api, 1)
     a, b = group.users
@@ -832,12 +837,12 @@ def test_concurrent_retries_create_once(api: Api, database_url: str) -> None:
                         params={"requestId": request_id},
                         headers=group.owner.headers,
                     )
-                    for _ in range(256)
+                    for _ in range(RETRIES)
                 )
             )
 
     responses = asyncio.run(run())
-    assert [r.status_code for r in responses] == [200] * 256, {
+    assert [r.status_code for r in responses] == [200] * RETRIES, {
         r.text for r in responses if r.status_code != 200
     }
     assert len({r.json()["name"] for r in responses}) == 1
