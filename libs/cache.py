@@ -1,8 +1,9 @@
 """Redis/Valkey as an accelerator, never the source of truth.
 
 Every operation degrades to "no cache": a read error is a miss, a write or
-delete error is dropped. After an error Redis is skipped for a short while so
-an outage costs no timeouts on the hot path. Cached values carry a TTL, which
+delete error is dropped. After an error, reads and writes skip Redis for a
+short while so an outage costs no timeouts on the hot path; deletes
+(invalidations) are always attempted. Cached values carry a TTL, which
 bounds how long a value that missed its invalidation during an outage can live.
 """
 
@@ -32,6 +33,9 @@ def client(url: str, timeout: float = 0.1) -> redis.Redis:
         # so the first command after a restart (often an invalidation) is not lost.
         retry=Retry(NoBackoff(), retries=1),
         retry_on_error=[RedisConnectionError],
+        # Every pooled connection may have died with the server: one idle for a
+        # second is checked (and reconnected) before it carries a command.
+        health_check_interval=1,
     )
 
 
@@ -75,7 +79,9 @@ class Cache:
             self._failed("set", err)
 
     async def delete(self, *keys: str) -> None:
-        client = self._usable()
+        # An invalidation is always attempted, even in the skip window after an error:
+        # skipping it would leave a stale value behind once Redis answers again.
+        client = self._client
         if client is None or not keys:
             return
         try:

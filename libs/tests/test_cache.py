@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
+from libs import cache as cache_module
 from libs.cache import Cache
 from tools.devstack.stack import Stack
 
@@ -34,4 +36,20 @@ async def test_round_trip_and_outage(stack: Stack) -> None:
         assert time.perf_counter() - started < 1.0
     finally:
         stack.valkey.start()
+    await cache.close()
+
+
+async def test_invalidation_right_after_an_outage_is_not_skipped(stack: Stack) -> None:
+    assert stack.valkey is not None
+    cache = Cache(stack.valkey.url, prefix="test-cache-skip")
+    key = cache.key("entitlements")
+    await cache.set(key, b"stale", 30)
+    stack.valkey.stop()
+    try:
+        assert await cache.get(key) is None  # the error opens the skip window
+    finally:
+        stack.valkey.start()
+    await cache.delete(key)  # still inside the skip window: must reach Redis anyway
+    await asyncio.sleep(cache_module.SKIP_AFTER_ERROR_SECONDS)
+    assert await cache.get(key) is None
     await cache.close()
