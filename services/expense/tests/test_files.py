@@ -6,30 +6,39 @@ import base64
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
-from moto import mock_aws
 from pypdf import PdfReader
 
 from libs.errors import FailedPrecondition, InvalidArgument
 from libs.ledger.postings import nets
 from services.expense.files import csv_export, pdf_export, receipts, splitwise_import
 from services.expense.files.report_data import ExportData, ExportLine
+from tools.devstack.stack import Stack
 
 BUCKET = "hisaab-receipts-test"
 
 
 @pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="ap-south-1")
+def s3(stack: Stack) -> Any:
+    # The stack's emulator, not moto's in-process mock: the mock resets the global state
+    # the stack's emulator shares with this process.
+    assert stack.aws is not None
+    env = stack.aws.env
+    client = boto3.client(
+        "s3",
+        endpoint_url=stack.aws.endpoint_url,
+        region_name="ap-south-1",
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    if BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
         client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "ap-south-1"})
-        yield client
+    return client
 
 
 def test_upload_policy_pins_prefix_type_size_and_expiry(s3: Any) -> None:
