@@ -161,15 +161,15 @@ def _seed(database_url: str, group_id: str, users: list[str], count: int) -> Non
         conn.execute(
             """
             WITH rows AS (
-                SELECT gen_random_uuid() AS id, (100 + i % 5000) * 4 AS amount, i
+                SELECT gen_random_uuid() AS id, (100 + i %% 5000) * 4 AS amount, i
                 FROM generate_series(1, %(n)s) i
             ), e AS (
                 INSERT INTO expense.expenses (id, group_id, description, category, expense_date, currency,
                     total_minor, payers, split, payer_ids, participant_ids, creator, last_editor)
                 SELECT id, %(g)s, 'Seeded ' || i, 'FOOD', current_date, 'INR', amount,
-                    jsonb_build_array(jsonb_build_object('user', %(u0)s, 'paid_minor', amount)),
+                    jsonb_build_array(jsonb_build_object('user', %(u0)s::text, 'paid_minor', amount)),
                     jsonb_build_object('equal', jsonb_build_object('participants', %(users)s::text[])),
-                    ARRAY[%(u0)s], %(users)s::text[], %(u0)s, %(u0)s FROM rows RETURNING id, total_minor
+                    ARRAY[%(u0)s::text], %(users)s::text[], %(u0)s, %(u0)s FROM rows RETURNING id, total_minor
             ), l AS (
                 INSERT INTO ledger.entries (id, group_id, kind, currency, total_minor)
                 SELECT id, %(g)s, 'expense', 'INR', total_minor FROM e RETURNING id, total_minor
