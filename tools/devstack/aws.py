@@ -6,6 +6,7 @@ stack stops; nothing is persisted in the data dir.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,9 @@ from pathlib import Path
 REGION = "ap-south-1"
 # moto accepts any credentials; boto3 only needs some to sign requests.
 _DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+
+# The emulator serves from this process; its per-request access log would drown the stack's output.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 @dataclass
