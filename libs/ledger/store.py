@@ -168,6 +168,23 @@ async def set_active(conn: AsyncConnection, entry_id: str, active: bool) -> bool
     return True
 
 
+async def postings_of(conn: AsyncConnection, entry_ids: list[str]) -> dict[str, dict[str, Posting]]:
+    """Postings of several entries in one query: entry id → user → posting."""
+    if not entry_ids:
+        return {}
+    rows = await conn.execute(
+        text(
+            "SELECT entry_id, user_id, paid_minor, owed_minor FROM ledger.postings "
+            "WHERE entry_id = ANY(CAST(:ids AS uuid[]))"
+        ),
+        {"ids": entry_ids},
+    )
+    out: dict[str, dict[str, Posting]] = {}
+    for r in rows:
+        out.setdefault(str(r.entry_id), {})[r.user_id] = Posting(int(r.paid_minor), int(r.owed_minor))
+    return out
+
+
 async def group_balances(conn: AsyncConnection, group_id: str) -> dict[str, dict[str, int]]:
     """currency → user → net (non-zero only)."""
     rows = await conn.execute(

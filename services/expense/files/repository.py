@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.ledger import store
 from libs.ledger.postings import Posting
 
 EXPORT_LEASE_SECONDS = 120
@@ -185,7 +186,7 @@ async def expense_lines(
             params,
         )
     ).all()
-    postings = await _postings(conn, [str(r.id) for r in rows])
+    postings = await store.postings_of(conn, [str(r.id) for r in rows])
     return [(r, postings.get(str(r.id), {})) for r in rows]
 
 
@@ -210,29 +211,13 @@ async def settlement_lines(
             params,
         )
     ).all()
-    postings = await _postings(conn, [str(r.id) for r in rows])
+    postings = await store.postings_of(conn, [str(r.id) for r in rows])
     return [
         LedgerLine(
             str(r.id), r.kind, r.currency, int(r.total_minor), r.created_at, postings.get(str(r.id), {})
         )
         for r in rows
     ]
-
-
-async def _postings(conn: AsyncConnection, entry_ids: list[str]) -> dict[str, dict[str, Posting]]:
-    if not entry_ids:
-        return {}
-    rows = await conn.execute(
-        text(
-            "SELECT entry_id, user_id, paid_minor, owed_minor FROM ledger.postings "
-            "WHERE entry_id = ANY(CAST(:ids AS uuid[]))"
-        ),
-        {"ids": entry_ids},
-    )
-    out: dict[str, dict[str, Posting]] = {}
-    for r in rows:
-        out.setdefault(str(r.entry_id), {})[r.user_id] = Posting(int(r.paid_minor), int(r.owed_minor))
-    return out
 
 
 async def imported(conn: AsyncConnection, group_id: str, row_ids: list[str]) -> set[str]:
