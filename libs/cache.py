@@ -22,6 +22,18 @@ log = logging.getLogger("hisaab.cache")
 
 SKIP_AFTER_ERROR_SECONDS = 2.0
 
+# Values written by set_versioned are "<version>|<payload>"; an older version never
+# replaces a newer one, whatever order racing writers arrive in.
+_SET_IF_NOT_OLDER = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local held = tonumber(string.match(current, '^(%d+)|'))
+  if held and held > tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
 
 def client(url: str, timeout: float = 0.1) -> redis.Redis:
     """A client with short timeouts, for a cache the answer never depends on."""
@@ -77,6 +89,28 @@ class Cache:
             await client.set(key, value, px=max(1, int(ttl_seconds * 1000)))
         except (RedisError, OSError) as err:
             self._failed("set", err)
+
+    async def set_versioned(self, key: str, version: int, value: bytes, ttl_seconds: float) -> None:
+        """Store ``value`` unless the key holds a newer version. Always attempted, like a
+        delete: it is how a writer replaces what readers would otherwise keep seeing."""
+        client = self._client
+        if client is None or ttl_seconds <= 0:
+            return
+        try:
+            ttl_ms = max(1, int(ttl_seconds * 1000))
+            await client.eval(_SET_IF_NOT_OLDER, 1, key, version, value, ttl_ms)  # type: ignore[misc]
+        except (RedisError, OSError) as err:
+            self._failed("set_versioned", err)
+
+    async def get_versioned(self, key: str) -> tuple[int, bytes] | None:
+        """What set_versioned stored, as (version, value); None on a miss or an error."""
+        raw = await self.get(key)
+        if raw is None:
+            return None
+        head, sep, value = raw.partition(b"|")
+        if not sep or not head.isdigit():
+            return None
+        return int(head), value
 
     async def delete(self, *keys: str) -> None:
         # An invalidation is always attempted, even in the skip window after an error:

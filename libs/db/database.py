@@ -6,13 +6,21 @@ reader (the Aurora reader endpoint) when one is configured.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from libs.settings import SettingsError
+
+# A pooled connection idle longer than this is pinged before use (a failover or restart
+# may have closed it); one in steady use is not, which saves a round trip per request.
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def sqlalchemy_url(url: str, *, driver: str = "psycopg") -> str:
@@ -25,24 +33,43 @@ def sqlalchemy_url(url: str, *, driver: str = "psycopg") -> str:
     return parsed.set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
 
 
+def _ping_when_idle(engine: AsyncEngine) -> AsyncEngine:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return  # new, or in steady use
+        try:
+            sync_engine.dialect.do_ping(dbapi_connection)
+        except Exception as err:
+            # The pool drops this connection and checks out (or opens) another.
+            raise DisconnectionError(str(err)) from err
+
+    return engine
+
+
+def _engine(url: str, pool_size: int, args: dict[str, str], *, overflow: int = 0) -> AsyncEngine:
+    return _ping_when_idle(
+        create_async_engine(
+            sqlalchemy_url(url), pool_size=pool_size, max_overflow=overflow, connect_args=args
+        )
+    )
+
+
 class Database:
     def __init__(
         self, writer_url: str, reader_url: str = "", *, pool_size: int = 10, application_name: str = ""
     ):
         args = {"application_name": application_name} if application_name else {}
-        self.writer: AsyncEngine = create_async_engine(
-            sqlalchemy_url(writer_url),
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            pool_pre_ping=True,
-            connect_args=args,
-        )
+        self.writer: AsyncEngine = _engine(writer_url, pool_size, args, overflow=pool_size)
         self.reader: AsyncEngine = (
-            create_async_engine(
-                sqlalchemy_url(reader_url), pool_size=pool_size, pool_pre_ping=True, connect_args=args
-            )
-            if reader_url
-            else self.writer
+            _engine(reader_url, pool_size, args, overflow=pool_size) if reader_url else self.writer
         )
 
     @asynccontextmanager

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.db import batch
+from libs.db.batch import Statement
 from libs.ledger import versions
 from libs.ledger.postings import Posting, Postings, check_balanced, diff
 
@@ -32,41 +34,79 @@ class Entry:
     postings: dict[str, Posting]
 
 
-async def _apply(conn: AsyncConnection, group_id: str, currency: str, deltas: Mapping[str, int]) -> None:
+def _apply_statement(group_id: str, currency: str, deltas: Mapping[str, int]) -> Statement | None:
     if not deltas:
-        return
-    # The group's version row is the first lock every ledger write takes: writers of one
-    # group queue in one order, and caches keyed on (group, version) never serve stale data.
-    await versions.bump(conn, group_id)
+        return None
     users = sorted(deltas)
-    await conn.execute(
-        text(
-            "INSERT INTO ledger.balances (group_id, user_id, currency, net_minor) "
-            "SELECT CAST(:g AS uuid), u, :c, d "
-            "FROM unnest(CAST(:users AS text[]), CAST(:deltas AS bigint[])) "
-            "AS t(u, d) ORDER BY u "
-            "ON CONFLICT (group_id, user_id, currency) "
-            "DO UPDATE SET net_minor = ledger.balances.net_minor + EXCLUDED.net_minor"
-        ),
+    # The group's version row is the first lock every ledger write takes (writers of one
+    # group queue in one order, and caches keyed on (group, version) never serve stale
+    # data): the balance rows are built from the bump's output, so none can be locked
+    # before it, and they are then taken in user order.
+    return Statement(
+        f"WITH bumped AS ({versions.BUMP}) "
+        "INSERT INTO ledger.balances (group_id, user_id, currency, net_minor) "
+        "SELECT bumped.group_id, u, %(c)s, d "
+        "FROM bumped, unnest(%(users)s::text[], %(deltas)s::bigint[]) AS t(u, d) ORDER BY u "
+        "ON CONFLICT (group_id, user_id, currency) "
+        "DO UPDATE SET net_minor = ledger.balances.net_minor + EXCLUDED.net_minor",
         {"g": group_id, "c": currency, "users": users, "deltas": [deltas[u] for u in users]},
     )
 
 
-async def _write_postings(conn: AsyncConnection, entry_id: str, postings: Postings) -> None:
+async def _apply(conn: AsyncConnection, group_id: str, currency: str, deltas: Mapping[str, int]) -> None:
+    statement = _apply_statement(group_id, currency, deltas)
+    if statement is not None:
+        await batch.run(conn, [statement])
+
+
+_POSTING_ROWS = "unnest(%(users)s::text[], %(paid)s::bigint[], %(owed)s::bigint[]) AS t(u, p, o)"
+
+
+def _posting_arrays(entry_id: str, postings: Postings) -> dict[str, object]:
     users = sorted(postings)
-    await conn.execute(
-        text(
-            "INSERT INTO ledger.postings (entry_id, user_id, paid_minor, owed_minor) "
-            "SELECT CAST(:e AS uuid), u, p, o FROM unnest(CAST(:users AS text[]), CAST(:paid AS bigint[]), "
-            "CAST(:owed AS bigint[])) AS t(u, p, o)"
-        ),
-        {
-            "e": entry_id,
-            "users": users,
-            "paid": [postings[u].paid_minor for u in users],
-            "owed": [postings[u].owed_minor for u in users],
-        },
+    return {
+        "e": entry_id,
+        "users": users,
+        "paid": [postings[u].paid_minor for u in users],
+        "owed": [postings[u].owed_minor for u in users],
+    }
+
+
+async def _write_postings(conn: AsyncConnection, entry_id: str, postings: Postings) -> None:
+    await batch.run(
+        conn,
+        [
+            Statement(
+                "INSERT INTO ledger.postings (entry_id, user_id, paid_minor, owed_minor) "
+                f"SELECT %(e)s::uuid, u, p, o FROM {_POSTING_ROWS}",
+                _posting_arrays(entry_id, postings),
+            )
+        ],
     )
+
+
+def record_statements(
+    *,
+    group_id: str,
+    kind: str,
+    currency: str,
+    total_minor: int,
+    postings: Postings,
+    entry_id: str,
+) -> list[Statement]:
+    """A new active entry and its nets added to the balances, as statements for the
+    caller to send with its own (see libs.db.batch)."""
+    check_balanced(postings, total_minor)
+    # The postings' foreign key is checked at the end of the statement, when the entry is there.
+    entry = Statement(
+        "WITH entry AS (INSERT INTO ledger.entries (id, group_id, kind, currency, total_minor) "
+        "VALUES (%(e)s, %(g)s, %(k)s, %(c)s, %(t)s) RETURNING id) "
+        "INSERT INTO ledger.postings (entry_id, user_id, paid_minor, owed_minor) "
+        f"SELECT entry.id, u, p, o FROM entry, {_POSTING_ROWS}",
+        {"g": group_id, "k": kind, "c": currency, "t": total_minor, **_posting_arrays(entry_id, postings)},
+    )
+    balances = _apply_statement(group_id, currency, diff({}, postings))
+    return [entry] if balances is None else [entry, balances]
 
 
 async def record(
@@ -80,17 +120,16 @@ async def record(
     entry_id: str | None = None,
 ) -> str:
     """A new active entry; its nets are added to the balances. Returns the entry id."""
-    check_balanced(postings, total_minor)
     entry_id = entry_id or str(uuid.uuid4())
-    await conn.execute(
-        text(
-            "INSERT INTO ledger.entries (id, group_id, kind, currency, total_minor) "
-            "VALUES (:id, :g, :k, :c, :t)"
-        ),
-        {"id": entry_id, "g": group_id, "k": kind, "c": currency, "t": total_minor},
+    statements = record_statements(
+        group_id=group_id,
+        kind=kind,
+        currency=currency,
+        total_minor=total_minor,
+        postings=postings,
+        entry_id=entry_id,
     )
-    await _write_postings(conn, entry_id, postings)
-    await _apply(conn, group_id, currency, diff({}, postings))
+    await batch.run(conn, statements)
     return entry_id
 
 

@@ -5,7 +5,7 @@ a ledger write moves the version, so every older cache entry stops being read. N
 writer has to know about the cache, and a missed Redis delete cannot leave a stale
 value behind.
 
-Only ``libs.ledger.store`` calls :func:`bump`, before it touches any balance row of
+Only ``libs.ledger.store`` runs :data:`BUMP`, before it touches any balance row of
 the group. The version row is then the first lock a ledger write takes in a group,
 so writers of one group queue on it in one order and a transaction that updates
 balances in two currencies cannot deadlock with another writer of the same group.
@@ -16,16 +16,13 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-
-async def bump(conn: AsyncConnection, group_id: str) -> None:
-    """Move the group's version forward (inside the writer's transaction)."""
-    await conn.execute(
-        text(
-            "INSERT INTO ledger.group_versions (group_id, version) VALUES (CAST(:g AS uuid), 1) "
-            "ON CONFLICT (group_id) DO UPDATE SET version = ledger.group_versions.version + 1"
-        ),
-        {"g": group_id},
-    )
+# Moves the group's version forward inside the writer's transaction; returns group_id.
+# libs.ledger.store runs it as the first part of its balance statement (psycopg placeholders).
+BUMP = (
+    "INSERT INTO ledger.group_versions (group_id, version) VALUES (%(g)s::uuid, 1) "
+    "ON CONFLICT (group_id) DO UPDATE SET version = ledger.group_versions.version + 1 "
+    "RETURNING group_id"
+)
 
 
 async def current(conn: AsyncConnection, group_id: str) -> int:

@@ -9,6 +9,7 @@ from hisaab.expense.v1 import expense_pb2_grpc
 from libs import aws
 from libs import settings as settings_mod
 from libs.db.database import Database
+from libs.rosters import RosterCache
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from services.expense.files.usecases import FileUseCases
@@ -24,7 +25,8 @@ async def build() -> ServiceApp:
     group_channel = channel(settings.peer("group"), default_timeout=settings.peer_timeout_seconds)
     auth_channel = channel(settings.peer("auth"), default_timeout=settings.peer_timeout_seconds)
     settlement_channel = channel(settings.peer("settlement"), default_timeout=settings.peer_timeout_seconds)
-    groups = GroupDirectory(group_channel)
+    rosters = RosterCache.from_url(settings.redis_url)
+    groups = GroupDirectory(group_channel, rosters)
     usecases = ExpenseUseCases(db, groups, UserDirectory(auth_channel))
     resources = aws.Resources.from_env()
     resources.require("receipts_bucket", "exports_bucket")
@@ -51,5 +53,5 @@ async def build() -> ServiceApp:
     return ServiceApp(
         settings=settings,
         register=lambda server: expense_pb2_grpc.add_ExpenseServiceServicer_to_server(servicer, server),  # type: ignore[no-untyped-call]
-        on_stop=[db.close, close_channels],
+        on_stop=[db.close, rosters.close, close_channels],
     )

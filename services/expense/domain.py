@@ -113,6 +113,10 @@ class ReceiptInfo:
     uploaded_at: datetime
 
 
+def expense_name(group_id: str, expense_id: str) -> str:
+    return f"groups/{group_id}/expenses/{expense_id}"
+
+
 @dataclass(frozen=True)
 class Expense:
     id: str
@@ -133,7 +137,7 @@ class Expense:
 
     @property
     def name(self) -> str:
-        return f"groups/{self.group_id}/expenses/{self.id}"
+        return expense_name(self.group_id, self.id)
 
     @property
     def deleted(self) -> bool:

@@ -13,26 +13,35 @@ from hisaab.group.v1 import group_pb2, group_pb2_grpc
 from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
 from libs.errors import Unavailable
+from libs.rosters import Roster, RosterCache
 
 _BATCH = 1000  # BatchGetUsers' limit
 
 
+class _NoRoster(Exception):
+    """GetRoster said NOT_FOUND: no such group, or the caller is not in it."""
+
+
 class GroupDirectory:
-    def __init__(self, channel: grpc.aio.Channel):
+    def __init__(self, channel: grpc.aio.Channel, rosters: RosterCache):
         self._stub = group_pb2_grpc.GroupServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._rosters = rosters
+
+    async def _fetch(self, group_id: str) -> Roster:
+        try:
+            found = await self._stub.GetRoster(group_pb2.GetRosterRequest(name=f"groups/{group_id}/roster"))
+        except grpc.aio.AioRpcError as err:
+            if err.code() is grpc.StatusCode.NOT_FOUND:
+                raise _NoRoster from err
+            raise Unavailable("the group directory did not answer; retry with the same request_id") from err
+        return Roster.from_proto(found)
 
     async def members_among(self, group_id: str, user_ids: Sequence[str]) -> set[str] | None:
         try:
-            response = await self._stub.CheckMembers(
-                group_pb2.CheckMembersRequest(
-                    group=f"groups/{group_id}", users=[f"users/{u}" for u in user_ids]
-                )
-            )
-        except grpc.aio.AioRpcError as err:
-            raise Unavailable("the group directory did not answer; retry with the same request_id") from err
-        if not response.group_exists:
+            roster = await self._rosters.get(group_id, self._fetch)
+        except _NoRoster:
             return None
-        return {m.removeprefix("users/") for m in response.members}
+        return roster.members_among(set(user_ids))
 
     async def groups_of_caller(self) -> list[str]:
         found: list[str] = []

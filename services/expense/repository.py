@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.db.batch import Statement
 from libs.ledger import store
 from libs.ledger.postings import Posting
 from libs.validation import is_uuid
@@ -63,13 +64,18 @@ def _draft(row: Any) -> Draft:
     )
 
 
-async def _expense(conn: AsyncConnection, row: Any) -> Expense:
-    entry = await store.get(conn, str(row.id))
+async def _expenses(conn: AsyncConnection, rows: Sequence[Any]) -> list[Expense]:
+    """Rows with their postings, read for all of them in one query."""
+    postings = await store.postings_of(conn, [str(r.id) for r in rows])
+    return [_expense(r, postings.get(str(r.id), {})) for r in rows]
+
+
+def _expense(row: Any, postings: Mapping[str, Posting]) -> Expense:
     return Expense(
         id=str(row.id),
         group_id=str(row.group_id),
         draft=_draft(row),
-        postings=dict(sorted(entry.postings.items())) if entry else {},
+        postings=dict(sorted(postings.items())),
         creator=row.creator,
         last_editor=row.last_editor,
         comment_count=row.comment_count,
@@ -103,8 +109,7 @@ def _draft_params(draft: Draft, postings: dict[str, Posting]) -> dict[str, Any]:
     }
 
 
-async def insert_expense(
-    conn: AsyncConnection,
+def insert_expense_statement(
     *,
     expense_id: str,
     group_id: str,
@@ -112,15 +117,15 @@ async def insert_expense(
     postings: dict[str, Posting],
     creator: str,
     recurring_rule_id: str | None = None,
-) -> None:
-    await conn.execute(
-        text(
-            "INSERT INTO expense.expenses (id, group_id, description, category, expense_date, notes, "
-            "currency, total_minor, payers, split, payer_ids, participant_ids, recurring_rule_id, creator, "
-            "last_editor) "
-            "VALUES (:id, :g, :description, :category, :expense_date, :notes, :currency, :total, "
-            "CAST(:payers AS jsonb), CAST(:split AS jsonb), :payer_ids, :participant_ids, :rule, :who, :who)"
-        ),
+) -> Statement:
+    """The new row's insert, returning it as stored (read it with :func:`inserted`)."""
+    return Statement(
+        "INSERT INTO expense.expenses (id, group_id, description, category, expense_date, notes, "
+        "currency, total_minor, payers, split, payer_ids, participant_ids, recurring_rule_id, "
+        "creator, last_editor) "
+        "VALUES (%(id)s, %(g)s, %(description)s, %(category)s, %(expense_date)s, %(notes)s, %(currency)s, "
+        "%(total)s, %(payers)s::jsonb, %(split)s::jsonb, %(payer_ids)s, %(participant_ids)s, %(rule)s, "
+        f"%(who)s, %(who)s) RETURNING {_EXPENSE_COLUMNS}",
         {
             "id": expense_id,
             "g": group_id,
@@ -129,6 +134,11 @@ async def insert_expense(
             **_draft_params(draft, postings),
         },
     )
+
+
+def inserted(row: Any, postings: dict[str, Posting]) -> Expense:
+    """What :func:`insert_expense_statement` returned, with the postings it was written with."""
+    return _expense(row, postings)
 
 
 async def get_expense(
@@ -145,7 +155,9 @@ async def get_expense(
             {"id": expense_id, "g": group_id},
         )
     ).first()
-    return await _expense(conn, row) if row else None
+    if row is None:
+        return None
+    return (await _expenses(conn, [row]))[0]
 
 
 async def update_expense(
@@ -231,7 +243,7 @@ async def list_expenses(
         ),
         params,
     )
-    return [await _expense(conn, r) for r in rows.all()]
+    return await _expenses(conn, rows.all())
 
 
 def order_key(expense: Expense, order_by: str) -> list[str]:
@@ -264,7 +276,7 @@ async def changes_since(
         ),
         params,
     )
-    return [await _expense(conn, r) for r in rows.all()]
+    return await _expenses(conn, rows.all())
 
 
 # --- comments -----------------------------------------------------------------------------
@@ -351,8 +363,7 @@ async def delete_comment(conn: AsyncConnection, comment: Comment) -> None:
 # --- activities ---------------------------------------------------------------------------
 
 
-async def insert_activity(
-    conn: AsyncConnection,
+def insert_activity_statement(
     *,
     group_id: str,
     actor: str,
@@ -362,13 +373,11 @@ async def insert_activity(
     currency: str = "",
     amount_minor: int = 0,
     effects: dict[str, int] | None = None,
-) -> None:
-    await conn.execute(
-        text(
-            "INSERT INTO expense.activities (id, group_id, actor, verb, subject, details, currency, "
-            "amount_minor, effects) VALUES (:id, :g, :actor, :verb, :subject, CAST(:details AS jsonb), "
-            ":currency, :amount, CAST(:effects AS jsonb))"
-        ),
+) -> Statement:
+    return Statement(
+        "INSERT INTO expense.activities (id, group_id, actor, verb, subject, details, currency, "
+        "amount_minor, effects) VALUES (%(id)s, %(g)s, %(actor)s, %(verb)s, %(subject)s, %(details)s::jsonb, "
+        "%(currency)s, %(amount)s, %(effects)s::jsonb)",
         {
             "id": str(uuid.uuid4()),
             "g": group_id,

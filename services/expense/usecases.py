@@ -17,13 +17,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs import etag, outbox
+from libs.db import batch
+from libs.db.batch import Statement
 from libs.db.database import Database
 from libs.errors import EtagMismatch, FailedPrecondition, InvalidArgument, NotAllowed, NotFound
 from libs.ledger import store
 from libs.ledger.postings import Posting, diff, nets
 from libs.validation import is_uuid
 from services.expense import domain, repository
-from services.expense.domain import Activity, Comment, Draft, Expense, Updates
+from services.expense.domain import Activity, Comment, Draft, Expense, Updates, expense_name
 from services.expense.ports import Directory, Groups
 from services.expense.recurrence import Rule, Schedule
 from services.expense.repository import ExpenseFilter
@@ -53,6 +55,52 @@ class RuleChanges:
     schedule: Schedule | None = None
     template: Draft | None = None
     paused: bool | None = None
+
+
+def _announcements(
+    caller: str,
+    group_id: str,
+    expense_id: str,
+    draft: Draft,
+    recurring: bool,
+    verb: str,
+    effects: dict[str, int],
+    changes: list[dict[str, Any]] | None = None,
+) -> list[Statement]:
+    """The outbox event and the feed entry of one write to an expense."""
+    name = expense_name(group_id, expense_id)
+    event = {"created": "created", "edited": "updated", "deleted": "deleted", "restored": "restored"}[verb]
+    payload: dict[str, Any] = {
+        "group": group_id,
+        "expense": expense_id,
+        "description": draft.description,
+        "currency": draft.currency,
+        "total_minor": draft.total_minor,
+        "deltas": effects,
+    }
+    if recurring:
+        payload["recurring"] = True
+    details: dict[str, Any] = {
+        "description": draft.description,
+        "currency": draft.currency,
+        "amount_minor": draft.total_minor,
+    }
+    if changes is not None:
+        payload["changes"] = [c["field"] for c in changes]
+        details["changes"] = changes
+    return [
+        outbox.record_statement(f"expense.{event}", name, payload, actor=caller),
+        repository.insert_activity_statement(
+            group_id=group_id,
+            actor=caller,
+            verb=verb,
+            subject=name,
+            details=details,
+            currency=draft.currency,
+            amount_minor=draft.total_minor,
+            effects=effects,
+        ),
+    ]
 
 
 class ExpenseUseCases:
@@ -113,27 +161,31 @@ class ExpenseUseCases:
         recurring_rule_id: str | None = None,
     ) -> Expense:
         draft = new.draft
-        await repository.insert_expense(
-            conn,
-            expense_id=new.expense_id,
-            group_id=group_id,
-            draft=draft,
-            postings=new.postings,
-            creator=caller,
-            recurring_rule_id=recurring_rule_id,
-        )
-        await store.record(
-            conn,
-            group_id=group_id,
-            kind="expense",
-            currency=draft.currency,
-            total_minor=draft.total_minor,
-            postings=new.postings,
-            entry_id=new.expense_id,
-        )
-        expense = await self._load(conn, group_id, new.expense_id)
-        await self._announce(conn, caller, expense, "created", diff({}, new.postings))
-        return expense
+        effects = diff({}, new.postings)
+        # Every statement of a create goes to PostgreSQL in one round trip (libs.db.batch).
+        statements = [
+            repository.insert_expense_statement(
+                expense_id=new.expense_id,
+                group_id=group_id,
+                draft=draft,
+                postings=new.postings,
+                creator=caller,
+                recurring_rule_id=recurring_rule_id,
+            ),
+            *store.record_statements(
+                group_id=group_id,
+                kind="expense",
+                currency=draft.currency,
+                total_minor=draft.total_minor,
+                postings=new.postings,
+                entry_id=new.expense_id,
+            ),
+            *_announcements(
+                caller, group_id, new.expense_id, draft, bool(recurring_rule_id), "created", effects
+            ),
+        ]
+        results = await batch.run(conn, statements)
+        return repository.inserted(results[0][0], new.postings)
 
     async def _load(
         self, conn: AsyncConnection, group_id: str, expense_id: str, *, lock: bool = False
@@ -153,39 +205,18 @@ class ExpenseUseCases:
         changes: list[dict[str, Any]] | None = None,
     ) -> None:
         """The outbox event and the feed entry of one write, in its transaction."""
-        draft = expense.draft
-        event = {"created": "created", "edited": "updated", "deleted": "deleted", "restored": "restored"}[
-            verb
-        ]
-        payload: dict[str, Any] = {
-            "group": expense.group_id,
-            "expense": expense.id,
-            "description": draft.description,
-            "currency": draft.currency,
-            "total_minor": draft.total_minor,
-            "deltas": effects,
-        }
-        if expense.recurring_rule_id:
-            payload["recurring"] = True
-        details: dict[str, Any] = {
-            "description": draft.description,
-            "currency": draft.currency,
-            "amount_minor": draft.total_minor,
-        }
-        if changes is not None:
-            payload["changes"] = [c["field"] for c in changes]
-            details["changes"] = changes
-        await outbox.record(conn, f"expense.{event}", expense.name, payload, actor=caller)
-        await repository.insert_activity(
+        await batch.run(
             conn,
-            group_id=expense.group_id,
-            actor=caller,
-            verb=verb,
-            subject=expense.name,
-            details=details,
-            currency=draft.currency,
-            amount_minor=draft.total_minor,
-            effects=effects,
+            _announcements(
+                caller,
+                expense.group_id,
+                expense.id,
+                expense.draft,
+                bool(expense.recurring_rule_id),
+                verb,
+                effects,
+                changes,
+            ),
         )
 
     async def get(self, caller: str, group_id: str, expense_id: str) -> Expense:
@@ -281,14 +312,14 @@ class ExpenseUseCases:
             {"group": group_id, "expense": expense_id, "comment": comment.id},
             actor=caller,
         )
-        await repository.insert_activity(
-            conn,
+        activity = repository.insert_activity_statement(
             group_id=group_id,
             actor=caller,
             verb="commented",
             subject=expense.name,
             details={"description": expense.draft.description, "text": text},
         )
+        await batch.run(conn, [activity])
         return comment
 
     async def comments(

@@ -6,6 +6,7 @@ from hisaab.group.v1 import group_pb2_grpc
 
 from libs import settings as settings_mod
 from libs.db.database import Database
+from libs.rosters import RosterCache
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from services.group.peers import AuthDirectory, SettlementBalances
@@ -18,7 +19,8 @@ async def build() -> ServiceApp:
     db = Database(settings.database_url, settings.database_reader_url, application_name="hisaab-group")
     auth_channel = channel(settings.peer("auth"), default_timeout=settings.peer_timeout_seconds)
     settlement_channel = channel(settings.peer("settlement"), default_timeout=settings.peer_timeout_seconds)
-    usecases = GroupUseCases(db, AuthDirectory(auth_channel), SettlementBalances(settlement_channel))
+    rosters = RosterCache.from_url(settings.redis_url)
+    usecases = GroupUseCases(db, AuthDirectory(auth_channel), SettlementBalances(settlement_channel), rosters)
     servicer = GroupServicer(usecases, db)
 
     async def close_channel() -> None:
@@ -27,5 +29,5 @@ async def build() -> ServiceApp:
     return ServiceApp(
         settings=settings,
         register=lambda server: group_pb2_grpc.add_GroupServiceServicer_to_server(servicer, server),  # type: ignore[no-untyped-call]
-        on_stop=[db.close, close_channel],
+        on_stop=[db.close, rosters.close, close_channel],
     )

@@ -224,6 +224,24 @@ async def delete_member(conn: AsyncConnection, group_id: str, user_id: str) -> b
     return bool(result.rowcount)
 
 
+async def roster(conn: AsyncConnection, group_id: str) -> tuple[str, int, list[str]] | None:
+    """(kind, version, member ids in joining order), read in one statement so that the
+    version labels exactly these members."""
+    if not is_uuid(group_id):
+        return None
+    row = (
+        await conn.execute(
+            text(
+                "SELECT g.kind, g.version, ARRAY(SELECT m.user_id FROM groups.members m "
+                "WHERE m.group_id = g.id ORDER BY m.joined_at, m.user_id) AS members "
+                "FROM groups.groups g WHERE g.id = :g"
+            ),
+            {"g": group_id},
+        )
+    ).first()
+    return (row.kind, int(row.version), list(row.members)) if row else None
+
+
 async def members_among(
     conn: AsyncConnection, group_id: str, user_ids: list[str]
 ) -> tuple[bool, str, list[str]]:

@@ -12,7 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hisaab.group.v1 import group_pb2, group_pb2_grpc
 
 from libs import etag, idempotency, pagination, validation
-from libs.auth.caller import require_caller
+from libs.auth.caller import is_internal, require_caller
 from libs.db.database import Database
 from libs.errors import InvalidArgument
 from services.group.domain import Group, InviteLink, Kind, Member, Role
@@ -249,7 +249,9 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
             profiles = await self._uc.profiles([member.user_id])
             return member_proto(member, profiles.get(member.user_id))
 
-        return await self._once("AddMember", request, group_pb2.Member, work)
+        added = await self._once("AddMember", request, group_pb2.Member, work)
+        await self._uc.publish_roster(group_id)
+        return added
 
     async def UpdateMember(self, request: group_pb2.UpdateMemberRequest, context: Any) -> group_pb2.Member:
         caller = require_caller()
@@ -267,11 +269,14 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         caller = require_caller()
         group_id, user_id = _sub_id(request.name, "members", "name")
         await self._uc.remove(caller.user_id, group_id, user_id)
+        await self._uc.publish_roster(group_id)
         return empty_pb2.Empty()
 
     async def LeaveGroup(self, request: group_pb2.LeaveGroupRequest, context: Any) -> empty_pb2.Empty:
         caller = require_caller()
-        await self._uc.remove(caller.user_id, _group_id(request.name), caller.user_id)
+        group_id = _group_id(request.name)
+        await self._uc.remove(caller.user_id, group_id, caller.user_id)
+        await self._uc.publish_roster(group_id)
         return empty_pb2.Empty()
 
     async def CreateInviteLink(
@@ -333,7 +338,9 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         caller = require_caller()
         if not request.token:
             raise InvalidArgument("token", "is required")
-        return group_proto(await self._uc.join(caller.user_id, request.token))
+        group = await self._uc.join(caller.user_id, request.token)
+        await self._uc.publish_roster(group.id)
+        return group_proto(group)
 
     async def CheckMembers(
         self, request: group_pb2.CheckMembersRequest, context: Any
@@ -347,3 +354,12 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
             members=[f"users/{m}" for m in members],
             kind=_KIND_PB[Kind(kind)] if kind else 0,  # type: ignore[arg-type]
         )
+
+    async def GetRoster(self, request: group_pb2.GetRosterRequest, context: Any) -> group_pb2.Roster:
+        caller = require_caller()
+        parts = request.name.split("/")
+        if len(parts) != 3 or parts[0] != "groups" or not parts[1] or parts[2] != "roster":
+            raise InvalidArgument("name", "must look like groups/<id>/roster")
+        group_id = parts[1]
+        roster = await self._uc.roster(group_id, None if is_internal(caller) else caller.user_id)
+        return roster.to_proto()

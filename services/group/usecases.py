@@ -10,6 +10,7 @@ from typing import Any
 from libs import etag, outbox
 from libs.db.database import Database
 from libs.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from libs.rosters import Roster, RosterCache
 from services.group import domain, repository
 from services.group.domain import Group, InviteLink, Kind, Member, Role
 from services.group.ports import Balances, Profile, UserDirectory
@@ -31,11 +32,18 @@ def _now() -> datetime:
 
 class GroupUseCases:
     def __init__(
-        self, db: Database, users: UserDirectory, balances: Balances, *, clock: Callable[[], datetime] = _now
+        self,
+        db: Database,
+        users: UserDirectory,
+        balances: Balances,
+        rosters: RosterCache,
+        *,
+        clock: Callable[[], datetime] = _now,
     ):
         self._db = db
         self._users = users
         self._balances = balances
+        self._rosters = rosters
         self._now = clock
 
     async def _visible(self, conn: Any, group_id: str, caller: str, *, lock: bool = False) -> Group:
@@ -264,6 +272,31 @@ class GroupUseCases:
                     actor=caller,
                 )
             return await self._visible(conn, link.group_id, caller)
+
+    async def publish_roster(self, group_id: str) -> Roster | None:
+        """Read the roster from the writer (never a lagging replica) and publish it; None
+        when the group does not exist. Called after every committed membership change."""
+        async with self._db.transaction() as conn:
+            found = await repository.roster(conn, group_id)
+        if found is None:
+            return None
+        kind, version, user_ids = found
+        profiles = await self._users.profiles(user_ids)
+        roster = Roster(
+            group_id=group_id,
+            kind=kind,
+            version=version,
+            names={u: (p.display_name if (p := profiles.get(u)) else "") for u in user_ids},
+        )
+        await self._rosters.publish(roster)
+        return roster
+
+    async def roster(self, group_id: str, viewer: str | None) -> Roster:
+        """The roster for ``viewer`` (None: an internal service, who may see any group)."""
+        roster = await self.publish_roster(group_id)
+        if roster is None or (viewer is not None and viewer not in roster.names):
+            raise NotFound(NOT_FOUND)
+        return roster
 
     async def check_members(self, group_id: str, user_ids: list[str]) -> tuple[bool, str, list[str]]:
         async with self._db.read() as conn:

@@ -7,6 +7,7 @@ from hisaab.settlement.v1 import settlement_pb2_grpc
 from libs import settings as settings_mod
 from libs.cache import Cache
 from libs.db.database import Database
+from libs.rosters import RosterCache
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from services.settlement.balance_cache import BalanceCache
@@ -21,8 +22,9 @@ async def build() -> ServiceApp:
     cache = Cache(settings.redis_url, prefix="settlement")
     group_channel = channel(settings.peer("group"), default_timeout=settings.peer_timeout_seconds)
     auth_channel = channel(settings.peer("auth"), default_timeout=settings.peer_timeout_seconds)
+    rosters = RosterCache.from_url(settings.redis_url)
     usecases = SettlementUseCases(
-        db, GroupDirectory(group_channel), UserDirectory(auth_channel), BalanceCache(cache)
+        db, GroupDirectory(group_channel, rosters), UserDirectory(auth_channel), BalanceCache(cache)
     )
     servicer = SettlementServicer(usecases, db)
 
@@ -33,5 +35,5 @@ async def build() -> ServiceApp:
     return ServiceApp(
         settings=settings,
         register=lambda server: settlement_pb2_grpc.add_SettlementServiceServicer_to_server(servicer, server),
-        on_stop=[db.close, cache.close, close_peers],
+        on_stop=[db.close, cache.close, rosters.close, close_peers],
     )

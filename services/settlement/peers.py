@@ -7,6 +7,7 @@ from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
 from hisaab.group.v1 import group_pb2, group_pb2_grpc
 
 from libs.errors import NotFound, Unavailable
+from libs.rosters import Roster, RosterCache
 from services.settlement.ports import GroupInfo, Member, Profile
 
 GROUP_NOT_FOUND = "group not found"
@@ -19,42 +20,25 @@ def _unavailable(what: str) -> Unavailable:
 
 
 class GroupDirectory:
-    def __init__(self, channel: grpc.aio.Channel):
+    def __init__(self, channel: grpc.aio.Channel, rosters: RosterCache):
         self._stub = group_pb2_grpc.GroupServiceStub(channel)
+        self._rosters = rosters
 
-    async def members(self, group_id: str) -> list[Member]:
-        out: list[Member] = []
-        token = ""
-        while True:
-            try:
-                page = await self._stub.ListMembers(
-                    group_pb2.ListMembersRequest(
-                        parent=f"groups/{group_id}", page_size=_PAGE, page_token=token
-                    )
-                )
-            except grpc.aio.AioRpcError as err:
-                if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-                    raise NotFound(GROUP_NOT_FOUND) from err
-                raise _unavailable("the group service") from err
-            out += [Member(m.user.removeprefix("users/"), m.display_name) for m in page.members]
-            token = page.next_page_token
-            if not token:
-                return out
-
-    async def members_among(self, group_id: str, user_ids: list[str]) -> set[str]:
+    async def _fetch(self, group_id: str) -> Roster:
         try:
-            answer = await self._stub.CheckMembers(
-                group_pb2.CheckMembersRequest(
-                    group=f"groups/{group_id}", users=[f"users/{u}" for u in user_ids]
-                )
-            )
+            found = await self._stub.GetRoster(group_pb2.GetRosterRequest(name=f"groups/{group_id}/roster"))
         except grpc.aio.AioRpcError as err:
-            if err.code() is grpc.StatusCode.INVALID_ARGUMENT:
+            if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 raise NotFound(GROUP_NOT_FOUND) from err
             raise _unavailable("the group service") from err
-        if not answer.group_exists:
-            raise NotFound(GROUP_NOT_FOUND)
-        return {m.removeprefix("users/") for m in answer.members}
+        return Roster.from_proto(found)
+
+    async def members(self, group_id: str) -> list[Member]:
+        roster = await self._rosters.get(group_id, self._fetch)
+        return [Member(u, name) for u, name in roster.names.items()]
+
+    async def members_among(self, group_id: str, user_ids: list[str]) -> set[str]:
+        return (await self._rosters.get(group_id, self._fetch)).members_among(user_ids)
 
     async def my_groups(self) -> list[GroupInfo]:
         out: list[GroupInfo] = []

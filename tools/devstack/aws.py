@@ -1,23 +1,34 @@
-"""An AWS emulator for the local stack: ``AWS_ENDPOINT_URL`` if set, else moto in-process.
+"""An AWS emulator for the local stack: ``AWS_ENDPOINT_URL`` if set, else moto's server.
 
-moto keeps its state in memory: buckets, queues and topics vanish when the
-stack stops; nothing is persisted in the data dir.
+moto runs as its own child process (like every other piece of the stack), so its
+CPU is accounted and prioritised apart from the caller's, and no in-process mock
+elsewhere can reset its state. It keeps everything in memory: buckets, queues and
+topics vanish when the stack stops; nothing is persisted in the data dir.
 """
 
 from __future__ import annotations
 
-import logging
 import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.devstack.ports import free_port
+from tools.devstack.processes import ProcessFailed, child_setup
+
 REGION = "ap-south-1"
 # moto accepts any credentials; boto3 only needs some to sign requests.
 _DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
-
-# The emulator serves from this process; its per-request access log would drown the stack's output.
-logging.getLogger("werkzeug").setLevel(logging.WARNING)
+_START_TIMEOUT_SECONDS = 60.0
+# moto's server, without the per-request access log (thousands of lines per test run).
+_SERVER = (
+    "import logging, sys; logging.getLogger('werkzeug').setLevel(logging.WARNING); "
+    "from moto.server import main; main(sys.argv[1:])"
+)
 
 
 @dataclass
@@ -38,20 +49,48 @@ def aws_environment(endpoint_url: str) -> dict[str, str]:
     return env
 
 
-def start_aws_emulator(data_dir: Path) -> RunningAws:
-    """``data_dir`` is accepted for symmetry with the other pieces; moto keeps nothing there."""
-    del data_dir
+def _accepting(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_aws_emulator(data_dir: Path, *, nice: int = 0) -> RunningAws:
     external = os.environ.get("AWS_ENDPOINT_URL")
     if external:
         return RunningAws(external, aws_environment(external))
 
-    from moto.server import ThreadedMotoServer  # heavy import: only when needed
+    port = free_port()
+    log_path = data_dir / "logs" / "aws.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVER, "-H", "127.0.0.1", "-p", str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+            preexec_fn=child_setup(nice),
+        )
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    return RunningAws(endpoint, aws_environment(endpoint), server.stop)
+    def stop() -> None:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+    while not _accepting(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop()
+            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
+            raise ProcessFailed(f"the AWS emulator did not start; last lines of {log_path}:\n{tail}")
+        time.sleep(0.05)
+    endpoint = f"http://127.0.0.1:{port}"
+    return RunningAws(endpoint, aws_environment(endpoint), stop)
 
 
 __all__ = ["REGION", "RunningAws", "aws_environment", "start_aws_emulator"]

@@ -53,6 +53,21 @@ def _parent_death_hook() -> Callable[[], None] | None:
     return hook
 
 
+def child_setup(nice: int = 0) -> Callable[[], None] | None:
+    """What a child runs before exec: the parent-death signal and, if asked, a lower CPU
+    priority (see Stack's ``background_nice``)."""
+    death = _parent_death_hook()
+    if not nice:
+        return death
+
+    def hook() -> None:
+        if death is not None:
+            death()
+        os.nice(nice)
+
+    return hook
+
+
 class ManagedProcess:
     """One child process with its log file; optionally echoes its output to the console."""
 
@@ -65,6 +80,7 @@ class ManagedProcess:
         log_path: Path,
         echo: bool = False,
         cwd: Path | None = None,
+        nice: int = 0,
     ) -> None:
         self.name = name
         self.log_path = log_path
@@ -80,7 +96,7 @@ class ManagedProcess:
             stdout=subprocess.PIPE if echo else self._log,
             stderr=subprocess.STDOUT,
             process_group=0,
-            preexec_fn=_parent_death_hook(),
+            preexec_fn=child_setup(nice),
         )
         if echo:
             self._echo_thread = threading.Thread(target=self._copy_output, name=f"echo-{name}", daemon=True)
@@ -183,18 +199,24 @@ class Supervisor:
         self.processes: list[ManagedProcess] = []
 
     def start(
-        self, name: str, argv: Sequence[str], env: Mapping[str, str], *, cwd: Path | None = None
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        cwd: Path | None = None,
+        nice: int = 0,
     ) -> ManagedProcess:
         proc = ManagedProcess(
-            name, argv, env=env, log_path=self.log_dir / f"{name}.log", echo=self.echo, cwd=cwd
+            name, argv, env=env, log_path=self.log_dir / f"{name}.log", echo=self.echo, cwd=cwd, nice=nice
         )
         self.processes.append(proc)
         return proc
 
     def start_python_module(
-        self, name: str, module: str, env: Mapping[str, str], *, cwd: Path | None = None
+        self, name: str, module: str, env: Mapping[str, str], *, cwd: Path | None = None, nice: int = 0
     ) -> ManagedProcess:
-        return self.start(name, [sys.executable, "-m", module], env, cwd=cwd)
+        return self.start(name, [sys.executable, "-m", module], env, cwd=cwd, nice=nice)
 
     def dead(self) -> list[ManagedProcess]:
         return [p for p in self.processes if not p.alive()]

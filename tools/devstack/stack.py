@@ -114,9 +114,13 @@ class Stack:
         services: Sequence[catalog.ServiceSpec] | None = None,
         workers: Sequence[catalog.WorkerSpec] | None = None,
         startup_timeout: float = 60.0,
+        background_nice: int = 0,
     ) -> None:
         """
         ports: gateway, gateway_admin and service names to ports (see free_ports()).
+        background_nice: CPU priority (nice) of the workers and the AWS emulator. The
+            benchmarks lower it so that, as in AWS, background work does not take CPU from
+            the request path being measured; everywhere else it is the services' own.
         database: if given, this database is created fresh on the server and dropped at stop,
             instead of using ``hisaab`` (tests get a clean database per run).
         env: extra environment for migrations and services (e.g. HISAAB_ENV=test).
@@ -129,6 +133,7 @@ class Stack:
         self.echo = echo
         self.extra_env = dict(env or {})
         self.startup_timeout = startup_timeout
+        self.background_nice = background_nice
         self.supervisor = Supervisor(self.data_dir / "logs", echo=echo, grace=self._grace() + 5)
         self._exit = contextlib.ExitStack()
         self.postgres: RunningPostgres | None = None
@@ -196,7 +201,7 @@ class Stack:
             self._exit.callback(drop_database, self.postgres.admin_url, self.fresh_database)
         self.valkey = start_valkey(self.data_dir)
         self._exit.callback(self.valkey.stop)
-        self.aws = start_aws_emulator(self.data_dir)
+        self.aws = start_aws_emulator(self.data_dir, nice=self.background_nice)
         self._exit.callback(self.aws.stop)
         self.resources = aws_resources.bootstrap(
             endpoint=self.aws.endpoint_url, region_name=self.aws.env["AWS_REGION"], credentials=self.aws.env
@@ -266,9 +271,10 @@ class Stack:
             path = self.heartbeat_file(spec.name)
             path.unlink(missing_ok=True)  # a stale file from a killed run must not count as ready
             env = {**self.service_env, "HISAAB_HEARTBEAT_FILE": str(path)}
-            started.append(
-                (self.supervisor.start_python_module(spec.name, spec.module, env, cwd=REPO_ROOT), path)
+            proc = self.supervisor.start_python_module(
+                spec.name, spec.module, env, cwd=REPO_ROOT, nice=self.background_nice
             )
+            started.append((proc, path))
         for proc, path in started:
             wait_until_file(proc, path, timeout=self.startup_timeout)
 

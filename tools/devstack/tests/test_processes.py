@@ -126,3 +126,15 @@ def test_children_die_with_their_parent(tmp_path: Path) -> None:
     parent.wait()
 
     assert _wait_gone(child_pid, timeout=5)
+
+
+def test_background_children_run_at_a_lower_priority(tmp_path: Path) -> None:
+    supervisor = Supervisor(tmp_path / "logs", echo=False, grace=2)
+    script = "import os; print('nice', os.nice(0))"
+    normal = supervisor.start("normal", [sys.executable, "-c", script], env=os.environ)
+    background = supervisor.start("background", [sys.executable, "-c", script], env=os.environ, nice=7)
+    normal.popen.wait(10)
+    background.popen.wait(10)
+    base = os.nice(0)
+    assert f"nice {base}" in normal.log_path.read_text()
+    assert f"nice {min(base + 7, 19)}" in background.log_path.read_text()

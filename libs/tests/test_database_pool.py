@@ -1,0 +1,62 @@
+"""A pooled connection that the server closed while it sat idle is replaced, not handed out."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from libs.db import database as database_module
+from libs.db.database import Database
+
+pytestmark = pytest.mark.integration
+
+
+async def test_idle_connection_closed_by_the_server_is_replaced(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database_module, "PING_AFTER_IDLE_SECONDS", 0.2)
+    db = Database(database_url, pool_size=1, application_name="hisaab-pool-test")
+    try:
+        async with db.transaction() as conn:
+            first = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        # What a failover or a server restart does to the pooled connection.
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+        await asyncio.sleep(0.3)
+
+        async with db.transaction() as conn:
+            second = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert second != first
+    finally:
+        await db.close()
+
+
+async def test_only_a_connection_left_idle_is_pinged(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database_module, "PING_AFTER_IDLE_SECONDS", 0.3)
+    db = Database(database_url, pool_size=1, application_name="hisaab-pool-test")
+    dialect = db.writer.sync_engine.dialect
+    pings = 0
+    real_ping = dialect.do_ping
+
+    def counting_ping(dbapi_connection: object) -> bool:
+        nonlocal pings
+        pings += 1
+        return bool(real_ping(dbapi_connection))
+
+    monkeypatch.setattr(dialect, "do_ping", counting_ping)
+    try:
+        for _ in range(5):
+            async with db.transaction() as conn:
+                await conn.execute(text("SELECT 1"))
+        assert pings == 0  # one round trip saved per request in steady use
+        await asyncio.sleep(0.4)
+        async with db.transaction() as conn:
+            await conn.execute(text("SELECT 1"))
+        assert pings == 1
+    finally:
+        await db.close()
