@@ -16,6 +16,13 @@ from tests.support import Api
 from tools.devstack.stack import Stack, free_ports
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Stress tests run last: the thousands of events they queue take the AWS emulator a
+    while to work through (its queues slow down as they grow), and the tests that wait for
+    a notification should not queue behind them."""
+    items.sort(key=lambda item: item.get_closest_marker("stress") is not None)
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("stack")

@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.db import batch
+from libs.db.batch import Statement
 from libs.db.database import Database
 from libs.errors import InvalidArgument, RequestIdReused
 
@@ -57,33 +58,41 @@ async def run_once(
         return await work()
     validate_request_id(request_id)
     fingerprint = request_fingerprint(request)
-    claimed = await conn.execute(
-        text(
-            "INSERT INTO kit.idempotency_keys (scope, caller, request_id, request_hash) "
-            "VALUES (:scope, :caller, :rid, :hash) ON CONFLICT DO NOTHING RETURNING 1"
-        ),
-        {"scope": scope, "caller": caller, "rid": request_id, "hash": fingerprint},
-    )
-    if claimed.first() is None:
-        row = (
-            await conn.execute(
-                text(
-                    "SELECT request_hash, response FROM kit.idempotency_keys "
-                    "WHERE scope = :scope AND caller = :caller AND request_id = :rid"
-                ),
-                {"scope": scope, "caller": caller, "rid": request_id},
+    key = {"scope": scope, "caller": caller, "rid": request_id}
+    [claimed] = await batch.run(
+        conn,
+        [
+            Statement(
+                "INSERT INTO kit.idempotency_keys (scope, caller, request_id, request_hash) "
+                "VALUES (%(scope)s, %(caller)s, %(rid)s, %(hash)s) ON CONFLICT DO NOTHING RETURNING 1",
+                {**key, "hash": fingerprint},
             )
-        ).one()
+        ],
+    )
+    if not claimed:
+        [stored] = await batch.run(
+            conn,
+            [
+                Statement(
+                    "SELECT request_hash, response FROM kit.idempotency_keys "
+                    "WHERE scope = %(scope)s AND caller = %(caller)s AND request_id = %(rid)s",
+                    key,
+                )
+            ],
+        )
+        row = stored[0]
         if bytes(row.request_hash) != fingerprint:
             raise RequestIdReused("request_id was already used with a different request")
         return response_type.FromString(bytes(row.response))
     response = await work()
-    await conn.execute(
-        text(
-            "UPDATE kit.idempotency_keys SET response = :resp "
-            "WHERE scope = :scope AND caller = :caller AND request_id = :rid"
+    # Sent with the COMMIT: a retry that finds the key finds the response too.
+    batch.defer(
+        conn,
+        Statement(
+            "UPDATE kit.idempotency_keys SET response = %(resp)s "
+            "WHERE scope = %(scope)s AND caller = %(caller)s AND request_id = %(rid)s",
+            {**key, "resp": response.SerializeToString()},
         ),
-        {"resp": response.SerializeToString(), "scope": scope, "caller": caller, "rid": request_id},
     )
     return response
 

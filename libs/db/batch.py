@@ -1,10 +1,15 @@
 """Statements sent to PostgreSQL together, in one round trip, inside the caller's transaction.
 
 A write made of several independent statements (an expense row, its ledger entry and
-postings, the balances, the outbox event, the feed entry) need not wait for each
-answer before sending the next: psycopg's pipeline mode sends them all and reads the
-answers after. The statements still run in the order given, so lock order is kept, and
-any error fails the whole transaction as it would one statement at a time.
+postings, the outbox event, the feed entry) need not wait for each answer before
+sending the next: psycopg's pipeline mode sends them all and reads the answers after.
+They still run in the order given, and any error fails the transaction as it would
+one statement at a time.
+
+Statements can also be deferred to the end of the unit of work
+(``Database.transaction``), where they go out together with the COMMIT. Writes that
+lock a row every writer of a group needs (the group's ledger version) are deferred, so
+the lock is held for one round trip instead of for everything the caller does after.
 
 SQL here uses psycopg's placeholders (``%(name)s``) and runs on the transaction's own
 driver connection, so it commits or rolls back with everything else the caller did.
@@ -19,6 +24,8 @@ from typing import Any
 from psycopg import AsyncConnection as DriverConnection
 from psycopg.rows import namedtuple_row
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+_DEFERRED = "hisaab.deferred_statements"
 
 
 @dataclass(frozen=True)
@@ -39,14 +46,41 @@ async def run(conn: AsyncConnection, statements: Sequence[Statement]) -> list[li
     if not statements:
         return []
     driver = await _driver(conn)
-    if len(statements) == 1:
-        cursor = driver.cursor(row_factory=namedtuple_row)
-        await cursor.execute(statements[0].sql, statements[0].params)
-        return [await cursor.fetchall() if cursor.description else []]
     cursors = []
+    # A transaction's BEGIN goes out in the same round trip as its first statements.
     async with driver.pipeline():
         for statement in statements:
             cursor = driver.cursor(row_factory=namedtuple_row)
             await cursor.execute(statement.sql, statement.params)
             cursors.append(cursor)
     return [await c.fetchall() if c.description else [] for c in cursors]
+
+
+def open_unit(conn: AsyncConnection) -> None:
+    """Called by Database.transaction: from now on statements may be deferred on ``conn``."""
+    conn.info[_DEFERRED] = []
+
+
+def defer(conn: AsyncConnection, *statements: Statement) -> None:
+    """Send ``statements`` with the COMMIT of the current unit of work."""
+    pending = conn.info.get(_DEFERRED)
+    if pending is None:
+        # Nothing would ever send them: refuse rather than lose a write.
+        raise RuntimeError("statements can only be deferred inside Database.transaction()")
+    pending.extend(statements)
+
+
+async def commit(conn: AsyncConnection) -> None:
+    """The deferred statements and the COMMIT, in one round trip (Database.transaction)."""
+    pending: list[Statement] = conn.info.pop(_DEFERRED, None) or []
+    if not pending:
+        return  # SQLAlchemy commits as usual
+    driver = await _driver(conn)
+    async with driver.pipeline():
+        for statement in pending:
+            await driver.execute(statement.sql, statement.params)
+        await driver.commit()
+
+
+def discard(conn: AsyncConnection) -> None:
+    conn.info.pop(_DEFERRED, None)

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from libs.db import batch
 from libs.settings import SettingsError
 
 # A pooled connection idle longer than this is pinged before use (a failover or restart
@@ -74,9 +75,15 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A unit of work: commits when the block ends, rolls back on any exception."""
+        """A unit of work: commits when the block ends, rolls back on any exception.
+        Statements deferred with libs.db.batch.defer go out with the COMMIT."""
         async with self.writer.begin() as conn:
-            yield conn
+            batch.open_unit(conn)
+            try:
+                yield conn
+                await batch.commit(conn)
+            finally:
+                batch.discard(conn)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -85,6 +85,14 @@ async def _write_postings(conn: AsyncConnection, entry_id: str, postings: Postin
     )
 
 
+@dataclass(frozen=True)
+class NewEntry:
+    """A new entry's statements, for a caller that sends them with its own (libs.db.batch)."""
+
+    entry: Statement  # the entry and its postings: new rows only, no lock anyone waits on
+    balances: Statement | None  # the group's version and balances: best deferred to the commit
+
+
 def record_statements(
     *,
     group_id: str,
@@ -93,9 +101,10 @@ def record_statements(
     total_minor: int,
     postings: Postings,
     entry_id: str,
-) -> list[Statement]:
-    """A new active entry and its nets added to the balances, as statements for the
-    caller to send with its own (see libs.db.batch)."""
+) -> NewEntry:
+    """A new active entry and its nets added to the balances. Every writer of the group
+    queues on the version row the balance statement locks, so send it last
+    (``batch.defer``) to hold that lock for one round trip."""
     check_balanced(postings, total_minor)
     # The postings' foreign key is checked at the end of the statement, when the entry is there.
     entry = Statement(
@@ -105,8 +114,7 @@ def record_statements(
         f"SELECT entry.id, u, p, o FROM entry, {_POSTING_ROWS}",
         {"g": group_id, "k": kind, "c": currency, "t": total_minor, **_posting_arrays(entry_id, postings)},
     )
-    balances = _apply_statement(group_id, currency, diff({}, postings))
-    return [entry] if balances is None else [entry, balances]
+    return NewEntry(entry, _apply_statement(group_id, currency, diff({}, postings)))
 
 
 async def record(
@@ -121,7 +129,7 @@ async def record(
 ) -> str:
     """A new active entry; its nets are added to the balances. Returns the entry id."""
     entry_id = entry_id or str(uuid.uuid4())
-    statements = record_statements(
+    new = record_statements(
         group_id=group_id,
         kind=kind,
         currency=currency,
@@ -129,7 +137,7 @@ async def record(
         postings=postings,
         entry_id=entry_id,
     )
-    await batch.run(conn, statements)
+    await batch.run(conn, [new.entry] if new.balances is None else [new.entry, new.balances])
     return entry_id
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import psycopg
 import pytest
@@ -21,14 +22,14 @@ async def test_idle_connection_closed_by_the_server_is_replaced(
     db = Database(database_url, pool_size=1, application_name="hisaab-pool-test")
     try:
         async with db.transaction() as conn:
-            first = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            first: int = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         # What a failover or a server restart does to the pooled connection.
         with psycopg.connect(database_url, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (first,))
         await asyncio.sleep(0.3)
 
         async with db.transaction() as conn:
-            second = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            second: int = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         assert second != first
     finally:
         await db.close()
@@ -43,7 +44,7 @@ async def test_only_a_connection_left_idle_is_pinged(
     pings = 0
     real_ping = dialect.do_ping
 
-    def counting_ping(dbapi_connection: object) -> bool:
+    def counting_ping(dbapi_connection: Any) -> bool:
         nonlocal pings
         pings += 1
         return bool(real_ping(dbapi_connection))

@@ -162,7 +162,16 @@ class ExpenseUseCases:
     ) -> Expense:
         draft = new.draft
         effects = diff({}, new.postings)
-        # Every statement of a create goes to PostgreSQL in one round trip (libs.db.batch).
+        ledger = store.record_statements(
+            group_id=group_id,
+            kind="expense",
+            currency=draft.currency,
+            total_minor=draft.total_minor,
+            postings=new.postings,
+            entry_id=new.expense_id,
+        )
+        # New rows in one round trip; the balances (which every writer of the group queues
+        # for) go out with the COMMIT (libs.db.batch).
         statements = [
             repository.insert_expense_statement(
                 expense_id=new.expense_id,
@@ -172,19 +181,14 @@ class ExpenseUseCases:
                 creator=caller,
                 recurring_rule_id=recurring_rule_id,
             ),
-            *store.record_statements(
-                group_id=group_id,
-                kind="expense",
-                currency=draft.currency,
-                total_minor=draft.total_minor,
-                postings=new.postings,
-                entry_id=new.expense_id,
-            ),
+            ledger.entry,
             *_announcements(
                 caller, group_id, new.expense_id, draft, bool(recurring_rule_id), "created", effects
             ),
         ]
         results = await batch.run(conn, statements)
+        if ledger.balances is not None:
+            batch.defer(conn, ledger.balances)
         return repository.inserted(results[0][0], new.postings)
 
     async def _load(

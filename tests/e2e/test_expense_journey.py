@@ -799,6 +799,7 @@ WRITERS = 64
 PER_WRITER = int(os.environ.get("HISAAB_STRESS_PER_WRITER", "20"))
 
 
+@pytest.mark.stress
 def test_concurrent_writers_keep_the_ledger_exact(api: Api, database_url: str) -> None:
     group = _make_group(api, 4)
     people = group.users
@@ -838,6 +839,7 @@ def test_concurrent_writers_keep_the_ledger_exact(api: Api, database_url: str) -
 RETRIES = 1024
 
 
+@pytest.mark.stress
 def test_concurrent_retries_create_once(api: Api, database_url: str) -> None:
     group = _make_group(api, 1)
     a, b = group.users

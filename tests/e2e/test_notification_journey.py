@@ -21,6 +21,29 @@ from tools.devstack.stack import Stack
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _quiet_queues(stack: Stack) -> None:
+    """Events queued by earlier tests are worked through first, so that the deadlines
+    below measure this module's deliveries, not a backlog in the AWS emulator."""
+    assert stack.aws is not None
+    sqs = aws.make_client(
+        "sqs",
+        endpoint=stack.aws.endpoint_url,
+        region_name=stack.aws.env["AWS_REGION"],
+        credentials=stack.aws.env,
+    )
+
+    def quiet() -> bool:
+        with psycopg.connect(stack.database_url) as conn:
+            row = conn.execute("SELECT count(*) FROM kit.outbox WHERE published_at IS NULL").fetchone()
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=stack.resources.notification_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return row is not None and row[0] == 0 and attributes["ApproximateNumberOfMessages"] == "0"
+
+    _eventually(quiet, timeout=300.0)
+
+
 def _eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:

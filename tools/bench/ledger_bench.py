@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import re
 import statistics
 import subprocess
@@ -22,10 +24,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import psycopg
 
 from tests.support import Api, Session
+from tools.bench import cpu
 from tools.devstack.stack import Stack, free_ports
 
 CREATE_SECONDS = 10.0
@@ -114,29 +118,39 @@ def _expense(users: list[str], amount: int) -> dict[str, Any]:
 
 async def _create_load(
     base: str, owner: Session, group: str, users: list[str], clients: int
-) -> dict[str, float]:
+) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + CREATE_SECONDS
 
-    async def client(seed: int) -> None:
+    async def client(http: aiohttp.ClientSession, seed: int) -> None:
         nonlocal errors
-        async with httpx.AsyncClient(base_url=base, headers=owner.headers, timeout=30) as http:
-            n = 0
-            while time.perf_counter() < deadline:
-                n += 1
-                started = time.perf_counter()
-                resp = await http.post(
-                    f"/v1/{group}/expenses",
-                    json=_expense(users, 100 + seed * 1000 + n),
-                    params={"requestId": str(uuid.uuid4())},  # as the app sends it
-                )
-                latencies.append((time.perf_counter() - started) * 1000)
-                errors += resp.status_code != 200
+        n = 0
+        while time.perf_counter() < deadline:
+            n += 1
+            body = json.dumps(_expense(users, 100 + seed * 1000 + n))
+            started = time.perf_counter()
+            async with http.post(
+                f"/v1/{group}/expenses",
+                data=body,
+                params={"requestId": str(uuid.uuid4())},  # as the app sends it
+            ) as resp:
+                await resp.read()
+            latencies.append((time.perf_counter() - started) * 1000)
+            errors += resp.status != 200
 
-    started = time.perf_counter()
-    await asyncio.gather(*(client(i) for i in range(clients)))
-    elapsed = time.perf_counter() - started
+    # One keep-alive connection per client, as a phone holds one.
+    async with aiohttp.ClientSession(
+        base,
+        connector=aiohttp.TCPConnector(limit=clients),
+        headers={**owner.headers, "Content-Type": "application/json"},
+        timeout=aiohttp.ClientTimeout(total=30),
+    ) as http:
+        cpu_before = cpu.snapshot()
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http, i) for i in range(clients)))
+        elapsed = time.perf_counter() - started
+        cpu_after = cpu.snapshot()
     return {
         "clients": clients,
         "requests": len(latencies),
@@ -144,6 +158,8 @@ async def _create_load(
         "throughput": len(latencies) / elapsed,
         "p50_ms": statistics.median(latencies),
         "p99_ms": _pct(latencies, 0.99),
+        "cpu_ms": cpu.per_operation(cpu_before, cpu_after, len(latencies)),
+        "elapsed_s": elapsed,
     }
 
 
@@ -274,7 +290,8 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "## Expense create through Envoy vs pgbench (same transaction shape, same database)",
         "",
-        f"Each run lasts {CREATE_SECONDS:.0f} s; the client is Python (httpx) on the same 2 cores. "
+        f"Each run lasts {CREATE_SECONDS:.0f} s; the client is Python (aiohttp, one keep-alive "
+        "connection per client, a new request_id per create) on the same 2 cores. "
         "The whole stack runs, the outbox relay and notification worker included; they and "
         "the AWS emulator run at a lower CPU priority (in EKS they have their own pods and "
         "AWS its own machines), so they use what the request path leaves. The last two "
@@ -292,6 +309,19 @@ def markdown(results: dict[str, Any]) -> str:
             f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {tps:.0f} | {row['throughput'] / tps:.0%} | "
             f"{row['backlog']} | {row['drain_s']:.1f} |"
         )
+    busiest = results["create"][-1]
+    rate = busiest["requests"] / busiest["elapsed_s"]
+    lines += [
+        "",
+        f"CPU per create with {busiest['clients']} clients, by part of the stack (from /proc; "
+        f"{os.cpu_count()} cores = {os.cpu_count() or 0}000 ms of CPU per second):",
+        "",
+        "| part | CPU ms per create | cores used |",
+        "|---|---|---|",
+    ]
+    for part, ms in busiest["cpu_ms"].items():
+        if ms >= 0.05:
+            lines.append(f"| {part} | {ms:.2f} | {ms * rate / 1000:.2f} |")
     lines += [
         "",
         "## Balance read latency (GET /v1/groups/{id}/balances through Envoy)",

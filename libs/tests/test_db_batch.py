@@ -1,0 +1,91 @@
+"""Pipelined statements and statements deferred to the COMMIT, on the real database."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from libs.db import batch
+from libs.db.batch import Statement
+from libs.db.database import Database
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def db(database_url: str) -> Database:
+    database = Database(database_url, pool_size=2)
+    async with database.transaction() as conn:
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS kit.batch_probe (k text PRIMARY KEY, n int)"))
+    return database
+
+
+async def _value(db: Database, key: str) -> int | None:
+    async with db.read() as conn:
+        row = (await conn.execute(text("SELECT n FROM kit.batch_probe WHERE k = :k"), {"k": key})).first()
+    return None if row is None else int(row[0])
+
+
+async def test_pipelined_statements_run_in_order_and_return_their_rows(db: Database) -> None:
+    key = str(uuid.uuid4())
+    async with db.transaction() as conn:
+        results = await batch.run(
+            conn,
+            [
+                Statement("INSERT INTO kit.batch_probe (k, n) VALUES (%(k)s, 1) RETURNING n", {"k": key}),
+                Statement("UPDATE kit.batch_probe SET n = n * 10 WHERE k = %(k)s", {"k": key}),
+                Statement("SELECT n FROM kit.batch_probe WHERE k = %(k)s", {"k": key}),
+            ],
+        )
+    assert [[r.n for r in rows] for rows in results] == [[1], [], [10]]
+    assert await _value(db, key) == 10
+    await db.close()
+
+
+async def test_deferred_statements_go_with_the_commit_after_everything_else(db: Database) -> None:
+    key = str(uuid.uuid4())
+    async with db.transaction() as conn:
+        batch.defer(conn, Statement("UPDATE kit.batch_probe SET n = n + 5 WHERE k = %(k)s", {"k": key}))
+        # Not yet sent: the row it updates does not even exist yet.
+        await batch.run(conn, [_insert(key, 1)])
+    assert await _value(db, key) == 6
+    await db.close()
+
+
+def _insert(key: str, n: int) -> Statement:
+    return Statement("INSERT INTO kit.batch_probe (k, n) VALUES (%(k)s, %(n)s)", {"k": key, "n": n})
+
+
+async def _unit(db: Database, key: str, deferred: str, *, fail: bool) -> None:
+    async with db.transaction() as conn:
+        await batch.run(conn, [_insert(key, 1)])
+        batch.defer(conn, Statement(deferred, {"k": key}))
+        if fail:
+            raise RuntimeError("changed my mind")
+
+
+async def test_a_failed_unit_sends_nothing_it_deferred(db: Database) -> None:
+    key = str(uuid.uuid4())
+    with pytest.raises(RuntimeError, match="changed my mind"):
+        await _unit(db, key, "UPDATE kit.batch_probe SET n = 99 WHERE k = %(k)s", fail=True)
+    assert await _value(db, key) is None
+
+    # A failing deferred statement fails the commit: the whole unit is rolled back.
+    with pytest.raises(Exception, match="division by zero"):
+        await _unit(db, key, "UPDATE kit.batch_probe SET n = 1 / 0 WHERE k = %(k)s", fail=False)
+    assert await _value(db, key) is None
+
+    # The pooled connection is usable afterwards, with nothing left over from either unit.
+    async with db.transaction() as conn:
+        await batch.run(conn, [_insert(key, 2)])
+    assert await _value(db, key) == 2
+    await db.close()
+
+
+async def test_deferring_outside_a_unit_of_work_is_refused(db: Database) -> None:
+    async with db.writer.begin() as conn:
+        with pytest.raises(RuntimeError, match=r"Database\.transaction"):
+            batch.defer(conn, Statement("SELECT 1"))
+    await db.close()

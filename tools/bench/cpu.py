@@ -1,0 +1,59 @@
+"""CPU time spent by each part of the local stack, read from /proc (Linux only).
+
+The benchmarks run everything on one machine, so a throughput figure alone does not
+say which part ran out of CPU; this does.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# (component, what its command line contains), first match wins.
+_PARTS = (
+    ("notification-worker", "services.notification.worker"),
+    ("outbox-relay", "libs.outbox_relay"),
+    ("scheduler", "libs.jobs.scheduler"),
+    ("aws-emulator", "moto.server"),
+    ("envoy", "/envoy"),
+    ("valkey", "valkey-server"),
+    ("postgres", "postgres"),
+)
+
+
+def _component(cmdline: str) -> str | None:
+    for name, marker in _PARTS:
+        if marker in cmdline:
+            return name
+    if "-m services." in cmdline:
+        return cmdline.split("-m services.", 1)[1].split()[0].split(".")[0]
+    return None
+
+
+def snapshot() -> dict[str, float]:
+    """Seconds of CPU (user + system) per component; this process counts as the load generator."""
+    if not sys.platform.startswith("linux"):
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+    me = os.getpid()
+    totals: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # exited meanwhile
+        name = "load generator" if int(entry.name) == me else _component(cmdline)
+        if name is not None:
+            totals[name] = totals.get(name, 0.0) + (int(stat[11]) + int(stat[12])) / tick
+    return totals
+
+
+def per_operation(before: dict[str, float], after: dict[str, float], operations: int) -> dict[str, float]:
+    """Milliseconds of CPU per operation, per component, largest first."""
+    spent = {k: after[k] - before.get(k, 0.0) for k in after}
+    rows = {k: v * 1000 / max(1, operations) for k, v in spent.items() if v > 0}
+    return dict(sorted(rows.items(), key=lambda kv: -kv[1]))
