@@ -35,7 +35,7 @@ from tools.devstack.stack import Stack, free_ports
 CREATE_SECONDS = 10.0
 PGBENCH_SECONDS = 10
 READS = 300
-BACKGROUND_NICE = 10
+BACKGROUND_NICE = 19
 SIZES = (100, 10_000, 100_000)
 MEMBERS = 4
 
