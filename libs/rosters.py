@@ -14,7 +14,7 @@ whose republish failed because Redis was unreachable at that moment, but kept it
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
@@ -35,7 +35,7 @@ class Roster:
     version: int
     names: dict[str, str]  # user id → display name, one per member
 
-    def members_among(self, user_ids: list[str] | tuple[str, ...] | set[str]) -> set[str]:
+    def members_among(self, user_ids: Iterable[str]) -> set[str]:
         return {u for u in user_ids if u in self.names}
 
     def to_proto(self) -> group_pb2.Roster:

@@ -41,7 +41,7 @@ class GroupDirectory:
             roster = await self._rosters.get(group_id, self._fetch)
         except _NoRoster:
             return None
-        return roster.members_among(set(user_ids))
+        return roster.members_among(user_ids)
 
     async def groups_of_caller(self) -> list[str]:
         found: list[str] = []
