@@ -14,13 +14,15 @@ whose republish failed because Redis was unreachable at that moment, but kept it
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import grpc
 from google.protobuf.message import DecodeError
-from hisaab.group.v1 import group_pb2
+from hisaab.group.v1 import group_pb2, group_pb2_grpc
 
 from libs.cache import Cache
+from libs.errors import Unavailable
 
 # Display names come from auth-service and are not republished when a user renames
 # themself: a rename shows in balances within this time.
@@ -84,9 +86,19 @@ class RosterCache:
             return None
         return roster if roster.group_id == group_id else None
 
-    async def get(self, group_id: str, fetch: Callable[[str], Awaitable[Roster]]) -> Roster:
-        """The cached roster, else ``fetch`` (group-service's GetRoster, which republishes it)."""
-        return await self.cached(group_id) or await fetch(group_id)
+    async def get(self, group_id: str, groups: group_pb2_grpc.GroupServiceAsyncStub) -> Roster | None:
+        """The cached roster, else group-service's GetRoster (which republishes it); None when
+        the group does not exist or the caller (whose token the stub forwards) is not in it."""
+        cached = await self.cached(group_id)
+        if cached is not None:
+            return cached
+        try:
+            found = await groups.GetRoster(group_pb2.GetRosterRequest(name=f"groups/{group_id}/roster"))
+        except grpc.aio.AioRpcError as err:
+            if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return None
+            raise Unavailable("the group directory did not answer; retry") from err
+        return Roster.from_proto(found)
 
     async def publish(self, roster: Roster) -> None:
         await self._cache.set_versioned(

@@ -69,6 +69,20 @@ class Api:
         body = verified.json()
         return Session(body["user"]["userId"], body["accessToken"], body["refreshToken"], phone)
 
+    def buy_pro(self, session: Session) -> None:
+        """A month of Pro through the dev payment provider: unlimited expenses, recurring rules."""
+        order = self.call(
+            "POST", "/v1/orders", session, json={"pack": "packs/pro_monthly", "provider": "DEV"}
+        )
+        assert order.status_code == 200, order.text
+        paid = self.call(
+            "POST",
+            f"/v1/{order.json()['name']}:confirmPayment",
+            session,
+            json={"providerPaymentId": f"pay_{uuid.uuid4()}"},
+        )
+        assert paid.status_code == 200, paid.text
+
 
 def random_phone() -> str:
     # Indian mobile numbers start 6-9; the rest is random so tests never collide.

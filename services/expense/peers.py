@@ -13,13 +13,9 @@ from hisaab.group.v1 import group_pb2, group_pb2_grpc
 from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
 from libs.errors import Unavailable
-from libs.rosters import Roster, RosterCache
+from libs.rosters import RosterCache
 
 _BATCH = 1000  # BatchGetUsers' limit
-
-
-class _NoRoster(Exception):
-    """GetRoster said NOT_FOUND: no such group, or the caller is not in it."""
 
 
 class GroupDirectory:
@@ -27,21 +23,9 @@ class GroupDirectory:
         self._stub = group_pb2_grpc.GroupServiceStub(channel)  # type: ignore[no-untyped-call]
         self._rosters = rosters
 
-    async def _fetch(self, group_id: str) -> Roster:
-        try:
-            found = await self._stub.GetRoster(group_pb2.GetRosterRequest(name=f"groups/{group_id}/roster"))
-        except grpc.aio.AioRpcError as err:
-            if err.code() is grpc.StatusCode.NOT_FOUND:
-                raise _NoRoster from err
-            raise Unavailable("the group directory did not answer; retry with the same request_id") from err
-        return Roster.from_proto(found)
-
     async def members_among(self, group_id: str, user_ids: Sequence[str]) -> set[str] | None:
-        try:
-            roster = await self._rosters.get(group_id, self._fetch)
-        except _NoRoster:
-            return None
-        return roster.members_among(user_ids)
+        roster = await self._rosters.get(group_id, self._stub)
+        return None if roster is None else roster.members_among(user_ids)
 
     async def groups_of_caller(self) -> list[str]:
         found: list[str] = []

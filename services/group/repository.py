@@ -242,21 +242,6 @@ async def roster(conn: AsyncConnection, group_id: str) -> tuple[str, int, list[s
     return (row.kind, int(row.version), list(row.members)) if row else None
 
 
-async def members_among(
-    conn: AsyncConnection, group_id: str, user_ids: list[str]
-) -> tuple[bool, str, list[str]]:
-    if not is_uuid(group_id):
-        return False, "", []
-    row = (await conn.execute(text("SELECT kind FROM groups.groups WHERE id = :g"), {"g": group_id})).first()
-    if row is None:
-        return False, "", []
-    rows = await conn.execute(
-        text("SELECT user_id FROM groups.members WHERE group_id = :g AND user_id = ANY(:u)"),
-        {"g": group_id, "u": user_ids},
-    )
-    return True, row.kind, [r[0] for r in rows]
-
-
 def _link(row: Any) -> InviteLink:
     return InviteLink(
         id=str(row.id),

@@ -342,19 +342,6 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         await self._uc.publish_roster(group.id)
         return group_proto(group)
 
-    async def CheckMembers(
-        self, request: group_pb2.CheckMembersRequest, context: Any
-    ) -> group_pb2.CheckMembersResponse:
-        require_caller()
-        group_id = _group_id(request.group, "group")
-        ids = [validation.resource_id(u, "users", f"users[{i}]") for i, u in enumerate(request.users)]
-        exists, kind, members = await self._uc.check_members(group_id, ids)
-        return group_pb2.CheckMembersResponse(
-            group_exists=exists,
-            members=[f"users/{m}" for m in members],
-            kind=_KIND_PB[Kind(kind)] if kind else 0,  # type: ignore[arg-type]
-        )
-
     async def GetRoster(self, request: group_pb2.GetRosterRequest, context: Any) -> group_pb2.Roster:
         caller = require_caller()
         parts = request.name.split("/")

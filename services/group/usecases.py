@@ -297,7 +297,3 @@ class GroupUseCases:
         if roster is None or (viewer is not None and viewer not in roster.names):
             raise NotFound(NOT_FOUND)
         return roster
-
-    async def check_members(self, group_id: str, user_ids: list[str]) -> tuple[bool, str, list[str]]:
-        async with self._db.read() as conn:
-            return await repository.members_among(conn, group_id, user_ids)

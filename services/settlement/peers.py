@@ -24,21 +24,17 @@ class GroupDirectory:
         self._stub = group_pb2_grpc.GroupServiceStub(channel)
         self._rosters = rosters
 
-    async def _fetch(self, group_id: str) -> Roster:
-        try:
-            found = await self._stub.GetRoster(group_pb2.GetRosterRequest(name=f"groups/{group_id}/roster"))
-        except grpc.aio.AioRpcError as err:
-            if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-                raise NotFound(GROUP_NOT_FOUND) from err
-            raise _unavailable("the group service") from err
-        return Roster.from_proto(found)
+    async def _roster(self, group_id: str) -> Roster:
+        roster = await self._rosters.get(group_id, self._stub)
+        if roster is None:
+            raise NotFound(GROUP_NOT_FOUND)
+        return roster
 
     async def members(self, group_id: str) -> list[Member]:
-        roster = await self._rosters.get(group_id, self._fetch)
-        return [Member(u, name) for u, name in roster.names.items()]
+        return [Member(u, name) for u, name in (await self._roster(group_id)).names.items()]
 
     async def members_among(self, group_id: str, user_ids: list[str]) -> set[str]:
-        return (await self._rosters.get(group_id, self._fetch)).members_among(user_ids)
+        return (await self._roster(group_id)).members_among(user_ids)
 
     async def my_groups(self) -> list[GroupInfo]:
         out: list[GroupInfo] = []

@@ -16,15 +16,6 @@ from tests.support import Api, Session
 pytestmark = pytest.mark.e2e
 
 
-def buy_pro(api: Api, who: Session) -> None:
-    order = api.call("POST", "/v1/orders", who, json={"pack": "packs/pro_monthly", "provider": "DEV"})
-    assert order.status_code == 200, order.text
-    paid = api.call(
-        "POST", f"/v1/{order.json()['name']}:confirmPayment", who, json={"providerPaymentId": "pay_x"}
-    )
-    assert paid.status_code == 200, paid.text
-
-
 def group_of(api: Api, owner: Session, *others: Session) -> str:
     name = api.call("POST", "/v1/groups", owner, json={"displayName": "Goa trip", "kind": "TRIP"}).json()[
         "name"
@@ -53,7 +44,7 @@ def expense(
 
 def test_receipt_upload_attach_and_download(api: Api) -> None:
     asha, ravi, stranger = api.sign_in(), api.sign_in(), api.sign_in()
-    buy_pro(api, asha)
+    api.buy_pro(asha)
     group = group_of(api, asha, ravi)
     exp = expense(api, asha, group, [asha.user_id, ravi.user_id], 90000, "Dinner")
 
@@ -118,7 +109,7 @@ def _wait_export(api: Api, who: Session, name: str) -> dict[str, Any]:
 
 def test_csv_export_round_trips_the_balances(api: Api) -> None:
     asha, ravi = api.sign_in(), api.sign_in()
-    buy_pro(api, asha)
+    api.buy_pro(asha)
     api.call("PATCH", "/v1/users/me?updateMask=displayName", asha, json={"displayName": "Asha"})
     api.call("PATCH", "/v1/users/me?updateMask=displayName", ravi, json={"displayName": "Ravi"})
     group = group_of(api, asha, ravi)
@@ -162,7 +153,7 @@ def test_pdf_export_is_gated_and_shows_balances(api: Api) -> None:
     expense(api, asha, group, [asha.user_id, ravi.user_id], 50000, "Hotel")
     gated = api.call("POST", f"/v1/{group}:exportPdf", asha, json={})
     assert gated.status_code == 403
-    buy_pro(api, asha)
+    api.buy_pro(asha)
     started = api.call("POST", f"/v1/{group}:exportPdf", asha, json={})
     assert started.status_code == 200, started.text
     done = _wait_export(api, asha, started.json()["name"])

@@ -37,19 +37,9 @@ class Group:
         return self.name.removeprefix("groups/")
 
 
-def buy_pro(api: Api, who: Session) -> None:
-    """A month of Pro through the dev payment provider: unlimited expenses, recurring rules."""
-    order = api.call("POST", "/v1/orders", who, json={"pack": "packs/pro_monthly", "provider": "DEV"})
-    assert order.status_code == 200, order.text
-    paid = api.call(
-        "POST", f"/v1/{order.json()['name']}:confirmPayment", who, json={"providerPaymentId": "pay_test"}
-    )
-    assert paid.status_code == 200, paid.text
-
-
 def _make_group(api: Api, extra_members: int, currency: str = "INR") -> Group:
     owner = api.sign_in()
-    buy_pro(api, owner)
+    api.buy_pro(owner)
     created = api.call(
         "POST",
         "/v1/groups",

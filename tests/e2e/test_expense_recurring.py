@@ -11,7 +11,7 @@ from hisaab.expense.v1 import expense_pb2, expense_pb2_grpc
 
 from libs.settings import LOCAL_CLIENT_ID, LOCAL_ISSUER
 from services.auth.providers.local import LocalIssuer
-from tests.e2e.test_expense_files import buy_pro, group_of
+from tests.e2e.test_expense_files import group_of
 from tests.support import Api, Session
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +43,7 @@ def _count(api: Api, who: Session, group: str) -> int:
 
 def test_daily_rule_runs_once_per_occurrence(api: Api) -> None:
     asha, ravi = api.sign_in(), api.sign_in()
-    buy_pro(api, asha)
+    api.buy_pro(asha)
     group = group_of(api, asha, ravi)
     today = datetime.now(UTC).date()
     rule = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_expense_files import buy_pro, group_of
+from tests.e2e.test_expense_files import group_of
 from tests.support import Api, Session
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,7 @@ def test_summary_by_category_month_and_member(api: Api) -> None:
     query += "&endDate.year=2026&endDate.month=4&endDate.day=30"
     gated = api.call("GET", f"/v1/{group}:summarizeSpending?{query}", asha)
     assert gated.status_code == 403
-    buy_pro(api, asha)
+    api.buy_pro(asha)
     summary = api.call("GET", f"/v1/{group}:summarizeSpending?{query}", asha).json()
     assert summary["total"]["amountMinor"] == "45001"
     assert [(c["category"], c["total"]["amountMinor"], c["expenseCount"]) for c in summary["categories"]] == [

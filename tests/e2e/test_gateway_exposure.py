@@ -26,8 +26,8 @@ def test_raw_grpc_reaches_bound_methods_but_not_internal_ones(api: Api) -> None:
             lambda: auth_pb2_grpc.AuthServiceStub(channel).BatchGetUsers(
                 auth_pb2.BatchGetUsersRequest(names=[f"users/{user.user_id}"]), metadata=auth, timeout=10
             ),
-            lambda: group_pb2_grpc.GroupServiceStub(channel).CheckMembers(
-                group_pb2.CheckMembersRequest(group="groups/00000000-0000-0000-0000-000000000000"),
+            lambda: group_pb2_grpc.GroupServiceStub(channel).GetRoster(
+                group_pb2.GetRosterRequest(name="groups/00000000-0000-0000-0000-000000000000/roster"),
                 metadata=auth,
                 timeout=10,
             ),

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_expense_files import buy_pro, group_of
+from tests.e2e.test_expense_files import group_of
 from tests.support import Api, Session
 
 pytestmark = pytest.mark.e2e
@@ -41,7 +41,7 @@ def nets(api: Api, who: Session, group: str) -> dict[str, dict[str, int]]:
 def test_trip_ends_with_every_balance_zero(api: Api) -> None:
     people = [api.sign_in() for _ in range(5)]
     asha, ravi, meera, kabir, zoya = people
-    buy_pro(api, asha)  # more than the free daily expenses for one person
+    api.buy_pro(asha)  # more than the free daily expenses for one person
     for who in people:
         api.call(
             "PATCH", "/v1/users/me?updateMask=upiVpa", who, json={"upiVpa": f"p{who.user_id[:8]}@okbank"}

@@ -80,17 +80,6 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _buy_pro(api: Api, who: Session) -> None:
-    order = api.call("POST", "/v1/orders", who, json={"pack": "packs/pro_monthly", "provider": "DEV"})
-    order.raise_for_status()
-    api.call(
-        "POST",
-        f"/v1/{order.json()['name']}:confirmPayment",
-        who,
-        json={"providerPaymentId": f"pay_{uuid.uuid4()}"},
-    ).raise_for_status()
-
-
 def _group(api: Api, owner: Session) -> tuple[str, list[str]]:
     created = api.call("POST", "/v1/groups", owner, json={"displayName": "Bench", "kind": "TRIP"})
     created.raise_for_status()
@@ -261,7 +250,7 @@ def run() -> dict[str, Any]:
     ):
         api = Api(stack)
         owner = api.sign_in()
-        _buy_pro(api, owner)
+        api.buy_pro(owner)
         group, users = _group(api, owner)
         for clients in (1, 8):
             _drain(stack.database_url)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.devstack.ports import free_port
-from tools.devstack.processes import ProcessFailed, child_setup
+from tools.devstack.processes import ManagedProcess
 
 REGION = "ap-south-1"
 # moto accepts any credentials; boto3 only needs some to sign requests.
@@ -61,35 +60,25 @@ def start_aws_emulator(data_dir: Path, *, nice: int = 0) -> RunningAws:
         return RunningAws(external, aws_environment(external))
 
     port = free_port()
-    log_path = data_dir / "logs" / "aws.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVER, "-H", "127.0.0.1", "-p", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            process_group=0,
-            preexec_fn=child_setup(nice),
-        )
-
-    def stop() -> None:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
+    proc = ManagedProcess(
+        "aws",
+        [sys.executable, "-c", _SERVER, "-H", "127.0.0.1", "-p", str(port)],
+        env=os.environ,
+        log_path=data_dir / "logs" / "aws.log",
+        nice=nice,
+    )
     deadline = time.monotonic() + _START_TIMEOUT_SECONDS
     while not _accepting(port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop()
-            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
-            raise ProcessFailed(f"the AWS emulator did not start; last lines of {log_path}:\n{tail}")
+        if not proc.alive() or time.monotonic() > deadline:
+            failure = proc.failure("the AWS emulator did not start")
+            proc.stop(5.0)
+            raise failure
         time.sleep(0.05)
     endpoint = f"http://127.0.0.1:{port}"
+
+    def stop() -> None:
+        proc.stop(5.0)
+
     return RunningAws(endpoint, aws_environment(endpoint), stop)
 
 
