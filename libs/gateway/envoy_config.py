@@ -1,7 +1,9 @@
 """Envoy configuration for the REST gateway, built from the service catalog and descriptor.
 
 One listener transcodes REST/JSON to gRPC for the services given; each gRPC
-service gets one route to its own HTTP/2 cluster. A route matches only the
+service gets one route to its own HTTP/2 cluster, which spreads requests round-robin
+over the service's endpoints (one in EKS, the Service's DNS name; one per process when
+the local stack runs a service as several processes). A route matches only the
 methods the contract binds to REST: internal RPCs (no HTTP binding) are not
 reachable through the gateway, not even by a client speaking raw gRPC to it. Errors
 leave as JSON: upstream gRPC errors become a google.rpc.Status body
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,18 @@ _DOWNSTREAM_CONNECTIONS = (
     "downstream_connections.v3.DownstreamConnectionsConfig"
 )
 _HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+Endpoint = tuple[str, int | str]
+# A service's upstream: one (host, port), or a list of them (one per local process).
+Upstream = Endpoint | Sequence[Endpoint]
+
+
+def endpoints_of(upstream: Upstream) -> list[Endpoint]:
+    if isinstance(upstream, tuple):
+        return [upstream]
+    if not upstream:
+        raise ValueError("a service needs at least one endpoint")
+    return list(upstream)
 
 
 def _local_reply_mapper(status: int, grpc_code: int) -> dict[str, Any]:
@@ -73,7 +87,7 @@ def exposed_methods_regex(grpc_service: str) -> str:
     return f"^/{re.escape(grpc_service)}/({'|'.join(names)})$"
 
 
-def _cluster(name: str, host: str, port: int | str) -> dict[str, Any]:
+def _cluster(name: str, endpoints: Sequence[Endpoint]) -> dict[str, Any]:
     return {
         "name": name,
         "type": "STRICT_DNS",
@@ -91,6 +105,7 @@ def _cluster(name: str, host: str, port: int | str) -> dict[str, Any]:
                 {
                     "lb_endpoints": [
                         {"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}
+                        for host, port in endpoints
                     ]
                 }
             ],
@@ -99,14 +114,15 @@ def _cluster(name: str, host: str, port: int | str) -> dict[str, Any]:
 
 
 def build_config(
-    upstreams: Mapping[str, tuple[str, int | str]],
+    upstreams: Mapping[str, Upstream],
     descriptor_path: str,
     listen_port: int | str = GATEWAY_PORT,
     admin_port: int | str = GATEWAY_ADMIN_PORT,
     *,
     admin_address: str = "127.0.0.1",
 ) -> dict[str, Any]:
-    """``upstreams`` maps a service short name (see libs.catalog) to (host, port)."""
+    """``upstreams`` maps a service short name (see libs.catalog) to (host, port), or to a
+    list of them for a service run as several processes."""
     specs = [s for s in SERVICES if s.name in upstreams]
     unknown = set(upstreams) - {s.name for s in specs}
     if unknown:
@@ -202,7 +218,7 @@ def build_config(
                     ],
                 }
             ],
-            "clusters": [_cluster(spec.name, *upstreams[spec.name]) for spec in specs],
+            "clusters": [_cluster(spec.name, endpoints_of(upstreams[spec.name])) for spec in specs],
         },
     }
 

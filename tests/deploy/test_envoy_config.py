@@ -53,3 +53,18 @@ def test_rendered_gateway_config_passes_envoy_validate(value_set: str, tmp_path:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_service_run_as_several_processes_gets_one_endpoint_each() -> None:
+    from libs.gateway.envoy_config import build_config
+
+    upstreams = {"expense": [("127.0.0.1", 7001), ("127.0.0.1", 7002)], "group": ("127.0.0.1", 7003)}
+    clusters = {c["name"]: c for c in build_config(upstreams, "hisaab.pb")["static_resources"]["clusters"]}
+    ports = {
+        name: [e["endpoint"]["address"]["socket_address"]["port_value"] for e in lb["lb_endpoints"]]
+        for name, c in clusters.items()
+        for lb in c["load_assignment"]["endpoints"]
+    }
+    assert ports == {"expense": [7001, 7002], "group": [7003]}
+    with pytest.raises(ValueError, match="at least one endpoint"):
+        build_config({"expense": []}, "hisaab.pb")

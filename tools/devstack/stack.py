@@ -115,6 +115,7 @@ class Stack:
         workers: Sequence[catalog.WorkerSpec] | None = None,
         startup_timeout: float = 60.0,
         background_nice: int = 0,
+        processes: Mapping[str, int] | None = None,
     ) -> None:
         """
         ports: gateway, gateway_admin and service names to ports (see free_ports()).
@@ -124,6 +125,10 @@ class Stack:
         database: if given, this database is created fresh on the server and dropped at stop,
             instead of using ``hisaab`` (tests get a clean database per run).
         env: extra environment for migrations and services (e.g. HISAAB_ENV=test).
+        processes: how many processes to run of a service (default one). Each is an
+            asyncio server on one thread; like the chart's replicas, the extra ones take
+            other ports and Envoy spreads REST requests over all of them. Calls between
+            services go to the first.
         """
         self.data_dir = (data_dir or default_data_dir()).resolve()
         self.services = tuple(services if services is not None else catalog.implemented())
@@ -134,6 +139,11 @@ class Stack:
         self.extra_env = dict(env or {})
         self.startup_timeout = startup_timeout
         self.background_nice = background_nice
+        self.processes = dict(processes or {})
+        unknown = set(self.processes) - {s.name for s in self.services}
+        if unknown or any(n < 1 for n in self.processes.values()):
+            raise ValueError(f"processes: unknown services {sorted(unknown)} or a count below 1")
+        self.extra_ports: dict[str, list[int]] = {}
         self.supervisor = Supervisor(self.data_dir / "logs", echo=echo, grace=self._grace() + 5)
         self._exit = contextlib.ExitStack()
         self.postgres: RunningPostgres | None = None
@@ -158,6 +168,10 @@ class Stack:
 
     def address(self, service: str) -> str:
         return f"{LOCALHOST}:{self.ports.services[service]}"
+
+    def service_ports(self, service: str) -> list[int]:
+        """The ports of every process of ``service``, the one other services call first."""
+        return [self.ports.services[service], *self.extra_ports.get(service, [])]
 
     def _grace(self) -> float:
         return float(self.extra_env.get("HISAAB_SHUTDOWN_GRACE_SECONDS", "5"))
@@ -254,13 +268,18 @@ class Stack:
 
     def _start_services(self) -> None:
         self._exit.callback(self.supervisor.stop_all)
+        self.extra_ports = {
+            name: [free_port() for _ in range(count - 1)] for name, count in self.processes.items()
+        }
         started = []
         for spec in self.services:  # start all first: they boot in parallel
-            env = {**self.service_env, "HISAAB_GRPC_PORT": str(self.ports.services[spec.name])}
-            proc = self.supervisor.start_python_module(spec.name, spec.module, env, cwd=REPO_ROOT)
-            started.append((spec, proc))
-        for spec, proc in started:
-            wait_until_serving(proc, self.address(spec.name), spec.grpc_service, timeout=self.startup_timeout)
+            for i, port in enumerate(self.service_ports(spec.name)):
+                env = {**self.service_env, "HISAAB_GRPC_PORT": str(port)}
+                name = spec.name if i == 0 else f"{spec.name}-{i + 1}"
+                proc = self.supervisor.start_python_module(name, spec.module, env, cwd=REPO_ROOT)
+                started.append((spec, proc, port))
+        for spec, proc, port in started:
+            wait_until_serving(proc, f"{LOCALHOST}:{port}", spec.grpc_service, timeout=self.startup_timeout)
 
     def heartbeat_file(self, worker: str) -> Path:
         return self.data_dir / "run" / f"{worker}.alive"
@@ -284,7 +303,7 @@ class Stack:
         if not DESCRIPTOR.exists():
             raise FileNotFoundError(f"{DESCRIPTOR} is missing: run `make gen` first")
         config = build_config(
-            {s.name: (LOCALHOST, self.ports.services[s.name]) for s in self.services},
+            {s.name: [(LOCALHOST, port) for port in self.service_ports(s.name)] for s in self.services},
             str(DESCRIPTOR),
             self.ports.gateway,
             self.ports.gateway_admin,

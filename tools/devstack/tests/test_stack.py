@@ -40,6 +40,12 @@ def test_busy_gateway_port_names_the_variable_and_starts_nothing(tmp_path: Path)
     assert not (tmp_path / "data").exists()
 
 
+@pytest.mark.parametrize("processes", [{"nosuch": 2}, {"expense": 0}])
+def test_process_counts_name_real_services_and_are_positive(tmp_path: Path, processes: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match="processes"):
+        Stack(tmp_path, ports=free_ports(), processes=processes)
+
+
 def test_otp_feed_reports_only_new_complete_lines(tmp_path: Path) -> None:
     log = tmp_path / "dev-otp.jsonl"
     old = {"destination": "+919800000001", "code": "111111", "channel": "SMS", "time": "t0"}
