@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from libs.auth.jwks import JwksCache
-from libs.auth.verifier import TokenVerifier
+from libs.auth.verifier import REMEMBER_SECONDS, TokenVerifier
 from libs.errors import Unauthenticated
 
 ISSUER = "https://issuer.test"
@@ -174,3 +174,65 @@ async def test_service_clients_need_the_internal_scope(key: rsa.RSAPrivateKey) -
         await v.verify(sign(key, claims(client_id="svc", sub="svc")))  # no internal scope
     with pytest.raises(Unauthenticated):
         await v.verify(sign(key, claims(client_id="other", scope="hisaab/internal")))  # unknown client
+
+
+class CountingVerifier(TokenVerifier):
+    checks = 0
+
+    async def _check(self, token: str) -> Any:
+        self.checks += 1
+        return await super()._check(token)
+
+
+async def test_a_verified_token_is_remembered_for_a_minute_at_most(key: rsa.RSAPrivateKey) -> None:
+    source = Source([_jwk(key, "k1")])
+    now = [1000.0]
+    v = CountingVerifier(
+        JwksCache(source, clock=lambda: now[0]), issuer=ISSUER, client_id=CLIENT, clock=lambda: now[0]
+    )
+    token = sign(key, claims())
+    first = await v.verify(token)
+    assert await v.verify(token) is first
+    assert v.checks == 1
+
+    now[0] += REMEMBER_SECONDS - 1
+    assert (await v.verify(token)).user_id == "user-1"
+    assert v.checks == 1
+    now[0] += 2
+    assert (await v.verify(token)).user_id == "user-1"
+    assert v.checks == 2  # checked again in full
+
+
+async def test_a_token_is_not_remembered_past_its_expiry(key: rsa.RSAPrivateKey) -> None:
+    now = [1000.0]
+    v = CountingVerifier(
+        JwksCache(Source([_jwk(key, "k1")])), issuer=ISSUER, client_id=CLIENT, clock=lambda: now[0]
+    )
+    # Expired 20 s ago, still inside the 30 s leeway: good for about 10 s more.
+    token = sign(key, claims(exp=int(time.time()) - 20))
+    await v.verify(token)
+    now[0] += 5
+    await v.verify(token)
+    assert v.checks == 1
+    now[0] += 7
+    await v.verify(token)
+    assert v.checks == 2
+
+
+async def test_failed_tokens_are_not_remembered_and_the_cache_is_bounded(
+    key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from libs.auth import verifier as module
+
+    monkeypatch.setattr(module, "REMEMBERED_TOKENS", 3)
+    v = CountingVerifier(JwksCache(Source([_jwk(key, "k1")])), issuer=ISSUER, client_id=CLIENT)
+    bad = sign(key, claims(token_use="id"))
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            await v.verify(bad)
+    assert v.checks == 2
+    tokens = [sign(key, claims(jti=f"j{i}")) for i in range(4)]
+    for token in tokens:
+        await v.verify(token)
+    await v.verify(tokens[0])  # the oldest was let go
+    assert v.checks == 2 + 4 + 1

@@ -41,7 +41,7 @@ def test_busy_gateway_port_names_the_variable_and_starts_nothing(tmp_path: Path)
 
 
 @pytest.mark.parametrize("processes", [{"nosuch": 2}, {"expense": 0}])
-def test_process_counts_name_real_services_and_are_positive(tmp_path: Path, processes: dict[str, int]) -> None:
+def test_process_counts_are_checked(tmp_path: Path, processes: dict[str, int]) -> None:
     with pytest.raises(ValueError, match="processes"):
         Stack(tmp_path, ports=free_ports(), processes=processes)
 
