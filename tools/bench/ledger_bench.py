@@ -291,7 +291,10 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"Each run lasts {CREATE_SECONDS:.0f} s; the client is Python (aiohttp, one keep-alive "
         "connection per client, a new request_id per create) on the same 2 cores. "
-        "The whole stack runs, the outbox relay and notification worker included; they and "
+        "The whole stack runs, with "
+        + ", ".join(f"{name}-service as {count} processes" for name, count in PROCESSES.items())
+        + " (the chart's minimum replicas; Envoy spreads requests over them). "
+        "The outbox relay and notification worker run too; they and "
         "the AWS emulator run at a lower CPU priority (in EKS they have their own pods and "
         "AWS its own machines), so they use what the request path leaves. The last two "
         "columns say how many events were still waiting for the relay when the load stopped "
