@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +84,26 @@ class Api:
             json={"providerPaymentId": f"pay_{uuid.uuid4()}"},
         )
         assert paid.status_code == 200, paid.text
+
+
+def paid_by_one(
+    payer: str,
+    participants: Iterable[str],
+    amount: int,
+    *,
+    description: str = "Dinner",
+    category: str = "FOOD",
+    day: date = date(2026, 11, 1),
+) -> dict[str, Any]:
+    """A REST expense body: ``payer`` pays ``amount`` (INR minor units), split equally."""
+    return {
+        "description": description,
+        "category": category,
+        "expenseDate": {"year": day.year, "month": day.month, "day": day.day},
+        "total": {"currencyCode": "INR", "amountMinor": str(amount)},
+        "payers": [{"user": f"users/{payer}", "paidMinor": str(amount)}],
+        "split": {"equal": {"participants": [f"users/{u}" for u in participants]}},
+    }
 
 
 def random_phone() -> str:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import time
+from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 from pypdf import PdfReader
 
-from tests.support import Api, Session
+from tests.support import Api, Session, paid_by_one
 
 pytestmark = pytest.mark.e2e
 
@@ -29,14 +30,7 @@ def group_of(api: Api, owner: Session, *others: Session) -> str:
 def expense(
     api: Api, who: Session, group: str, users: list[str], amount: int, description: str
 ) -> dict[str, Any]:
-    body = {
-        "description": description,
-        "category": "FOOD",
-        "expenseDate": {"year": 2026, "month": 3, "day": 1},
-        "total": {"currencyCode": "INR", "amountMinor": str(amount)},
-        "payers": [{"user": f"users/{who.user_id}", "paidMinor": str(amount)}],
-        "split": {"equal": {"participants": [f"users/{u}" for u in users]}},
-    }
+    body = paid_by_one(who.user_id, users, amount, description=description, day=date(2026, 3, 1))
     created = api.call("POST", f"/v1/{group}/expenses", who, json=body)
     assert created.status_code == 200, created.text
     return dict(created.json())

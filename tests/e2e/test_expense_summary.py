@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from tests.e2e.test_expense_files import group_of
-from tests.support import Api, Session
+from tests.support import Api, Session, paid_by_one
 
 pytestmark = pytest.mark.e2e
 
@@ -13,14 +15,9 @@ pytestmark = pytest.mark.e2e
 def _expense(
     api: Api, who: Session, group: str, users: list[str], amount: int, category: str, month: int
 ) -> None:
-    body = {
-        "description": category.title(),
-        "category": category,
-        "expenseDate": {"year": 2026, "month": month, "day": 10},
-        "total": {"currencyCode": "INR", "amountMinor": str(amount)},
-        "payers": [{"user": f"users/{who.user_id}", "paidMinor": str(amount)}],
-        "split": {"equal": {"participants": [f"users/{u}" for u in users]}},
-    }
+    body = paid_by_one(
+        who.user_id, users, amount, description=category.title(), category=category, day=date(2026, month, 10)
+    )
     assert api.call("POST", f"/v1/{group}/expenses", who, json=body).status_code == 200
 
 

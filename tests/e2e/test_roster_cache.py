@@ -4,25 +4,20 @@ never brings a removed member back."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 import redis.asyncio as redis
 
 from libs.rosters import Roster, RosterCache
-from tests.support import Api, Session, random_phone
+from tests.support import Api, Session, paid_by_one, random_phone
 from tools.devstack.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 
 def _expense(payer: str, participants: list[str]) -> dict[str, object]:
-    return {
-        "description": "Chai",
-        "category": "FOOD",
-        "expenseDate": {"year": 2026, "month": 11, "day": 20},
-        "total": {"currencyCode": "INR", "amountMinor": "3000"},
-        "payers": [{"user": f"users/{payer}", "paidMinor": "3000"}],
-        "split": {"equal": {"participants": [f"users/{u}" for u in participants]}},
-    }
+    return paid_by_one(payer, participants, 3000, description="Chai", day=date(2026, 11, 20))
 
 
 def _group(api: Api, owner: Session) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Api, Session
+from tests.support import Api, Session, paid_by_one
 from tools.devstack.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -25,15 +25,8 @@ def _successes_by_port(stack: Stack, cluster: str) -> dict[int, int]:
     return counts
 
 
-def _expense(payer: str, amount: int) -> dict[str, Any]:
-    return {
-        "description": "Auto",
-        "category": "TRANSPORT",
-        "expenseDate": {"year": 2026, "month": 11, "day": 21},
-        "total": {"currencyCode": "INR", "amountMinor": str(amount)},
-        "payers": [{"user": f"users/{payer}", "paidMinor": str(amount)}],
-        "split": {"equal": {"participants": [f"users/{payer}"]}},
-    }
+def _expense(payer: str, amount: int, participants: list[str] | None = None) -> dict[str, Any]:
+    return paid_by_one(payer, participants or [payer], amount, description="Auto", category="TRANSPORT")
 
 
 def _group_with_friend(api: Api) -> tuple[Session, Session, str]:
@@ -65,8 +58,7 @@ def test_writes_are_read_back_from_any_process(api: Api) -> None:
     owner, friend, group = _group_with_friend(api)
     total = 0
     for amount in (1_000, 2_000, 3_000, 4_000):
-        body = _expense(owner.user_id, amount)
-        body["split"] = {"equal": {"participants": [f"users/{owner.user_id}", f"users/{friend.user_id}"]}}
+        body = _expense(owner.user_id, amount, [owner.user_id, friend.user_id])
         made = api.call("POST", f"/v1/{group}/expenses", owner, json=body)
         assert made.status_code == 200, made.text
         total += amount

@@ -31,7 +31,7 @@ import aiohttp
 import httpx
 import psycopg
 
-from tests.support import Api, Session
+from tests.support import Api, Session, paid_by_one
 from tools.bench import cpu
 from tools.devstack.stack import Stack, free_ports
 
@@ -103,17 +103,6 @@ def _group(api: Api, owner: Session) -> tuple[str, list[str]]:
     return name, users
 
 
-def _expense(users: list[str], amount: int) -> dict[str, Any]:
-    return {
-        "description": "Dinner",
-        "category": "FOOD",
-        "expenseDate": {"year": 2026, "month": 11, "day": 1},
-        "total": {"currencyCode": "INR", "amountMinor": str(amount)},
-        "payers": [{"user": f"users/{users[0]}", "paidMinor": str(amount)}],
-        "split": {"equal": {"participants": [f"users/{u}" for u in users]}},
-    }
-
-
 async def _create_load(
     base: str, owner: Session, group: str, users: list[str], clients: int
 ) -> dict[str, Any]:
@@ -126,7 +115,7 @@ async def _create_load(
         n = 0
         while time.perf_counter() < deadline:
             n += 1
-            body = json.dumps(_expense(users, 100 + seed * 1000 + n))
+            body = json.dumps(paid_by_one(users[0], users, 100 + seed * 1000 + n))
             started = time.perf_counter()
             async with http.post(
                 f"/v1/{group}/expenses",
