@@ -12,10 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import Api
+from tests.support import LEDGER_PROCESSES, Api
 from tools.devstack.stack import Stack, free_ports
-
-TEST_PROCESSES = {"expense": 2, "settlement": 2}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -38,9 +36,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "HISAAB_SHUTDOWN_DRAIN_SECONDS": "0",
             "HISAAB_LOG_LEVEL": "WARNING",
         },
-        # The ledger services run as two processes, as the chart's two replicas do, so every
-        # journey also checks that nothing depends on one process's memory.
-        processes=TEST_PROCESSES,
+        processes=LEDGER_PROCESSES,
     ) as running:
         yield running
 

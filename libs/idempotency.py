@@ -15,6 +15,7 @@ from typing import TypeVar
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.auth.caller import require_caller
 from libs.db import batch
 from libs.db.batch import Statement
 from libs.db.database import Database
@@ -44,7 +45,7 @@ def validate_request_id(request_id: str, field: str = "request_id") -> None:
         raise InvalidArgument(field, "must be a UUID") from None
 
 
-async def run_once(
+async def _run_once(
     conn: AsyncConnection,
     *,
     scope: str,
@@ -56,7 +57,6 @@ async def run_once(
 ) -> M:
     if not request_id:
         return await work()
-    validate_request_id(request_id)
     fingerprint = request_fingerprint(request)
     key = {"scope": scope, "caller": caller, "rid": request_id}
     [claimed] = await batch.run(
@@ -109,13 +109,11 @@ async def once_in_transaction(
     The servicers' one-liner for idempotent creates: the caller comes from the RPC
     context, the id from the request's ``request_id`` field.
     """
-    from libs.auth.caller import require_caller
-
     caller = require_caller()
     request_id = str(getattr(request, "request_id", ""))
     validate_request_id(request_id)
     async with db.transaction() as conn:
-        return await run_once(
+        return await _run_once(
             conn,
             scope=scope,
             caller=caller.user_id,

@@ -15,6 +15,10 @@ import httpx
 
 from tools.devstack.stack import Stack
 
+# How many processes the suite and the benchmarks run of the ledger services: the
+# chart's minimum replicas, so no answer may depend on one process's memory.
+LEDGER_PROCESSES = {"expense": 2, "settlement": 2}
+
 
 @dataclass
 class Session:

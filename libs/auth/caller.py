@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from libs.errors import Unauthenticated
+from libs.errors import NotAllowed, Unauthenticated
 
 
 @dataclass(frozen=True)
@@ -46,17 +46,17 @@ def reset_caller(token: contextvars.Token[Caller | None]) -> None:
 INTERNAL_SCOPE = "hisaab/internal"
 
 
+def has_internal_scope(claims: Mapping[str, Any]) -> bool:
+    return INTERNAL_SCOPE in str(claims.get("scope", "")).split()
+
+
 def is_internal(caller: Caller | None) -> bool:
     """Whether the caller is one of our own services (a token with the internal scope)."""
-    if caller is None:
-        return False
-    return INTERNAL_SCOPE in str(caller.claims.get("scope", "")).split()
+    return caller is not None and has_internal_scope(caller.claims)
 
 
 def require_internal() -> Caller:
     """The caller, who must be one of our own services; PERMISSION_DENIED for anyone else."""
-    from libs.errors import NotAllowed
-
     caller = require_caller()
     if not is_internal(caller):
         raise NotAllowed("this method is for Hisaab's own services")

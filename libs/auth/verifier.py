@@ -15,7 +15,7 @@ from typing import Any
 
 import jwt
 
-from libs.auth.caller import INTERNAL_SCOPE, Caller
+from libs.auth.caller import Caller, has_internal_scope
 from libs.auth.jwks import JwksCache
 from libs.errors import Unauthenticated
 
@@ -93,8 +93,8 @@ class TokenVerifier:
         if claims.get("token_use") != "access":
             raise Unauthenticated("an access token is required")
         client = claims.get("client_id")
-        if client != self._client_id:
-            internal = INTERNAL_SCOPE in str(claims.get("scope", "")).split()
-            if client not in self._service_client_ids or not internal:
-                raise Unauthenticated("token issued to another client")
+        # Our services' own clients are accepted only with the internal scope.
+        internal = client in self._service_client_ids and has_internal_scope(claims)
+        if client != self._client_id and not internal:
+            raise Unauthenticated("token issued to another client")
         return Caller(user_id=str(claims["sub"]), token=token, claims=claims)

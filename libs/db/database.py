@@ -55,10 +55,10 @@ def _ping_when_idle(engine: AsyncEngine) -> AsyncEngine:
     return engine
 
 
-def _engine(url: str, pool_size: int, args: dict[str, str], *, overflow: int = 0) -> AsyncEngine:
+def _engine(url: str, pool_size: int, args: dict[str, str]) -> AsyncEngine:
     return _ping_when_idle(
         create_async_engine(
-            sqlalchemy_url(url), pool_size=pool_size, max_overflow=overflow, connect_args=args
+            sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size, connect_args=args
         )
     )
 
@@ -68,10 +68,8 @@ class Database:
         self, writer_url: str, reader_url: str = "", *, pool_size: int = 10, application_name: str = ""
     ):
         args = {"application_name": application_name} if application_name else {}
-        self.writer: AsyncEngine = _engine(writer_url, pool_size, args, overflow=pool_size)
-        self.reader: AsyncEngine = (
-            _engine(reader_url, pool_size, args, overflow=pool_size) if reader_url else self.writer
-        )
+        self.writer: AsyncEngine = _engine(writer_url, pool_size, args)
+        self.reader: AsyncEngine = _engine(reader_url, pool_size, args) if reader_url else self.writer
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:

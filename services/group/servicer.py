@@ -154,7 +154,6 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
             else "INR"
         )
         fields["kind"] = kind
-        idempotency.validate_request_id(request.request_id)
 
         async def work(conn: Any) -> group_pb2.Group:
             return group_proto(await self._uc.create(conn, caller.user_id, fields))
@@ -242,7 +241,6 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         group_id = _group_id(request.parent, "parent")
         invitee = _invitee(request, "invitee")
         role = _ROLE.get(request.role, Role.MEMBER) if request.role else Role.MEMBER
-        idempotency.validate_request_id(request.request_id)
 
         async def work(conn: Any) -> group_pb2.Member:
             member = await self._uc.add_member(conn, caller.user_id, group_id, invitee, role)
@@ -286,7 +284,6 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         group_id = _group_id(request.parent, "parent")
         link = request.invite_link
         expires_at = link.expire_time.ToDatetime(tzinfo=UTC) if link.HasField("expire_time") else None
-        idempotency.validate_request_id(request.request_id)
 
         async def work(conn: Any) -> group_pb2.InviteLink:
             return link_proto(await self._uc.create_link(conn, caller.user_id, group_id, expires_at))

@@ -22,7 +22,7 @@ async def build() -> ServiceApp:
     cache = Cache(settings.redis_url, prefix="settlement")
     group_channel = channel(settings.peer("group"), default_timeout=settings.peer_timeout_seconds)
     auth_channel = channel(settings.peer("auth"), default_timeout=settings.peer_timeout_seconds)
-    rosters = RosterCache.from_url(settings.redis_url)
+    rosters = RosterCache(cache)  # one client and one outage window for both caches
     usecases = SettlementUseCases(
         db, GroupDirectory(group_channel, rosters), UserDirectory(auth_channel), BalanceCache(cache)
     )
@@ -35,5 +35,5 @@ async def build() -> ServiceApp:
     return ServiceApp(
         settings=settings,
         register=lambda server: settlement_pb2_grpc.add_SettlementServiceServicer_to_server(servicer, server),
-        on_stop=[db.close, cache.close, rosters.close, close_peers],
+        on_stop=[db.close, cache.close, close_peers],
     )

@@ -31,7 +31,7 @@ import aiohttp
 import httpx
 import psycopg
 
-from tests.support import Api, Session, paid_by_one
+from tests.support import LEDGER_PROCESSES, Api, Session, paid_by_one
 from tools.bench import cpu
 from tools.devstack.stack import Stack, free_ports
 
@@ -41,8 +41,6 @@ READS = 300
 BACKGROUND_NICE = 19
 SIZES = (100, 10_000, 100_000)
 MEMBERS = 4
-# As many processes as the chart's minimum replicas: one asyncio loop per process.
-PROCESSES = {"expense": 2, "settlement": 2}
 
 PGBENCH_SCRIPT = """\
 \\set amount random(100, 1000000)
@@ -244,7 +242,7 @@ def run() -> dict[str, Any]:
             # In EKS the relay and the notification worker have their own pods and AWS its own
             # machines: here they only get the CPU the request path leaves.
             background_nice=BACKGROUND_NICE,
-            processes=PROCESSES,
+            processes=LEDGER_PROCESSES,
         ) as stack,
     ):
         api = Api(stack)
@@ -281,7 +279,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"Each run lasts {CREATE_SECONDS:.0f} s; the client is Python (aiohttp, one keep-alive "
         "connection per client, a new request_id per create) on the same 2 cores. "
         "The whole stack runs, with "
-        + ", ".join(f"{name}-service as {count} processes" for name, count in PROCESSES.items())
+        + ", ".join(f"{name}-service as {count} processes" for name, count in LEDGER_PROCESSES.items())
         + " (the chart's minimum replicas; Envoy spreads requests over them). "
         "The outbox relay and notification worker run too; they and "
         "the AWS emulator run at a lower CPU priority (in EKS they have their own pods and "
