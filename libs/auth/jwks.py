@@ -7,6 +7,8 @@ into a stream of requests to the key server.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import time
 import urllib.request
@@ -17,6 +19,12 @@ import jwt
 
 MIN_REFRESH_INTERVAL = 30.0
 FETCH_TIMEOUT = 3.0
+
+
+def thumbprint(jwk: dict[str, Any]) -> str:
+    """The RFC 7638 key id of a public RSA JWK: the same for the same key, across restarts."""
+    canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"), sort_keys=True)
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).decode().rstrip("=")
 
 
 def fetch_url(url: str) -> dict[str, Any]:

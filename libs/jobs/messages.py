@@ -28,7 +28,7 @@ class JobMessage:
         data = json.loads(body)
         if not isinstance(data, dict) or not isinstance(data.get("job"), str):
             raise ValueError("not a job message")
-        when = datetime.fromisoformat(str(data["scheduled_time"]).replace("Z", "+00:00"))
+        when = datetime.fromisoformat(str(data["scheduled_time"]))
         if when.tzinfo is None:
             raise ValueError("scheduled_time needs a time zone")
         return cls(data["job"], when.astimezone(UTC))

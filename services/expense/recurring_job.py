@@ -77,6 +77,8 @@ class RecurringJob:
                 steps += 1
                 expense_id = occurrence_id(rule.id, day)
                 if await repository.get_expense(conn, group_id, expense_id) is None:
+                    if not created:  # occurrences differ only in date: check the people once
+                        await self._expenses.check_template_people(rule.creator, group_id, rule.template)
                     await self._create(conn, rule, expense_id, day)
                     created += 1
                 day = rule.schedule.first_on_or_after(day + timedelta(days=1))
@@ -85,7 +87,6 @@ class RecurringJob:
 
     async def _create(self, conn: AsyncConnection, rule: Rule, expense_id: str, day: date) -> None:
         draft = replace(rule.template, expense_date=day)
-        await self._expenses.check_template_people(rule.creator, rule.group_id, draft)
         postings = domain.postings(draft, seed=expense_id)
         await self._expenses.create(
             conn,

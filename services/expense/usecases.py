@@ -309,8 +309,7 @@ class ExpenseUseCases:
     ) -> Comment:
         expense = await self._load(conn, group_id, expense_id)
         comment = await repository.insert_comment(conn, group_id, expense_id, caller, text)
-        await outbox.record(
-            conn,
+        event = outbox.record_statement(
             "expense.commented",
             expense.name,
             {"group": group_id, "expense": expense_id, "comment": comment.id},
@@ -323,7 +322,7 @@ class ExpenseUseCases:
             subject=expense.name,
             details={"description": expense.draft.description, "text": text},
         )
-        await batch.run(conn, [activity])
+        await batch.run(conn, [event, activity])
         return comment
 
     async def comments(

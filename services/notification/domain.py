@@ -245,10 +245,14 @@ def from_outbox(
     )
 
 
+def backoff(attempts: int, first: float, longest: float) -> float:
+    """Wait before attempt ``attempts + 1``: first, 2 * first, 4 * first ... capped at longest."""
+    return float(min(longest, first * 2 ** max(0, attempts - 1)))
+
+
 def retry_delay(attempts: int) -> timedelta:
-    """Wait before attempt ``attempts + 1``: doubling from FIRST_RETRY, capped at LONGEST_RETRY."""
-    factor: int = 2 ** max(0, attempts - 1)
-    return min(LONGEST_RETRY, FIRST_RETRY * factor)
+    """Delivery retries: doubling from FIRST_RETRY, capped at LONGEST_RETRY."""
+    return timedelta(seconds=backoff(attempts, FIRST_RETRY.total_seconds(), LONGEST_RETRY.total_seconds()))
 
 
 def gives_up(attempts: int) -> bool:

@@ -9,8 +9,6 @@ client-credentials token of the service's own app client.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import time
@@ -23,17 +21,13 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 
+from libs.auth.caller import INTERNAL_SCOPE
+from libs.auth.jwks import thumbprint
 from libs.settings import Settings
 
 SUBJECT = "service:notification"
 TTL_SECONDS = 900
 REFRESH_BEFORE_SECONDS = 120
-
-
-def _thumbprint(jwk: dict[str, Any]) -> str:
-    """RFC 7638 key id, the same one the local issuer publishes in its JWKS."""
-    canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).decode().rstrip("=")
 
 
 @dataclass
@@ -70,12 +64,12 @@ class ServiceToken:
             "sub": SUBJECT,
             "client_id": self._settings.jwt_client_id,
             "token_use": "access",
-            "scope": "hisaab/internal",
+            "scope": INTERNAL_SCOPE,
             "iat": now,
             "exp": now + TTL_SECONDS,
             "jti": str(uuid.uuid4()),
         }
-        token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": _thumbprint(public_jwk)})  # type: ignore[arg-type]
+        token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": thumbprint(public_jwk)})  # type: ignore[arg-type]
         return token, TTL_SECONDS
 
     def _client_credentials(self) -> tuple[str, int]:
@@ -89,7 +83,7 @@ class ServiceToken:
             )
         answer = httpx.post(
             url,
-            data={"grant_type": "client_credentials", "scope": "hisaab/internal"},
+            data={"grant_type": "client_credentials", "scope": INTERNAL_SCOPE},
             auth=(client_id, secret),
             timeout=10,
         )

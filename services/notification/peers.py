@@ -14,8 +14,12 @@ from services.notification.ports import Device, Profile
 
 log = logging.getLogger("hisaab.notification.peers")
 
-_BATCH = 100
+_BATCH = 1000  # BatchGetUsers' and BatchGetDevices' limit
 _PLATFORM = {auth_pb2.Device.ANDROID: "ANDROID", auth_pb2.Device.IOS: "IOS"}
+
+
+def _chunks(user_ids: list[str]) -> list[list[str]]:
+    return [[f"users/{u}" for u in user_ids[i : i + _BATCH]] for i in range(0, len(user_ids), _BATCH)]
 
 
 class AuthDirectory:
@@ -25,8 +29,7 @@ class AuthDirectory:
 
     async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
         out: dict[str, Profile] = {}
-        for i in range(0, len(user_ids), _BATCH):
-            names = [f"users/{u}" for u in user_ids[i : i + _BATCH]]
+        for names in _chunks(user_ids):
             try:
                 answer = await self._stub.BatchGetUsers(
                     auth_pb2.BatchGetUsersRequest(names=names), metadata=self._identity.metadata()
@@ -46,8 +49,7 @@ class AuthDirectory:
 
     async def devices(self, user_ids: list[str]) -> dict[str, list[Device]]:
         out: dict[str, list[Device]] = {u: [] for u in user_ids}
-        for i in range(0, len(user_ids), _BATCH):
-            users = [f"users/{u}" for u in user_ids[i : i + _BATCH]]
+        for users in _chunks(user_ids):
             try:
                 answer = await self._stub.BatchGetDevices(
                     auth_pb2.BatchGetDevicesRequest(users=users), metadata=self._identity.metadata()

@@ -230,33 +230,49 @@ async def mark_read(
 
 
 async def preferences(conn: AsyncConnection, user_id: str, *, lock: bool = False) -> Preferences:
-    row = (
-        await conn.execute(
-            text(
-                "SELECT reminder_hour, time_zone, locale, version, updated_at FROM notification.preferences "
-                "WHERE user_id = :u" + (" FOR UPDATE" if lock else "")
-            ),
-            {"u": user_id},
-        )
-    ).first()
-    overrides = {
-        (EventType(r.event_type), Channel(r.channel)): bool(r.enabled)
+    return (await preferences_of(conn, [user_id], lock=lock))[user_id]
+
+
+async def preferences_of(
+    conn: AsyncConnection, user_ids: list[str], *, lock: bool = False
+) -> dict[str, Preferences]:
+    """Each user's preferences (the defaults for a user who never set any), in two queries."""
+    rows = {
+        r.user_id: r
         for r in await conn.execute(
-            text("SELECT event_type, channel, enabled FROM notification.channel_settings WHERE user_id = :u"),
-            {"u": user_id},
+            text(
+                "SELECT user_id, reminder_hour, time_zone, locale, version, updated_at "
+                "FROM notification.preferences WHERE user_id = ANY(:u)" + (" FOR UPDATE" if lock else "")
+            ),
+            {"u": user_ids},
         )
     }
-    if row is None:
-        return Preferences(user_id=user_id, overrides=overrides)
-    return Preferences(
-        user_id=user_id,
-        reminder_hour=row.reminder_hour,
-        time_zone=row.time_zone,
-        locale=row.locale,
-        overrides=overrides,
-        version=row.version,
-        updated_at=row.updated_at,
-    )
+    overrides: dict[str, dict[tuple[EventType, Channel], bool]] = {u: {} for u in user_ids}
+    for r in await conn.execute(
+        text(
+            "SELECT user_id, event_type, channel, enabled FROM notification.channel_settings "
+            "WHERE user_id = ANY(:u)"
+        ),
+        {"u": user_ids},
+    ):
+        overrides[r.user_id][(EventType(r.event_type), Channel(r.channel))] = bool(r.enabled)
+    found: dict[str, Preferences] = {}
+    for user_id in user_ids:
+        row = rows.get(user_id)
+        found[user_id] = (
+            Preferences(user_id=user_id, overrides=overrides[user_id])
+            if row is None
+            else Preferences(
+                user_id=user_id,
+                reminder_hour=row.reminder_hour,
+                time_zone=row.time_zone,
+                locale=row.locale,
+                overrides=overrides[user_id],
+                version=row.version,
+                updated_at=row.updated_at,
+            )
+        )
+    return found
 
 
 async def save_preferences(

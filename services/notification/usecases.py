@@ -262,8 +262,10 @@ class NotificationUseCases:
         while True:
             async with self._db.read() as conn:
                 users = await repository.users_with_memberships(conn, after, 200)
-                prefs = {u: await repository.preferences(conn, u) for u in users}
-                groups = await repository.memberships_of(conn, users)
+                prefs = await repository.preferences_of(conn, users)
+                groups_of: dict[str, list[str]] = {}
+                for group_id, member in await repository.memberships_of(conn, users):
+                    groups_of.setdefault(member, []).append(group_id)
             if not users:
                 return JobResult(False, processed, created)
             after = users[-1]
@@ -276,9 +278,7 @@ class NotificationUseCases:
             for user in due:
                 processed += 1
                 owed: dict[str, int] = {}
-                for group_id, member in groups:
-                    if member != user:
-                        continue
+                for group_id in groups_of.get(user, []):
                     for currency, net in (await self._balances.member_balance(group_id, user)).items():
                         owed[currency] = owed.get(currency, 0) + net
                 worth = {c: n for c, n in owed.items() if domain.owes_enough(n, c)}

@@ -45,7 +45,7 @@ def _float_env(name: str, default: float) -> float:
 
 def retry_visibility(receive_count: int, base: float, longest: float = 900.0) -> int:
     """Seconds until a failed message is tried again: base, 2 * base, 4 * base ... capped."""
-    return int(min(longest, base * 2 ** max(0, receive_count - 1)))
+    return int(domain.backoff(receive_count, base, longest))
 
 
 class QueueConsumer:
@@ -113,7 +113,7 @@ class QueueConsumer:
 def event_handler(usecases: NotificationUseCases) -> Handler:
     async def handle(body: str) -> None:
         message = EventMessage.parse(body)
-        occurred = datetime.fromisoformat(message.occurred_at.replace("Z", "+00:00"))
+        occurred = datetime.fromisoformat(message.occurred_at)
         event = domain.from_outbox(
             message.id, message.type, message.aggregate, message.actor, message.payload, occurred
         )

@@ -34,7 +34,7 @@ async def expire(now: datetime | None) -> dict[str, object]:
 
 
 def _time(text: str) -> datetime:
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

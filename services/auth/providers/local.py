@@ -19,6 +19,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from libs.auth.jwks import thumbprint
 from services.auth.domain import (
     ACCESS_TOKEN_TTL,
     Challenge,
@@ -68,7 +69,7 @@ class LocalIssuer:
         self._issuer = issuer
         self._client_id = client_id
         public_jwk: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key()))
-        self._kid = _thumbprint(public_jwk)  # RFC 7638, stable across restarts
+        self._kid = thumbprint(public_jwk)
         self._jwk = {**public_jwk, "kid": self._kid, "use": "sig", "alg": "RS256"}
         self.outbox = data_dir / "dev-otp.jsonl"
 
@@ -150,11 +151,3 @@ class LocalIssuer:
         with self.outbox.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
         log.warning("dev sign-in code", extra={"destination": contact.value, "code": code})
-
-
-def _thumbprint(jwk: dict[str, Any]) -> str:
-    import base64
-    import hashlib
-
-    canonical = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).decode().rstrip("=")
