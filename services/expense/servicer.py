@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from google.protobuf import empty_pb2
@@ -16,7 +16,7 @@ from libs import idempotency, pagination, validation
 from libs.auth.caller import require_caller, require_internal
 from libs.db.database import Database
 from libs.errors import InvalidArgument
-from services.expense import codec, spending, summaries
+from services.expense import codec, summaries
 from services.expense.domain import Activity, ChangeType, Comment, Expense
 from services.expense.files.repository import ExportRow
 from services.expense.files.usecases import FileUseCases
@@ -42,10 +42,6 @@ _VERB = {
     "commented": expense_pb2.Activity.COMMENTED,
 }
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
 
 
 def _group_id(name: str, field: str = "parent", *, allow_all: bool = False) -> str:
@@ -480,28 +476,11 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         caller = require_caller().user_id
         group_id = _group_id(request.group, "group", allow_all=True)
         currency = validation.currency_code(request.currency_code)
-        end = codec.parse_date(request.end_date, "end_date") if request.HasField("end_date") else _today()
-        start = (
-            codec.parse_date(request.start_date, "start_date")
-            if request.HasField("start_date")
-            else spending.months_back(end, 11)
+        end = codec.parse_date(request.end_date, "end_date") if request.HasField("end_date") else None
+        start = codec.parse_date(request.start_date, "start_date") if request.HasField("start_date") else None
+        summary = await self._uc.summarize_spending(
+            caller, group_id, currency, start, end, caller_share_only=request.caller_share_only
         )
-        if start > end:
-            raise InvalidArgument("start_date", "must not be after end_date")
-        if (end - start).days > 3 * 366:
-            raise InvalidArgument("start_date", "a summary covers at most three years")
-        group_ids = await self._uc.group_ids(caller, group_id)
-        async with self._db.read() as conn:
-            summary = await spending.summarize(
-                conn,
-                group_ids,
-                currency,
-                start,
-                end,
-                caller=caller,
-                caller_share_only=request.caller_share_only,
-                with_members=group_id != "-",
-            )
 
         def money(amount: int) -> money_pb2.Money:
             return money_pb2.Money(currency_code=currency, amount_minor=amount)

@@ -24,7 +24,7 @@ from libs.errors import EtagMismatch, FailedPrecondition, InvalidArgument, NotAl
 from libs.ledger import store
 from libs.ledger.postings import Posting, diff, nets
 from libs.validation import is_uuid
-from services.expense import domain, repository
+from services.expense import domain, repository, spending
 from services.expense.domain import Activity, Comment, Draft, Expense, Updates, expense_name
 from services.expense.ports import Directory, Groups
 from services.expense.recurrence import Rule, Schedule
@@ -132,6 +132,37 @@ class ExpenseUseCases:
             if user not in members:
                 raise InvalidArgument(path, "is not a member of the group")
 
+    async def summarize_spending(
+        self,
+        caller: str,
+        group_id: str,
+        currency: str,
+        start: date | None,
+        end: date | None,
+        *,
+        caller_share_only: bool,
+    ) -> spending.Summary:
+        """Spending in ``group_id`` (or every group of the caller for "-"); by default the
+        twelve months up to today."""
+        end = end or self._today()
+        start = start or spending.months_back(end, 11)
+        if start > end:
+            raise InvalidArgument("start_date", "must not be after end_date")
+        if (end - start).days > 3 * 366:
+            raise InvalidArgument("start_date", "a summary covers at most three years")
+        group_ids = await self.group_ids(caller, group_id)
+        async with self._db.read() as conn:
+            return await spending.summarize(
+                conn,
+                group_ids,
+                currency,
+                start,
+                end,
+                caller=caller,
+                caller_share_only=caller_share_only,
+                with_members=group_id != "-",
+            )
+
     async def group_ids(self, caller: str, group_id: str) -> list[str]:
         """The groups a feed covers: one group, or every group of the caller for "-"."""
         if group_id == "-":
@@ -191,9 +222,10 @@ class ExpenseUseCases:
             batch.defer(conn, ledger.balances)
         return repository.inserted(results[0][0], new.postings)
 
-    async def _load(
+    async def load(
         self, conn: AsyncConnection, group_id: str, expense_id: str, *, lock: bool = False
     ) -> Expense:
+        """The expense as ``conn`` sees it (NOT_FOUND if absent); membership is the caller's check."""
         expense = await repository.get_expense(conn, group_id, expense_id, lock=lock)
         if expense is None:
             raise NotFound(EXPENSE_NOT_FOUND)
@@ -226,7 +258,7 @@ class ExpenseUseCases:
     async def get(self, caller: str, group_id: str, expense_id: str) -> Expense:
         await self.require_member(caller, group_id)
         async with self._db.read() as conn:
-            return await self._load(conn, group_id, expense_id)
+            return await self.load(conn, group_id, expense_id)
 
     async def list_expenses(
         self, caller: str, group_id: str, filters: ExpenseFilter, *, after: list[Any] | None, limit: int
@@ -241,7 +273,7 @@ class ExpenseUseCases:
         await self.require_member(caller, group_id)
         for _ in range(UPDATE_ATTEMPTS):
             async with self._db.transaction() as conn:
-                current = await self._load(conn, group_id, expense_id)
+                current = await self.load(conn, group_id, expense_id)
             etag.check(sent_etag, current.name, current.version)
             if current.deleted:
                 raise FailedPrecondition("the expense is deleted; restore it first")
@@ -251,7 +283,7 @@ class ExpenseUseCases:
             postings = domain.postings(draft, seed=expense_id)
             await self._check_people(caller, group_id, draft, "expense")
             async with self._db.transaction() as conn:
-                locked = await self._load(conn, group_id, expense_id, lock=True)
+                locked = await self.load(conn, group_id, expense_id, lock=True)
                 if locked.version != current.version:
                     continue  # changed meanwhile: the etag check or the merge must see the new state
                 await repository.update_expense(conn, expense_id, draft, postings, caller)
@@ -262,7 +294,7 @@ class ExpenseUseCases:
                     total_minor=draft.total_minor,
                     postings=postings,
                 )
-                updated = await self._load(conn, group_id, expense_id)
+                updated = await self.load(conn, group_id, expense_id)
                 effects = self._effects(current, updated)
                 await self._announce(
                     conn, caller, updated, "edited", effects, domain.changes(current.draft, draft)
@@ -283,13 +315,13 @@ class ExpenseUseCases:
     ) -> Expense:
         await self.require_member(caller, group_id)
         async with self._db.transaction() as conn:
-            current = await self._load(conn, group_id, expense_id, lock=True)
+            current = await self.load(conn, group_id, expense_id, lock=True)
             etag.check(sent_etag, current.name, current.version)
             if current.deleted == deleted:
                 return current  # deleting twice (or restoring a live expense) changes nothing
             await repository.set_deleted(conn, expense_id, deleted, caller)
             await store.set_active(conn, expense_id, not deleted)
-            updated = await self._load(conn, group_id, expense_id)
+            updated = await self.load(conn, group_id, expense_id)
             effects = diff(current.postings, {}) if deleted else diff({}, current.postings)
             await self._announce(conn, caller, updated, "deleted" if deleted else "restored", effects)
             return updated
@@ -307,7 +339,7 @@ class ExpenseUseCases:
     async def add_comment(
         self, conn: AsyncConnection, caller: str, group_id: str, expense_id: str, text: str
     ) -> Comment:
-        expense = await self._load(conn, group_id, expense_id)
+        expense = await self.load(conn, group_id, expense_id)
         comment = await repository.insert_comment(conn, group_id, expense_id, caller, text)
         event = outbox.record_statement(
             "expense.commented",
@@ -330,14 +362,14 @@ class ExpenseUseCases:
     ) -> tuple[list[Comment], dict[str, str]]:
         await self.require_member(caller, group_id)
         async with self._db.read() as conn:
-            await self._load(conn, group_id, expense_id)
+            await self.load(conn, group_id, expense_id)
             found = await repository.comments(conn, expense_id, after=after, limit=limit)
         return found, await self._users.display_names([c.author for c in found])
 
     async def delete_comment(self, caller: str, group_id: str, expense_id: str, comment_id: str) -> None:
         await self.require_member(caller, group_id)
         async with self._db.transaction() as conn:
-            await self._load(conn, group_id, expense_id, lock=True)
+            await self.load(conn, group_id, expense_id, lock=True)
             comment = await repository.get_comment(conn, expense_id, comment_id)
             if comment is None:
                 raise NotFound("comment not found")

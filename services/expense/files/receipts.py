@@ -25,6 +25,14 @@ UPLOAD_TTL = timedelta(minutes=10)
 DOWNLOAD_TTL = timedelta(minutes=5)
 
 
+def presign_get(s3: Any, bucket: str, key: str, ttl: timedelta, now: datetime) -> tuple[str, datetime]:
+    """A time-limited GET link to one object, and when it stops working."""
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=int(ttl.total_seconds())
+    )
+    return str(url), now + ttl
+
+
 @dataclass(frozen=True)
 class Upload:
     url: str
@@ -99,9 +107,4 @@ class ReceiptStore:
         return StoredReceipt(key=key, content_type=content_type, size_bytes=size)
 
     def presign_download(self, key: str) -> tuple[str, datetime]:
-        url = self._s3.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self._bucket, "Key": key},
-            ExpiresIn=int(DOWNLOAD_TTL.total_seconds()),
-        )
-        return str(url), self._now() + DOWNLOAD_TTL
+        return presign_get(self._s3, self._bucket, key, DOWNLOAD_TTL, self._now())

@@ -25,7 +25,7 @@ from libs.ledger import store
 from libs.ledger.postings import nets
 from libs.ledger.splits import SplitMode
 from libs.validation import is_uuid
-from services.expense.domain import Category, Draft, Expense, SplitSpec
+from services.expense.domain import Category, Draft, Expense, SplitSpec, expense_name
 from services.expense.files import csv_export, pdf_export, receipts, repository, splitwise_import
 from services.expense.files.report_data import ExportData, ExportLine
 from services.expense.files.repository import ExportRow
@@ -90,11 +90,12 @@ class FileUseCases:
             await outbox.record(
                 conn,
                 "expense.receipt_attached",
-                f"groups/{group_id}/expenses/{expense_id}",
+                expense_name(group_id, expense_id),
                 {"group": group_id, "expense": expense_id},
                 actor=caller,
             )
-        return await self._expenses.get(caller, group_id, expense_id)
+            # Read back on the writer: a replica may not have the receipt yet.
+            return await self._expenses.load(conn, group_id, expense_id)
 
     async def receipt_url(self, caller: str, group_id: str, expense_id: str) -> tuple[str, str, datetime]:
         expense = await self._expenses.get(caller, group_id, expense_id)
@@ -148,12 +149,7 @@ class FileUseCases:
         return row, url, expires
 
     def _download(self, key: str) -> tuple[str, datetime]:
-        url = self._s3.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self._exports_bucket, "Key": key},
-            ExpiresIn=int(EXPORT_URL_TTL.total_seconds()),
-        )
-        return str(url), datetime.now(UTC) + EXPORT_URL_TTL
+        return receipts.presign_get(self._s3, self._exports_bucket, key, EXPORT_URL_TTL, datetime.now(UTC))
 
     async def build_exports_forever(self, idle_seconds: float = 1.0) -> None:
         """The background builder: one export at a time, woken by new requests or a poll."""
