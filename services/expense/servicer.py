@@ -424,7 +424,6 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         group_id = _group_id(request.group, "group")
         start = codec.parse_date(request.start_date, "start_date") if request.HasField("start_date") else None
         end = codec.parse_date(request.end_date, "end_date") if request.HasField("end_date") else None
-        idempotency.validate_request_id(request.request_id)
 
         async def work(conn: Any) -> expense_pb2.Export:
             return _export_pb(
