@@ -32,7 +32,8 @@ check-gen: $(INSTALLED) ## fail if gen/ (or the chart's Envoy config) disagrees 
 run: gen ## start the whole stack locally and print where REST listens
 	$(PY) -m tools.devstack
 
-test: gen ## the whole test suite (unit, integration, end-to-end, deployment)
+test: gen ## the whole test suite, then the date- and time-sensitive tests at moved clocks
+	$(PY) -m tools.timetravel -- -q
 	$(PY) -m pytest -q
 
 test-unit: gen ## only tests that need no servers

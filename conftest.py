@@ -8,18 +8,33 @@ beside ``make run`` and leaves nothing behind. Started only when a test asks.
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterator
 
 import pytest
 
+from tests import clock
 from tests.support import LEDGER_PROCESSES, Api
 from tools.devstack.stack import Stack, free_ports
+
+
+ORDER_VARIABLE = "HISAAB_TEST_ORDER"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Stress tests run last: the thousands of events they queue take the AWS emulator a
     while to work through (its queues slow down as they grow), and the tests that wait for
-    a notification should not queue behind them."""
+    a notification should not queue behind them.
+
+    HISAAB_TEST_ORDER=reverse or shuffle:<seed> runs the rest in another order, to show that
+    no test depends on what ran before it."""
+    order = os.environ.get(ORDER_VARIABLE, "")
+    if order == "reverse":
+        items.reverse()
+    elif order.startswith("shuffle:"):
+        random.Random(order.removeprefix("shuffle:")).shuffle(items)
+    elif order:
+        raise pytest.UsageError(f"{ORDER_VARIABLE} must be reverse or shuffle:<seed>, not {order!r}")
     items.sort(key=lambda item: item.get_closest_marker("stress") is not None)
 
 
@@ -52,3 +67,13 @@ def api(stack: Stack) -> Iterator[Api]:
 def database_url(stack: Stack) -> str:
     """The stack's migrated test database (libpq URL)."""
     return stack.database_url
+
+
+@pytest.fixture(autouse=True)
+def _moved_clock(request: pytest.FixtureRequest) -> None:
+    """In a time-travel run, each test marked ``clock`` starts at the run's instant."""
+    instant = clock.target()
+    if instant is None or request.node.get_closest_marker("clock") is None:
+        return
+    running: Stack | None = request.getfixturevalue("stack") if "stack" in request.fixturenames else None
+    clock.anchor(instant, running.database_url if running else None)

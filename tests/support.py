@@ -7,12 +7,13 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from libs import clock
 from tools.devstack.stack import Stack
 
 # How many processes the suite and the benchmarks run of the ledger services: the
@@ -75,6 +76,27 @@ class Api:
         body = verified.json()
         return Session(body["user"]["userId"], body["accessToken"], body["refreshToken"], phone)
 
+    def quota(self, session: Session, key: str) -> dict[str, Any]:
+        """The caller's use of quota ``key`` in its current window (GET /v1/users/me/features)."""
+        features = self.call("GET", "/v1/users/me/features", session)
+        assert features.status_code == 200, features.text
+        return dict(next(q for q in features.json()["quotas"] if q["key"] == key))
+
+    def quota_window_with_room(self, session: Session, key: str, seconds: float) -> dict[str, Any]:
+        """The quota's current window, once at least ``seconds`` of it are left: for a test that
+        needs one window to itself, e.g. to fill a daily quota and check it stays full. Near the
+        reset it waits for the server to report the next window."""
+        usage = self.quota(session, key)
+        reset = parse_time(usage["resetTime"])
+        if (reset - clock.now()).total_seconds() >= seconds:
+            return usage
+        deadline = time.monotonic() + max((reset - clock.now()).total_seconds(), 0) + 30
+        while parse_time(usage["resetTime"]) <= reset:
+            assert time.monotonic() < deadline, f"quota {key} still reports the window ending {reset}"
+            time.sleep(0.2)
+            usage = self.quota(session, key)
+        return usage
+
     def buy_pro(self, session: Session) -> None:
         """A month of Pro through the dev payment provider: unlimited expenses, recurring rules."""
         order = self.call(
@@ -108,6 +130,11 @@ def paid_by_one(
         "payers": [{"user": f"users/{payer}", "paidMinor": str(amount)}],
         "split": {"equal": {"participants": [f"users/{u}" for u in participants]}},
     }
+
+
+def parse_time(text: str) -> datetime:
+    """An RFC 3339 timestamp as the gateway writes it (``...Z``)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def random_phone() -> str:

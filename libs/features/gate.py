@@ -31,12 +31,13 @@ from typing import Any
 import grpc
 
 from libs.auth.caller import current_caller
+from libs.clock import Clock, now
 from libs.errors import NotAllowed, ResourceExhausted, Unauthenticated, Unavailable
 from libs.features import keys
 from libs.features.cache import EntitlementCache
 from libs.features.counter import Outcome, QuotaCounter
 from libs.features.holdings import Holdings
-from libs.features.source import Catalog, PricingSource, QuotaDef
+from libs.features.source import Catalog, PricingSource, QuotaDef, QuotaState
 from libs.features.windows import window
 from libs.rpc.descriptors import MethodRules
 
@@ -46,10 +47,6 @@ CATALOG_TTL_SECONDS = 60.0
 # Counters outlive their window a little so a call that straddles the reset
 # still finds the key it reserved in.
 COUNTER_SLACK_SECONDS = 300.0
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def is_gated(rules: MethodRules) -> bool:
@@ -66,6 +63,21 @@ class Ticket:
     ttl_seconds: float
 
 
+def quota_headers(state: QuotaState) -> tuple[tuple[str, str], ...]:
+    """Response metadata (HTTP headers through the gateway) after a counted call: which window
+    the call was counted in and what is left of it, so an app can show "3 of 20 left today"."""
+    return (
+        ("x-quota-name", state.key),
+        ("x-quota-limit", str(state.limit)),
+        ("x-quota-remaining", str(max(state.limit - state.used, 0))),
+        ("x-quota-reset", rfc3339(state.reset_time)),
+    )
+
+
+def rfc3339(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def feature_required(feature: str, packs: list[str]) -> NotAllowed:
     return NotAllowed(
         f"this needs the {feature} feature",
@@ -75,7 +87,7 @@ def feature_required(feature: str, packs: list[str]) -> NotAllowed:
 
 
 def quota_exceeded(quota: str, limit: int, reset: datetime) -> ResourceExhausted:
-    reset_text = reset.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    reset_text = rfc3339(reset)
     return ResourceExhausted(
         f"the free limit of {limit} for {quota} is used up until {reset_text}",
         reason="QUOTA_EXCEEDED",
@@ -90,7 +102,7 @@ class FeatureGate:
         cache: EntitlementCache,
         counter: QuotaCounter,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = now,
     ):
         self._source = source
         self._cache = cache
@@ -173,15 +185,17 @@ class FeatureGate:
             raise quota_exceeded(quota.key, state.limit, state.reset_time)
         return state.used
 
-    async def commit(self, ticket: Ticket, request_id: str) -> None:
-        """Records the use of a call that succeeded. The call's result stands even if this fails."""
+    async def commit(self, ticket: Ticket, request_id: str) -> QuotaState | None:
+        """Records the use of a call that succeeded and returns the quota's state after it (None
+        when it could not be recorded: the call's result stands all the same)."""
         try:
             state = await self._source.record_usage(ticket.user_id, ticket.quota.key, request_id)
         except Unavailable:
             log.warning("quota use not recorded", extra={"quota": ticket.quota.key, "user": ticket.user_id})
-            return
+            return None
         if ticket.counter_key:
             await self._counter.at_least(ticket.counter_key, state.used, ticket.ttl_seconds)
+        return state
 
     async def release(self, ticket: Ticket) -> None:
         if ticket.counter_key:
@@ -239,7 +253,9 @@ class GateInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             except BaseException:
                 await gate.release(ticket)
                 raise
-            await gate.commit(ticket, _request_id(request))
+            state = await gate.commit(ticket, _request_id(request))
+            if state is not None:
+                await context.send_initial_metadata(quota_headers(state))
             return response
 
         return behavior

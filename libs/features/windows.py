@@ -1,6 +1,6 @@
 """Quota periods: when the current window started and when it resets.
 
-Periods start at local midnight in the quota's time zone (India by default),
+Periods start at local midnight in the quota's time zone (the business zone by default),
 so "20 expenses a day" resets when the user's day does, not at UTC midnight.
 Pricing-service counts uses per window with the same function the gate uses.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-DEFAULT_TIME_ZONE = "Asia/Kolkata"
+from libs import clock
 
 
 class Period(StrEnum):
@@ -28,10 +28,7 @@ class Window:
 
 
 def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or DEFAULT_TIME_ZONE)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}") from None
+    return clock.zone_named(name) if name else clock.BUSINESS_ZONE
 
 
 def window(period: Period, time_zone: str, now: datetime) -> Window:

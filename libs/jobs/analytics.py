@@ -12,15 +12,15 @@ import asyncio
 import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs import clock
 from libs.db.database import Database
 
-# Days are Indian calendar days, like the rest of the product's reporting.
-TIME_ZONE = ZoneInfo("Asia/Kolkata")
+# Days are business days, like the rest of the product's reporting.
+TIME_ZONE = clock.BUSINESS_ZONE
 
 
 def object_key(day: date) -> str:

@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from libs import clock
 from libs.jobs.cron import Cron
 from libs.jobs.messages import input_template
 
 SCHEDULE_GROUP = "hisaab"
+# Day-bound jobs follow the business day; the hourly and quarter-hourly ones need no zone.
+BUSINESS = clock.BUSINESS_ZONE_NAME
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Schedule:
     description: str
 
     def fires_at(self, minute: datetime) -> bool:
-        return Cron.parse(self.cron).matches(minute.astimezone(ZoneInfo(self.time_zone)))
+        return Cron.parse(self.cron).matches(minute.astimezone(clock.zone_named(self.time_zone)))
 
 
 SCHEDULES: tuple[Schedule, ...] = (
@@ -36,17 +38,15 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule(
         "purge_old_notifications",
         "cron(30 3 * * ? *)",
-        "Asia/Kolkata",
+        BUSINESS,
         "Delete read notifications after 90 days",
     ),
     # pricing-service: PricingService.ExpireEntitlements.
     Schedule("expire_entitlements", "cron(*/15 * * * ? *)", "UTC", "End entitlements of expired packs"),
     # Anonymised daily aggregates of the previous Indian day, to the analytics bucket.
-    Schedule("analytics_export", "cron(15 2 * * ? *)", "Asia/Kolkata", "Export anonymised daily aggregates"),
+    Schedule("analytics_export", "cron(15 2 * * ? *)", BUSINESS, "Export anonymised daily aggregates"),
     # expense-service: ExpenseService.GenerateRecurringOccurrences for the local date.
-    Schedule(
-        "generate_recurring_expenses", "cron(5 0 * * ? *)", "Asia/Kolkata", "Create due recurring expenses"
-    ),
+    Schedule("generate_recurring_expenses", "cron(5 0 * * ? *)", BUSINESS, "Create due recurring expenses"),
 )
 
 JOBS = frozenset(s.job for s in SCHEDULES)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from libs import outbox
+from libs.clock import Clock, now
 from libs.db.database import Database
 from libs.errors import DomainError, InvalidArgument, NotFound, Unauthenticated
 from services.auth import domain, repository
@@ -45,12 +45,8 @@ class SignedIn:
     new_user: bool
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class AuthUseCases:
-    def __init__(self, db: Database, provider: IdentityProvider, *, clock: Callable[[], datetime] = _utcnow):
+    def __init__(self, db: Database, provider: IdentityProvider, *, clock: Clock = now):
         self._db = db
         self._provider = provider
         self._now = clock

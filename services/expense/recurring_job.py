@@ -13,7 +13,6 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.db.database import Database
@@ -32,11 +31,32 @@ def occurrence_id(rule_id: str, day: date) -> str:
     return str(uuid.uuid5(OCCURRENCE_NAMESPACE, f"{rule_id}/{day.isoformat()}"))
 
 
+def rule_name(group_id: str, rule_id: str) -> str:
+    return f"groups/{group_id}/recurringExpenses/{rule_id}"
+
+
+@dataclass(frozen=True)
+class RuleRun:
+    rule: str
+    expenses_created: int
+    failed: bool = False
+
+
 @dataclass
 class RunResult:
-    rules_processed: int = 0
-    expenses_created: int = 0
-    failed_rules: list[str] = field(default_factory=list)
+    rules: list[RuleRun] = field(default_factory=list)
+
+    @property
+    def rules_processed(self) -> int:
+        return len(self.rules)
+
+    @property
+    def expenses_created(self) -> int:
+        return sum(r.expenses_created for r in self.rules)
+
+    @property
+    def failed_rules(self) -> list[str]:
+        return [r.rule for r in self.rules if r.failed]
 
 
 class RecurringJob:
@@ -44,25 +64,19 @@ class RecurringJob:
         self._db = db
         self._expenses = expenses
 
-    async def run(self, run_date: date) -> RunResult:
+    async def run(self, run_date: date, group_id: str | None = None) -> RunResult:
+        """Creates the occurrences due on or before ``run_date``: of every group's rules, or of
+        ``group_id``'s only (the result then speaks of nothing else)."""
         result = RunResult()
         async with self._db.read() as conn:
-            due = (
-                await conn.execute(
-                    text(
-                        "SELECT id, group_id FROM expense.recurring_rules WHERE deleted_at IS NULL "
-                        "AND NOT paused AND next_occurrence <= :d ORDER BY next_occurrence, id"
-                    ),
-                    {"d": run_date},
-                )
-            ).all()
-        for row in due:
-            result.rules_processed += 1
+            due = await repository.due_rules(conn, run_date, group_id)
+        for due_group, rule_id in due:
+            name = rule_name(due_group, rule_id)
             try:
-                result.expenses_created += await self._run_rule(str(row.group_id), str(row.id), run_date)
+                result.rules.append(RuleRun(name, await self._run_rule(due_group, rule_id, run_date)))
             except DomainError as err:
-                log.warning("recurring rule failed", extra={"rule": str(row.id), "error": err.message})
-                result.failed_rules.append(f"groups/{row.group_id}/recurringExpenses/{row.id}")
+                log.warning("recurring rule failed", extra={"rule": rule_id, "error": err.message})
+                result.rules.append(RuleRun(name, 0, failed=True))
         return result
 
     async def _run_rule(self, group_id: str, rule_id: str, run_date: date) -> int:

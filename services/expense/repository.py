@@ -531,6 +531,21 @@ async def delete_rule(conn: AsyncConnection, rule_id: str) -> None:
     )
 
 
+async def due_rules(conn: AsyncConnection, run_date: date, group_id: str | None) -> list[tuple[str, str]]:
+    """(group id, rule id) of the live rules with an occurrence due by ``run_date``, soonest first."""
+    if group_id is not None and not is_uuid(group_id):
+        return []
+    scope = " AND group_id = :g" if group_id is not None else ""
+    rows = await conn.execute(
+        text(
+            "SELECT group_id, id FROM expense.recurring_rules WHERE deleted_at IS NULL AND NOT paused "
+            f"AND next_occurrence <= :d{scope} ORDER BY next_occurrence, id"
+        ),
+        {"d": run_date, "g": group_id},
+    )
+    return [(str(r.group_id), str(r.id)) for r in rows]
+
+
 async def rules(conn: AsyncConnection, group_id: str, *, after: list[Any] | None, limit: int) -> list[Rule]:
     """Soonest next occurrence first; ended rules (no next occurrence) last."""
     where = ["group_id = :g", "deleted_at IS NULL"]

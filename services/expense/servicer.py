@@ -508,11 +508,18 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         require_internal()
         if not request.HasField("run_date"):
             raise InvalidArgument("run_date", "is required")
-        result = await self._recurring.run(codec.parse_date(request.run_date, "run_date"))
+        group_id = _group_id(request.group, "group") if request.group else None
+        result = await self._recurring.run(codec.parse_date(request.run_date, "run_date"), group_id)
         return expense_pb2.GenerateRecurringOccurrencesResponse(
             rules_processed=result.rules_processed,
             expenses_created=result.expenses_created,
             failed_rules=result.failed_rules,
+            rules=[
+                expense_pb2.RecurringRuleRun(
+                    rule=r.rule, expenses_created=r.expenses_created, failed=r.failed
+                )
+                for r in result.rules
+            ],
         )
 
 

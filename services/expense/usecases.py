@@ -11,12 +11,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs import etag, outbox
+from libs import clock, etag, outbox
 from libs.db import batch
 from libs.db.batch import Statement
 from libs.db.database import Database
@@ -35,10 +35,6 @@ EXPENSE_NOT_FOUND = "expense not found"
 # An update re-reads and re-validates when another write lands between its read and its
 # write; without an etag from the client this is how the edit stays based on fresh data.
 UPDATE_ATTEMPTS = 5
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
 
 
 @dataclass(frozen=True)
@@ -105,7 +101,12 @@ def _announcements(
 
 class ExpenseUseCases:
     def __init__(
-        self, db: Database, groups: Groups, users: Directory, *, today: Callable[[], date] = _today
+        self,
+        db: Database,
+        groups: Groups,
+        users: Directory,
+        *,
+        today: Callable[[], date] = clock.business_today,
     ) -> None:
         self._db = db
         self._groups = groups

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from libs import etag, outbox
+from libs.clock import Clock, now
 from libs.db.database import Database
 from libs.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from libs.rosters import Roster, RosterCache
@@ -26,10 +26,6 @@ class Invitee:
     display_name: str = ""
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class GroupUseCases:
     def __init__(
         self,
@@ -38,7 +34,7 @@ class GroupUseCases:
         balances: Balances,
         rosters: RosterCache,
         *,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = now,
     ):
         self._db = db
         self._users = users

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from libs import money
+from libs import clock, money
 from libs.errors import InvalidArgument
 
 
@@ -45,7 +45,7 @@ _EMAIL_ON = frozenset(
     {EventType.EXPORT_READY, EventType.PACK_PURCHASED, EventType.PACK_EXPIRING, EventType.WEEKLY_DIGEST}
 )
 DEFAULT_REMINDER_HOUR = 19
-DEFAULT_TIME_ZONE = "Asia/Kolkata"
+DEFAULT_TIME_ZONE = clock.BUSINESS_ZONE_NAME
 MAX_DELIVERY_ATTEMPTS = 6
 FIRST_RETRY = timedelta(seconds=5)
 LONGEST_RETRY = timedelta(minutes=30)
@@ -100,15 +100,15 @@ class Preferences:
 
 def zone(name: str) -> ZoneInfo:
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TIME_ZONE)
+        return clock.zone_named(name)
+    except ValueError:
+        return clock.BUSINESS_ZONE
 
 
 def valid_time_zone(name: str) -> str:
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        clock.zone_named(name)
+    except ValueError:
         raise InvalidArgument(
             "preferences.time_zone", "must be an IANA time zone such as Asia/Kolkata"
         ) from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -12,11 +11,10 @@ from google.type import date_pb2
 from hisaab.expense.v1 import expense_pb2, expense_pb2_grpc
 from hisaab.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
+from libs import clock
 from libs.errors import Unavailable
 from services.notification.identity import ServiceToken
 
-# Recurring expenses fall due on calendar days in India.
-RECURRING_TIME_ZONE = ZoneInfo("Asia/Kolkata")
 # Generating many occurrences or expiring many entitlements takes longer than a normal call.
 JOB_DEADLINE_SECONDS = 120.0
 
@@ -28,7 +26,7 @@ def external_jobs(
     prices = pricing_pb2_grpc.PricingServiceStub(pricing)  # type: ignore[no-untyped-call]
 
     async def generate_recurring(period_start: datetime) -> int:
-        day = period_start.astimezone(RECURRING_TIME_ZONE).date()
+        day = clock.business_date(period_start)
         try:
             answer = await expenses.GenerateRecurringOccurrences(
                 expense_pb2.GenerateRecurringOccurrencesRequest(

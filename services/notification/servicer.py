@@ -12,6 +12,7 @@ from hisaab.notification.v1 import notification_pb2, notification_pb2_grpc
 from libs import etag, pagination, validation
 from libs.auth.caller import require_caller, require_internal
 from libs.errors import InvalidArgument
+from services.notification import domain
 from services.notification.domain import Channel, Event, EventType, Preferences
 from services.notification.repository import Notification
 from services.notification.usecases import NotificationUseCases
@@ -177,7 +178,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
         if "reminder_hour" in paths:
             changes["reminder_hour"] = sent.reminder_hour
         if "time_zone" in paths:
-            changes["time_zone"] = sent.time_zone or "Asia/Kolkata"
+            changes["time_zone"] = sent.time_zone or domain.DEFAULT_TIME_ZONE
         if "locale" in paths:
             changes["locale"] = validation.locale(sent.locale, "preferences.locale") if sent.locale else ""
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from libs import money
+from libs.clock import Clock, now
 from libs.db.database import Database
 from libs.errors import InvalidArgument
 from services.notification import domain, repository, templates
@@ -21,10 +22,6 @@ log = logging.getLogger("hisaab.notification")
 _EXTERNAL = (Channel.PUSH, Channel.SMS, Channel.EMAIL)
 PURGE_AFTER = timedelta(days=90)
 _OWN_JOBS = frozenset({"balance_reminders", "purge_old_notifications"})
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,7 @@ class NotificationUseCases:
         balances: Balances,
         *,
         external_jobs: Mapping[str, Callable[[datetime], Awaitable[int]]] | None = None,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = now,
     ):
         """``external_jobs``: job name → handler in another service (returns how many it processed)."""
         self._db = db

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs import outbox
+from libs.clock import Clock, now
 from libs.db.database import Database
 from libs.features.windows import window
 from services.pricing import domain, repository
@@ -20,10 +21,6 @@ from services.pricing.domain import Grant, Order, Quota
 class Invalidator(Protocol):
     async def invalidate(self, *user_ids: str) -> None:
         """Drops the cached entitlements of these users (fail-open)."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -47,7 +44,7 @@ class Check:
 
 
 class EntitlementUseCases:
-    def __init__(self, db: Database, cache: Invalidator, *, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, db: Database, cache: Invalidator, *, clock: Clock = now):
         self._db = db
         self._cache = cache
         self.now = clock

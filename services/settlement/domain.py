@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from enum import Enum
 from urllib.parse import quote
 
@@ -17,11 +17,6 @@ from libs.money import exponent
 
 # Nets by currency, then user: {"INR": {"u1": 500, "u2": -500}}.
 Balances = Mapping[str, Mapping[str, int]]
-
-# The profile carries no time zone yet; India (no daylight saving) is the home market, so
-# "today" for a settlement without a date is today there rather than in UTC, where an
-# evening payment in India would land on the day before.
-HOME_ZONE = timezone(timedelta(hours=5, minutes=30), "IST")
 
 MAX_NOTE = 500
 MAX_PAYMENT_REFERENCE = 100
@@ -75,10 +70,6 @@ def postings(payer: str, payee: str, amount_minor: int) -> dict[str, Posting]:
     (what they were owed shrinks), exactly as if the payee had been handed the money.
     """
     return {payer: Posting(amount_minor, 0), payee: Posting(0, amount_minor)}
-
-
-def today() -> date:
-    return datetime.now(HOME_ZONE).date()
 
 
 def exactly_solvable(nets: Mapping[str, int]) -> bool:

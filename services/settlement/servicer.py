@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hisaab.common.v1 import money_pb2
 from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
-from libs import etag, idempotency, money, pagination, validation
+from libs import clock, etag, idempotency, money, pagination, validation
 from libs.auth.caller import is_internal, require_caller
 from libs.db.database import Database
 from libs.errors import InvalidArgument, NotFound
@@ -129,8 +129,8 @@ def _new_settlement(s: settlement_pb2.Settlement) -> NewSettlement:
         raise InvalidArgument("settlement.amount", "is required")
     currency, amount = _amount(s.amount, "settlement.amount")
     settle_date = _date(s.settle_date, "settlement.settle_date")
-    # a day of slack: the caller's "today" may already be tomorrow in the home zone
-    if settle_date is not None and settle_date > domain.today() + timedelta(days=1):
+    # a day of slack: the caller's "today" may already be tomorrow where the caller is
+    if settle_date is not None and settle_date > clock.business_today() + timedelta(days=1):
         raise InvalidArgument("settlement.settle_date", "cannot be in the future")
     method = _METHOD.get(s.method)
     if method is None:

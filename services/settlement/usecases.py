@@ -6,12 +6,12 @@ import asyncio
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs import etag, outbox
+from libs import clock, etag, outbox
 from libs.db.database import Database
 from libs.errors import FailedPrecondition, InvalidArgument, NotFound
 from libs.ledger import store
@@ -83,7 +83,16 @@ def _nets_of(balances: Mapping[str, Mapping[str, int]], user_id: str) -> dict[st
 
 
 class SettlementUseCases:
-    def __init__(self, db: Database, groups: Groups, users: Users, cache: BalanceCache):
+    def __init__(
+        self,
+        db: Database,
+        groups: Groups,
+        users: Users,
+        cache: BalanceCache,
+        *,
+        now: clock.Clock = clock.now,
+    ):
+        self._now = now
         self._db = db
         self._groups = groups
         self._users = users
@@ -204,6 +213,7 @@ class SettlementUseCases:
         await self._require_members(
             group_id, caller, {"settlement.payer": new.payer, "settlement.payee": new.payee}
         )
+        created_at = self._now()
         settlement = Settlement(
             id=str(uuid.uuid4()),
             group_id=group_id,
@@ -211,14 +221,14 @@ class SettlementUseCases:
             payee=new.payee,
             currency=new.currency,
             amount_minor=new.amount_minor,
-            settle_date=new.settle_date or domain.today(),
+            settle_date=new.settle_date or clock.business_date(created_at),
             note=new.note,
             method=new.method,
             payment_reference=new.payment_reference,
             creator=caller,
             deleted=False,
             version=1,
-            created_at=datetime.now(UTC),
+            created_at=created_at,
             deleted_at=None,
         )
         saved = await repository.insert(conn, settlement)

@@ -25,23 +25,35 @@ pytestmark = pytest.mark.e2e
 def _quiet_queues(stack: Stack) -> None:
     """Events queued by earlier tests are worked through first, so that the deadlines
     below measure this module's deliveries, not a backlog in the AWS emulator."""
+
+    def quiet() -> bool:
+        with psycopg.connect(stack.database_url) as conn:
+            row = conn.execute("SELECT count(*) FROM kit.outbox WHERE published_at IS NULL").fetchone()
+        return row is not None and row[0] == 0 and _queue_empty(stack)
+
+    _eventually(quiet, timeout=300.0)
+
+
+def _sqs(stack: Stack) -> Any:
     assert stack.aws is not None
-    sqs = aws.make_client(
+    return aws.make_client(
         "sqs",
         endpoint=stack.aws.endpoint_url,
         region_name=stack.aws.env["AWS_REGION"],
         credentials=stack.aws.env,
     )
 
-    def quiet() -> bool:
-        with psycopg.connect(stack.database_url) as conn:
-            row = conn.execute("SELECT count(*) FROM kit.outbox WHERE published_at IS NULL").fetchone()
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=stack.resources.notification_queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return row is not None and row[0] == 0 and attributes["ApproximateNumberOfMessages"] == "0"
 
-    _eventually(quiet, timeout=300.0)
+def _queue_empty(stack: Stack) -> bool:
+    """No message waiting and none being worked on in the notification queue."""
+    counts = _sqs(stack).get_queue_attributes(
+        QueueUrl=stack.resources.notification_queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return (
+        counts["ApproximateNumberOfMessages"] == "0"
+        and counts["ApproximateNumberOfMessagesNotVisible"] == "0"
+    )
 
 
 def _eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
@@ -131,7 +143,7 @@ def test_added_member_hears_about_it_in_their_language_and_by_push(api: Api, sta
     assert _inbox(api, ravi, unreadOnly="true") == []
 
 
-def test_expense_reaches_every_other_member_but_not_the_actor(api: Api) -> None:
+def test_expense_reaches_every_other_member_but_not_the_actor(api: Api, stack: Stack) -> None:
     asha, ravi, meera = api.sign_in(), api.sign_in(), api.sign_in()
     group = _group_with(api, asha, ravi, meera)
     body = {
@@ -153,7 +165,8 @@ def test_expense_reaches_every_other_member_but_not_the_actor(api: Api) -> None:
         assert len(expense_notes) == 1
         assert "INR 900.00" in expense_notes[0]["body"]
         assert expense_notes[0]["deepLink"] == f"hisaab://{created.json()['name']}"
-    time.sleep(1)
+    # The worker writes an event's whole inbox in the transaction that marks it handled.
+    _eventually(lambda: _all_handled(stack, asha.user_id, "expense.created"))
     assert [n for n in _inbox(api, asha) if n["eventType"] == "EXPENSE_ADDED"] == []
 
 
@@ -232,8 +245,21 @@ def test_redelivered_event_has_no_second_effect(api: Api, stack: Stack) -> None:
         conn.execute("UPDATE kit.outbox SET published_at = NULL WHERE actor = %s", (asha.user_id,))
         conn.commit()
     _eventually(lambda: _outbox_drained(stack, asha.user_id))
-    time.sleep(3)  # let the worker take the duplicates
+    # Published means queued (SNS delivers to SQS as it accepts); an empty queue then
+    # means the worker has taken the duplicates and deleted them.
+    _eventually(lambda: _queue_empty(stack), timeout=120.0)
     assert len(_inbox(api, ravi)) == 1
+
+
+def _all_handled(stack: Stack, actor: str, event_type: str) -> bool:
+    with psycopg.connect(stack.database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FILTER (WHERE p.event_id IS NULL), count(*) FROM kit.outbox o "
+            "LEFT JOIN notification.processed_events p ON p.event_id = o.id::text "
+            "WHERE o.actor = %s AND o.event_type = %s",
+            (actor, event_type),
+        ).fetchone()
+    return row is not None and row[1] > 0 and row[0] == 0
 
 
 def _outbox_drained(stack: Stack, actor: str) -> bool:
@@ -245,14 +271,8 @@ def _outbox_drained(stack: Stack, actor: str) -> bool:
 
 
 def test_stack_created_the_aws_resources(stack: Stack) -> None:
-    assert stack.aws is not None
     r = stack.resources
-    sqs = aws.make_client(
-        "sqs",
-        endpoint=stack.aws.endpoint_url,
-        region_name=stack.aws.env["AWS_REGION"],
-        credentials=stack.aws.env,
-    )
+    sqs = _sqs(stack)
     for url in (r.notification_queue_url, r.jobs_queue_url):
         assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"][
             "RedrivePolicy"
@@ -268,13 +288,7 @@ def test_job_messages_run_once_through_the_owning_service(stack: Stack, job: str
 
     from libs.jobs.messages import JobMessage
 
-    assert stack.aws is not None
-    sqs = aws.make_client(
-        "sqs",
-        endpoint=stack.aws.endpoint_url,
-        region_name=stack.aws.env["AWS_REGION"],
-        credentials=stack.aws.env,
-    )
+    sqs = _sqs(stack)
     # A slot far in the past, unique per run, so the local scheduler's own slots never collide.
     slot = datetime(2001, 1, 1, tzinfo=UTC) + timedelta(minutes=uuid.uuid4().int % 10**6)
     body = JobMessage(job, slot).body()

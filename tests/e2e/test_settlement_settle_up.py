@@ -16,7 +16,7 @@ from libs.ledger import store
 from libs.ledger.postings import Posting
 from tests.support import Api, Session
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.clock]
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,12 @@ def _base_argv(config_path: Path) -> list[str]:
     return [str(envoy_binary()), "-c", str(config_path), "--disable-hot-restart", "--concurrency", "1"]
 
 
+def _environment() -> dict[str, str]:
+    # Envoy hangs at start with libfaketime preloaded (tools/timetravel.py moves the
+    # other processes' clocks that way); its clock only stamps logs and Date headers.
+    return {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+
+
 def validate(config_path: Path) -> None:
     """Run ``envoy --mode validate``; raises EnvoyConfigError with Envoy's message."""
     result = subprocess.run(
@@ -36,6 +42,7 @@ def validate(config_path: Path) -> None:
         text=True,
         timeout=60,
         check=False,
+        env=_environment(),
     )
     if result.returncode != 0:
         raise EnvoyConfigError(f"{config_path} is not a valid Envoy config:\n{result.stdout}{result.stderr}")
@@ -51,7 +58,7 @@ def start_envoy(
     log_level: str = "info",
 ) -> ManagedProcess:
     argv = [*_base_argv(config_path), "--log-level", log_level]
-    proc = ManagedProcess("envoy", argv, env=os.environ, log_path=log_path, echo=echo)
+    proc = ManagedProcess("envoy", argv, env=_environment(), log_path=log_path, echo=echo)
     try:
         _wait_live(proc, admin_port, timeout)
     except BaseException:

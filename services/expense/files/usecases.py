@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from libs import outbox
+from libs import clock, outbox
 from libs.db.database import Database
 from libs.errors import FailedPrecondition, InvalidArgument, NotFound
 from libs.ledger import store
@@ -251,7 +251,7 @@ class FileUseCases:
             members=sorted({name(u) for u in people}),
             lines=lines,
             balances={cur: {name(u): v for u, v in per.items()} for cur, per in balances.items()},
-            generated_on=datetime.now(UTC).date(),
+            generated_on=clock.business_today(),
         )
 
     # --- Splitwise import ------------------------------------------------------------------

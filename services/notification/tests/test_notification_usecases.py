@@ -25,7 +25,7 @@ from services.notification.worker import QueueConsumer
 from tools.devstack.postgres import create_database, drop_database
 from tools.devstack.stack import Stack
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]
 
 
 class FakeDirectory:

@@ -25,7 +25,7 @@ from services.pricing.providers.dev import DevProvider
 from services.pricing.providers.razorpay import RazorpayProvider
 from services.pricing.purchases import PurchaseUseCases
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.clock]
 
 KEY_SECRET = "key-secret-for-db-tests"
 WEBHOOK_SECRET = "webhook-secret-for-db-tests"
