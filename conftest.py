@@ -17,7 +17,6 @@ from tests import clock
 from tests.support import LEDGER_PROCESSES, Api
 from tools.devstack.stack import Stack, free_ports
 
-
 ORDER_VARIABLE = "HISAAB_TEST_ORDER"
 
 
