@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,9 +66,9 @@ def read_offset(path: Path) -> float:
     return float(path.read_text().strip())
 
 
-def faked_env(offset_file: Path, target: datetime) -> dict[str, str]:
+def faked_env(preload_library: Path, offset_file: Path, target: datetime) -> dict[str, str]:
     """The environment that puts a process, and every process it starts, on the shared clock."""
-    preload = " ".join(p for p in (str(library()), os.environ.get("LD_PRELOAD", "")) if p)
+    preload = " ".join(p for p in (str(preload_library), os.environ.get("LD_PRELOAD", "")) if p)
     return {
         "LD_PRELOAD": preload,
         OFFSET_FILE_VARIABLE: str(offset_file),
@@ -80,11 +81,14 @@ def faked_env(offset_file: Path, target: datetime) -> dict[str, str]:
 
 def run_at(target: datetime, pytest_args: Sequence[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="hisaab-clock-") as tmp:
-        # PostgreSQL runs as its own user when the suite runs as root: it must read the file too.
+        # PostgreSQL runs as its own user when the suite runs as root: it must read the
+        # library and the offset too, wherever the checkout is and whatever its modes.
         Path(tmp).chmod(0o755)
+        preload_library = Path(shutil.copy(library(), Path(tmp) / "libfaketime.so.1"))
+        preload_library.chmod(0o755)
         offset_file = Path(tmp) / "offset"
         write_offset(offset_file, target.timestamp() - time.time())
-        env = {**os.environ, **faked_env(offset_file, target)}
+        env = {**os.environ, **faked_env(preload_library, offset_file, target)}
         utc = target.astimezone(UTC)
         print(f"== tests marked 'clock' at {target.isoformat()} ({utc:%Y-%m-%d %H:%M:%S} UTC)")
         sys.stdout.flush()
