@@ -72,7 +72,7 @@ def database_url(stack: Stack) -> str:
 def _moved_clock(request: pytest.FixtureRequest) -> None:
     """In a time-travel run, each test marked ``clock`` starts at the run's instant."""
     instant = clock.target()
-    if instant is None or request.node.get_closest_marker("clock") is None:
+    if instant is None or not clock.moves(request.node):
         return
     running: Stack | None = request.getfixturevalue("stack") if "stack" in request.fixturenames else None
     clock.anchor(instant, running.database_url if running else None)

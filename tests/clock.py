@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from tools import timetravel
 
@@ -27,6 +28,13 @@ TOLERANCE_SECONDS = 5.0
 def target() -> datetime | None:
     text = os.environ.get(timetravel.TARGET_VARIABLE, "")
     return timetravel.parse_instant(text) if text else None
+
+
+def moves(node: pytest.Item) -> bool:
+    """Whether this test starts at the run's instant."""
+    return node.get_closest_marker("clock") is not None or bool(
+        os.environ.get(timetravel.EVERY_TEST_VARIABLE)
+    )
 
 
 def _close(reading: datetime, instant: datetime) -> bool:

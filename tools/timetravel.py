@@ -33,6 +33,9 @@ INSTANTS: tuple[str, ...] = (
 )
 
 TARGET_VARIABLE = "HISAAB_TIME_TRAVEL_TO"
+# Set by --every-test: every test, marked or not, starts at the instant (to find tests
+# that should be marked).
+EVERY_TEST_VARIABLE = "HISAAB_TIME_TRAVEL_EVERY_TEST"
 OFFSET_FILE_VARIABLE = "FAKETIME_TIMESTAMP_FILE"
 # libfaketime re-reads the offset file at most this often (seconds), per process.
 CACHE_SECONDS = 1
@@ -79,7 +82,7 @@ def faked_env(preload_library: Path, offset_file: Path, target: datetime) -> dic
     }
 
 
-def run_at(target: datetime, pytest_args: Sequence[str]) -> int:
+def run_at(target: datetime, pytest_args: Sequence[str], *, every_test: bool = False) -> int:
     with tempfile.TemporaryDirectory(prefix="hisaab-clock-") as tmp:
         # PostgreSQL runs as its own user when the suite runs as root: it must read the
         # library and the offset too, wherever the checkout is and whatever its modes.
@@ -89,20 +92,26 @@ def run_at(target: datetime, pytest_args: Sequence[str]) -> int:
         offset_file = Path(tmp) / "offset"
         write_offset(offset_file, target.timestamp() - time.time())
         env = {**os.environ, **faked_env(preload_library, offset_file, target)}
+        if every_test:
+            env[EVERY_TEST_VARIABLE] = "1"
         utc = target.astimezone(UTC)
         print(f"== tests marked 'clock' at {target.isoformat()} ({utc:%Y-%m-%d %H:%M:%S} UTC)")
         sys.stdout.flush()
-        command = [sys.executable, "-m", "pytest", "-m", "clock", "-p", "no:cacheprovider", *pytest_args]
+        selection = [] if every_test else ["-m", "clock"]
+        command = [sys.executable, "-m", "pytest", *selection, "-p", "no:cacheprovider", *pytest_args]
         return subprocess.call(command, env=env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--at", action="append", help="an ISO 8601 instant with offset (repeatable)")
+    parser.add_argument(
+        "--every-test", action="store_true", help="run every selected test from the instant, marked or not"
+    )
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
     args = parser.parse_args(argv)
     instants = [parse_instant(text) for text in (args.at or INSTANTS)]
-    failed = [i for i in instants if run_at(i, args.pytest_args) != 0]
+    failed = [i for i in instants if run_at(i, args.pytest_args, every_test=args.every_test) != 0]
     for instant in failed:
         print(f"tests marked 'clock' failed at {instant.isoformat()}")
     return 1 if failed else 0
