@@ -21,7 +21,7 @@ from typing import Any
 from libs import outbox
 from libs.db.database import Database
 from libs.errors import FailedPrecondition, InvalidArgument, NotFound
-from libs.ledger import store
+from libs.ledger import reports, store
 from libs.ledger.postings import nets
 from libs.ledger.splits import SplitMode
 from libs.validation import is_uuid
@@ -214,7 +214,9 @@ class FileUseCases:
 
         async with self._db.read() as conn:
             expenses = await repository.expense_lines(conn, row.group_id, row.start_date, row.end_date)
-            settlements = await repository.settlement_lines(conn, row.group_id, row.start_date, row.end_date)
+            settlements = await reports.active_entries(
+                conn, row.group_id, "settlement", row.start_date, row.end_date
+            )
             balances = await store.group_balances(conn, row.group_id)
         lines = [
             ExportLine(
