@@ -1,25 +1,19 @@
 """The free daily expense quota over REST: exactly the limit, then 429 with the reset time; a
 failed create is not counted; buying a pack with unlimited_expenses lifts it within one request.
-
-Runs against expense-service's CreateExpense when the stack has it, else against the kit test
-service that serves the same method (the gate is the same code either way).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from libs import catalog
-from libs.tests.fixtures.gated_service import FAIL, start_gated_gateway
+from libs.tests.fixtures.gated_service import FAIL
 from tests.e2e.test_pricing_purchase import buy, reason
 from tests.support import Api, Session
-from tools.devstack.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -27,18 +21,8 @@ INDIA = ZoneInfo("Asia/Kolkata")
 
 
 @pytest.fixture(scope="module")
-def expenses(stack: Stack, api: Api, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    if catalog.by_name("expense").implemented:
-        yield api
-        return
-    gateway = start_gated_gateway(stack, tmp_path_factory.mktemp("quota"))
-    client = Api(stack)
-    client.http = httpx.Client(base_url=gateway.rest_url, timeout=20)
-    try:
-        yield client
-    finally:
-        client.http.close()
-        gateway.stop()
+def expenses(api: Api) -> Api:
+    return api
 
 
 def next_midnight_in_india() -> datetime:
