@@ -42,7 +42,7 @@ test-unit: gen ## only tests that need no servers
 lint: gen ## ruff and mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy libs services tools
+	$(PY) -m mypy libs services tools tests conftest.py
 
 bench: gen ## benchmarks; results go to docs/benchmarks.md
 	$(PY) -m tools.bench

@@ -14,7 +14,6 @@ class ServiceSpec:
     name: str  # short name: process, chart key, DNS name suffix
     grpc_service: str  # fully qualified proto service
     port: int  # default gRPC port
-    implemented: bool  # started by the local stack and the chart
 
     @property
     def module(self) -> str:
@@ -27,12 +26,12 @@ class ServiceSpec:
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("auth", "hisaab.auth.v1.AuthService", 50051, True),
-    ServiceSpec("group", "hisaab.group.v1.GroupService", 50052, True),
-    ServiceSpec("expense", "hisaab.expense.v1.ExpenseService", 50053, True),
-    ServiceSpec("settlement", "hisaab.settlement.v1.SettlementService", 50054, True),
-    ServiceSpec("pricing", "hisaab.pricing.v1.PricingService", 50055, True),
-    ServiceSpec("notification", "hisaab.notification.v1.NotificationService", 50056, True),
+    ServiceSpec("auth", "hisaab.auth.v1.AuthService", 50051),
+    ServiceSpec("group", "hisaab.group.v1.GroupService", 50052),
+    ServiceSpec("expense", "hisaab.expense.v1.ExpenseService", 50053),
+    ServiceSpec("settlement", "hisaab.settlement.v1.SettlementService", 50054),
+    ServiceSpec("pricing", "hisaab.pricing.v1.PricingService", 50055),
+    ServiceSpec("notification", "hisaab.notification.v1.NotificationService", 50056),
 )
 
 
@@ -61,7 +60,3 @@ def by_name(name: str) -> ServiceSpec:
         if spec.name == name:
             return spec
     raise KeyError(name)
-
-
-def implemented() -> tuple[ServiceSpec, ...]:
-    return tuple(s for s in SERVICES if s.implemented)

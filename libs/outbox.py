@@ -1,37 +1,38 @@
-"""Domain events written in the same transaction as the change (relayed to SNS later)."""
+"""Domain events written in the same transaction as the change (relayed to SNS later).
+
+An event is a message of the contract (``hisaab.events.v1``, see libs.events): the row
+keeps its name and its JSON form, which the relay publishes as they are.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
 
+from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs import events
 from libs.db import batch
 from libs.db.batch import Statement
 
 
-def record_statement(
-    event_type: str, aggregate: str, payload: dict[str, Any], *, actor: str = ""
-) -> Statement:
+def record_statement(event: Message, aggregate: str, *, actor: str = "") -> Statement:
     """The event's insert, for a caller that sends it with its other statements (libs.db.batch)."""
     return Statement(
         "INSERT INTO kit.outbox (id, event_type, aggregate, actor, payload) "
         "VALUES (%(id)s, %(type)s, %(agg)s, %(actor)s, %(payload)s::jsonb)",
         {
             "id": str(uuid.uuid4()),
-            "type": event_type,
+            "type": events.type_name(event),
             "agg": aggregate,
             "actor": actor,
-            "payload": json.dumps(payload),
+            "payload": json.dumps(events.encode(event)),
         },
     )
 
 
-async def record(
-    conn: AsyncConnection, event_type: str, aggregate: str, payload: dict[str, Any], *, actor: str = ""
-) -> str:
-    statement = record_statement(event_type, aggregate, payload, actor=actor)
+async def record(conn: AsyncConnection, event: Message, aggregate: str, *, actor: str = "") -> str:
+    statement = record_statement(event, aggregate, actor=actor)
     await batch.run(conn, [statement])
     return str(statement.params["id"])

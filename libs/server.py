@@ -24,7 +24,7 @@ from libs.auth.jwks import JwksCache
 from libs.auth.verifier import TokenVerifier
 from libs.features.install import gate_interceptor
 from libs.rpc.descriptors import method_rules
-from libs.rpc.pipeline import Guard, ServerPipeline
+from libs.rpc.pipeline import ServerPipeline
 from libs.settings import Settings, SettingsError
 
 log = logging.getLogger("hisaab.server")
@@ -36,7 +36,6 @@ class ServiceApp:
 
     settings: Settings
     register: Callable[[grpc.aio.Server], None]
-    guards: Sequence[Guard] = ()
     jwks: JwksCache | None = None
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -57,7 +56,7 @@ def build_server(app: ServiceApp) -> tuple[grpc.aio.Server, Any]:
     rules = method_rules(settings.service.grpc_service)
     interceptors: list[Any] = [
         *telemetry.server_interceptors(),
-        ServerPipeline(verifier, rules, app.guards),
+        ServerPipeline(verifier, rules),
     ]
     # The feature gate goes after the pipeline: it needs the authenticated caller,
     # and its errors are mapped by the pipeline like any domain error.

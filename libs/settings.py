@@ -48,10 +48,6 @@ class Settings:
     peer_timeout_seconds: float
     peers: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def is_production(self) -> bool:
-        return self.env in PRODUCTION_ENVS
-
     def peer(self, name: str) -> str:
         return self.peers[name]
 

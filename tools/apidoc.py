@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from google.api import annotations_pb2, http_pb2  # type: ignore[import-untyped]
+from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 from hisaab.common.v1 import options_pb2
 
@@ -230,10 +230,6 @@ def render(fds: descriptor_pb2.FileDescriptorSet) -> str:
             out.append(f"| {r.service.rsplit('.', 1)[1]}.{r.name} | {feature} | {quota} |")
         out.append("")
     return "\n".join(out)
-
-
-def is_current(doc: Path = DOC, descriptor: Path = DESCRIPTOR) -> bool:
-    return doc.exists() and doc.read_text(encoding="utf-8") == render(load_descriptor_set(descriptor))
 
 
 def main() -> None:

@@ -2,7 +2,9 @@
 
 Each service keeps its own migration branch in ``services/<name>/migrations``
 (branch label = service name); the shared kit's tables are the ``kit`` branch
-in ``libs/db/versions``. One Alembic version table records all heads.
+in ``libs/db/versions`` and the ledger's the ``ledger`` branch in
+``libs/ledger/migrations``, beside the only code that touches them. One Alembic
+version table records all heads.
 
 Rule for zero-downtime upgrades (old pods keep serving while new ones start):
 migrations only *expand* (add tables, nullable columns, indexes concurrently);
@@ -25,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def version_locations() -> list[Path]:
-    found = [ROOT / "libs" / "db" / "versions"]
+    found = [ROOT / "libs" / "db" / "versions", ROOT / "libs" / "ledger" / "migrations"]
     found += sorted(p for p in (ROOT / "services").glob("*/migrations") if p.is_dir())
     return found
 

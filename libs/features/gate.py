@@ -11,8 +11,8 @@ known, and before the handler; its errors are mapped like any domain error):
   the limit; HTTP 429), released if the call fails, and recorded in
   PostgreSQL through pricing-service once it succeeded.
 
-It is an interceptor rather than a pipeline ``Guard`` because a quota is
-counted only after the call succeeded, and a guard runs before the call only.
+It is an interceptor of its own, not a step of the pipeline, because a quota
+is counted only after the call succeeded.
 Entitlements come from Redis, else from pricing-service (PostgreSQL); the
 catalog (which packs unlock what, quota limits) is kept in memory briefly.
 """
@@ -229,7 +229,7 @@ class GateInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Any:
         handler = await continuation(handler_call_details)
-        rules = self._rules.get(handler_call_details.method)  # type: ignore[attr-defined]
+        rules = self._rules.get(handler_call_details.method)
         if handler is None or handler.unary_unary is None or rules is None:
             return handler
         return grpc.unary_unary_rpc_method_handler(

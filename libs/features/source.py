@@ -73,7 +73,7 @@ class GrpcPricingSource:
     """Calls pricing-service; the caller's token is forwarded by ``libs.rpc.peers``."""
 
     def __init__(self, channel: grpc.aio.Channel):
-        self._stub = pricing_pb2_grpc.PricingServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._stub = pricing_pb2_grpc.PricingServiceStub(channel)
 
     async def check(self, user_id: str, quotas: Sequence[str]) -> tuple[Holdings, dict[str, QuotaState]]:
         # No feature keys means "every feature the user holds": one cache entry

@@ -224,9 +224,9 @@ def build_config(
 
 
 def local_upstreams(ports: Mapping[str, int] | None = None) -> dict[str, tuple[str, int]]:
-    from libs.catalog import implemented
+    from libs.catalog import SERVICES
 
-    return {s.name: ("127.0.0.1", (ports or {}).get(s.name, s.port)) for s in implemented()}
+    return {s.name: ("127.0.0.1", (ports or {}).get(s.name, s.port)) for s in SERVICES}
 
 
 def main() -> None:

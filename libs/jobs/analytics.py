@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs import clock
 from libs.db.database import Database
+from libs.ledger import reports
 
 # Days are business days, like the rest of the product's reporting.
 TIME_ZONE = clock.BUSINESS_ZONE
@@ -42,29 +43,15 @@ async def aggregates(conn: AsyncConnection, day: date) -> dict[str, Any]:
         ),
         window,
     )
-    ledger = await conn.execute(
-        text(
-            "SELECT kind, currency, count(*) AS n, sum(total_minor) AS total FROM ledger.entries "
-            "WHERE created_at >= :s AND created_at < :e AND active "
-            "GROUP BY kind, currency ORDER BY kind, currency"
-        ),
-        window,
-    )
-    groups = await conn.execute(
-        text(
-            "SELECT count(DISTINCT group_id) FROM ledger.entries WHERE created_at >= :s AND created_at < :e"
-        ),
-        window,
-    )
     return {
         "day": day.isoformat(),
         "time_zone": str(TIME_ZONE),
         "events": {r.event_type: int(r.n) for r in events},
         "ledger": [
-            {"kind": r.kind, "currency": r.currency, "entries": int(r.n), "total_minor": int(r.total)}
-            for r in ledger
+            {"kind": m.kind, "currency": m.currency, "entries": m.entries, "total_minor": m.total_minor}
+            for m in await reports.movements(conn, start, end)
         ],
-        "active_groups": int(groups.scalar_one()),
+        "active_groups": await reports.active_groups(conn, start, end),
     }
 
 

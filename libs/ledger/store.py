@@ -1,4 +1,4 @@
-"""The ledger's tables: the only code that writes entries, postings and balances.
+"""The ledger's writes and balance reads: post, replace, reverse or restore an entry; read balances.
 
 Every change runs inside the caller's transaction. Balances are updated with
 one atomic ``net = net + delta`` upsert per change, rows taken in user-id order

@@ -11,7 +11,7 @@ from libs.auth.caller import current_caller
 from libs.telemetry import client_interceptors
 
 
-class _ForwardCaller(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc,type-arg]
+class _ForwardCaller(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
     """Adds the current caller's bearer token and a default deadline to every call."""
 
     def __init__(self, default_timeout: float):

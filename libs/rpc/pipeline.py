@@ -3,8 +3,8 @@
 Every unary RPC handler is wrapped so that, in order: the bearer token is
 verified (unless the contract marks the method public), the caller is put in a
 context variable for the use case, and any exception is turned into a gRPC
-status with ErrorInfo. Checks that need the caller (feature gates, quotas) plug
-in as `Guard`s and run after authentication.
+status with ErrorInfo. Checks that need the caller (feature gates, quotas) are
+interceptors of their own (libs.features), after this one.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import grpc
 from grpc_status import rpc_status
@@ -26,10 +26,6 @@ log = logging.getLogger("hisaab.rpc")
 
 # Infrastructure services (health, reflection) are always open.
 _OPEN_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
-
-
-class Guard(Protocol):
-    async def check(self, rules: MethodRules, caller: Caller | None) -> None: ...
 
 
 def bearer_token(metadata: Sequence[tuple[str, str | bytes]] | None) -> str | None:
@@ -48,11 +44,9 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self,
         verifier: TokenVerifier,
         rules: Mapping[str, MethodRules],
-        guards: Sequence[Guard] = (),
     ):
         self._verifier = verifier
         self._rules = rules
-        self._guards = tuple(guards)
 
     async def intercept_service(
         self,
@@ -60,7 +54,7 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Any:
         handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        method: str = handler_call_details.method
         if handler is None or handler.unary_unary is None or method.startswith(_OPEN_PREFIXES):
             return handler
         rules = self._rules.get(method)
@@ -83,8 +77,6 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             try:
                 caller = await self._authenticate(rules, context)
                 set_caller(caller)
-                for guard in self._guards:
-                    await guard.check(rules, caller)
                 return await inner(request, context)
             except grpc.aio.AbortError:
                 code = "ABORTED_BY_HANDLER"

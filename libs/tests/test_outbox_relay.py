@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hisaab.events.v1 import events_pb2 as ev
 from sqlalchemy import text
 
 from libs import aws, outbox
@@ -121,7 +122,10 @@ async def _write_events(db: Database, count: int, *, per_tx: int = 1, pause: flo
                 group = str(uuid.uuid4())
                 ids.append(
                     await outbox.record(
-                        conn, "member.added", f"groups/{group}", {"group": group, "n": i}, actor="u1"
+                        conn,
+                        ev.MemberChanged(group=group, user=f"u{i}", change=ev.ADDED),
+                        f"groups/{group}",
+                        actor="u1",
                     )
                 )
     return ids

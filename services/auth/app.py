@@ -36,7 +36,7 @@ async def build() -> ServiceApp:
     servicer = AuthServicer(AuthUseCases(db, provider), public_jwks)
     return ServiceApp(
         settings=settings,
-        register=lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server),  # type: ignore[no-untyped-call]
+        register=lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server),
         jwks=jwks_cache,
         on_stop=[db.close],
     )

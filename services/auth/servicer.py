@@ -47,7 +47,7 @@ def user_proto(user: UserRow) -> auth_pb2.User:
 def device_proto(device: DeviceRow) -> auth_pb2.Device:
     return auth_pb2.Device(
         name=f"users/{device.user_id}/devices/{device.id}",
-        platform=_PLATFORM_ENUM.get(device.platform, auth_pb2.Device.PLATFORM_UNSPECIFIED),  # type: ignore[arg-type]
+        platform=_PLATFORM_ENUM.get(device.platform, auth_pb2.Device.PLATFORM_UNSPECIFIED),
         push_token=device.push_token,
         app_version=device.app_version,
         create_time=_ts(device.created_at),

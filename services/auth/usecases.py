@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from hisaab.events.v1 import events_pb2 as ev
+
 from libs import outbox
 from libs.clock import Clock, now
 from libs.db.database import Database
@@ -117,9 +119,8 @@ class AuthUseCases:
                     )
                 assert user is not None
                 if new_user:
-                    await outbox.record(
-                        conn, "user.activated", f"users/{user.id}", {"user": user.id}, actor=user.id
-                    )
+                    activated = ev.UserActivated(user=user.id)
+                    await outbox.record(conn, activated, f"users/{user.id}", actor=user.id)
                 signed = SignedIn(tokens, user, new_user)
         if wrong:
             # Counted in its own transaction: the failed attempt must stick even though we refuse.

@@ -52,6 +52,6 @@ async def build() -> ServiceApp:
 
     return ServiceApp(
         settings=settings,
-        register=lambda server: expense_pb2_grpc.add_ExpenseServiceServicer_to_server(servicer, server),  # type: ignore[no-untyped-call]
+        register=lambda server: expense_pb2_grpc.add_ExpenseServiceServicer_to_server(servicer, server),
         on_stop=[db.close, rosters.close, close_channels],
     )

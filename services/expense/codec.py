@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from google.type import date_pb2  # type: ignore[import-untyped]
+from google.type import date_pb2
 from hisaab.common.v1 import money_pb2
 from hisaab.expense.v1 import expense_pb2
 
@@ -55,7 +55,7 @@ def user_id(name: str, field: str) -> str:
 
 
 def category(value: int, field: str) -> Category:
-    found = CATEGORY.get(value)  # type: ignore[call-overload]
+    found = CATEGORY.get(value)
     if found is None:
         raise InvalidArgument(field, "is not a known category")
     return found
@@ -226,7 +226,7 @@ def expense_pb(expense: Expense) -> expense_pb2.Expense:
         name=expense.name,
         expense_id=expense.id,
         description=d.description,
-        category=CATEGORY_PB[d.category],  # type: ignore[arg-type]
+        category=CATEGORY_PB[d.category],
         expense_date=date_pb(d.expense_date),
         notes=d.notes,
         total=money_pb2.Money(currency_code=d.currency, amount_minor=d.total_minor),
@@ -302,7 +302,7 @@ def split_pb(spec: SplitSpec) -> expense_pb2.Split:
 
 
 def frequency(value: int, field: str) -> Frequency:
-    found = FREQUENCY.get(value)  # type: ignore[call-overload]
+    found = FREQUENCY.get(value)
     if found is None:
         raise InvalidArgument(field, "must be DAILY, WEEKLY, MONTHLY or YEARLY")
     return found
@@ -335,12 +335,12 @@ def rule_pb(rule: Rule) -> expense_pb2.RecurringExpense:
     template = rule.template
     proto = expense_pb2.RecurringExpense(
         name=rule.name,
-        frequency=FREQUENCY_PB[rule.schedule.frequency],  # type: ignore[arg-type]
+        frequency=FREQUENCY_PB[rule.schedule.frequency],
         interval=rule.schedule.interval,
         start_date=date_pb(rule.schedule.start_date),
         template=expense_pb2.Expense(
             description=template.description,
-            category=CATEGORY_PB[template.category],  # type: ignore[arg-type]
+            category=CATEGORY_PB[template.category],
             notes=template.notes,
             total=money_pb2.Money(currency_code=template.currency, amount_minor=template.total_minor),
             payers=[expense_pb2.Payer(user=f"users/{u}", paid_minor=p) for u, p in template.payers],

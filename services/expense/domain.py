@@ -16,6 +16,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Final
 
+from hisaab.events.v1 import events_pb2 as ev
+
 from libs import money
 from libs.errors import InvalidArgument
 from libs.ledger import splits as ledger_splits
@@ -45,10 +47,28 @@ class Category(StrEnum):
 
 
 class ChangeType(StrEnum):
+    """How an expense changed: the change feed's word, stored as the expense's last change."""
+
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
     RESTORED = "restored"
+
+
+# The same change as the contract's event kind, and as the activity feed's stored verb
+# (the feed says "edited", its wire enum EDITED; both predate the shared kind).
+CHANGE_KIND: Final = {
+    ChangeType.CREATED: ev.CREATED,
+    ChangeType.UPDATED: ev.UPDATED,
+    ChangeType.DELETED: ev.DELETED,
+    ChangeType.RESTORED: ev.RESTORED,
+}
+ACTIVITY_VERB: Final = {
+    ChangeType.CREATED: "created",
+    ChangeType.UPDATED: "edited",
+    ChangeType.DELETED: "deleted",
+    ChangeType.RESTORED: "restored",
+}
 
 
 # The name of each mode's field inside the request's `split` oneof.

@@ -20,7 +20,7 @@ _BATCH = 1000  # BatchGetUsers' limit
 
 class GroupDirectory:
     def __init__(self, channel: grpc.aio.Channel, rosters: RosterCache):
-        self._stub = group_pb2_grpc.GroupServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._stub = group_pb2_grpc.GroupServiceStub(channel)
         self._rosters = rosters
 
     async def members_among(self, group_id: str, user_ids: Sequence[str]) -> set[str] | None:
@@ -45,7 +45,7 @@ class GroupDirectory:
 
 class UserDirectory:
     def __init__(self, channel: grpc.aio.Channel):
-        self._stub = auth_pb2_grpc.AuthServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._stub = auth_pb2_grpc.AuthServiceStub(channel)
 
     async def display_names(self, user_ids: Sequence[str]) -> dict[str, str]:
         ids = sorted(set(user_ids))
@@ -65,7 +65,7 @@ class GroupSnapshot:
     """Group and member names as the caller sees them (group-service's public RPCs)."""
 
     def __init__(self, channel: grpc.aio.Channel):
-        self._stub = group_pb2_grpc.GroupServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._stub = group_pb2_grpc.GroupServiceStub(channel)
 
     async def snapshot(self, group_id: str) -> tuple[str, dict[str, str]]:
         name = f"groups/{group_id}"
@@ -91,7 +91,7 @@ class GroupSnapshot:
 
 class SettlementRecorder:
     def __init__(self, channel: grpc.aio.Channel):
-        self._stub = settlement_pb2_grpc.SettlementServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._stub = settlement_pb2_grpc.SettlementServiceStub(channel)
 
     async def record(
         self,

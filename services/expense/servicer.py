@@ -17,7 +17,7 @@ from libs.auth.caller import require_caller, require_internal
 from libs.db.database import Database
 from libs.errors import InvalidArgument
 from services.expense import codec, summaries
-from services.expense.domain import Activity, ChangeType, Comment, Expense
+from services.expense.domain import MAX_COMMENT, Activity, ChangeType, Comment, Expense
 from services.expense.files.repository import ExportRow
 from services.expense.files.usecases import FileUseCases
 from services.expense.recurring_job import RecurringJob
@@ -87,7 +87,7 @@ def _activity_pb(activity: Activity, names: dict[str, str], caller: str) -> expe
         name=f"groups/{activity.group_id}/activities/{activity.id}",
         actor=f"users/{activity.actor}",
         actor_display_name=names.get(activity.actor, ""),
-        verb=_VERB.get(activity.verb, expense_pb2.Activity.VERB_UNSPECIFIED),  # type: ignore[arg-type]
+        verb=_VERB.get(activity.verb, expense_pb2.Activity.VERB_UNSPECIFIED),
         subject=activity.subject,
         summary=summaries.summary(actor, activity.verb, activity.details),
         create_time=codec.timestamp(activity.created_at),
@@ -219,7 +219,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     @staticmethod
     def _change(expense: Expense) -> expense_pb2.ExpenseChange:
         change = expense_pb2.ExpenseChange(
-            change_type=_CHANGE_TYPE[expense.last_change],  # type: ignore[arg-type]
+            change_type=_CHANGE_TYPE[expense.last_change],
             change_time=codec.timestamp(expense.updated_at),
         )
         if expense.deleted:
@@ -235,7 +235,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     ) -> expense_pb2.Comment:
         caller = require_caller().user_id
         group_id, expense_id = _parts(request.parent, "expenses", "parent")
-        body = validation.text(request.comment.text, "comment.text", max_length=2000, required=True)
+        body = validation.text(request.comment.text, "comment.text", max_length=MAX_COMMENT, required=True)
         idempotency.validate_request_id(request.request_id)
         await self._uc.require_member(caller, group_id)
         names = await self._uc.display_names([caller])

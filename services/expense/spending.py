@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.ledger import reports
 from services.expense.domain import Category
 
 
@@ -45,49 +45,32 @@ async def summarize(
     caller_share_only: bool,
     with_members: bool,
 ) -> Summary:
-    # The amount per expense: the whole total, or the caller's owed part from the ledger.
-    amount = (
-        "(SELECT p.owed_minor FROM ledger.postings p WHERE p.entry_id = e.id AND p.user_id = :caller)"
-        if caller_share_only
-        else "e.total_minor"
-    )
-    params: dict[str, Any] = {"groups": group_ids, "cur": currency, "s": start, "e": end, "caller": caller}
-    base = (
-        f"SELECT e.id, e.category, date_trunc('month', e.expense_date)::date AS month, "
-        f"coalesce({amount}, 0) AS amount FROM expense.expenses e "
-        "WHERE e.group_id = ANY(CAST(:groups AS uuid[])) AND e.currency = :cur AND e.deleted_at IS NULL "
-        "AND e.expense_date BETWEEN :s AND :e"
-    )
     rows = (
         await conn.execute(
             text(
-                f"WITH x AS ({base}) SELECT category, sum(amount) AS total, "
-                "count(*) FILTER (WHERE amount > 0) AS n "
-                "FROM x GROUP BY category HAVING sum(amount) > 0 ORDER BY total DESC, category"
+                "SELECT id, category, date_trunc('month', expense_date)::date AS month, total_minor "
+                "FROM expense.expenses WHERE group_id = ANY(CAST(:groups AS uuid[])) AND currency = :cur "
+                "AND deleted_at IS NULL AND expense_date BETWEEN :s AND :e"
             ),
-            params,
+            {"groups": group_ids, "cur": currency, "s": start, "e": end},
         )
     ).all()
-    categories = [(Category(r.category), int(r.total), int(r.n)) for r in rows]
-    by_month = {
-        r.month: int(r.total)
-        for r in await conn.execute(
-            text(f"WITH x AS ({base}) SELECT month, sum(amount) AS total FROM x GROUP BY month"), params
-        )
-    }
-    members: list[tuple[str, int, int]] = []
-    if with_members:
-        members = [
-            (r.user_id, int(r.paid), int(r.owed))
-            for r in await conn.execute(
-                text(
-                    f"WITH x AS ({base}) SELECT p.user_id, sum(p.paid_minor) AS paid, "
-                    "sum(p.owed_minor) AS owed "
-                    "FROM x JOIN ledger.postings p ON p.entry_id = x.id GROUP BY p.user_id ORDER BY p.user_id"
-                ),
-                params,
-            )
-        ]
+    ids = [str(r.id) for r in rows]
+    # The amount per expense: the whole total, or the caller's owed part from the ledger.
+    owed = await reports.owed_by(conn, ids, caller) if caller_share_only else {}
+    by_category: dict[Category, list[int]] = {}
+    by_month: dict[date, int] = {}
+    for r in rows:
+        amount = owed.get(str(r.id), 0) if caller_share_only else int(r.total_minor)
+        total_and_count = by_category.setdefault(Category(r.category), [0, 0])
+        total_and_count[0] += amount
+        total_and_count[1] += amount > 0
+        by_month[r.month] = by_month.get(r.month, 0) + amount
+    categories = sorted(
+        ((c, total, n) for c, (total, n) in by_category.items() if total > 0),
+        key=lambda t: (-t[1], t[0].value),
+    )
+    members = await reports.totals_by_user(conn, ids) if with_members else []
     return Summary(
         total_minor=sum(t for _, t, _ in categories),
         categories=categories,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from hisaab.events.v1 import events_pb2 as ev
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs import clock, etag, outbox
@@ -25,7 +26,7 @@ from libs.ledger import store
 from libs.ledger.postings import Posting, diff, nets
 from libs.validation import is_uuid
 from services.expense import domain, repository, spending
-from services.expense.domain import Activity, Comment, Draft, Expense, Updates, expense_name
+from services.expense.domain import Activity, ChangeType, Comment, Draft, Expense, Updates, expense_name
 from services.expense.ports import Directory, Groups
 from services.expense.recurrence import Rule, Schedule
 from services.expense.repository import ExpenseFilter
@@ -59,37 +60,36 @@ def _announcements(
     expense_id: str,
     draft: Draft,
     recurring: bool,
-    verb: str,
+    change: ChangeType,
     effects: dict[str, int],
     changes: list[dict[str, Any]] | None = None,
 ) -> list[Statement]:
     """The outbox event and the feed entry of one write to an expense."""
     name = expense_name(group_id, expense_id)
-    event = {"created": "created", "edited": "updated", "deleted": "deleted", "restored": "restored"}[verb]
-    payload: dict[str, Any] = {
-        "group": group_id,
-        "expense": expense_id,
-        "description": draft.description,
-        "currency": draft.currency,
-        "total_minor": draft.total_minor,
-        "deltas": effects,
-    }
-    if recurring:
-        payload["recurring"] = True
+    event = ev.ExpenseChanged(
+        group=group_id,
+        expense=expense_id,
+        change=domain.CHANGE_KIND[change],
+        description=draft.description,
+        currency=draft.currency,
+        total_minor=draft.total_minor,
+        deltas=effects,
+        recurring=recurring,
+    )
     details: dict[str, Any] = {
         "description": draft.description,
         "currency": draft.currency,
         "amount_minor": draft.total_minor,
     }
     if changes is not None:
-        payload["changes"] = [c["field"] for c in changes]
+        event.changes.extend(c["field"] for c in changes)
         details["changes"] = changes
     return [
-        outbox.record_statement(f"expense.{event}", name, payload, actor=caller),
+        outbox.record_statement(event, name, actor=caller),
         repository.insert_activity_statement(
             group_id=group_id,
             actor=caller,
-            verb=verb,
+            verb=domain.ACTIVITY_VERB[change],
             subject=name,
             details=details,
             currency=draft.currency,
@@ -215,7 +215,7 @@ class ExpenseUseCases:
             ),
             ledger.entry,
             *_announcements(
-                caller, group_id, new.expense_id, draft, bool(recurring_rule_id), "created", effects
+                caller, group_id, new.expense_id, draft, bool(recurring_rule_id), ChangeType.CREATED, effects
             ),
         ]
         results = await batch.run(conn, statements)
@@ -237,7 +237,7 @@ class ExpenseUseCases:
         conn: AsyncConnection,
         caller: str,
         expense: Expense,
-        verb: str,
+        change: ChangeType,
         effects: dict[str, int],
         changes: list[dict[str, Any]] | None = None,
     ) -> None:
@@ -250,7 +250,7 @@ class ExpenseUseCases:
                 expense.id,
                 expense.draft,
                 bool(expense.recurring_rule_id),
-                verb,
+                change,
                 effects,
                 changes,
             ),
@@ -298,7 +298,7 @@ class ExpenseUseCases:
                 updated = await self.load(conn, group_id, expense_id)
                 effects = self._effects(current, updated)
                 await self._announce(
-                    conn, caller, updated, "edited", effects, domain.changes(current.draft, draft)
+                    conn, caller, updated, ChangeType.UPDATED, effects, domain.changes(current.draft, draft)
                 )
                 return updated
         raise EtagMismatch("the expense keeps changing; fetch it again and retry")
@@ -324,7 +324,8 @@ class ExpenseUseCases:
             await store.set_active(conn, expense_id, not deleted)
             updated = await self.load(conn, group_id, expense_id)
             effects = diff(current.postings, {}) if deleted else diff({}, current.postings)
-            await self._announce(conn, caller, updated, "deleted" if deleted else "restored", effects)
+            change = ChangeType.DELETED if deleted else ChangeType.RESTORED
+            await self._announce(conn, caller, updated, change, effects)
             return updated
 
     async def changes(self, group_ids: list[str], after: tuple[int, str] | None, limit: int) -> list[Expense]:
@@ -343,9 +344,8 @@ class ExpenseUseCases:
         expense = await self.load(conn, group_id, expense_id)
         comment = await repository.insert_comment(conn, group_id, expense_id, caller, text)
         event = outbox.record_statement(
-            "expense.commented",
+            ev.ExpenseCommented(group=group_id, expense=expense_id, comment=comment.id),
             expense.name,
-            {"group": group_id, "expense": expense_id, "comment": comment.id},
             actor=caller,
         )
         activity = repository.insert_activity_statement(
@@ -421,7 +421,9 @@ class ExpenseUseCases:
             next_occurrence=self.next_occurrence(schedule),
             creator=caller,
         )
-        await outbox.record(conn, "recurring_expense.created", rule.name, {"group": group_id}, actor=caller)
+        await outbox.record(
+            conn, ev.RecurringRuleChanged(group=group_id, change=ev.CREATED), rule.name, actor=caller
+        )
         return rule
 
     async def _rule(self, conn: AsyncConnection, group_id: str, rule_id: str, *, lock: bool = False) -> Rule:
@@ -462,7 +464,7 @@ class ExpenseUseCases:
                 self.next_occurrence(schedule),
             )
             await outbox.record(
-                conn, "recurring_expense.updated", rule.name, {"group": group_id}, actor=caller
+                conn, ev.RecurringRuleChanged(group=group_id, change=ev.UPDATED), rule.name, actor=caller
             )
             return await self._rule(conn, group_id, rule_id)
 
@@ -473,5 +475,5 @@ class ExpenseUseCases:
             etag.check(sent_etag, rule.name, rule.version)
             await repository.delete_rule(conn, rule_id)
             await outbox.record(
-                conn, "recurring_expense.deleted", rule.name, {"group": group_id}, actor=caller
+                conn, ev.RecurringRuleChanged(group=group_id, change=ev.DELETED), rule.name, actor=caller
             )

@@ -28,6 +28,6 @@ async def build() -> ServiceApp:
 
     return ServiceApp(
         settings=settings,
-        register=lambda server: group_pb2_grpc.add_GroupServiceServicer_to_server(servicer, server),  # type: ignore[no-untyped-call]
+        register=lambda server: group_pb2_grpc.add_GroupServiceServicer_to_server(servicer, server),
         on_stop=[db.close, rosters.close, close_channel],
     )

@@ -12,7 +12,7 @@ from services.group.ports import Profile
 
 class AuthDirectory:
     def __init__(self, channel: grpc.aio.Channel):
-        self._stub = auth_pb2_grpc.AuthServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._stub = auth_pb2_grpc.AuthServiceStub(channel)
 
     async def ensure(self, *, phone_number: str = "", email: str = "", display_name: str = "") -> str:
         request = auth_pb2.EnsureUserRequest(display_name=display_name)
@@ -44,7 +44,7 @@ class SettlementBalances:
     """Balances from settlement-service, which reads them from the ledger's writer."""
 
     def __init__(self, channel: grpc.aio.Channel):
-        self._stub = settlement_pb2_grpc.SettlementServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._stub = settlement_pb2_grpc.SettlementServiceStub(channel)
 
     async def is_settled(self, group_id: str, user_id: str) -> bool:
         try:

@@ -45,7 +45,7 @@ def group_proto(group: Group) -> group_pb2.Group:
         name=group.name,
         group_id=group.id,
         display_name=group.display_name,
-        kind=_KIND_PB[group.kind],  # type: ignore[arg-type]
+        kind=_KIND_PB[group.kind],
         description=group.description,
         default_currency=group.default_currency,
         simplify_debts=group.simplify_debts,
@@ -64,7 +64,7 @@ def member_proto(member: Member, profile: Profile | None) -> group_pb2.Member:
         name=f"groups/{member.group_id}/members/{member.user_id}",
         user=f"users/{member.user_id}",
         display_name=profile.display_name if profile else "",
-        role=_ROLE_PB[member.role],  # type: ignore[arg-type]
+        role=_ROLE_PB[member.role],
         state=group_pb2.Member.INVITED if placeholder else group_pb2.Member.ACTIVE,
         invited_phone_number=member.invited_phone_number if placeholder else "",
         invited_email=member.invited_email if placeholder else "",
@@ -326,7 +326,7 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         return group_pb2.InvitePreview(
             group=f"groups/{link.group_id}",
             display_name=display_name,
-            kind=_KIND_PB[kind],  # type: ignore[arg-type]
+            kind=_KIND_PB[kind],
             member_count=count,
             already_member=already,
         )

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from hisaab.events.v1 import events_pb2 as ev
+
 from libs import etag, outbox
 from libs.clock import Clock, now
 from libs.db.database import Database
@@ -52,7 +54,9 @@ class GroupUseCases:
         group_id = await repository.insert_group(conn, created_by=caller, **fields)
         assert group_id is not None
         await repository.insert_member(conn, group_id, caller, Role.OWNER, caller)
-        await outbox.record(conn, "group.created", f"groups/{group_id}", {"group": group_id}, actor=caller)
+        await outbox.record(
+            conn, ev.GroupChanged(group=group_id, change=ev.CREATED), f"groups/{group_id}", actor=caller
+        )
         return await self._visible(conn, group_id, caller)
 
     async def get(self, caller: str, group_id: str) -> Group:
@@ -75,9 +79,8 @@ class GroupUseCases:
                 await repository.update_group(conn, group_id, changes)
                 await outbox.record(
                     conn,
-                    "group.updated",
+                    ev.GroupChanged(group=group_id, change=ev.UPDATED, fields=sorted(changes)),
                     group.name,
-                    {"group": group_id, "fields": sorted(changes)},
                     actor=caller,
                 )
             return await self._visible(conn, group_id, caller)
@@ -121,9 +124,8 @@ class GroupUseCases:
                     invited_phone_number=friend.phone_number,
                     invited_email=friend.email,
                 )
-                await outbox.record(
-                    conn, "group.created", f"groups/{group_id}", {"group": group_id}, actor=caller
-                )
+                created = ev.GroupChanged(group=group_id, change=ev.CREATED)
+                await outbox.record(conn, created, f"groups/{group_id}", actor=caller)
             return await self._visible(conn, group_id, caller)
 
     async def _resolve(self, invitee: Invitee) -> str:
@@ -164,7 +166,7 @@ class GroupUseCases:
             raise AlreadyExists("already a member of this group")
         await repository.touch_group(conn, group_id)
         await outbox.record(
-            conn, "member.added", group.name, {"group": group_id, "user": user_id}, actor=caller
+            conn, ev.MemberChanged(group=group_id, user=user_id, change=ev.ADDED), group.name, actor=caller
         )
         found = await repository.member(conn, group_id, user_id)
         assert found is not None
@@ -210,8 +212,9 @@ class GroupUseCases:
                 )
             await repository.delete_member(conn, group_id, user_id)
             await repository.touch_group(conn, group_id)
-            event = "member.left" if user_id == caller else "member.removed"
-            await outbox.record(conn, event, group.name, {"group": group_id, "user": user_id}, actor=caller)
+            change = ev.LEFT if user_id == caller else ev.REMOVED
+            event = ev.MemberChanged(group=group_id, user=user_id, change=change)
+            await outbox.record(conn, event, group.name, actor=caller)
 
     async def create_link(
         self, conn: Any, caller: str, group_id: str, expires_at: datetime | None
@@ -262,9 +265,8 @@ class GroupUseCases:
                 await repository.touch_group(conn, link.group_id)
                 await outbox.record(
                     conn,
-                    "member.joined",
+                    ev.MemberChanged(group=link.group_id, user=caller, change=ev.JOINED),
                     f"groups/{link.group_id}",
-                    {"group": link.group_id, "user": caller},
                     actor=caller,
                 )
             return await self._visible(conn, link.group_id, caller)

@@ -64,6 +64,6 @@ async def build() -> ServiceApp:
         settings=parts.settings,
         register=lambda server: notification_pb2_grpc.add_NotificationServiceServicer_to_server(
             servicer, server
-        ),  # type: ignore[no-untyped-call]
+        ),
         on_stop=[parts.close],
     )

@@ -8,6 +8,9 @@ from datetime import datetime, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
+from google.protobuf.message import Message
+from hisaab.events.v1 import events_pb2 as ev
+
 from libs import clock, money
 from libs.errors import InvalidArgument
 
@@ -154,90 +157,86 @@ class MembershipChange:
     seq: int
 
 
-# Outbox event types that notify, and the contract's event type for each.
-_NOTIFYING = {
-    "expense.created": EventType.EXPENSE_ADDED,
-    "expense.updated": EventType.EXPENSE_UPDATED,
-    "expense.restored": EventType.EXPENSE_UPDATED,
-    "expense.deleted": EventType.EXPENSE_DELETED,
-    "expense.commented": EventType.COMMENT_ADDED,
-    "settlement.recorded": EventType.SETTLEMENT_RECORDED,
-    "member.added": EventType.ADDED_TO_GROUP,
-    "purchase.completed": EventType.PACK_PURCHASED,
-    "entitlements.expired": EventType.PACK_EXPIRED,
-    "export.ready": EventType.EXPORT_READY,
-}
-_JOINS = frozenset({"member.added", "member.joined"})
-_LEAVES = frozenset({"member.left", "member.removed"})
-
-
-def membership_change(
-    event_type: str, actor: str, payload: Mapping[str, object], seq: int
-) -> MembershipChange | None:
-    group = str(payload.get("group", ""))
-    if not group:
-        return None
-    if event_type == "group.created" and actor:
-        return MembershipChange(group, actor, True, seq)
-    user = str(payload.get("user", ""))
-    if user and event_type in _JOINS:
-        return MembershipChange(group, user, True, seq)
-    if user and event_type in _LEAVES:
-        return MembershipChange(group, user, False, seq)
+def _notifying(message: Message) -> EventType | None:
+    """The contract's notification type for a domain event; None for events that only move state."""
+    match message:
+        case ev.ExpenseChanged(change=ev.CREATED):
+            return EventType.RECURRING_EXPENSE_ADDED if message.recurring else EventType.EXPENSE_ADDED
+        case ev.ExpenseChanged(change=ev.UPDATED | ev.RESTORED):
+            return EventType.EXPENSE_UPDATED
+        case ev.ExpenseChanged(change=ev.DELETED):
+            return EventType.EXPENSE_DELETED
+        case ev.ExpenseCommented():
+            return EventType.COMMENT_ADDED
+        case ev.SettlementChanged(change=ev.CREATED):
+            return EventType.SETTLEMENT_RECORDED
+        case ev.MemberChanged(change=ev.ADDED):
+            return EventType.ADDED_TO_GROUP
+        case ev.PurchaseCompleted():
+            return EventType.PACK_PURCHASED
+        case ev.EntitlementsExpired():
+            return EventType.PACK_EXPIRED
+        case ev.ExportReady():
+            return EventType.EXPORT_READY
     return None
 
 
-def _text(value: object) -> str:
-    return "" if value is None else str(value)
+def membership_change(message: Message, actor: str, seq: int) -> MembershipChange | None:
+    match message:
+        case ev.GroupChanged(change=ev.CREATED) if message.group and actor:
+            return MembershipChange(message.group, actor, True, seq)
+        case ev.MemberChanged() if message.group and message.user:
+            present = message.change in (ev.ADDED, ev.JOINED)
+            if present or message.change in (ev.LEFT, ev.REMOVED):
+                return MembershipChange(message.group, message.user, present, seq)
+    return None
 
 
-def from_outbox(
-    event_id: str,
-    event_type: str,
-    aggregate: str,
-    actor: str,
-    payload: Mapping[str, object],
-    occurred_at: datetime,
+def _field(message: Message, name: str) -> str:
+    """A string field of the event, "" where the message has none."""
+    return str(getattr(message, name)) if name in message.DESCRIPTOR.fields_by_name else ""
+
+
+def from_event(
+    event_id: str, message: Message, aggregate: str, actor: str, occurred_at: datetime
 ) -> Event | None:
-    """The notifying event for an outbox event; None for events that only update state (or nobody hears)."""
-    kind = _NOTIFYING.get(event_type)
+    """The notifying event for a domain event; None for events that only update state (or nobody hears)."""
+    kind = _notifying(message)
     if kind is None:
         return None
-    group = _text(payload.get("group"))
     attributes: dict[str, str] = {}
-    for key in ("description", "group_name", "pack_display_name", "url", "format"):
-        if payload.get(key):
-            attributes[key] = _text(payload[key])
-    currency = _text(payload.get("currency"))
-    amount = payload.get("total_minor", payload.get("amount_minor"))
-    if currency and isinstance(amount, int) and money.is_known(currency):
+    for key in ("description", "url", "format"):
+        if _field(message, key):
+            attributes[key] = _field(message, key)
+    currency = _field(message, "currency")
+    match message:
+        case ev.ExpenseChanged():
+            amount = message.total_minor
+        case ev.SettlementChanged():
+            amount = message.amount_minor
+        case _:
+            amount = 0
+    if currency and money.is_known(currency):
         attributes["amount"] = money.format_minor(amount, currency)
-    if event_type == "expense.restored":
-        attributes["restored"] = "1"
     participants: tuple[str, ...] = ()
     recipients_: tuple[str, ...] = ()
-    deltas = payload.get("deltas")
-    if isinstance(deltas, Mapping):
-        participants = tuple(str(u) for u in deltas)
-    if event_type == "settlement.recorded":
-        participants = tuple(_text(payload.get(k)) for k in ("payer", "payee") if payload.get(k))
-    if kind is EventType.EXPENSE_ADDED and payload.get("recurring"):
-        kind = EventType.RECURRING_EXPENSE_ADDED
-    if event_type == "member.added" or kind in (
-        EventType.PACK_PURCHASED,
-        EventType.PACK_EXPIRED,
-        EventType.EXPORT_READY,
-    ):
-        user = _text(payload.get("user"))
-        if not user:
-            return None
-        recipients_ = (user,)
+    match message:
+        case ev.ExpenseChanged():
+            participants = tuple(message.deltas)
+            if message.change == ev.RESTORED:
+                attributes["restored"] = "1"
+        case ev.SettlementChanged():
+            participants = tuple(p for p in (message.payer, message.payee) if p)
+        case ev.MemberChanged() | ev.PurchaseCompleted() | ev.EntitlementsExpired() | ev.ExportReady():
+            if not message.user:
+                return None
+            recipients_ = (message.user,)
     return Event(
         id=event_id,
         type=kind,
         occurred_at=occurred_at,
         actor=actor,
-        group=group,
+        group=_field(message, "group"),
         subject=aggregate,
         recipients=recipients_,
         participants=participants,

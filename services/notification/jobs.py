@@ -22,8 +22,8 @@ JOB_DEADLINE_SECONDS = 120.0
 def external_jobs(
     expense: grpc.aio.Channel, pricing: grpc.aio.Channel, identity: ServiceToken
 ) -> dict[str, Callable[[datetime], Awaitable[int]]]:
-    expenses = expense_pb2_grpc.ExpenseServiceStub(expense)  # type: ignore[no-untyped-call]
-    prices = pricing_pb2_grpc.PricingServiceStub(pricing)  # type: ignore[no-untyped-call]
+    expenses = expense_pb2_grpc.ExpenseServiceStub(expense)
+    prices = pricing_pb2_grpc.PricingServiceStub(pricing)
 
     async def generate_recurring(period_start: datetime) -> int:
         day = clock.business_date(period_start)

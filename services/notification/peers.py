@@ -24,7 +24,7 @@ def _chunks(user_ids: list[str]) -> list[list[str]]:
 
 class AuthDirectory:
     def __init__(self, channel: grpc.aio.Channel, identity: ServiceToken):
-        self._stub = auth_pb2_grpc.AuthServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._stub = auth_pb2_grpc.AuthServiceStub(channel)
         self._identity = identity
 
     async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
@@ -68,7 +68,7 @@ class AuthDirectory:
 
 class SettlementBalances:
     def __init__(self, channel: grpc.aio.Channel, identity: ServiceToken):
-        self._stub = settlement_pb2_grpc.SettlementServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._stub = settlement_pb2_grpc.SettlementServiceStub(channel)
         self._identity = identity
 
     async def member_balance(self, group_id: str, user_id: str) -> dict[str, int]:

@@ -3,7 +3,8 @@
 Three loops in one asyncio process, sharing the use cases with the gRPC server:
 
 - events: long-polls the notification queue; each message is one domain event
-  (raw SNS delivery, so the body is the relay's JSON). A handled message is
+  (raw SNS delivery, so the body is the relay's JSON envelope; its payload is
+  decoded into the contract's typed message, libs.events). A handled message is
   deleted; a failed one is made visible again after a doubling delay, and
   after ``aws.MAX_RECEIVES`` receives SQS moves it to the dead-letter queue.
 - jobs: the same for job messages (EventBridge Scheduler / the local scheduler).
@@ -24,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from libs import aws
+from libs import aws, events
 from libs.jobs.messages import JobMessage
 from libs.jobs.runtime import Heartbeat, run_worker, sleep_or_stop
 from libs.outbox_relay import EventMessage
@@ -114,10 +115,11 @@ def event_handler(usecases: NotificationUseCases) -> Handler:
     async def handle(body: str) -> None:
         message = EventMessage.parse(body)
         occurred = datetime.fromisoformat(message.occurred_at)
-        event = domain.from_outbox(
-            message.id, message.type, message.aggregate, message.actor, message.payload, occurred
-        )
-        change = domain.membership_change(message.type, message.actor, message.payload, message.seq)
+        typed = events.decode(message.type, message.payload)
+        event, change = None, None
+        if typed is not None:  # an event this code does not know is acknowledged, not retried
+            event = domain.from_event(message.id, typed, message.aggregate, message.actor, occurred)
+            change = domain.membership_change(typed, message.actor, message.seq)
         await usecases.handle(event, message.id, message.type, change)
 
     return handle

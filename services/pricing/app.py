@@ -54,6 +54,6 @@ async def build() -> ServiceApp:
     servicer = PricingServicer(CatalogUseCases(db), purchases, entitlements, db, admins=config.admins)
 
     def register(server: grpc.aio.Server) -> None:
-        pricing_pb2_grpc.add_PricingServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+        pricing_pb2_grpc.add_PricingServiceServicer_to_server(servicer, server)
 
     return ServiceApp(settings=settings, register=register, on_stop=[db.close, cache.close])

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from hisaab.events.v1 import events_pb2 as ev
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs import outbox
@@ -63,28 +64,18 @@ class EntitlementUseCases:
             grant = Grant(str(uuid.uuid4()), order.user_id, feature, order.pack_key, order.id, start, expire)
             if await repository.insert_grant(conn, grant):
                 existing.append(grant)
-        await outbox.record(
-            conn,
-            "purchase.completed",
-            order.name,
-            {
-                "order": order.id,
-                "user": order.user_id,
-                "pack": order.pack_key,
-                "features": list(order.features),
-            },
-            actor=order.user_id,
+        completed = ev.PurchaseCompleted(
+            order=order.id, user=order.user_id, pack=order.pack_key, features=list(order.features)
         )
+        await outbox.record(conn, completed, order.name, actor=order.user_id)
 
     async def revoke_order(self, conn: AsyncConnection, order: Order, now: datetime) -> None:
         await repository.lock_user(conn, order.user_id)
         revoked = await repository.revoke_order_grants(conn, order.id, now)
-        await outbox.record(
-            conn,
-            "purchase.refunded",
-            order.name,
-            {"order": order.id, "user": order.user_id, "pack": order.pack_key, "revoked": revoked},
+        refunded = ev.PurchaseRefunded(
+            order=order.id, user=order.user_id, pack=order.pack_key, revoked=revoked
         )
+        await outbox.record(conn, refunded, order.name)
 
     # --- reads ---
 
@@ -162,12 +153,9 @@ class EntitlementUseCases:
                 if not gone:
                     continue
                 lapsed[user_id] = gone
-                await outbox.record(
-                    conn,
-                    "entitlements.expired",
-                    f"users/{user_id}",
-                    {"user": user_id, "features": gone, "at": now.isoformat()},
-                )
+                expired = ev.EntitlementsExpired(user=user_id, features=gone)
+                expired.at.FromDatetime(now)
+                await outbox.record(conn, expired, f"users/{user_id}")
         users = sorted(lapsed)
         await self.invalidate(*users)
         return len(ended), users

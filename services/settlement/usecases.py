@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from hisaab.events.v1 import events_pb2 as ev
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs import clock, etag, outbox
@@ -241,7 +242,7 @@ class SettlementUseCases:
             postings=domain.postings(new.payer, new.payee, new.amount_minor),
             entry_id=saved.id,
         )
-        await outbox.record(conn, "settlement.recorded", saved.name, _event(saved), actor=caller)
+        await outbox.record(conn, _event(saved, ev.CREATED), saved.name, actor=caller)
         return saved
 
     async def get(self, caller: str, group_id: str, settlement_id: str) -> Settlement:
@@ -292,8 +293,8 @@ class SettlementUseCases:
                     "the ledger entry of this settlement is out of step; contact support"
                 )
             updated = await repository.set_deleted(conn, found.id, deleted)
-            event = "settlement.deleted" if deleted else "settlement.restored"
-            await outbox.record(conn, event, updated.name, _event(updated), actor=caller)
+            change = ev.DELETED if deleted else ev.RESTORED
+            await outbox.record(conn, _event(updated, change), updated.name, actor=caller)
             return updated
 
     # -- UPI --------------------------------------------------------------------------------
@@ -311,13 +312,14 @@ class SettlementUseCases:
         return UpiLink(domain.upi_uri(profile.upi_vpa, name, amount_minor, note), profile.upi_vpa, name)
 
 
-def _event(s: Settlement) -> dict[str, Any]:
-    return {
-        "group": s.group_id,
-        "settlement": s.id,
-        "payer": s.payer,
-        "payee": s.payee,
-        "currency": s.currency,
-        "amount_minor": s.amount_minor,
-        "settle_date": s.settle_date.isoformat(),
-    }
+def _event(s: Settlement, change: ev.ChangeKind.ValueType) -> ev.SettlementChanged:
+    return ev.SettlementChanged(
+        group=s.group_id,
+        settlement=s.id,
+        change=change,
+        payer=s.payer,
+        payee=s.payee,
+        currency=s.currency,
+        amount_minor=s.amount_minor,
+        settle_date=s.settle_date.isoformat(),
+    )

@@ -56,9 +56,12 @@ def test_rendered_gateway_config_passes_envoy_validate(value_set: str, tmp_path:
 
 
 def test_a_service_run_as_several_processes_gets_one_endpoint_each() -> None:
-    from libs.gateway.envoy_config import build_config
+    from libs.gateway.envoy_config import Upstream, build_config
 
-    upstreams = {"expense": [("127.0.0.1", 7001), ("127.0.0.1", 7002)], "group": ("127.0.0.1", 7003)}
+    upstreams: dict[str, Upstream] = {
+        "expense": [("127.0.0.1", 7001), ("127.0.0.1", 7002)],
+        "group": ("127.0.0.1", 7003),
+    }
     clusters = {c["name"]: c for c in build_config(upstreams, "hisaab.pb")["static_resources"]["clusters"]}
     ports = {
         name: [e["endpoint"]["address"]["socket_address"]["port_value"] for e in lb["lb_endpoints"]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 import pytest
 from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
@@ -19,7 +21,7 @@ def test_raw_grpc_reaches_bound_methods_but_not_internal_ones(api: Api) -> None:
         me = auth_pb2_grpc.AuthServiceStub(channel).GetMe(auth_pb2.GetMeRequest(), metadata=auth, timeout=10)
         assert me.user_id == user.user_id
 
-        internal = [
+        internal: list[Callable[[], object]] = [
             lambda: auth_pb2_grpc.AuthServiceStub(channel).EnsureUser(
                 auth_pb2.EnsureUserRequest(phone_number="+919811111111"), metadata=auth, timeout=10
             ),

@@ -227,7 +227,7 @@ def test_internal_methods_refuse_app_users(api: Api, stack: Stack) -> None:
 
     user = api.sign_in()
     with grpc.insecure_channel(stack.address("notification")) as channel:
-        stub = notification_pb2_grpc.NotificationServiceStub(channel)  # type: ignore[no-untyped-call]
+        stub = notification_pb2_grpc.NotificationServiceStub(channel)
         with pytest.raises(grpc.RpcError) as err:
             stub.HandleEvent(
                 notification_pb2.HandleEventRequest(event_id="x", event_type=notification_pb2.EXPENSE_ADDED),

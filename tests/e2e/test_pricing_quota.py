@@ -4,43 +4,28 @@ one request.
 
 The run may straddle midnight in the business time zone (the window then resets under it), so
 counts are kept per window, as each accepted create's quota headers name it.
-
-Runs against expense-service's CreateExpense when the stack has it, else against the kit test
-service that serves the same method (the gate is the same code either way).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 
 import httpx
 import pytest
 
-from libs import catalog, clock
-from libs.tests.fixtures.gated_service import FAIL, start_gated_gateway
+from libs import clock
+from libs.tests.fixtures.gated_service import FAIL
 from tests.e2e.test_pricing_purchase import buy, reason
 from tests.support import Api, Session
-from tools.devstack.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.clock]
 
 
 @pytest.fixture(scope="module")
-def expenses(stack: Stack, api: Api, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    if catalog.by_name("expense").implemented:
-        yield api
-        return
-    gateway = start_gated_gateway(stack, tmp_path_factory.mktemp("quota"))
-    client = Api(stack)
-    client.http = httpx.Client(base_url=gateway.rest_url, timeout=20)
-    try:
-        yield client
-    finally:
-        client.http.close()
-        gateway.stop()
+def expenses(api: Api) -> Api:
+    return api
 
 
 def instant(text: str) -> datetime:

@@ -1,6 +1,6 @@
 """The local stack behind ``make run`` and the test fixtures.
 
-PostgreSQL, Valkey, an AWS emulator, every implemented service and Envoy, each
+PostgreSQL, Valkey, an AWS emulator, every service and Envoy, each
 started by one small module here and wired together by :class:`stack.Stack`::
 
     with Stack(tmp_dir, ports=free_ports(), database="hisaab_test") as stack:

@@ -1,7 +1,7 @@
 """The whole local stack, started in dependency order and stopped in reverse.
 
 infra (PostgreSQL, Valkey, AWS emulator with the resources of ``libs.aws.bootstrap``)
--> migrations -> every implemented service on its own port -> Envoy (REST on
+-> migrations -> every service on its own port -> Envoy (REST on
 ``rest_url``) -> the background workers of ``catalog.WORKERS``. Used by
 ``make run`` and by the test suite's session fixture.
 """
@@ -60,7 +60,7 @@ def port_variable(key: str) -> str:
 
 def free_ports(services: Sequence[catalog.ServiceSpec] | None = None) -> dict[str, int]:
     """A ``ports`` mapping of fresh free ports, for tests that run beside ``make run``."""
-    names = [s.name for s in (services if services is not None else catalog.implemented())]
+    names = [s.name for s in (services if services is not None else catalog.SERVICES)]
     return {key: free_port() for key in [GATEWAY, GATEWAY_ADMIN, *names]}
 
 
@@ -131,7 +131,7 @@ class Stack:
             services go to the first.
         """
         self.data_dir = (data_dir or default_data_dir()).resolve()
-        self.services = tuple(services if services is not None else catalog.implemented())
+        self.services = tuple(services if services is not None else catalog.SERVICES)
         self.workers = tuple(workers if workers is not None else catalog.WORKERS)
         self.ports = PortPlan.resolve(self.services, ports)
         self.fresh_database = database

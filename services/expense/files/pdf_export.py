@@ -58,7 +58,7 @@ def render(data: ExportData) -> bytes:
         for ln in data.lines
     ]
     story.append(_table(detail))
-    doc.build(story)  # type: ignore[arg-type]
+    doc.build(story)
     return buffer.getvalue()
 
 

@@ -154,16 +154,6 @@ async def fail_export(conn: AsyncConnection, export_id: str, attempts: int, erro
     )
 
 
-@dataclass(frozen=True)
-class LedgerLine:
-    entry_id: str
-    kind: str
-    currency: str
-    total_minor: int
-    created_at: datetime
-    postings: dict[str, Posting]
-
-
 async def expense_lines(
     conn: AsyncConnection, group_id: str, start: date | None, end: date | None
 ) -> list[tuple[Any, dict[str, Posting]]]:
@@ -188,36 +178,6 @@ async def expense_lines(
     ).all()
     postings = await store.postings_of(conn, [str(r.id) for r in rows])
     return [(r, postings.get(str(r.id), {})) for r in rows]
-
-
-async def settlement_lines(
-    conn: AsyncConnection, group_id: str, start: date | None, end: date | None
-) -> list[LedgerLine]:
-    """Active settlement entries of the ledger in the range (by the day they were recorded)."""
-    where = ["group_id = :g", "kind = 'settlement'", "active"]
-    params: dict[str, Any] = {"g": group_id}
-    if start:
-        where.append("created_at::date >= :s")
-        params["s"] = start
-    if end:
-        where.append("created_at::date <= :e")
-        params["e"] = end
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT id, kind, currency, total_minor, created_at FROM ledger.entries "
-                f"WHERE {' AND '.join(where)} ORDER BY created_at, id"
-            ),
-            params,
-        )
-    ).all()
-    postings = await store.postings_of(conn, [str(r.id) for r in rows])
-    return [
-        LedgerLine(
-            str(r.id), r.kind, r.currency, int(r.total_minor), r.created_at, postings.get(str(r.id), {})
-        )
-        for r in rows
-    ]
 
 
 async def imported(conn: AsyncConnection, group_id: str, row_ids: list[str]) -> set[str]:

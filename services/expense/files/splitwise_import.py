@@ -6,7 +6,8 @@ their share). Nets are all that a balance needs, so each row becomes postings
 whose nets equal the file's: with one payer the row is read exactly as
 "payer paid Cost, everyone owes their share"; otherwise the shared part of the
 cost is spread evenly on top of the nets. Rows of category "Payment" are
-settlements. Rows that cannot be read are reported with their line number.
+settlements. Rows that cannot be read are reported with their line number (and the
+column, for a cell that is not an amount).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import io
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
 
 from libs import money
 from libs.ledger.apportion import equal
@@ -91,15 +91,14 @@ class UnreadableFile(ValueError):
     """The file is not a Splitwise export at all (no usable header)."""
 
 
-def _minor(text: str, currency: str) -> int:
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a number") from None
-    scaled = value.scaleb(money.exponent(currency))
-    if scaled != scaled.to_integral_value():
-        raise ValueError(f"{text} has more decimals than {currency} allows")
-    return int(scaled)
+def _minor(text: str, currency: str, column: str) -> int:
+    """A cell in minor units, read by the one money parser. Splitwise writes every amount
+    with two decimals, so zeros past the currency's own decimals (JPY "500.00") are dropped
+    first; any other digit there is refused rather than rounded."""
+    cell = text.strip()
+    if "." in cell:
+        cell = cell.rstrip("0").removesuffix(".")
+    return money.parse_decimal_to_minor(cell, currency, field=f"column {column!r}", allow_negative=True)
 
 
 def _postings(nets: dict[str, int], total: int, seed: str) -> tuple[int, dict[str, Posting]]:
@@ -159,9 +158,9 @@ def _row(line: int, cells: list[str], people: list[str]) -> tuple[ImportRow | No
     if not money.is_known(currency):
         return None, f"unknown currency {currency!r}"
     try:
-        cost = _minor(cost_text, currency)
-        nets = {p: _minor(v or "0", currency) for p, v in zip(people, cells[len(FIXED) :], strict=True)}
-    except ValueError as err:
+        cost = _minor(cost_text, currency, "Cost")
+        nets = {p: _minor(v or "0", currency, p) for p, v in zip(people, cells[len(FIXED) :], strict=True)}
+    except money.InvalidAmount as err:
         return None, str(err)
     if sum(nets.values()) != 0:
         return None, "the person amounts do not add up to zero"

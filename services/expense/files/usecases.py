@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from hisaab.events.v1 import events_pb2 as ev
+
 from libs import clock, outbox
 from libs.db.database import Database
 from libs.errors import FailedPrecondition, InvalidArgument, NotFound
-from libs.ledger import store
+from libs.ledger import reports, store
 from libs.ledger.postings import nets
 from libs.ledger.splits import SplitMode
 from libs.validation import is_uuid
@@ -89,9 +91,8 @@ class FileUseCases:
             )
             await outbox.record(
                 conn,
-                "expense.receipt_attached",
+                ev.ReceiptAttached(group=group_id, expense=expense_id),
                 expense_name(group_id, expense_id),
-                {"group": group_id, "expense": expense_id},
                 actor=caller,
             )
             # Read back on the writer: a replica may not have the receipt yet.
@@ -124,11 +125,7 @@ class FileUseCases:
             caller,
         )
         await outbox.record(
-            conn,
-            "export.requested",
-            row.name,
-            {"group": group_id, "export": row.id, "format": fmt},
-            actor=caller,
+            conn, ev.ExportRequested(group=group_id, export=row.id, format=fmt), row.name, actor=caller
         )
         self._wake.set()
         return row
@@ -192,18 +189,10 @@ class FileUseCases:
         url, _ = self._download(key)
         async with self._db.transaction() as conn:
             await repository.finish_export(conn, row.id, key)
-            await outbox.record(
-                conn,
-                "export.ready",
-                row.name,
-                {
-                    "group": row.group_id,
-                    "export": row.id,
-                    "format": row.format,
-                    "user": row.creator,
-                    "url": url,
-                },
+            ready = ev.ExportReady(
+                group=row.group_id, export=row.id, format=row.format, user=row.creator, url=url
             )
+            await outbox.record(conn, ready, row.name)
         return True
 
     async def _export_data(self, row: ExportRow) -> ExportData:
@@ -214,7 +203,9 @@ class FileUseCases:
 
         async with self._db.read() as conn:
             expenses = await repository.expense_lines(conn, row.group_id, row.start_date, row.end_date)
-            settlements = await repository.settlement_lines(conn, row.group_id, row.start_date, row.end_date)
+            settlements = await reports.active_entries(
+                conn, row.group_id, "settlement", row.start_date, row.end_date
+            )
             balances = await store.group_balances(conn, row.group_id)
         lines = [
             ExportLine(

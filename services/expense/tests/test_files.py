@@ -188,3 +188,19 @@ def test_splitwise_ids_are_stable_and_headers_checked() -> None:
     ]
     with pytest.raises(splitwise_import.UnreadableFile):
         splitwise_import.parse("Name,Amount\nx,1\n")
+
+
+def test_splitwise_cells_that_are_not_amounts_are_reported_by_line_and_column() -> None:
+    parsed = splitwise_import.parse(
+        "Date,Description,Category,Cost,Currency,Asha,Ravi\n"
+        "2026-03-01,Huge,General,Infinity,INR,1.00,-1.00\n"
+        "2026-03-02,Odd,General,2.00,INR,abc,-2.00\n"
+        "2026-03-03,Too fine,General,2.00,INR,2.005,-2.005\n"
+        "2026-03-04,Yen,General,500.00,JPY,500.00,-500.00\n"
+    )
+    assert parsed.skipped == [
+        (2, "column 'Cost': not a decimal number: 'Infinity'"),
+        (3, "column 'Asha': not a decimal number: 'abc'"),
+        (4, "column 'Asha': INR allows at most 2 decimal places"),
+    ]
+    assert [(r.line, r.total_minor) for r in parsed.rows] == [(5, 500)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hisaab.events.v1 import events_pb2 as ev
 
 from libs.errors import InvalidArgument
 from services.notification import domain, templates
@@ -14,18 +15,18 @@ NOW = datetime(2031, 3, 4, 13, 0, tzinfo=UTC)
 
 
 def test_expense_event_goes_to_members_and_participants_never_the_actor() -> None:
-    event = domain.from_outbox(
+    event = domain.from_event(
         "e1",
-        "expense.created",
+        ev.ExpenseChanged(
+            group="g",
+            expense="x",
+            change=ev.CREATED,
+            currency="INR",
+            total_minor=45050,
+            deltas={"a": 300, "d": -300},
+        ),
         "groups/g/expenses/x",
         "a",
-        {
-            "group": "g",
-            "expense": "x",
-            "currency": "INR",
-            "total_minor": 45050,
-            "deltas": {"a": 300, "d": -300},
-        },
         NOW,
     )
     assert event is not None and event.type is EventType.EXPENSE_ADDED
@@ -35,34 +36,36 @@ def test_expense_event_goes_to_members_and_participants_never_the_actor() -> Non
 
 
 def test_member_added_goes_only_to_the_added_person() -> None:
-    event = domain.from_outbox("e2", "member.added", "groups/g", "a", {"group": "g", "user": "b"}, NOW)
+    added = ev.MemberChanged(group="g", user="b", change=ev.ADDED)
+    event = domain.from_event("e2", added, "groups/g", "a", NOW)
     assert event is not None and domain.recipients(event, ["a", "b", "c"]) == ["b"]
-    change = domain.membership_change("member.added", "a", {"group": "g", "user": "b"}, 7)
+    change = domain.membership_change(added, "a", 7)
     assert change == domain.MembershipChange("g", "b", True, 7)
-    assert domain.membership_change("group.created", "a", {"group": "g"}, 1) == domain.MembershipChange(
-        "g", "a", True, 1
-    )
-    assert domain.membership_change("member.left", "b", {"group": "g", "user": "b"}, 9).present is False  # type: ignore[union-attr]
+    created = ev.GroupChanged(group="g", change=ev.CREATED)
+    assert domain.membership_change(created, "a", 1) == domain.MembershipChange("g", "a", True, 1)
+    left = ev.MemberChanged(group="g", user="b", change=ev.LEFT)
+    assert domain.membership_change(left, "b", 9).present is False  # type: ignore[union-attr]
 
 
 def test_state_only_events_notify_nobody() -> None:
     for kind in (
-        "group.created",
-        "group.updated",
-        "member.joined",
-        "user.activated",
-        "recurring_expense.created",
+        ev.GroupChanged(group="g", change=ev.CREATED),
+        ev.GroupChanged(group="g", change=ev.UPDATED),
+        ev.MemberChanged(group="g", user="b", change=ev.JOINED),
+        ev.UserActivated(user="b"),
+        ev.RecurringRuleChanged(group="g", change=ev.CREATED),
     ):
-        assert domain.from_outbox("e", kind, "groups/g", "a", {"group": "g", "user": "b"}, NOW) is None
+        assert domain.from_event("e", kind, "groups/g", "a", NOW) is None
 
 
 def test_settlement_reaches_payer_and_payee() -> None:
-    event = domain.from_outbox(
+    event = domain.from_event(
         "e3",
-        "settlement.recorded",
+        ev.SettlementChanged(
+            group="g", change=ev.CREATED, payer="a", payee="z", currency="JPY", amount_minor=500
+        ),
         "groups/g/settlements/s",
         "a",
-        {"group": "g", "payer": "a", "payee": "z", "currency": "JPY", "amount_minor": 500},
         NOW,
     )
     assert event is not None and domain.recipients(event, []) == ["z"]

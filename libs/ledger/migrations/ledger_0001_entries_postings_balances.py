@@ -1,4 +1,4 @@
-"""ledger: entries, per-user postings and running balances (written only by libs.ledger.store).
+"""ledger: entries, per-user postings and running balances (written only by the libs.ledger package).
 
 Revision ID: ledger_0001
 """
