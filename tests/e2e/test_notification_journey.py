@@ -46,7 +46,7 @@ def _sqs(stack: Stack) -> Any:
 
 def _queue_empty(stack: Stack) -> bool:
     """No message waiting and none being worked on in the notification queue."""
-    counts = _sqs(stack).get_queue_attributes(
+    counts: dict[str, str] = _sqs(stack).get_queue_attributes(
         QueueUrl=stack.resources.notification_queue_url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]

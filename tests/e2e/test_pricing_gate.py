@@ -95,7 +95,7 @@ def test_expiry_closes_the_gate_and_the_job_emits_an_event(gated: Api, stack: St
     paid = buy(gated, meera, f"packs/{key}")
     assert summary(gated, meera).status_code == 200
     ends = parse_time(gated.call("GET", "/v1/users/me/features", meera).json()["expireTimes"]["charts"])
-    assert ends > parse_time(paid["paidTime"])
+    assert ends > parse_time(str(paid["paidTime"]))
     # Closed on time by the gate's own time comparison: no job needs to run for it.
     deadline = time.monotonic() + 30
     late = summary(gated, meera)
