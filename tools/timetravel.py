@@ -95,7 +95,8 @@ def run_at(target: datetime, pytest_args: Sequence[str], *, every_test: bool = F
         if every_test:
             env[EVERY_TEST_VARIABLE] = "1"
         utc = target.astimezone(UTC)
-        print(f"== tests marked 'clock' at {target.isoformat()} ({utc:%Y-%m-%d %H:%M:%S} UTC)")
+        which = "every test" if every_test else "tests marked 'clock'"
+        print(f"== {which} at {target.isoformat()} ({utc:%Y-%m-%d %H:%M:%S} UTC)")
         sys.stdout.flush()
         selection = [] if every_test else ["-m", "clock"]
         command = [sys.executable, "-m", "pytest", *selection, "-p", "no:cacheprovider", *pytest_args]
