@@ -95,7 +95,11 @@ class AuthUseCases:
                     challenge, subject, code, user.claims() if user else _claims(challenge.contact)
                 )
             except CodeRejected:
+                # Counted under the challenge's row lock, in the transaction that checked the
+                # count, so concurrent guesses queue behind it: at most MAX_ATTEMPTS are ever
+                # evaluated. The transaction commits; the refusal is raised after it.
                 wrong = True
+                await repository.count_failed_attempt(conn, challenge.id)
             else:
                 wrong = False
                 await repository.consume_challenge(conn, challenge.id)
@@ -123,9 +127,6 @@ class AuthUseCases:
                     await outbox.record(conn, activated, f"users/{user.id}", actor=user.id)
                 signed = SignedIn(tokens, user, new_user)
         if wrong:
-            # Counted in its own transaction: the failed attempt must stick even though we refuse.
-            async with self._db.transaction() as conn:
-                await repository.count_failed_attempt(conn, challenge_id)
             raise OtpInvalid("the code is not correct")
         return signed
 
