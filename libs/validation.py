@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 
 import phonenumbers
@@ -36,14 +37,34 @@ def email(value: str, field: str = "email") -> str:
     return f"{local}@{domain.lower()}"
 
 
-def text(value: str, field: str, *, max_length: int, required: bool = False) -> str:
-    value = value.strip()
+# Bidirectional overrides and isolates reorder what a reader sees ("a\u202egnp.exe" shows as
+# "aexe.png"): never wanted in a name, a note or a comment.
+_BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+
+def _is_control(c: str) -> bool:
+    """C0 (U+0000-U+001F), DEL and C1 (U+0080-U+009F)."""
+    return ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F
+
+
+def text(value: str, field: str, *, max_length: int, required: bool = False, multiline: bool = False) -> str:
+    """Human-entered text, NFC-normalised and trimmed; ``max_length`` counts code points after that.
+
+    Control characters are refused (a line break only where the field is ``multiline``, where
+    CRLF becomes LF), and so are bidirectional overrides and isolates.
+    """
+    value = unicodedata.normalize("NFC", value).strip()
+    if multiline:
+        value = value.replace("\r\n", "\n")
     if required and not value:
         raise InvalidArgument(field, "is required")
     if len(value) > max_length:
         raise InvalidArgument(field, f"must be at most {max_length} characters")
-    if any(ord(c) < 32 and c not in "\n\t" for c in value):
-        raise InvalidArgument(field, "must not contain control characters")
+    if any(_is_control(c) and not (multiline and c == "\n") for c in value):
+        allowed = " other than line breaks" if multiline else ""
+        raise InvalidArgument(field, f"must not contain control characters{allowed}")
+    if any(c in _BIDI_CONTROLS for c in value):
+        raise InvalidArgument(field, "must not contain bidirectional text controls")
     return value
 
 

@@ -159,7 +159,7 @@ def draft(expense: expense_pb2.Expense, prefix: str, caller: str, *, need_date: 
         ),
         category=category(expense.category, f"{prefix}.category"),
         expense_date=day,
-        notes=validation.text(expense.notes, f"{prefix}.notes", max_length=domain.MAX_NOTES),
+        notes=validation.text(expense.notes, f"{prefix}.notes", max_length=domain.MAX_NOTES, multiline=True),
         currency=currency,
         total_minor=amount,
         payers=paid,
@@ -183,7 +183,7 @@ def updates(expense: expense_pb2.Expense, paths: list[str]) -> Updates:
         elif path == "expense_date":
             values[path] = parse_date(expense.expense_date, field)
         elif path == "notes":
-            values[path] = validation.text(expense.notes, field, max_length=domain.MAX_NOTES)
+            values[path] = validation.text(expense.notes, field, max_length=domain.MAX_NOTES, multiline=True)
         elif path == "total":
             values[path] = total(expense.total, field)
         elif path == "payers":

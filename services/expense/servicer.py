@@ -235,7 +235,9 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     ) -> expense_pb2.Comment:
         caller = require_caller().user_id
         group_id, expense_id = _parts(request.parent, "expenses", "parent")
-        body = validation.text(request.comment.text, "comment.text", max_length=MAX_COMMENT, required=True)
+        body = validation.text(
+            request.comment.text, "comment.text", max_length=MAX_COMMENT, required=True, multiline=True
+        )
         idempotency.validate_request_id(request.request_id)
         await self._uc.require_member(caller, group_id)
         names = await self._uc.display_names([caller])

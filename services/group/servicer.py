@@ -105,7 +105,7 @@ def _group_fields(group: group_pb2.Group, paths: list[str], prefix: str = "group
         if path == "display_name":
             fields[path] = validation.text(group.display_name, field, max_length=100, required=True)
         elif path == "description":
-            fields[path] = validation.text(group.description, field, max_length=1000)
+            fields[path] = validation.text(group.description, field, max_length=1000, multiline=True)
         elif path == "default_currency":
             fields[path] = validation.currency_code(group.default_currency, field)
         elif path == "simplify_debts":

@@ -259,7 +259,9 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
             display_name=validation.text(
                 f.display_name, "feature.display_name", max_length=100, required=True
             ),
-            description=validation.text(f.description, "feature.description", max_length=1000),
+            description=validation.text(
+                f.description, "feature.description", max_length=1000, multiline=True
+            ),
         )
         return feature_proto(await self._catalog.upsert_feature(feature))
 
@@ -271,7 +273,7 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         pack = Pack(
             key=p.key,
             display_name=validation.text(p.display_name, "pack.display_name", max_length=100, required=True),
-            description=validation.text(p.description, "pack.description", max_length=1000),
+            description=validation.text(p.description, "pack.description", max_length=1000, multiline=True),
             features=tuple(dict.fromkeys(p.features)),
             duration=timedelta(seconds=p.duration.seconds) if p.HasField("duration") else None,
             price_inr_minor=int(p.price.amount_minor),

@@ -141,7 +141,7 @@ def _new_settlement(s: settlement_pb2.Settlement) -> NewSettlement:
         currency=currency,
         amount_minor=amount,
         settle_date=settle_date,
-        note=validation.text(s.note, "settlement.note", max_length=domain.MAX_NOTE),
+        note=validation.text(s.note, "settlement.note", max_length=domain.MAX_NOTE, multiline=True),
         method=method,
         payment_reference=validation.text(
             s.payment_reference, "settlement.payment_reference", max_length=domain.MAX_PAYMENT_REFERENCE
