@@ -1,13 +1,23 @@
-"""Opaque page tokens (AIP-158): keyset cursors bound to the query that made them."""
+"""Opaque page tokens (AIP-158): keyset cursors, signed with a key from configuration and bound
+to the query, the method and the caller that made them, with an expiry.
+
+A token is checked before anything in it is used, so no edited, foreign or stale token
+reaches a query: each is INVALID_ARGUMENT naming the field.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
+from libs import clock, settings
+from libs.auth.caller import current_caller, current_method
 from libs.errors import InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
@@ -20,8 +30,33 @@ def page_size(requested: int, *, default: int = DEFAULT_PAGE_SIZE, maximum: int 
     return min(requested or default, maximum)
 
 
+PAGE_TOKEN_TTL = timedelta(days=1)
+_SIGNATURE_BYTES = 16
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode())
+
+
+@lru_cache(maxsize=1)
+def _key() -> bytes:
+    return settings.page_token_key()
+
+
 def _fingerprint(query: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(query, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """The query, the method serving it and the caller: a token is good for that list only."""
+    caller = current_caller()
+    bound = {"q": query, "m": current_method(), "u": caller.user_id if caller else ""}
+    return hashlib.sha256(json.dumps(bound, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _sign(body: str) -> str:
+    return _b64(hmac.new(_key(), body.encode(), hashlib.sha256).digest()[:_SIGNATURE_BYTES])
 
 
 @dataclass(frozen=True)
@@ -29,21 +64,37 @@ class Cursor:
     key: list[Any]
 
 
-def encode(key: list[Any], query: dict[str, Any]) -> str:
-    raw = json.dumps({"k": key, "q": _fingerprint(query)}, separators=(",", ":"), default=str)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def encode(key: list[Any], query: dict[str, Any], *, ttl: timedelta = PAGE_TOKEN_TTL) -> str:
+    """An opaque token for the page after ``key``: signed, bound to this query, method and
+    caller, and good until ``ttl`` from now."""
+    expires = int((clock.now() + ttl).timestamp())
+    body = _b64(
+        json.dumps(
+            {"k": key, "q": _fingerprint(query), "e": expires}, separators=(",", ":"), default=str
+        ).encode()
+    )
+    return f"{body}.{_sign(body)}"
 
 
-def decode(token: str, query: dict[str, Any]) -> Cursor | None:
-    """The cursor in ``token``; None for the first page. The query must match the one that made it."""
+def decode(token: str, query: dict[str, Any], *, field: str = "page_token") -> Cursor | None:
+    """The cursor in ``token``; None for the first page. A token that this API did not issue,
+    was altered, belongs to another list or caller, or has expired is INVALID_ARGUMENT."""
     if not token:
         return None
+    body, _, signature = token.partition(".")
+    if not body or not hmac.compare_digest(signature.encode(), _sign(body).encode()):
+        raise InvalidArgument(field, "not a token this API issued")
     try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        key, fingerprint = data["k"], data["q"]
+        data = json.loads(_unb64(body))
+        key, fingerprint, expires = data["k"], data["q"], data["e"]
     except (ValueError, KeyError, TypeError):
-        raise InvalidArgument("page_token", "not a token this API issued") from None
-    if fingerprint != _fingerprint(query) or not isinstance(key, list):
-        raise InvalidArgument("page_token", "belongs to a different query")
+        raise InvalidArgument(field, "not a token this API issued") from None
+    if (
+        not isinstance(key, list)
+        or not all(isinstance(v, _SCALARS) for v in key)
+        or fingerprint != _fingerprint(query)
+    ):
+        raise InvalidArgument(field, "belongs to a different query")
+    if not isinstance(expires, int) or clock.now().timestamp() >= expires:
+        raise InvalidArgument(field, "has expired; start again from the first page")
     return Cursor(key=key)

@@ -18,6 +18,23 @@ class SettingsError(ValueError):
     """The configuration is unusable; the process must not start."""
 
 
+# Signs page tokens where no key is configured (dev and test only): every process of a
+# service must share the key, since a page may be asked of another replica.
+_DEV_PAGE_TOKEN_KEY = b"hisaab-development-page-tokens-not-secret"
+
+
+def page_token_key() -> bytes:
+    """HISAAB_PAGE_TOKEN_KEY (at least 32 characters, a secret in staging and prod)."""
+    key = _env("HISAAB_PAGE_TOKEN_KEY")
+    if key:
+        if len(key) < 32:
+            raise SettingsError("HISAAB_PAGE_TOKEN_KEY must be at least 32 characters")
+        return key.encode()
+    if _env("HISAAB_ENV", "dev") in PRODUCTION_ENVS:
+        raise SettingsError("HISAAB_PAGE_TOKEN_KEY is required with HISAAB_ENV=staging|prod")
+    return _DEV_PAGE_TOKEN_KEY
+
+
 def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
@@ -57,6 +74,7 @@ def load(service_name: str) -> Settings:
 
     spec = by_name(service_name)
     env = _env("HISAAB_ENV", "dev")
+    page_token_key()  # fail at start-up, not on the first list request
     provider = _env("HISAAB_AUTH_PROVIDER", "local")
     region = _env("AWS_REGION", _env("AWS_DEFAULT_REGION", "ap-south-1"))
     pool = _env("HISAAB_COGNITO_USER_POOL_ID")

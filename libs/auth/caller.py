@@ -22,6 +22,20 @@ class Caller:
 
 
 _current: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("hisaab_caller", default=None)
+_method: contextvars.ContextVar[str] = contextvars.ContextVar("hisaab_method", default="")
+
+
+def current_method() -> str:
+    """The full gRPC method being served (``/hisaab.expense.v1.ExpenseService/ListExpenses``)."""
+    return _method.get()
+
+
+def set_method(method: str) -> contextvars.Token[str]:
+    return _method.set(method)
+
+
+def reset_method(token: contextvars.Token[str]) -> None:
+    _method.reset(token)
 
 
 def current_caller() -> Caller | None:

@@ -17,7 +17,7 @@ from typing import Any
 import grpc
 from grpc_status import rpc_status
 
-from libs.auth.caller import Caller, reset_caller, set_caller
+from libs.auth.caller import Caller, reset_caller, reset_method, set_caller, set_method
 from libs.auth.verifier import TokenVerifier
 from libs.errors import DomainError, Unauthenticated, internal_status, to_status
 from libs.rpc.descriptors import MethodRules
@@ -73,6 +73,7 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             started = time.perf_counter()
             token = set_caller(None)
+            serving = set_method(rules.path)
             code = "OK"
             try:
                 caller = await self._authenticate(rules, context)
@@ -93,6 +94,7 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 await context.abort(status.code, status.details, status.trailing_metadata)
             finally:
                 reset_caller(token)
+                reset_method(serving)
                 log.info(
                     "rpc",
                     extra={

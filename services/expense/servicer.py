@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from google.protobuf import empty_pb2
@@ -42,6 +42,8 @@ _VERB = {
     "commented": expense_pb2.Activity.COMMENTED,
 }
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+# A phone may stay offline for weeks and still resume from its cursor; past this it resyncs.
+CHANGE_CURSOR_TTL = timedelta(days=90)
 
 
 def _group_id(name: str, field: str = "parent", *, allow_all: bool = False) -> str:
@@ -204,7 +206,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         size = pagination.page_size(request.page_size, default=CHANGES_DEFAULT_PAGE, maximum=CHANGES_MAX_PAGE)
         # Cursors are tied to the feed they came from, never to a page size.
         query = {"feed": group_id, "caller": caller}
-        cursor = pagination.decode(request.cursor, query)
+        cursor = pagination.decode(request.cursor, query, field="cursor")
         after = (int(cursor.key[0]), str(cursor.key[1])) if cursor else None
         groups = await self._uc.group_ids(caller, group_id)
         found = await self._uc.changes(groups, after, size + 1)
@@ -212,7 +214,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         last = page[-1].change_key if page else (after or (0, _ZERO_UUID))
         return expense_pb2.ListExpenseChangesResponse(
             changes=[self._change(e) for e in page],
-            next_cursor=pagination.encode([last[0], last[1]], query),
+            next_cursor=pagination.encode([last[0], last[1]], query, ttl=CHANGE_CURSOR_TTL),
             has_more=len(found) > size,
         )
 
