@@ -200,6 +200,15 @@ def render(fds: descriptor_pb2.FileDescriptorSet) -> str:
         "Internal RPCs have no REST binding: they are called by other services,",
         "job handlers and admin tooling over gRPC only.",
         "",
+        "**Compatibility.** `v1` only grows: new services, methods, fields, enum values",
+        "and optional parameters. Removing or renumbering a field, changing its type or",
+        "JSON name, removing an enum value or a method, or changing a REST path breaks",
+        "installed apps, and `make test` refuses it (`buf breaking` against the frozen",
+        "contract in `protos/baseline/`, with the lint rules in `protos/buf.yaml`). A",
+        "change that must break is a new `v2` package served beside `v1` until no",
+        "supported app calls `v1`; the baseline moves only when a release ships",
+        "(`python -m tools.buf baseline`).",
+        "",
     ]
     for svc in svcs:
         out += [f"## {svc.short_name} (`{svc.package}`)", ""]
