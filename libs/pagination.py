@@ -5,10 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 from libs.errors import InvalidArgument
+
+T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -47,3 +51,26 @@ def decode(token: str, query: dict[str, Any]) -> Cursor | None:
     if fingerprint != _fingerprint(query) or not isinstance(key, list):
         raise InvalidArgument("page_token", "belongs to a different query")
     return Cursor(key=key)
+
+
+def page_of(
+    found: Sequence[T], size: int, key: Callable[[T], list[Any]], query: dict[str, Any]
+) -> tuple[list[T], str]:
+    """The page to answer and the next page's token ("" on the last page), from rows read
+    with ``limit=size + 1``: the extra row only says whether there is more. ``key`` is the
+    keyset cursor of the page's last row."""
+    page = list(found[:size])
+    return page, encode(key(page[-1]), query) if len(found) > size else ""
+
+
+class Created(Protocol):
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def id(self) -> str: ...
+
+
+def created_key(row: Created) -> list[Any]:
+    """The cursor of lists ordered by creation time, ties broken by id."""
+    return [row.created_at.isoformat(), row.id]

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from google.type import date_pb2
 from hisaab.expense.v1 import expense_pb2, expense_pb2_grpc
 from hisaab.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
+from libs import wire
 from libs.errors import Unavailable
 from services.notification.identity import ServiceToken
 
@@ -31,9 +31,7 @@ def external_jobs(
         day = period_start.astimezone(RECURRING_TIME_ZONE).date()
         try:
             answer = await expenses.GenerateRecurringOccurrences(
-                expense_pb2.GenerateRecurringOccurrencesRequest(
-                    run_date=date_pb2.Date(year=day.year, month=day.month, day=day.day)
-                ),
+                expense_pb2.GenerateRecurringOccurrencesRequest(run_date=wire.date_pb(day)),
                 metadata=identity.metadata(),
                 timeout=JOB_DEADLINE_SECONDS,
             )

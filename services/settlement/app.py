@@ -11,7 +11,7 @@ from libs.rosters import RosterCache
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from services.settlement.balance_cache import BalanceCache
-from services.settlement.peers import GroupDirectory, UserDirectory
+from services.settlement.peers import GroupDirectory, UserProfiles
 from services.settlement.servicer import SettlementServicer
 from services.settlement.usecases import SettlementUseCases
 
@@ -24,7 +24,7 @@ async def build() -> ServiceApp:
     auth_channel = channel(settings.peer("auth"), default_timeout=settings.peer_timeout_seconds)
     rosters = RosterCache(cache)  # one client and one outage window for both caches
     usecases = SettlementUseCases(
-        db, GroupDirectory(group_channel, rosters), UserDirectory(auth_channel), BalanceCache(cache)
+        db, GroupDirectory(group_channel, rosters), UserProfiles(auth_channel), BalanceCache(cache)
     )
     servicer = SettlementServicer(usecases, db)
 
