@@ -9,6 +9,7 @@ from hisaab.expense.v1 import expense_pb2_grpc
 from libs import aws
 from libs import settings as settings_mod
 from libs.db.database import Database
+from libs.features.install import gate_interceptor
 from libs.rosters import RosterCache
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
@@ -51,6 +52,7 @@ async def build() -> ServiceApp:
         await settlement_channel.close(None)
 
     return ServiceApp(
+        gate=gate_interceptor,
         settings=settings,
         register=lambda server: expense_pb2_grpc.add_ExpenseServiceServicer_to_server(servicer, server),
         on_stop=[db.close, rosters.close, close_channels],

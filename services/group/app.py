@@ -6,6 +6,7 @@ from hisaab.group.v1 import group_pb2_grpc
 
 from libs import settings as settings_mod
 from libs.db.database import Database
+from libs.features.install import gate_interceptor
 from libs.rosters import RosterCache
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
@@ -27,6 +28,7 @@ async def build() -> ServiceApp:
         await auth_channel.close(None)
 
     return ServiceApp(
+        gate=gate_interceptor,
         settings=settings,
         register=lambda server: group_pb2_grpc.add_GroupServiceServicer_to_server(servicer, server),
         on_stop=[db.close, rosters.close, close_channel],

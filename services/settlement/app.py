@@ -7,6 +7,7 @@ from hisaab.settlement.v1 import settlement_pb2_grpc
 from libs import settings as settings_mod
 from libs.cache import Cache
 from libs.db.database import Database
+from libs.features.install import gate_interceptor
 from libs.rosters import RosterCache
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
@@ -33,6 +34,7 @@ async def build() -> ServiceApp:
         await auth_channel.close(None)
 
     return ServiceApp(
+        gate=gate_interceptor,
         settings=settings,
         register=lambda server: settlement_pb2_grpc.add_SettlementServiceServicer_to_server(servicer, server),
         on_stop=[db.close, cache.close, close_peers],
