@@ -30,7 +30,7 @@ log = logging.getLogger("hisaab.server")
 
 
 # Builds the interceptor that runs after the pipeline (the feature gate of
-# libs.features.install) from the service's settings and contract; None if not needed.
+# libs.clients.features.install) from the service's settings and contract; None if not needed.
 GateFactory = Callable[[Settings, Mapping[str, MethodRules]], Any | None]
 
 

@@ -7,8 +7,8 @@ from hisaab.auth.v1 import auth_pb2_grpc
 
 from libs import settings as settings_mod
 from libs.auth.jwks import JwksCache
+from libs.clients.features.install import gate_interceptor
 from libs.db.database import Database
-from libs.features.install import gate_interceptor
 from libs.server import ServiceApp
 from services.auth.providers import IdentityProvider
 from services.auth.providers.cognito import CognitoProvider

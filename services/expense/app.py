@@ -8,9 +8,9 @@ from hisaab.expense.v1 import expense_pb2_grpc
 
 from libs import aws
 from libs import settings as settings_mod
+from libs.clients.features.install import gate_interceptor
+from libs.clients.rosters import RosterCache
 from libs.db.database import Database
-from libs.features.install import gate_interceptor
-from libs.rosters import RosterCache
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from services.expense.files.usecases import FileUseCases

@@ -11,9 +11,9 @@ from hisaab.group.v1 import group_pb2, group_pb2_grpc
 from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
 from libs import wire
+from libs.clients.rosters import RosterCache
+from libs.clients.users import UserDirectory
 from libs.errors import Unavailable
-from libs.rosters import RosterCache
-from libs.users import UserDirectory
 
 
 class GroupDirectory:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hisaab.group.v1 import group_pb2_grpc
 
 from libs import settings as settings_mod
+from libs.clients.features.install import gate_interceptor
+from libs.clients.rosters import RosterCache
 from libs.db.database import Database
-from libs.features.install import gate_interceptor
-from libs.rosters import RosterCache
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from services.group.peers import AuthDirectory, SettlementBalances

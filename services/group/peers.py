@@ -6,8 +6,8 @@ import grpc
 from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
 from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
+from libs.clients.users import UserDirectory
 from libs.errors import Unavailable
-from libs.users import UserDirectory
 from services.group.ports import Profile
 
 

@@ -10,9 +10,9 @@ from typing import Any
 from hisaab.events.v1 import events_pb2 as ev
 
 from libs import etag, outbox
+from libs.clients.rosters import Roster, RosterCache
 from libs.db.database import Database
 from libs.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from libs.rosters import Roster, RosterCache
 from services.group import domain, repository
 from services.group.domain import Group, InviteLink, Kind, Member, Role
 from services.group.ports import Balances, Profile, UserDirectory

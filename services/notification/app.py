@@ -11,8 +11,8 @@ from hisaab.notification.v1 import notification_pb2_grpc
 
 from libs import aws
 from libs import settings as settings_mod
+from libs.clients.features.install import gate_interceptor
 from libs.db.database import Database
-from libs.features.install import gate_interceptor
 from libs.jobs.analytics import analytics_job
 from libs.rpc.peers import channel
 from libs.server import ServiceApp

@@ -7,10 +7,10 @@ from hisaab.pricing.v1 import pricing_pb2_grpc
 
 from libs import settings as settings_mod
 from libs.cache import Cache
+from libs.clients.features import keys
+from libs.clients.features.cache import EntitlementCache
+from libs.clients.features.install import gate_interceptor
 from libs.db.database import Database
-from libs.features import keys
-from libs.features.cache import EntitlementCache
-from libs.features.install import gate_interceptor
 from libs.server import ServiceApp
 from libs.settings import Settings
 from services.pricing import config as config_mod

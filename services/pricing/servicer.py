@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs import idempotency, names, pagination, validation, wire
 from libs.auth.caller import Caller, is_internal, require_caller
+from libs.clients.features.windows import Period
 from libs.db.database import Database
 from libs.errors import InvalidArgument, NotAllowed, NotFound
-from libs.features.windows import Period
 from services.pricing.catalog import CatalogUseCases
 from services.pricing.domain import BASE_CURRENCY, Feature, Grant, Order, Pack, ProviderKind, Quota
 from services.pricing.entitlements import EntitlementUseCases, Usage

@@ -6,9 +6,9 @@ from hisaab.settlement.v1 import settlement_pb2_grpc
 
 from libs import settings as settings_mod
 from libs.cache import Cache
+from libs.clients.features.install import gate_interceptor
+from libs.clients.rosters import RosterCache
 from libs.db.database import Database
-from libs.features.install import gate_interceptor
-from libs.rosters import RosterCache
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from services.settlement.balance_cache import BalanceCache

@@ -5,9 +5,9 @@ from __future__ import annotations
 import grpc
 from hisaab.group.v1 import group_pb2, group_pb2_grpc
 
+from libs.clients.rosters import Roster, RosterCache
+from libs.clients.users import UserDirectory
 from libs.errors import NotFound, Unavailable
-from libs.rosters import Roster, RosterCache
-from libs.users import UserDirectory
 from services.settlement.ports import GroupInfo, Member, Profile
 
 GROUP_NOT_FOUND = "group not found"

@@ -7,7 +7,7 @@ accepted. A relay killed mid-pass never commits, so its rows are unlocked and
 published again by the next pass: duplicates are possible, loss is not, and
 consumers dedupe by the event id every message carries.
 
-Run: ``python -m libs.outbox_relay`` (needs DATABASE_URL, HISAAB_EVENTS_TOPIC_ARN).
+Run: ``python -m libs.jobs.outbox_relay`` (needs DATABASE_URL, HISAAB_EVENTS_TOPIC_ARN).
 """
 
 from __future__ import annotations
