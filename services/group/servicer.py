@@ -247,14 +247,12 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         caller = require_caller()
         group_id, user_id = names.in_group(request.name, "members", "name")
         await self._uc.remove(caller.user_id, group_id, user_id)
-        await self._uc.publish_roster(group_id)
         return empty_pb2.Empty()
 
     async def LeaveGroup(self, request: group_pb2.LeaveGroupRequest, context: Any) -> empty_pb2.Empty:
         caller = require_caller()
         group_id = _group_id(request.name)
         await self._uc.remove(caller.user_id, group_id, caller.user_id)
-        await self._uc.publish_roster(group_id)
         return empty_pb2.Empty()
 
     async def CreateInviteLink(
@@ -310,9 +308,7 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         caller = require_caller()
         if not request.token:
             raise InvalidArgument("token", "is required")
-        group = await self._uc.join(caller.user_id, request.token)
-        await self._uc.publish_roster(group.id)
-        return group_proto(group)
+        return group_proto(await self._uc.join(caller.user_id, request.token))
 
     async def GetRoster(self, request: group_pb2.GetRosterRequest, context: Any) -> group_pb2.Roster:
         caller = require_caller()
