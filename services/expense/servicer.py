@@ -90,12 +90,13 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self._files = files
         self._recurring = recurring
 
+    def _bound(self, scope: str, request: Any, response_type: type[M]) -> idempotency.Once[M]:
+        return idempotency.Once(self._db, f"expense.{scope}", request, response_type)
+
     async def _once(
         self, scope: str, request: Any, response_type: type[M], work: Callable[[Any], Awaitable[M]]
     ) -> M:
-        return await idempotency.once_in_transaction(
-            self._db, f"expense.{scope}", request, response_type, work
-        )
+        return await self._bound(scope, request, response_type)(work)
 
     # --- expenses --------------------------------------------------------------------------
 
@@ -105,14 +106,9 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         caller = require_caller().user_id
         group_id = _group_id(request.parent)
         idempotency.validate_request_id(request.request_id)
-        prepared = await self._uc.prepare_create(
-            caller, group_id, codec.draft(request.expense, "expense", caller)
-        )
-
-        async def work(conn: Any) -> expense_pb2.Expense:
-            return codec.expense_pb(await self._uc.create(conn, caller, group_id, prepared))
-
-        return await self._once("CreateExpense", request, expense_pb2.Expense, work)
+        draft = codec.draft(request.expense, "expense", caller)
+        once = self._bound("CreateExpense", request, expense_pb2.Expense)
+        return await self._uc.add(caller, group_id, draft, once, codec.expense_pb)
 
     async def GetExpense(self, request: expense_pb2.GetExpenseRequest, context: Any) -> expense_pb2.Expense:
         group_id, expense_id = names.in_group(request.name, "expenses", "name")
@@ -277,14 +273,8 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
             raise InvalidArgument("recurring_expense.template", "is required")
         template = codec.draft(rule.template, "recurring_expense.template", caller, need_date=False)
         idempotency.validate_request_id(request.request_id)
-        await self._uc.prepare_rule(caller, group_id, template)
-
-        async def work(conn: Any) -> expense_pb2.RecurringExpense:
-            return codec.rule_pb(
-                await self._uc.create_rule(conn, caller, group_id, schedule, template, rule.paused)
-            )
-
-        return await self._once("CreateRecurringExpense", request, expense_pb2.RecurringExpense, work)
+        once = self._bound("CreateRecurringExpense", request, expense_pb2.RecurringExpense)
+        return await self._uc.add_rule(caller, group_id, schedule, template, rule.paused, once, codec.rule_pb)
 
     async def GetRecurringExpense(
         self, request: expense_pb2.GetRecurringExpenseRequest, context: Any

@@ -221,15 +221,9 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         group_id = _group_id(request.parent, "parent")
         invitee = _invitee(request, "invitee")
         role = _ROLE.get(request.role, Role.MEMBER) if request.role else Role.MEMBER
-
-        async def work(conn: Any) -> group_pb2.Member:
-            member = await self._uc.add_member(conn, caller.user_id, group_id, invitee, role)
-            profiles = await self._uc.profiles([member.user_id])
-            return member_proto(member, profiles.get(member.user_id))
-
-        added = await self._once("AddMember", request, group_pb2.Member, work)
-        await self._uc.publish_roster(group_id)
-        return added
+        idempotency.validate_request_id(request.request_id)
+        once = idempotency.Once(self._db, "group.AddMember", request, group_pb2.Member)
+        return await self._uc.add_member(caller.user_id, group_id, invitee, role, once, member_proto)
 
     async def UpdateMember(self, request: group_pb2.UpdateMemberRequest, context: Any) -> group_pb2.Member:
         caller = require_caller()

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hisaab.events.v1 import events_pb2 as ev
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs import etag, outbox
 from libs.clients.rosters import Roster, RosterCache
 from libs.db.database import Database
 from libs.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from libs.idempotency import M, Once
 from services.group import domain, repository
 from services.group.domain import Group, InviteLink, Kind, Member, Role
 from services.group.ports import Balances, Profile, UserDirectory
@@ -149,14 +151,44 @@ class GroupUseCases:
             found = await repository.members(conn, group_id, after=after, limit=limit)
         return found, await self._users.profiles([m.user_id for m in found])
 
-    async def add_member(self, conn: Any, caller: str, group_id: str, invitee: Invitee, role: Role) -> Member:
-        group = await self._visible(conn, group_id, caller, lock=True)
+    async def _check_adding(self, conn: Any, caller: str, group_id: str, role: Role, *, lock: bool) -> Group:
+        group = await self._visible(conn, group_id, caller, lock=lock)
         domain.require_not_direct(group, "add members")
         if role is Role.OWNER:
             domain.require_owner(group)
         if group.member_count >= domain.MAX_MEMBERS:
             raise FailedPrecondition(f"a group has at most {domain.MAX_MEMBERS} members")
+        return group
+
+    async def add_member(
+        self,
+        caller: str,
+        group_id: str,
+        invitee: Invitee,
+        role: Role,
+        once: Once[M],
+        present: Callable[[Member, Profile | None], M],
+    ) -> M:
+        """AddMember. The invitee is looked up (or created as a placeholder) in the user
+        directory between the checks and the transaction, so no row lock waits on the
+        network; the checks run again under the lock. The roster is published after."""
+        async with self._db.transaction() as conn:
+            await self._check_adding(conn, caller, group_id, role, lock=False)
         user_id = await self._resolve(invitee)
+        profile = (await self._users.profiles([user_id])).get(user_id)
+
+        async def work(conn: AsyncConnection) -> M:
+            member = await self._insert_member(conn, caller, group_id, invitee, role, user_id)
+            return present(member, profile)
+
+        added = await once(work)
+        await self.publish_roster(group_id)
+        return added
+
+    async def _insert_member(
+        self, conn: Any, caller: str, group_id: str, invitee: Invitee, role: Role, user_id: str
+    ) -> Member:
+        group = await self._check_adding(conn, caller, group_id, role, lock=True)
         added = await repository.insert_member(
             conn,
             group_id,
