@@ -212,13 +212,8 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         group_id, expense_id = names.in_group(request.parent, "expenses", "parent")
         body = validation.text(request.comment.text, "comment.text", max_length=MAX_COMMENT, required=True)
         idempotency.validate_request_id(request.request_id)
-        await self._uc.require_member(caller, group_id)
-        display = await self._uc.display_names([caller])
-
-        async def work(conn: Any) -> expense_pb2.Comment:
-            return _comment_pb(await self._uc.add_comment(conn, caller, group_id, expense_id, body), display)
-
-        return await self._once("CreateComment", request, expense_pb2.Comment, work)
+        once = self._bound("CreateComment", request, expense_pb2.Comment)
+        return await self._uc.comment(caller, group_id, expense_id, body, once, _comment_pb)
 
     async def ListComments(
         self, request: expense_pb2.ListCommentsRequest, context: Any

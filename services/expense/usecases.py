@@ -350,6 +350,25 @@ class ExpenseUseCases:
 
     # --- comments --------------------------------------------------------------------------
 
+    async def comment(
+        self,
+        caller: str,
+        group_id: str,
+        expense_id: str,
+        text: str,
+        once: Once[M],
+        present: Callable[[Comment, dict[str, str]], M],
+    ) -> M:
+        """CreateComment: membership and the author's name come from other services before
+        the transaction; the comment, its event and its feed entry are written in it."""
+        await self.require_member(caller, group_id)
+        names = await self.display_names([caller])
+
+        async def work(conn: AsyncConnection) -> M:
+            return present(await self.add_comment(conn, caller, group_id, expense_id, text), names)
+
+        return await once(work)
+
     async def add_comment(
         self, conn: AsyncConnection, caller: str, group_id: str, expense_id: str, text: str
     ) -> Comment:

@@ -224,13 +224,9 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         if not request.HasField("settlement"):
             raise InvalidArgument("settlement", "is required")
         new = _new_settlement(request.settlement)
-
-        async def work(conn: Any) -> settlement_pb2.Settlement:
-            return settlement_proto(await self._uc.create(conn, caller.user_id, group_id, new))
-
-        return await idempotency.once_in_transaction(
-            self._db, "settlement.CreateSettlement", request, settlement_pb2.Settlement, work
-        )
+        idempotency.validate_request_id(request.request_id)
+        once = idempotency.Once(self._db, "settlement.CreateSettlement", request, settlement_pb2.Settlement)
+        return await self._uc.create(caller.user_id, group_id, new, once, settlement_proto)
 
     async def GetSettlement(
         self, request: settlement_pb2.GetSettlementRequest, context: Any
