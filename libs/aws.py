@@ -23,13 +23,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from libs.settings import env_var
 
 # Receives before SQS moves a message to the queue's dead-letter queue.
 MAX_RECEIVES = 5
@@ -46,16 +47,12 @@ _CLIENT_CONFIG = Config(
 )
 
 
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
-
-
 def region() -> str:
-    return _env("AWS_REGION", _env("AWS_DEFAULT_REGION", "ap-south-1"))
+    return env_var("AWS_REGION", env_var("AWS_DEFAULT_REGION", "ap-south-1"))
 
 
 def endpoint_url() -> str | None:
-    return _env("AWS_ENDPOINT_URL") or None
+    return env_var("AWS_ENDPOINT_URL") or None
 
 
 def make_client(
@@ -102,7 +99,7 @@ class Resources:
 
     @classmethod
     def from_env(cls) -> Resources:
-        return cls(**{f.name: _env(cls.variable(f.name)) for f in fields(cls)})
+        return cls(**{f.name: env_var(cls.variable(f.name)) for f in fields(cls)})
 
     def env(self) -> dict[str, str]:
         return {self.variable(k): v for k, v in asdict(self).items() if v}

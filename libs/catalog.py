@@ -46,7 +46,7 @@ class WorkerSpec:
 
 
 WORKERS: tuple[WorkerSpec, ...] = (
-    WorkerSpec("outbox-relay", "libs.outbox_relay"),
+    WorkerSpec("outbox-relay", "libs.jobs.outbox_relay"),
     WorkerSpec("notification-worker", "services.notification.worker"),
     WorkerSpec("scheduler", "libs.jobs.scheduler", local_only=True),
 )

@@ -13,13 +13,13 @@ datetime), so tests and jobs can pass their own; ``now`` is the real one.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-ZONE_VARIABLE = "HISAAB_BUSINESS_TIME_ZONE"
-DEFAULT_ZONE_NAME = "Asia/Kolkata"
+from libs import settings
+
+ZONE_VARIABLE = settings.BUSINESS_TIME_ZONE_VARIABLE
 
 Clock = Callable[[], datetime]
 
@@ -33,7 +33,7 @@ def zone_named(name: str) -> ZoneInfo:
 
 
 def _configured_zone_name() -> str:
-    name = os.environ.get(ZONE_VARIABLE, "").strip() or DEFAULT_ZONE_NAME
+    name = settings.business_time_zone()
     zone_named(name)  # fail at start-up, not on the first request that needs a date
     return name
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -122,3 +123,19 @@ async def once_in_transaction(
             response_type=response_type,
             work=lambda: work(conn),
         )
+
+
+@dataclass(frozen=True)
+class Once(Generic[M]):
+    """A create's "at most once per request_id", bound to its request by the servicer and
+    handed to the use case. The use case decides what runs before the transaction (checks,
+    calls to other services) and what runs inside it: calling this with that part opens
+    the transaction, and a retry gets the stored answer instead."""
+
+    db: Database
+    scope: str
+    request: Message
+    response_type: type[M]
+
+    async def __call__(self, work: Callable[[AsyncConnection], Awaitable[M]]) -> M:
+        return await once_in_transaction(self.db, self.scope, self.request, self.response_type, work)

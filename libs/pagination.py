@@ -11,14 +11,17 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from libs import clock, settings
 from libs.auth.caller import current_caller, current_method
 from libs.errors import InvalidArgument
+
+T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -98,3 +101,26 @@ def decode(token: str, query: dict[str, Any], *, field: str = "page_token") -> C
     if not isinstance(expires, int) or clock.now().timestamp() >= expires:
         raise InvalidArgument(field, "has expired; start again from the first page")
     return Cursor(key=key)
+
+
+def page_of(
+    found: Sequence[T], size: int, key: Callable[[T], list[Any]], query: dict[str, Any]
+) -> tuple[list[T], str]:
+    """The page to answer and the next page's token ("" on the last page), from rows read
+    with ``limit=size + 1``: the extra row only says whether there is more. ``key`` is the
+    keyset cursor of the page's last row."""
+    page = list(found[:size])
+    return page, encode(key(page[-1]), query) if len(found) > size else ""
+
+
+class Created(Protocol):
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def id(self) -> str: ...
+
+
+def created_key(row: Created) -> list[Any]:
+    """The cursor of lists ordered by creation time, ties broken by id."""
+    return [row.created_at.isoformat(), row.id]

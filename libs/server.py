@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +22,16 @@ from grpc_reflection.v1alpha import reflection
 from libs import logs, telemetry
 from libs.auth.jwks import JwksCache
 from libs.auth.verifier import TokenVerifier
-from libs.features.install import gate_interceptor
-from libs.rpc.descriptors import method_rules
+from libs.rpc.descriptors import MethodRules, method_rules
 from libs.rpc.pipeline import ServerPipeline
 from libs.settings import Settings, SettingsError
 
 log = logging.getLogger("hisaab.server")
+
+
+# Builds the interceptor that runs after the pipeline (the feature gate of
+# libs.clients.features.install) from the service's settings and contract; None if not needed.
+GateFactory = Callable[[Settings, Mapping[str, MethodRules]], Any | None]
 
 
 @dataclass
@@ -37,6 +41,7 @@ class ServiceApp:
     settings: Settings
     register: Callable[[grpc.aio.Server], None]
     jwks: JwksCache | None = None
+    gate: GateFactory | None = None
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
@@ -60,7 +65,7 @@ def build_server(app: ServiceApp) -> tuple[grpc.aio.Server, Any]:
     ]
     # The feature gate goes after the pipeline: it needs the authenticated caller,
     # and its errors are mapped by the pipeline like any domain error.
-    gate = gate_interceptor(settings, rules)
+    gate = app.gate(settings, rules) if app.gate is not None else None
     if gate is not None:
         interceptors.append(gate)
     server = grpc.aio.server(

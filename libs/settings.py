@@ -1,4 +1,8 @@
-"""Settings from the environment. Unset values fall back to the local defaults."""
+"""Settings from the environment. Unset values fall back to the local defaults.
+
+The only module that reads the environment (``libs/tests/test_config_fence.py``): the
+rest of the code asks ``load`` for a service's settings, or ``env_var`` / ``env_float``
+for a value of its own (a worker's poll interval, a provider's keys)."""
 
 from __future__ import annotations
 
@@ -23,20 +27,33 @@ class SettingsError(ValueError):
 _DEV_PAGE_TOKEN_KEY = b"hisaab-development-page-tokens-not-secret"
 
 
+BUSINESS_TIME_ZONE_VARIABLE = "HISAAB_BUSINESS_TIME_ZONE"
+DEFAULT_BUSINESS_TIME_ZONE = "Asia/Kolkata"
+
+
+def business_time_zone() -> str:
+    """The IANA zone where business days begin and end (libs.clock checks it exists)."""
+    return env_var(BUSINESS_TIME_ZONE_VARIABLE) or DEFAULT_BUSINESS_TIME_ZONE
+
+
 def page_token_key() -> bytes:
     """HISAAB_PAGE_TOKEN_KEY (at least 32 characters, a secret in staging and prod)."""
-    key = _env("HISAAB_PAGE_TOKEN_KEY")
+    key = env_var("HISAAB_PAGE_TOKEN_KEY")
     if key:
         if len(key) < 32:
             raise SettingsError("HISAAB_PAGE_TOKEN_KEY must be at least 32 characters")
         return key.encode()
-    if _env("HISAAB_ENV", "dev") in PRODUCTION_ENVS:
+    if env_var("HISAAB_ENV", "dev") in PRODUCTION_ENVS:
         raise SettingsError("HISAAB_PAGE_TOKEN_KEY is required with HISAAB_ENV=staging|prod")
     return _DEV_PAGE_TOKEN_KEY
 
 
-def _env(name: str, default: str = "") -> str:
+def env_var(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
+
+
+def env_float(name: str, default: float) -> float:
+    return float(env_var(name) or default)
 
 
 @dataclass(frozen=True)
@@ -73,17 +90,17 @@ def load(service_name: str) -> Settings:
     from libs.catalog import SERVICES
 
     spec = by_name(service_name)
-    env = _env("HISAAB_ENV", "dev")
+    env = env_var("HISAAB_ENV", "dev")
     page_token_key()  # fail at start-up, not on the first list request
-    provider = _env("HISAAB_AUTH_PROVIDER", "local")
-    region = _env("AWS_REGION", _env("AWS_DEFAULT_REGION", "ap-south-1"))
-    pool = _env("HISAAB_COGNITO_USER_POOL_ID")
+    provider = env_var("HISAAB_AUTH_PROVIDER", "local")
+    region = env_var("AWS_REGION", env_var("AWS_DEFAULT_REGION", "ap-south-1"))
+    pool = env_var("HISAAB_COGNITO_USER_POOL_ID")
     if provider == "cognito":
         if not pool:
             raise SettingsError("HISAAB_COGNITO_USER_POOL_ID is required with HISAAB_AUTH_PROVIDER=cognito")
         issuer = f"https://cognito-idp.{region}.amazonaws.com/{pool}"
         default_jwks = f"{issuer}/.well-known/jwks.json"
-        client_id = _env("HISAAB_COGNITO_CLIENT_ID")
+        client_id = env_var("HISAAB_COGNITO_CLIENT_ID")
     elif provider == "local":
         if env in PRODUCTION_ENVS:
             raise SettingsError(f"HISAAB_AUTH_PROVIDER=local cannot run with HISAAB_ENV={env}")
@@ -93,34 +110,34 @@ def load(service_name: str) -> Settings:
         client_id = LOCAL_CLIENT_ID
     else:
         raise SettingsError(f"HISAAB_AUTH_PROVIDER must be local or cognito, not {provider!r}")
-    jwks_url = _env("HISAAB_JWKS_URL", default_jwks)
-    peers = {s.name: _env(s.addr_env, f"127.0.0.1:{s.port}") for s in SERVICES}
+    jwks_url = env_var("HISAAB_JWKS_URL", default_jwks)
+    peers = {s.name: env_var(s.addr_env, f"127.0.0.1:{s.port}") for s in SERVICES}
     return Settings(
         service=spec,
         env=env,
-        grpc_port=int(_env("HISAAB_GRPC_PORT", str(spec.port))),
-        database_url=_env("DATABASE_URL"),
-        database_reader_url=_env("DATABASE_READER_URL"),
-        redis_url=_env("REDIS_URL"),
+        grpc_port=int(env_var("HISAAB_GRPC_PORT", str(spec.port))),
+        database_url=env_var("DATABASE_URL"),
+        database_reader_url=env_var("DATABASE_READER_URL"),
+        redis_url=env_var("REDIS_URL"),
         aws_region=region,
-        aws_endpoint_url=_env("AWS_ENDPOINT_URL"),
-        data_dir=Path(_env("HISAAB_DATA_DIR", str(ROOT / ".data"))),
+        aws_endpoint_url=env_var("AWS_ENDPOINT_URL"),
+        data_dir=Path(env_var("HISAAB_DATA_DIR", str(ROOT / ".data"))),
         jwks_url=jwks_url,
         jwt_issuer=issuer,
         jwt_client_id=client_id,
         service_client_ids=frozenset(
-            c.strip() for c in _env("HISAAB_SERVICE_CLIENT_IDS").split(",") if c.strip()
+            c.strip() for c in env_var("HISAAB_SERVICE_CLIENT_IDS").split(",") if c.strip()
         ),
         auth_provider=provider,
         cognito_user_pool_id=pool,
-        cognito_client_id=_env("HISAAB_COGNITO_CLIENT_ID"),
-        otlp_endpoint=_env("OTEL_EXPORTER_OTLP_ENDPOINT"),
-        trace_exporter=_env(
-            "HISAAB_TRACE_EXPORTER", "otlp" if _env("OTEL_EXPORTER_OTLP_ENDPOINT") else "none"
+        cognito_client_id=env_var("HISAAB_COGNITO_CLIENT_ID"),
+        otlp_endpoint=env_var("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        trace_exporter=env_var(
+            "HISAAB_TRACE_EXPORTER", "otlp" if env_var("OTEL_EXPORTER_OTLP_ENDPOINT") else "none"
         ),
-        log_level=_env("HISAAB_LOG_LEVEL", "INFO").upper(),
-        shutdown_grace_seconds=float(_env("HISAAB_SHUTDOWN_GRACE_SECONDS", "20")),
-        shutdown_drain_seconds=float(_env("HISAAB_SHUTDOWN_DRAIN_SECONDS", "3")),
-        peer_timeout_seconds=float(_env("HISAAB_PEER_TIMEOUT_SECONDS", "3")),
+        log_level=env_var("HISAAB_LOG_LEVEL", "INFO").upper(),
+        shutdown_grace_seconds=float(env_var("HISAAB_SHUTDOWN_GRACE_SECONDS", "20")),
+        shutdown_drain_seconds=float(env_var("HISAAB_SHUTDOWN_DRAIN_SECONDS", "3")),
+        peer_timeout_seconds=float(env_var("HISAAB_PEER_TIMEOUT_SECONDS", "3")),
         peers=peers,
     )

@@ -88,14 +88,6 @@ def upi_vpa(value: str, field: str = "upi_vpa") -> str:
     return value
 
 
-def resource_id(name: str, collection: str, field: str = "name") -> str:
-    """The id in ``"<collection>/<id>"``; anything else is INVALID_ARGUMENT."""
-    prefix = f"{collection}/"
-    if not name.startswith(prefix) or "/" in name[len(prefix) :] or len(name) == len(prefix):
-        raise InvalidArgument(field, f"must look like {collection}/<id>")
-    return name[len(prefix) :]
-
-
 def is_uuid(value: str) -> bool:
     """Whether ``value`` is a UUID: ids that are not cannot name anything, so lookups answer NOT_FOUND."""
     try:

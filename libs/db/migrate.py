@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
 from libs.db.database import sqlalchemy_url
+from libs.settings import env_var
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -47,7 +47,7 @@ def upgrade(database_url: str, target: str = "heads") -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Apply database migrations")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--database-url", default=env_var("DATABASE_URL"))
     parser.add_argument("target", nargs="?", default="heads")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")

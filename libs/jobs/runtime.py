@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 import time
@@ -18,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from libs import logs
+from libs.settings import env_var
 
 HEARTBEAT_ENV = "HISAAB_HEARTBEAT_FILE"
 # /tmp is the pod's private emptyDir (read-only root filesystem otherwise).
@@ -27,7 +27,7 @@ STALE_AFTER_SECONDS = 120.0
 
 class Heartbeat:
     def __init__(self, path: str | None = None):
-        self.path = Path(path or os.environ.get(HEARTBEAT_ENV) or DEFAULT_HEARTBEAT)
+        self.path = Path(path or env_var(HEARTBEAT_ENV) or DEFAULT_HEARTBEAT)
         self._last = 0.0
 
     def beat(self) -> None:
@@ -52,7 +52,7 @@ def stale(path: Path, max_age: float = STALE_AFTER_SECONDS) -> bool:
 
 def run_worker(name: str, main: Callable[[asyncio.Event, Heartbeat], Awaitable[None]]) -> None:
     """Run ``main`` until SIGTERM/SIGINT sets the event it is given; it finishes its current batch."""
-    logs.setup(name, os.environ.get("HISAAB_LOG_LEVEL", "INFO").upper())
+    logs.setup(name, env_var("HISAAB_LOG_LEVEL", "INFO").upper())
     heartbeat = Heartbeat()
 
     async def runner() -> None:

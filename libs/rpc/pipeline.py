@@ -4,7 +4,7 @@ Every unary RPC handler is wrapped so that, in order: the bearer token is
 verified (unless the contract marks the method public), the caller is put in a
 context variable for the use case, and any exception is turned into a gRPC
 status with ErrorInfo. Checks that need the caller (feature gates, quotas) are
-interceptors of their own (libs.features), after this one.
+interceptors of their own (libs.clients.features), after this one.
 """
 
 from __future__ import annotations

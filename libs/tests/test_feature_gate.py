@@ -13,13 +13,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from libs.cache import Cache
+from libs.clients.features.cache import EntitlementCache
+from libs.clients.features.counter import QuotaCounter
+from libs.clients.features.gate import FeatureGate
+from libs.clients.features.holdings import Holdings
+from libs.clients.features.source import Catalog, QuotaDef, QuotaState
+from libs.clients.features.windows import Period, window
 from libs.errors import NotAllowed, ResourceExhausted, Unavailable
-from libs.features.cache import EntitlementCache
-from libs.features.counter import QuotaCounter
-from libs.features.gate import FeatureGate
-from libs.features.holdings import Holdings
-from libs.features.source import Catalog, QuotaDef, QuotaState
-from libs.features.windows import Period, window
 from libs.rpc.descriptors import MethodRules
 
 NOW = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)  # 01:30 on the 26th in India
@@ -145,7 +145,7 @@ async def test_pricing_down_fails_closed_with_unavailable() -> None:
 def test_uses_are_counted_under_the_calls_request_id_when_it_is_a_uuid() -> None:
     from types import SimpleNamespace
 
-    from libs.features.gate import _request_id
+    from libs.clients.features.gate import _request_id
 
     rid = "5b0b8e1e-6a5e-4d55-9f43-3c7c1f2d9a10"
     assert _request_id(SimpleNamespace(request_id=rid)) == rid

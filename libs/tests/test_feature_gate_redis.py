@@ -12,12 +12,12 @@ import pytest
 import redis.asyncio as redis
 
 from libs.cache import Cache
+from libs.clients.features import keys
+from libs.clients.features.cache import MAX_TTL_SECONDS, EntitlementCache
+from libs.clients.features.counter import QuotaCounter
+from libs.clients.features.gate import FeatureGate
+from libs.clients.features.windows import Period, window
 from libs.errors import DomainError, ResourceExhausted
-from libs.features import keys
-from libs.features.cache import MAX_TTL_SECONDS, EntitlementCache
-from libs.features.counter import QuotaCounter
-from libs.features.gate import FeatureGate
-from libs.features.windows import Period, window
 from libs.tests.test_feature_gate import CREATE, LIMIT, NOW, RECEIPTS, FakePricing
 from tools.devstack.ports import free_port
 from tools.devstack.valkey import RunningValkey, start_valkey

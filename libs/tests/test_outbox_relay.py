@@ -29,7 +29,7 @@ from sqlalchemy import text
 from libs import aws, outbox
 from libs.db import migrate
 from libs.db.database import Database
-from libs.outbox_relay import EventMessage, OutboxRelay, SnsPublisher
+from libs.jobs.outbox_relay import EventMessage, OutboxRelay, SnsPublisher
 from tools.devstack.ports import free_port
 from tools.devstack.postgres import create_database, drop_database
 from tools.devstack.stack import Stack
@@ -225,7 +225,7 @@ async def test_concurrent_relays_never_claim_the_same_row(db: Database) -> None:
 
 def _start_relay(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "libs.outbox_relay"],
+        [sys.executable, "-m", "libs.jobs.outbox_relay"],
         env={**env, "HISAAB_LOG_LEVEL": "ERROR", "HISAAB_HEARTBEAT_FILE": f"/tmp/relay-{uuid.uuid4().hex}"},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -7,6 +7,7 @@ from hisaab.auth.v1 import auth_pb2_grpc
 
 from libs import settings as settings_mod
 from libs.auth.jwks import JwksCache
+from libs.clients.features.install import gate_interceptor
 from libs.db.database import Database
 from libs.server import ServiceApp
 from services.auth.providers import IdentityProvider
@@ -35,6 +36,7 @@ async def build() -> ServiceApp:
         )
     servicer = AuthServicer(AuthUseCases(db, provider), public_jwks)
     return ServiceApp(
+        gate=gate_interceptor,
         settings=settings,
         register=lambda server: auth_pb2_grpc.add_AuthServiceServicer_to_server(servicer, server),
         jwks=jwks_cache,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from google.protobuf import empty_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
 
-from libs import etag, validation
+from libs import etag, names, validation, wire
 from libs.auth.caller import require_caller
 from libs.errors import InvalidArgument
 from services.auth.domain import Channel, Contact
@@ -18,12 +17,6 @@ from services.auth.usecases import AuthUseCases, SignedIn
 _PLATFORMS = {auth_pb2.Device.ANDROID: "android", auth_pb2.Device.IOS: "ios"}
 _PLATFORM_ENUM = {v: k for k, v in _PLATFORMS.items()}
 MAX_BATCH = 1000
-
-
-def _ts(value: Any) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def user_proto(user: UserRow) -> auth_pb2.User:
@@ -38,8 +31,8 @@ def user_proto(user: UserRow) -> auth_pb2.User:
         locale=user.locale,
         upi_vpa=user.upi_vpa,
         state=auth_pb2.User.ACTIVE if user.state == "active" else auth_pb2.User.PLACEHOLDER,
-        create_time=_ts(user.created_at),
-        update_time=_ts(user.updated_at),
+        create_time=wire.timestamp(user.created_at),
+        update_time=wire.timestamp(user.updated_at),
         etag=etag.make(name, user.version),
     )
 
@@ -50,7 +43,7 @@ def device_proto(device: DeviceRow) -> auth_pb2.Device:
         platform=_PLATFORM_ENUM.get(device.platform, auth_pb2.Device.PLATFORM_UNSPECIFIED),
         push_token=device.push_token,
         app_version=device.app_version,
-        create_time=_ts(device.created_at),
+        create_time=wire.timestamp(device.created_at),
     )
 
 
@@ -76,7 +69,7 @@ def _contact(message: Any) -> Contact:
 
 
 def _user_id(name: str, field: str) -> str:
-    return validation.resource_id(name, "users", field)
+    return names.one(name, "users", field)
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
@@ -94,7 +87,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             challenge_id=started.challenge_id,
             channel=auth_pb2.SMS if contact.channel is Channel.SMS else auth_pb2.EMAIL,
             masked_destination=contact.masked(),
-            expire_time=_ts(started.expires_at),
+            expire_time=wire.timestamp(started.expires_at),
             resend_after_seconds=started.resend_after_seconds,
             code_length=6,
         )

@@ -8,12 +8,13 @@ from hisaab.expense.v1 import expense_pb2_grpc
 
 from libs import aws
 from libs import settings as settings_mod
+from libs.clients.features.install import gate_interceptor
+from libs.clients.rosters import RosterCache
 from libs.db.database import Database
-from libs.rosters import RosterCache
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from services.expense.files.usecases import FileUseCases
-from services.expense.peers import GroupDirectory, GroupSnapshot, SettlementRecorder, UserDirectory
+from services.expense.peers import DisplayNames, GroupDirectory, GroupSnapshot, SettlementRecorder
 from services.expense.recurring_job import RecurringJob
 from services.expense.servicer import ExpenseServicer
 from services.expense.usecases import ExpenseUseCases
@@ -27,7 +28,7 @@ async def build() -> ServiceApp:
     settlement_channel = channel(settings.peer("settlement"), default_timeout=settings.peer_timeout_seconds)
     rosters = RosterCache.from_url(settings.redis_url)
     groups = GroupDirectory(group_channel, rosters)
-    usecases = ExpenseUseCases(db, groups, UserDirectory(auth_channel))
+    usecases = ExpenseUseCases(db, groups, DisplayNames(auth_channel))
     resources = aws.Resources.from_env()
     resources.require("receipts_bucket", "exports_bucket")
     files = FileUseCases(
@@ -51,6 +52,7 @@ async def build() -> ServiceApp:
         await settlement_channel.close(None)
 
     return ServiceApp(
+        gate=gate_interceptor,
         settings=settings,
         register=lambda server: expense_pb2_grpc.add_ExpenseServiceServicer_to_server(servicer, server),
         on_stop=[db.close, rosters.close, close_channels],

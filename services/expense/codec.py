@@ -6,15 +6,14 @@ module only turns messages into values, resource names into ids.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from google.type import date_pb2
 from hisaab.common.v1 import money_pb2
 from hisaab.expense.v1 import expense_pb2
 
-from libs import etag, validation
+from libs import etag, names, validation, wire
 from libs.errors import InvalidArgument
 from libs.ledger.splits import SplitMode
 from services.expense import domain
@@ -33,16 +32,6 @@ EXPENSE_FIELDS = ("description", "category", "expense_date", "notes", "total", "
 RULE_FIELDS = ("frequency", "interval", "end_date", "template", "paused")
 
 
-def timestamp(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
-def date_pb(value: date) -> date_pb2.Date:
-    return date_pb2.Date(year=value.year, month=value.month, day=value.day)
-
-
 def parse_date(value: date_pb2.Date, field: str) -> date:
     try:
         return date(value.year, value.month, value.day)
@@ -51,7 +40,7 @@ def parse_date(value: date_pb2.Date, field: str) -> date:
 
 
 def user_id(name: str, field: str) -> str:
-    return validation.resource_id(name, "users", field)
+    return names.one(name, "users", field)
 
 
 def category(value: int, field: str) -> Category:
@@ -216,7 +205,7 @@ def receipt_pb(expense: Expense) -> expense_pb2.Receipt:
         has_receipt=True,
         content_type=expense.receipt.content_type,
         size_bytes=expense.receipt.size_bytes,
-        upload_time=timestamp(expense.receipt.uploaded_at),
+        upload_time=wire.timestamp(expense.receipt.uploaded_at),
     )
 
 
@@ -227,7 +216,7 @@ def expense_pb(expense: Expense) -> expense_pb2.Expense:
         expense_id=expense.id,
         description=d.description,
         category=CATEGORY_PB[d.category],
-        expense_date=date_pb(d.expense_date),
+        expense_date=wire.date_pb(d.expense_date),
         notes=d.notes,
         total=money_pb2.Money(currency_code=d.currency, amount_minor=d.total_minor),
         payers=[expense_pb2.Payer(user=f"users/{u}", paid_minor=p) for u, p in d.payers],
@@ -246,12 +235,12 @@ def expense_pb(expense: Expense) -> expense_pb2.Expense:
         last_editor=f"users/{expense.last_editor}",
         comment_count=expense.comment_count,
         deleted=expense.deleted,
-        create_time=timestamp(expense.created_at),
-        update_time=timestamp(expense.updated_at),
+        create_time=wire.timestamp(expense.created_at),
+        update_time=wire.timestamp(expense.updated_at),
         etag=etag.make(expense.name, expense.version),
     )
     if expense.deleted_at is not None:
-        proto.delete_time.CopyFrom(timestamp(expense.deleted_at))
+        proto.delete_time.CopyFrom(wire.timestamp(expense.deleted_at))
     return proto
 
 
@@ -337,7 +326,7 @@ def rule_pb(rule: Rule) -> expense_pb2.RecurringExpense:
         name=rule.name,
         frequency=FREQUENCY_PB[rule.schedule.frequency],
         interval=rule.schedule.interval,
-        start_date=date_pb(rule.schedule.start_date),
+        start_date=wire.date_pb(rule.schedule.start_date),
         template=expense_pb2.Expense(
             description=template.description,
             category=CATEGORY_PB[template.category],
@@ -348,12 +337,12 @@ def rule_pb(rule: Rule) -> expense_pb2.RecurringExpense:
         ),
         paused=rule.paused,
         creator=f"users/{rule.creator}",
-        create_time=timestamp(rule.created_at),
-        update_time=timestamp(rule.updated_at),
+        create_time=wire.timestamp(rule.created_at),
+        update_time=wire.timestamp(rule.updated_at),
         etag=etag.make(rule.name, rule.version),
     )
     if rule.schedule.end_date is not None:
-        proto.end_date.CopyFrom(date_pb(rule.schedule.end_date))
+        proto.end_date.CopyFrom(wire.date_pb(rule.schedule.end_date))
     if rule.next_occurrence is not None:
-        proto.next_occurrence_date.CopyFrom(date_pb(rule.next_occurrence))
+        proto.next_occurrence_date.CopyFrom(wire.date_pb(rule.next_occurrence))
     return proto

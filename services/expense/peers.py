@@ -6,16 +6,14 @@ from collections.abc import Sequence
 from datetime import date
 
 import grpc
-from google.type import date_pb2
-from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
 from hisaab.common.v1 import money_pb2
 from hisaab.group.v1 import group_pb2, group_pb2_grpc
 from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
+from libs import wire
+from libs.clients.rosters import RosterCache
+from libs.clients.users import UserDirectory
 from libs.errors import Unavailable
-from libs.rosters import RosterCache
-
-_BATCH = 1000  # BatchGetUsers' limit
 
 
 class GroupDirectory:
@@ -43,22 +41,12 @@ class GroupDirectory:
             raise Unavailable("the group directory did not answer") from err
 
 
-class UserDirectory:
+class DisplayNames:
     def __init__(self, channel: grpc.aio.Channel):
-        self._stub = auth_pb2_grpc.AuthServiceStub(channel)
+        self._users = UserDirectory(channel)
 
     async def display_names(self, user_ids: Sequence[str]) -> dict[str, str]:
-        ids = sorted(set(user_ids))
-        out: dict[str, str] = {}
-        try:
-            for start in range(0, len(ids), _BATCH):
-                response = await self._stub.BatchGetUsers(
-                    auth_pb2.BatchGetUsersRequest(names=[f"users/{u}" for u in ids[start : start + _BATCH]])
-                )
-                out.update({u.user_id: u.display_name for u in response.users})
-        except grpc.aio.AioRpcError as err:
-            raise Unavailable("the user directory did not answer") from err
-        return out
+        return {i: u.display_name for i, u in (await self._users.users(user_ids)).items()}
 
 
 class GroupSnapshot:
@@ -111,7 +99,7 @@ class SettlementRecorder:
                 payer=f"users/{payer}",
                 payee=f"users/{payee}",
                 amount=money_pb2.Money(currency_code=currency, amount_minor=amount_minor),
-                settle_date=date_pb2.Date(year=when.year, month=when.month, day=when.day),
+                settle_date=wire.date_pb(when),
                 note=note,
                 method=settlement_pb2.Settlement.OTHER,
             ),

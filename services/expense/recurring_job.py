@@ -80,19 +80,28 @@ class RecurringJob:
         return result
 
     async def _run_rule(self, group_id: str, rule_id: str, run_date: date) -> int:
+        # Occurrences differ only in date, so the template's people are checked once per
+        # rule, with group-service, before the rule's row lock is taken: no lock waits on
+        # the network.
+        async with self._db.transaction() as conn:
+            checked = await repository.get_rule(conn, group_id, rule_id)
+        if checked is None or checked.paused or checked.next_occurrence is None:
+            return 0
+        await self._expenses.check_template_people(checked.creator, group_id, checked.template)
         created = 0
         async with self._db.transaction() as conn:
             rule = await repository.get_rule(conn, group_id, rule_id, lock=True)
             if rule is None or rule.paused or rule.next_occurrence is None:
                 return 0
+            if (rule.creator, rule.template) != (checked.creator, checked.template):
+                # Edited since the check (rare): check what is about to be used.
+                await self._expenses.check_template_people(rule.creator, group_id, rule.template)
             day: date | None = rule.next_occurrence
             steps = 0
             while day is not None and day <= run_date and steps < MAX_CATCH_UP:
                 steps += 1
                 expense_id = occurrence_id(rule.id, day)
                 if await repository.get_expense(conn, group_id, expense_id) is None:
-                    if not created:  # occurrences differ only in date: check the people once
-                        await self._expenses.check_template_people(rule.creator, group_id, rule.template)
                     await self._create(conn, rule, expense_id, day)
                     created += 1
                 day = rule.schedule.first_on_or_after(day + timedelta(days=1))

@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from hisaab.common.v1 import money_pb2
 from hisaab.expense.v1 import expense_pb2, expense_pb2_grpc
 
-from libs import idempotency, pagination, validation
+from libs import idempotency, names, pagination, validation, wire
 from libs.auth.caller import require_caller, require_internal
 from libs.db.database import Database
 from libs.errors import InvalidArgument
@@ -47,52 +47,32 @@ CHANGE_CURSOR_TTL = timedelta(days=90)
 
 
 def _group_id(name: str, field: str = "parent", *, allow_all: bool = False) -> str:
-    group_id = validation.resource_id(name, "groups", field)
+    group_id = names.one(name, "groups", field)
     if group_id == "-" and not allow_all:
         raise InvalidArgument(field, "must name one group")
     return group_id
 
 
-def _parts(name: str, collection: str, field: str) -> tuple[str, str]:
-    parts = name.split("/")
-    if len(parts) != 4 or parts[0] != "groups" or parts[2] != collection or not parts[1] or not parts[3]:
-        raise InvalidArgument(field, f"must look like groups/<id>/{collection}/<id>")
-    return parts[1], parts[3]
-
-
-def _comment_parts(name: str) -> tuple[str, str, str]:
-    parts = name.split("/")
-    if (
-        len(parts) != 6
-        or parts[0] != "groups"
-        or parts[2] != "expenses"
-        or parts[4] != "comments"
-        or not all(parts)
-    ):
-        raise InvalidArgument("name", "must look like groups/<id>/expenses/<id>/comments/<id>")
-    return parts[1], parts[3], parts[5]
-
-
-def _comment_pb(comment: Comment, names: dict[str, str]) -> expense_pb2.Comment:
+def _comment_pb(comment: Comment, display: dict[str, str]) -> expense_pb2.Comment:
     return expense_pb2.Comment(
         name=comment.name,
         author=f"users/{comment.author}",
-        author_display_name=names.get(comment.author, ""),
+        author_display_name=display.get(comment.author, ""),
         text=comment.text,
-        create_time=codec.timestamp(comment.created_at),
+        create_time=wire.timestamp(comment.created_at),
     )
 
 
-def _activity_pb(activity: Activity, names: dict[str, str], caller: str) -> expense_pb2.Activity:
-    actor = names.get(activity.actor, "") or "Someone"
+def _activity_pb(activity: Activity, display: dict[str, str], caller: str) -> expense_pb2.Activity:
+    actor = display.get(activity.actor, "") or "Someone"
     proto = expense_pb2.Activity(
         name=f"groups/{activity.group_id}/activities/{activity.id}",
         actor=f"users/{activity.actor}",
-        actor_display_name=names.get(activity.actor, ""),
+        actor_display_name=display.get(activity.actor, ""),
         verb=_VERB.get(activity.verb, expense_pb2.Activity.VERB_UNSPECIFIED),
         subject=activity.subject,
         summary=summaries.summary(actor, activity.verb, activity.details),
-        create_time=codec.timestamp(activity.created_at),
+        create_time=wire.timestamp(activity.created_at),
     )
     if activity.currency:
         proto.amount.CopyFrom(
@@ -112,12 +92,13 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self._files = files
         self._recurring = recurring
 
+    def _bound(self, scope: str, request: Any, response_type: type[M]) -> idempotency.Once[M]:
+        return idempotency.Once(self._db, f"expense.{scope}", request, response_type)
+
     async def _once(
         self, scope: str, request: Any, response_type: type[M], work: Callable[[Any], Awaitable[M]]
     ) -> M:
-        return await idempotency.once_in_transaction(
-            self._db, f"expense.{scope}", request, response_type, work
-        )
+        return await self._bound(scope, request, response_type)(work)
 
     # --- expenses --------------------------------------------------------------------------
 
@@ -127,17 +108,12 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         caller = require_caller().user_id
         group_id = _group_id(request.parent)
         idempotency.validate_request_id(request.request_id)
-        prepared = await self._uc.prepare_create(
-            caller, group_id, codec.draft(request.expense, "expense", caller)
-        )
-
-        async def work(conn: Any) -> expense_pb2.Expense:
-            return codec.expense_pb(await self._uc.create(conn, caller, group_id, prepared))
-
-        return await self._once("CreateExpense", request, expense_pb2.Expense, work)
+        draft = codec.draft(request.expense, "expense", caller)
+        once = self._bound("CreateExpense", request, expense_pb2.Expense)
+        return await self._uc.add(caller, group_id, draft, once, codec.expense_pb)
 
     async def GetExpense(self, request: expense_pb2.GetExpenseRequest, context: Any) -> expense_pb2.Expense:
-        group_id, expense_id = _parts(request.name, "expenses", "name")
+        group_id, expense_id = names.in_group(request.name, "expenses", "name")
         return codec.expense_pb(await self._uc.get(require_caller().user_id, group_id, expense_id))
 
     async def ListExpenses(
@@ -166,8 +142,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         found = await self._uc.list_expenses(
             caller, group_id, filters, after=cursor.key if cursor else None, limit=size + 1
         )
-        page = found[:size]
-        token = pagination.encode(order_key(page[-1], order_by), query) if len(found) > size else ""
+        page, token = pagination.page_of(found, size, lambda last: order_key(last, order_by), query)
         return expense_pb2.ListExpensesResponse(
             expenses=[codec.expense_pb(e) for e in page], next_page_token=token
         )
@@ -176,7 +151,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.UpdateExpenseRequest, context: Any
     ) -> expense_pb2.Expense:
         caller = require_caller().user_id
-        group_id, expense_id = _parts(request.expense.name, "expenses", "expense.name")
+        group_id, expense_id = names.in_group(request.expense.name, "expenses", "expense.name")
         updates = codec.updates(request.expense, list(request.update_mask.paths))
         return codec.expense_pb(
             await self._uc.update(caller, group_id, expense_id, updates, request.expense.etag)
@@ -185,7 +160,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     async def DeleteExpense(
         self, request: expense_pb2.DeleteExpenseRequest, context: Any
     ) -> expense_pb2.Expense:
-        group_id, expense_id = _parts(request.name, "expenses", "name")
+        group_id, expense_id = names.in_group(request.name, "expenses", "name")
         return codec.expense_pb(
             await self._uc.set_deleted(require_caller().user_id, group_id, expense_id, True, request.etag)
         )
@@ -193,7 +168,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     async def UndeleteExpense(
         self, request: expense_pb2.UndeleteExpenseRequest, context: Any
     ) -> expense_pb2.Expense:
-        group_id, expense_id = _parts(request.name, "expenses", "name")
+        group_id, expense_id = names.in_group(request.name, "expenses", "name")
         return codec.expense_pb(
             await self._uc.set_deleted(require_caller().user_id, group_id, expense_id, False, request.etag)
         )
@@ -222,7 +197,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     def _change(expense: Expense) -> expense_pb2.ExpenseChange:
         change = expense_pb2.ExpenseChange(
             change_type=_CHANGE_TYPE[expense.last_change],
-            change_time=codec.timestamp(expense.updated_at),
+            change_time=wire.timestamp(expense.updated_at),
         )
         if expense.deleted:
             change.removed = expense.name
@@ -236,42 +211,32 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.CreateCommentRequest, context: Any
     ) -> expense_pb2.Comment:
         caller = require_caller().user_id
-        group_id, expense_id = _parts(request.parent, "expenses", "parent")
+        group_id, expense_id = names.in_group(request.parent, "expenses", "parent")
         body = validation.text(
             request.comment.text, "comment.text", max_length=MAX_COMMENT, required=True, multiline=True
         )
         idempotency.validate_request_id(request.request_id)
-        await self._uc.require_member(caller, group_id)
-        names = await self._uc.display_names([caller])
-
-        async def work(conn: Any) -> expense_pb2.Comment:
-            return _comment_pb(await self._uc.add_comment(conn, caller, group_id, expense_id, body), names)
-
-        return await self._once("CreateComment", request, expense_pb2.Comment, work)
+        once = self._bound("CreateComment", request, expense_pb2.Comment)
+        return await self._uc.comment(caller, group_id, expense_id, body, once, _comment_pb)
 
     async def ListComments(
         self, request: expense_pb2.ListCommentsRequest, context: Any
     ) -> expense_pb2.ListCommentsResponse:
         caller = require_caller().user_id
-        group_id, expense_id = _parts(request.parent, "expenses", "parent")
+        group_id, expense_id = names.in_group(request.parent, "expenses", "parent")
         query = {"expense": request.parent, "caller": caller}
         size = pagination.page_size(request.page_size)
         cursor = pagination.decode(request.page_token, query)
-        found, names = await self._uc.comments(
+        found, display = await self._uc.comments(
             caller, group_id, expense_id, after=cursor.key if cursor else None, limit=size + 1
         )
-        page = found[:size]
-        token = (
-            pagination.encode([page[-1].created_at.isoformat(), page[-1].id], query)
-            if len(found) > size
-            else ""
-        )
+        page, token = pagination.page_of(found, size, pagination.created_key, query)
         return expense_pb2.ListCommentsResponse(
-            comments=[_comment_pb(c, names) for c in page], next_page_token=token
+            comments=[_comment_pb(c, display) for c in page], next_page_token=token
         )
 
     async def DeleteComment(self, request: expense_pb2.DeleteCommentRequest, context: Any) -> empty_pb2.Empty:
-        group_id, expense_id, comment_id = _comment_parts(request.name)
+        group_id, expense_id, comment_id = names.parse(request.name, "groups/{}/expenses/{}/comments/{}")
         await self._uc.delete_comment(require_caller().user_id, group_id, expense_id, comment_id)
         return empty_pb2.Empty()
 
@@ -286,13 +251,12 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         size = pagination.page_size(request.page_size)
         cursor = pagination.decode(request.page_token, query)
         groups = await self._uc.group_ids(caller, group_id)
-        found, names = await self._uc.activities(
+        found, display = await self._uc.activities(
             groups, before=int(cursor.key[0]) if cursor else None, limit=size + 1
         )
-        page = found[:size]
-        token = pagination.encode([page[-1][0]], query) if len(found) > size else ""
+        page, token = pagination.page_of(found, size, lambda last: [last[0]], query)
         return expense_pb2.ListActivitiesResponse(
-            activities=[_activity_pb(a, names, caller) for _, a in page], next_page_token=token
+            activities=[_activity_pb(a, display, caller) for _, a in page], next_page_token=token
         )
 
     # --- recurring rules -------------------------------------------------------------------
@@ -308,19 +272,13 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
             raise InvalidArgument("recurring_expense.template", "is required")
         template = codec.draft(rule.template, "recurring_expense.template", caller, need_date=False)
         idempotency.validate_request_id(request.request_id)
-        await self._uc.prepare_rule(caller, group_id, template)
-
-        async def work(conn: Any) -> expense_pb2.RecurringExpense:
-            return codec.rule_pb(
-                await self._uc.create_rule(conn, caller, group_id, schedule, template, rule.paused)
-            )
-
-        return await self._once("CreateRecurringExpense", request, expense_pb2.RecurringExpense, work)
+        once = self._bound("CreateRecurringExpense", request, expense_pb2.RecurringExpense)
+        return await self._uc.add_rule(caller, group_id, schedule, template, rule.paused, once, codec.rule_pb)
 
     async def GetRecurringExpense(
         self, request: expense_pb2.GetRecurringExpenseRequest, context: Any
     ) -> expense_pb2.RecurringExpense:
-        group_id, rule_id = _parts(request.name, "recurringExpenses", "name")
+        group_id, rule_id = names.in_group(request.name, "recurringExpenses", "name")
         return codec.rule_pb(await self._uc.get_rule(require_caller().user_id, group_id, rule_id))
 
     async def ListRecurringExpenses(
@@ -332,12 +290,15 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         size = pagination.page_size(request.page_size)
         cursor = pagination.decode(request.page_token, query)
         found = await self._uc.rules(caller, group_id, after=cursor.key if cursor else None, limit=size + 1)
-        page = found[:size]
-        token = ""
-        if len(found) > size:
-            last = page[-1]
-            key = last.next_occurrence.isoformat() if last.next_occurrence else "9999-12-31"
-            token = pagination.encode([key, last.id], query)
+        page, token = pagination.page_of(
+            found,
+            size,
+            lambda last: [
+                last.next_occurrence.isoformat() if last.next_occurrence else "9999-12-31",
+                last.id,
+            ],
+            query,
+        )
         return expense_pb2.ListRecurringExpensesResponse(
             recurring_expenses=[codec.rule_pb(r) for r in page], next_page_token=token
         )
@@ -347,7 +308,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     ) -> expense_pb2.RecurringExpense:
         caller = require_caller().user_id
         rule = request.recurring_expense
-        group_id, rule_id = _parts(rule.name, "recurringExpenses", "recurring_expense.name")
+        group_id, rule_id = names.in_group(rule.name, "recurringExpenses", "recurring_expense.name")
         paths = list(request.update_mask.paths) or [
             f for f in codec.RULE_FIELDS if f != "end_date" and _rule_field_set(rule, f)
         ]
@@ -381,7 +342,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     async def DeleteRecurringExpense(
         self, request: expense_pb2.DeleteRecurringExpenseRequest, context: Any
     ) -> empty_pb2.Empty:
-        group_id, rule_id = _parts(request.name, "recurringExpenses", "name")
+        group_id, rule_id = names.in_group(request.name, "recurringExpenses", "name")
         await self._uc.delete_rule(require_caller().user_id, group_id, rule_id, request.etag)
         return empty_pb2.Empty()
 
@@ -391,7 +352,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.CreateReceiptUploadRequest, context: Any
     ) -> expense_pb2.ReceiptUpload:
         caller = require_caller().user_id
-        group_id, expense_id = _parts(request.expense, "expenses", "expense")
+        group_id, expense_id = names.in_group(request.expense, "expenses", "expense")
         upload = await self._files.receipt_upload(
             caller, group_id, expense_id, request.content_type, request.size_bytes
         )
@@ -399,14 +360,14 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
             url=upload.url,
             fields=upload.fields,
             key=upload.key,
-            expire_time=codec.timestamp(upload.expires_at),
+            expire_time=wire.timestamp(upload.expires_at),
         )
 
     async def AttachReceipt(
         self, request: expense_pb2.AttachReceiptRequest, context: Any
     ) -> expense_pb2.Expense:
         caller = require_caller().user_id
-        group_id, expense_id = _parts(request.expense, "expenses", "expense")
+        group_id, expense_id = names.in_group(request.expense, "expenses", "expense")
         if not request.key:
             raise InvalidArgument("key", "is required")
         return codec.expense_pb(await self._files.attach_receipt(caller, group_id, expense_id, request.key))
@@ -415,11 +376,9 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.GetReceiptUrlRequest, context: Any
     ) -> expense_pb2.ReceiptUrl:
         caller = require_caller().user_id
-        group_id, expense_id = _parts(request.expense, "expenses", "expense")
+        group_id, expense_id = names.in_group(request.expense, "expenses", "expense")
         url, content_type, expires = await self._files.receipt_url(caller, group_id, expense_id)
-        return expense_pb2.ReceiptUrl(
-            url=url, content_type=content_type, expire_time=codec.timestamp(expires)
-        )
+        return expense_pb2.ReceiptUrl(url=url, content_type=content_type, expire_time=wire.timestamp(expires))
 
     async def _export(
         self, scope: str, fmt: str, request: expense_pb2.ExportGroupRequest
@@ -447,7 +406,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         return await self._export("ExportGroupPdf", "pdf", request)
 
     async def GetExport(self, request: expense_pb2.GetExportRequest, context: Any) -> expense_pb2.Export:
-        group_id, export_id = _parts(request.name, "exports", "name")
+        group_id, export_id = names.in_group(request.name, "exports", "name")
         row, url, expires = await self._files.export(require_caller().user_id, group_id, export_id)
         return _export_pb(row, url, expires)
 
@@ -457,7 +416,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         caller = require_caller().user_id
         group_id = _group_id(request.group, "group")
         mapping = {
-            column: validation.resource_id(user, "users", f"member_mapping[{column}]")
+            column: names.one(user, "users", f"member_mapping[{column}]")
             for column, user in request.member_mapping.items()
         }
         result = await self._files.import_splitwise(
@@ -497,7 +456,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
                 for c, t, n in summary.categories
             ],
             months=[
-                expense_pb2.SpendingSummary.MonthTotal(month=codec.date_pb(m), total=money(t))
+                expense_pb2.SpendingSummary.MonthTotal(month=wire.date_pb(m), total=money(t))
                 for m, t in summary.months
             ],
             members=[
@@ -550,14 +509,14 @@ def _export_pb(row: ExportRow, url: str, expires: datetime | None) -> expense_pb
         download_url=url,
         error_message=row.error if row.state == "failed" else "",
         creator=f"users/{row.creator}",
-        create_time=codec.timestamp(row.created_at),
+        create_time=wire.timestamp(row.created_at),
     )
     if row.start_date:
-        proto.start_date.CopyFrom(codec.date_pb(row.start_date))
+        proto.start_date.CopyFrom(wire.date_pb(row.start_date))
     if row.end_date:
-        proto.end_date.CopyFrom(codec.date_pb(row.end_date))
+        proto.end_date.CopyFrom(wire.date_pb(row.end_date))
     if expires:
-        proto.expire_time.CopyFrom(codec.timestamp(expires))
+        proto.expire_time.CopyFrom(wire.timestamp(expires))
     if row.completed_at:
-        proto.complete_time.CopyFrom(codec.timestamp(row.completed_at))
+        proto.complete_time.CopyFrom(wire.timestamp(row.completed_at))
     return proto

@@ -22,6 +22,7 @@ from libs.db import batch
 from libs.db.batch import Statement
 from libs.db.database import Database
 from libs.errors import EtagMismatch, FailedPrecondition, InvalidArgument, NotAllowed, NotFound
+from libs.idempotency import M, Once
 from libs.ledger import store
 from libs.ledger.postings import Posting, diff, nets
 from libs.validation import is_uuid
@@ -176,6 +177,18 @@ class ExpenseUseCases:
     async def check_template_people(self, creator: str, group_id: str, draft: Draft) -> None:
         """A recurring rule's people must still be members when an occurrence is created."""
         await self._check_people(creator, group_id, draft, "recurring_expense.template")
+
+    async def add(
+        self, caller: str, group_id: str, draft: Draft, once: Once[M], present: Callable[[Expense], M]
+    ) -> M:
+        """CreateExpense: the people are checked against the roster before the transaction;
+        the expense, its ledger entry, the feed entry and the event are written in it."""
+        prepared = await self.prepare_create(caller, group_id, draft)
+
+        async def work(conn: AsyncConnection) -> M:
+            return present(await self.create(conn, caller, group_id, prepared))
+
+        return await once(work)
 
     async def prepare_create(self, caller: str, group_id: str, draft: Draft) -> Prepared:
         expense_id = str(uuid.uuid4())
@@ -338,6 +351,25 @@ class ExpenseUseCases:
 
     # --- comments --------------------------------------------------------------------------
 
+    async def comment(
+        self,
+        caller: str,
+        group_id: str,
+        expense_id: str,
+        text: str,
+        once: Once[M],
+        present: Callable[[Comment, dict[str, str]], M],
+    ) -> M:
+        """CreateComment: membership and the author's name come from other services before
+        the transaction; the comment, its event and its feed entry are written in it."""
+        await self.require_member(caller, group_id)
+        names = await self.display_names([caller])
+
+        async def work(conn: AsyncConnection) -> M:
+            return present(await self.add_comment(conn, caller, group_id, expense_id, text), names)
+
+        return await once(work)
+
     async def add_comment(
         self, conn: AsyncConnection, caller: str, group_id: str, expense_id: str, text: str
     ) -> Comment:
@@ -398,6 +430,24 @@ class ExpenseUseCases:
         """Occurrences before today are not created after the fact, so the next one is
         the first on or after today (or after the start, when that is later)."""
         return schedule.first_on_or_after(max(schedule.start_date, self._today()))
+
+    async def add_rule(
+        self,
+        caller: str,
+        group_id: str,
+        schedule: Schedule,
+        template: Draft,
+        paused: bool,
+        once: Once[M],
+        present: Callable[[Rule], M],
+    ) -> M:
+        """CreateRecurringExpense: the template's people are checked before the transaction."""
+        await self.prepare_rule(caller, group_id, template)
+
+        async def work(conn: AsyncConnection) -> M:
+            return present(await self.create_rule(conn, caller, group_id, schedule, template, paused))
+
+        return await once(work)
 
     async def prepare_rule(self, caller: str, group_id: str, template: Draft) -> None:
         domain.postings(template, seed="template", prefix="recurring_expense.template")

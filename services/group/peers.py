@@ -6,6 +6,7 @@ import grpc
 from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
 from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
+from libs.clients.users import UserDirectory
 from libs.errors import Unavailable
 from services.group.ports import Profile
 
@@ -13,6 +14,7 @@ from services.group.ports import Profile
 class AuthDirectory:
     def __init__(self, channel: grpc.aio.Channel):
         self._stub = auth_pb2_grpc.AuthServiceStub(channel)
+        self._users = UserDirectory(channel)
 
     async def ensure(self, *, phone_number: str = "", email: str = "", display_name: str = "") -> str:
         request = auth_pb2.EnsureUserRequest(display_name=display_name)
@@ -27,17 +29,8 @@ class AuthDirectory:
         return str(user.user_id)
 
     async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
-        if not user_ids:
-            return {}
-        try:
-            response = await self._stub.BatchGetUsers(
-                auth_pb2.BatchGetUsersRequest(names=[f"users/{u}" for u in user_ids])
-            )
-        except grpc.aio.AioRpcError as err:
-            raise Unavailable("the user directory did not answer") from err
-        return {
-            u.user_id: Profile(u.display_name, u.state == auth_pb2.User.PLACEHOLDER) for u in response.users
-        }
+        found = await self._users.users(user_ids)
+        return {i: Profile(u.display_name, u.state == auth_pb2.User.PLACEHOLDER) for i, u in found.items()}
 
 
 class SettlementBalances:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any, TypeVar
 
 from google.protobuf import empty_pb2
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 from hisaab.group.v1 import group_pb2, group_pb2_grpc
 
-from libs import etag, idempotency, pagination, validation
+from libs import etag, idempotency, names, pagination, validation, wire
 from libs.auth.caller import is_internal, require_caller
 from libs.db.database import Database
 from libs.errors import InvalidArgument
@@ -34,12 +33,6 @@ _ROLE = {group_pb2.Member.OWNER: Role.OWNER, group_pb2.Member.MEMBER: Role.MEMBE
 _ROLE_PB = {v: k for k, v in _ROLE.items()}
 
 
-def _ts(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
 def group_proto(group: Group) -> group_pb2.Group:
     return group_pb2.Group(
         name=group.name,
@@ -52,8 +45,8 @@ def group_proto(group: Group) -> group_pb2.Group:
         archived=group.archived,
         member_count=group.member_count,
         my_role=_ROLE_PB.get(group.my_role, group_pb2.Member.ROLE_UNSPECIFIED) if group.my_role else 0,  # type: ignore[arg-type]
-        create_time=_ts(group.created_at),
-        update_time=_ts(group.updated_at),
+        create_time=wire.timestamp(group.created_at),
+        update_time=wire.timestamp(group.updated_at),
         etag=etag.make(group.name, group.version),
     )
 
@@ -69,7 +62,7 @@ def member_proto(member: Member, profile: Profile | None) -> group_pb2.Member:
         invited_phone_number=member.invited_phone_number if placeholder else "",
         invited_email=member.invited_email if placeholder else "",
         added_by=f"users/{member.added_by}",
-        join_time=_ts(member.joined_at),
+        join_time=wire.timestamp(member.joined_at),
         etag=etag.make(f"groups/{member.group_id}/members/{member.user_id}", member.role.value),
     )
 
@@ -80,22 +73,15 @@ def link_proto(link: InviteLink) -> group_pb2.InviteLink:
         token=link.token,
         revoked=link.revoked,
         created_by=f"users/{link.created_by}",
-        create_time=_ts(link.created_at),
+        create_time=wire.timestamp(link.created_at),
     )
     if link.expires_at is not None:
-        proto.expire_time.CopyFrom(_ts(link.expires_at))
+        proto.expire_time.CopyFrom(wire.timestamp(link.expires_at))
     return proto
 
 
 def _group_id(name: str, field: str = "name") -> str:
-    return validation.resource_id(name, "groups", field)
-
-
-def _sub_id(name: str, collection: str, field: str) -> tuple[str, str]:
-    parts = name.split("/")
-    if len(parts) != 4 or parts[0] != "groups" or parts[2] != collection or not parts[1] or not parts[3]:
-        raise InvalidArgument(field, f"must look like groups/<id>/{collection}/<id>")
-    return parts[1], parts[3]
+    return names.one(name, "groups", field)
 
 
 def _group_fields(group: group_pb2.Group, paths: list[str], prefix: str = "group") -> dict[str, Any]:
@@ -121,7 +107,7 @@ def _invitee(request: Any, oneof: str, prefix: str = "") -> Invitee:
     which = request.WhichOneof(oneof)
     display_name = validation.text(getattr(request, "display_name", ""), "display_name", max_length=100)
     if which == "user":
-        return Invitee(user_id=validation.resource_id(request.user, "users", f"{prefix}user"))
+        return Invitee(user_id=names.one(request.user, "users", f"{prefix}user"))
     if which == "phone_number":
         return Invitee(phone_number=validation.phone_number(request.phone_number), display_name=display_name)
     if which == "email":
@@ -176,11 +162,8 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
             after=cursor.key if cursor else None,
             limit=size + 1,
         )
-        page = found[:size]
-        token = (
-            pagination.encode([page[-1].updated_at.isoformat(), page[-1].id], query)
-            if len(found) > size
-            else ""
+        page, token = pagination.page_of(
+            found, size, lambda last: [last.updated_at.isoformat(), last.id], query
         )
         return group_pb2.ListGroupsResponse(groups=[group_proto(g) for g in page], next_page_token=token)
 
@@ -226,11 +209,8 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         found, profiles = await self._uc.members(
             caller.user_id, group_id, after=cursor.key if cursor else None, limit=size + 1
         )
-        page = found[:size]
-        token = (
-            pagination.encode([page[-1].joined_at.isoformat(), page[-1].user_id], query)
-            if len(found) > size
-            else ""
+        page, token = pagination.page_of(
+            found, size, lambda last: [last.joined_at.isoformat(), last.user_id], query
         )
         return group_pb2.ListMembersResponse(
             members=[member_proto(m, profiles.get(m.user_id)) for m in page], next_page_token=token
@@ -241,19 +221,13 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         group_id = _group_id(request.parent, "parent")
         invitee = _invitee(request, "invitee")
         role = _ROLE.get(request.role, Role.MEMBER) if request.role else Role.MEMBER
-
-        async def work(conn: Any) -> group_pb2.Member:
-            member = await self._uc.add_member(conn, caller.user_id, group_id, invitee, role)
-            profiles = await self._uc.profiles([member.user_id])
-            return member_proto(member, profiles.get(member.user_id))
-
-        added = await self._once("AddMember", request, group_pb2.Member, work)
-        await self._uc.publish_roster(group_id)
-        return added
+        idempotency.validate_request_id(request.request_id)
+        once = idempotency.Once(self._db, "group.AddMember", request, group_pb2.Member)
+        return await self._uc.add_member(caller.user_id, group_id, invitee, role, once, member_proto)
 
     async def UpdateMember(self, request: group_pb2.UpdateMemberRequest, context: Any) -> group_pb2.Member:
         caller = require_caller()
-        group_id, user_id = _sub_id(request.member.name, "members", "member.name")
+        group_id, user_id = names.in_group(request.member.name, "members", "member.name")
         if list(request.update_mask.paths) not in ([], ["role"]):
             raise InvalidArgument("update_mask", "only 'role' can be updated")
         role = _ROLE.get(request.member.role)
@@ -265,16 +239,14 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
 
     async def RemoveMember(self, request: group_pb2.RemoveMemberRequest, context: Any) -> empty_pb2.Empty:
         caller = require_caller()
-        group_id, user_id = _sub_id(request.name, "members", "name")
+        group_id, user_id = names.in_group(request.name, "members", "name")
         await self._uc.remove(caller.user_id, group_id, user_id)
-        await self._uc.publish_roster(group_id)
         return empty_pb2.Empty()
 
     async def LeaveGroup(self, request: group_pb2.LeaveGroupRequest, context: Any) -> empty_pb2.Empty:
         caller = require_caller()
         group_id = _group_id(request.name)
         await self._uc.remove(caller.user_id, group_id, caller.user_id)
-        await self._uc.publish_roster(group_id)
         return empty_pb2.Empty()
 
     async def CreateInviteLink(
@@ -301,12 +273,7 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         found = await self._uc.links(
             caller.user_id, group_id, after=cursor.key if cursor else None, limit=size + 1
         )
-        page = found[:size]
-        token = (
-            pagination.encode([page[-1].created_at.isoformat(), page[-1].id], query)
-            if len(found) > size
-            else ""
-        )
+        page, token = pagination.page_of(found, size, pagination.created_key, query)
         return group_pb2.ListInviteLinksResponse(
             invite_links=[link_proto(x) for x in page], next_page_token=token
         )
@@ -315,7 +282,7 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         self, request: group_pb2.RevokeInviteLinkRequest, context: Any
     ) -> group_pb2.InviteLink:
         caller = require_caller()
-        group_id, link_id = _sub_id(request.name, "inviteLinks", "name")
+        group_id, link_id = names.in_group(request.name, "inviteLinks", "name")
         return link_proto(await self._uc.revoke_link(caller.user_id, group_id, link_id))
 
     async def PreviewInvite(
@@ -335,15 +302,10 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         caller = require_caller()
         if not request.token:
             raise InvalidArgument("token", "is required")
-        group = await self._uc.join(caller.user_id, request.token)
-        await self._uc.publish_roster(group.id)
-        return group_proto(group)
+        return group_proto(await self._uc.join(caller.user_id, request.token))
 
     async def GetRoster(self, request: group_pb2.GetRosterRequest, context: Any) -> group_pb2.Roster:
         caller = require_caller()
-        parts = request.name.split("/")
-        if len(parts) != 3 or parts[0] != "groups" or not parts[1] or parts[2] != "roster":
-            raise InvalidArgument("name", "must look like groups/<id>/roster")
-        group_id = parts[1]
+        (group_id,) = names.parse(request.name, "groups/{}/roster")
         roster = await self._uc.roster(group_id, None if is_internal(caller) else caller.user_id)
         return roster.to_proto()

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from hisaab.events.v1 import events_pb2 as ev
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs import etag, outbox
+from libs.clients.rosters import Roster, RosterCache
 from libs.clock import Clock, now
 from libs.db.database import Database
 from libs.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from libs.rosters import Roster, RosterCache
+from libs.idempotency import M, Once
 from services.group import domain, repository
 from services.group.domain import Group, InviteLink, Kind, Member, Role
 from services.group.ports import Balances, Profile, UserDirectory
@@ -145,14 +148,44 @@ class GroupUseCases:
             found = await repository.members(conn, group_id, after=after, limit=limit)
         return found, await self._users.profiles([m.user_id for m in found])
 
-    async def add_member(self, conn: Any, caller: str, group_id: str, invitee: Invitee, role: Role) -> Member:
-        group = await self._visible(conn, group_id, caller, lock=True)
+    async def _check_adding(self, conn: Any, caller: str, group_id: str, role: Role, *, lock: bool) -> Group:
+        group = await self._visible(conn, group_id, caller, lock=lock)
         domain.require_not_direct(group, "add members")
         if role is Role.OWNER:
             domain.require_owner(group)
         if group.member_count >= domain.MAX_MEMBERS:
             raise FailedPrecondition(f"a group has at most {domain.MAX_MEMBERS} members")
+        return group
+
+    async def add_member(
+        self,
+        caller: str,
+        group_id: str,
+        invitee: Invitee,
+        role: Role,
+        once: Once[M],
+        present: Callable[[Member, Profile | None], M],
+    ) -> M:
+        """AddMember. The invitee is looked up (or created as a placeholder) in the user
+        directory between the checks and the transaction, so no row lock waits on the
+        network; the checks run again under the lock. The roster is published after."""
+        async with self._db.transaction() as conn:
+            await self._check_adding(conn, caller, group_id, role, lock=False)
         user_id = await self._resolve(invitee)
+        profile = (await self._users.profiles([user_id])).get(user_id)
+
+        async def work(conn: AsyncConnection) -> M:
+            member = await self._insert_member(conn, caller, group_id, invitee, role, user_id)
+            return present(member, profile)
+
+        added = await once(work)
+        await self.publish_roster(group_id)
+        return added
+
+    async def _insert_member(
+        self, conn: Any, caller: str, group_id: str, invitee: Invitee, role: Role, user_id: str
+    ) -> Member:
+        group = await self._check_adding(conn, caller, group_id, role, lock=True)
         added = await repository.insert_member(
             conn,
             group_id,
@@ -194,27 +227,39 @@ class GroupUseCases:
             assert updated is not None
             return updated
 
+    async def _check_removal(
+        self, conn: Any, caller: str, group_id: str, user_id: str, *, lock: bool
+    ) -> Group:
+        group = await self._visible(conn, group_id, caller, lock=lock)
+        domain.require_not_direct(group, "leave or remove members")
+        if user_id != caller:
+            domain.require_owner(group)
+        target = await repository.member(conn, group_id, user_id)
+        if target is None:
+            raise NotFound("member not found")
+        if target.role is Role.OWNER and group.member_count > 1:
+            domain.check_owner_remains(await repository.count_owners(conn, group_id) - 1)
+        return group
+
     async def remove(self, caller: str, group_id: str, user_id: str) -> None:
-        """Remove ``user_id`` (an owner removing someone, or anyone leaving)."""
+        """Remove ``user_id`` (an owner removing someone, or anyone leaving), then publish
+        the group's roster. The balance is asked of settlement-service between two
+        transactions, so no row lock waits on the network; the checks run again under
+        the lock."""
         async with self._db.transaction() as conn:
-            group = await self._visible(conn, group_id, caller, lock=True)
-            domain.require_not_direct(group, "leave or remove members")
-            if user_id != caller:
-                domain.require_owner(group)
-            target = await repository.member(conn, group_id, user_id)
-            if target is None:
-                raise NotFound("member not found")
-            if target.role is Role.OWNER and group.member_count > 1:
-                domain.check_owner_remains(await repository.count_owners(conn, group_id) - 1)
-            if not await self._balances.is_settled(group_id, user_id):
-                raise FailedPrecondition(
-                    "settle up first: the balance in this group is not zero", reason="BALANCE_NOT_SETTLED"
-                )
+            await self._check_removal(conn, caller, group_id, user_id, lock=False)
+        if not await self._balances.is_settled(group_id, user_id):
+            raise FailedPrecondition(
+                "settle up first: the balance in this group is not zero", reason="BALANCE_NOT_SETTLED"
+            )
+        async with self._db.transaction() as conn:
+            group = await self._check_removal(conn, caller, group_id, user_id, lock=True)
             await repository.delete_member(conn, group_id, user_id)
             await repository.touch_group(conn, group_id)
             change = ev.LEFT if user_id == caller else ev.REMOVED
             event = ev.MemberChanged(group=group_id, user=user_id, change=change)
             await outbox.record(conn, event, group.name, actor=caller)
+        await self.publish_roster(group_id)
 
     async def create_link(
         self, conn: Any, caller: str, group_id: str, expires_at: datetime | None
@@ -257,6 +302,7 @@ class GroupUseCases:
         return link, summary[0], summary[1], summary[2], already
 
     async def join(self, caller: str, token: str) -> Group:
+        """Join through an invite link, then publish the group's roster."""
         async with self._db.transaction() as conn:
             link = await self._usable_link(conn, token)
             if await repository.count_members(conn, link.group_id) >= domain.MAX_MEMBERS:
@@ -269,7 +315,9 @@ class GroupUseCases:
                     f"groups/{link.group_id}",
                     actor=caller,
                 )
-            return await self._visible(conn, link.group_id, caller)
+            group = await self._visible(conn, link.group_id, caller)
+        await self.publish_roster(group.id)
+        return group
 
     async def publish_roster(self, group_id: str) -> Roster | None:
         """Read the roster from the writer (never a lagging replica) and publish it; None

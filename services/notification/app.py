@@ -11,6 +11,7 @@ from hisaab.notification.v1 import notification_pb2_grpc
 
 from libs import aws
 from libs import settings as settings_mod
+from libs.clients.features.install import gate_interceptor
 from libs.db.database import Database
 from libs.jobs.analytics import analytics_job
 from libs.rpc.peers import channel
@@ -61,6 +62,7 @@ async def build() -> ServiceApp:
     parts = assemble()
     servicer = NotificationServicer(parts.usecases)
     return ServiceApp(
+        gate=gate_interceptor,
         settings=parts.settings,
         register=lambda server: notification_pb2_grpc.add_NotificationServiceServicer_to_server(
             servicer, server

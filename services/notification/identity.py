@@ -10,7 +10,6 @@ client-credentials token of the service's own app client.
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 
 from libs.auth.caller import INTERNAL_SCOPE
 from libs.auth.jwks import thumbprint
-from libs.settings import Settings
+from libs.settings import Settings, env_var
 
 SUBJECT = "service:notification"
 TTL_SECONDS = 900
@@ -73,9 +72,9 @@ class ServiceToken:
         return token, TTL_SECONDS
 
     def _client_credentials(self) -> tuple[str, int]:
-        url = os.environ.get("HISAAB_SERVICE_TOKEN_URL", "")
-        client_id = os.environ.get("HISAAB_SERVICE_CLIENT_ID", "")
-        secret = os.environ.get("HISAAB_SERVICE_CLIENT_SECRET", "")
+        url = env_var("HISAAB_SERVICE_TOKEN_URL")
+        client_id = env_var("HISAAB_SERVICE_CLIENT_ID")
+        secret = env_var("HISAAB_SERVICE_CLIENT_SECRET")
         if not (url and client_id and secret):
             raise RuntimeError(
                 "HISAAB_SERVICE_TOKEN_URL, HISAAB_SERVICE_CLIENT_ID and "

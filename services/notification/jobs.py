@@ -7,11 +7,10 @@ from datetime import datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from google.type import date_pb2
 from hisaab.expense.v1 import expense_pb2, expense_pb2_grpc
 from hisaab.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
-from libs import clock
+from libs import clock, wire
 from libs.errors import Unavailable
 from services.notification.identity import ServiceToken
 
@@ -29,9 +28,7 @@ def external_jobs(
         day = clock.business_date(period_start)
         try:
             answer = await expenses.GenerateRecurringOccurrences(
-                expense_pb2.GenerateRecurringOccurrencesRequest(
-                    run_date=date_pb2.Date(year=day.year, month=day.month, day=day.day)
-                ),
+                expense_pb2.GenerateRecurringOccurrencesRequest(run_date=wire.date_pb(day)),
                 metadata=identity.metadata(),
                 timeout=JOB_DEADLINE_SECONDS,
             )

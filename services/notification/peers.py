@@ -8,48 +8,38 @@ import grpc
 from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
 from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
+from libs.clients.users import UserDirectory, batches
 from libs.errors import Unavailable
 from services.notification.identity import ServiceToken
 from services.notification.ports import Device, Profile
 
 log = logging.getLogger("hisaab.notification.peers")
 
-_BATCH = 1000  # BatchGetUsers' and BatchGetDevices' limit
 _PLATFORM = {auth_pb2.Device.ANDROID: "ANDROID", auth_pb2.Device.IOS: "IOS"}
-
-
-def _chunks(user_ids: list[str]) -> list[list[str]]:
-    return [[f"users/{u}" for u in user_ids[i : i + _BATCH]] for i in range(0, len(user_ids), _BATCH)]
 
 
 class AuthDirectory:
     def __init__(self, channel: grpc.aio.Channel, identity: ServiceToken):
         self._stub = auth_pb2_grpc.AuthServiceStub(channel)
         self._identity = identity
+        self._users = UserDirectory(channel, identity.metadata)
 
     async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
-        out: dict[str, Profile] = {}
-        for names in _chunks(user_ids):
-            try:
-                answer = await self._stub.BatchGetUsers(
-                    auth_pb2.BatchGetUsersRequest(names=names), metadata=self._identity.metadata()
-                )
-            except grpc.aio.AioRpcError as err:
-                raise Unavailable("the user directory did not answer") from err
-            for u in answer.users:
-                out[u.user_id] = Profile(
-                    user_id=u.user_id,
-                    display_name=u.display_name,
-                    locale=u.locale,
-                    phone_number=u.phone_number,
-                    email=u.email,
-                    placeholder=u.state == auth_pb2.User.PLACEHOLDER,
-                )
-        return out
+        return {
+            i: Profile(
+                user_id=u.user_id,
+                display_name=u.display_name,
+                locale=u.locale,
+                phone_number=u.phone_number,
+                email=u.email,
+                placeholder=u.state == auth_pb2.User.PLACEHOLDER,
+            )
+            for i, u in (await self._users.users(user_ids)).items()
+        }
 
     async def devices(self, user_ids: list[str]) -> dict[str, list[Device]]:
         out: dict[str, list[Device]] = {u: [] for u in user_ids}
-        for users in _chunks(user_ids):
+        for users in batches(user_ids):
             try:
                 answer = await self._stub.BatchGetDevices(
                     auth_pb2.BatchGetDevicesRequest(users=users), metadata=self._identity.metadata()

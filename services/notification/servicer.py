@@ -6,10 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from hisaab.notification.v1 import notification_pb2, notification_pb2_grpc
 
-from libs import etag, pagination, validation
+from libs import etag, names, pagination, validation, wire
 from libs.auth.caller import require_caller, require_internal
 from libs.errors import InvalidArgument
 from services.notification import domain
@@ -24,12 +23,6 @@ _JOBS = {
     notification_pb2.RunJobRequest.PACK_EXPIRY_WARNINGS: "pack_expiry_warnings",
     notification_pb2.RunJobRequest.PURGE_OLD_NOTIFICATIONS: "purge_old_notifications",
 }
-
-
-def _ts(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def _event_pb(value: EventType) -> int:
@@ -49,7 +42,7 @@ def notification_proto(n: Notification) -> notification_pb2.Notification:
         deep_link=n.deep_link,
         group=f"groups/{n.group_id}" if n.group_id else "",
         actor=f"users/{n.actor}" if n.actor else "",
-        create_time=_ts(n.created_at),
+        create_time=wire.timestamp(n.created_at),
         read=n.read,
     )
 
@@ -75,7 +68,7 @@ def preferences_proto(p: Preferences) -> notification_pb2.NotificationPreference
         etag=etag.make(_pref_name(p.user_id), p.version),
     )
     if p.updated_at is not None:
-        proto.update_time.CopyFrom(_ts(p.updated_at))
+        proto.update_time.CopyFrom(wire.timestamp(p.updated_at))
     return proto
 
 
@@ -107,12 +100,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
             after=cursor.key if cursor else None,
             limit=size + 1,
         )
-        page = found[:size]
-        token = (
-            pagination.encode([page[-1].created_at.isoformat(), page[-1].id], query)
-            if len(found) > size
-            else ""
-        )
+        page, token = pagination.page_of(found, size, pagination.created_key, query)
         return notification_pb2.ListNotificationsResponse(
             notifications=[notification_proto(n) for n in page], next_page_token=token
         )
@@ -206,8 +194,7 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
             group=request.group.removeprefix("groups/"),
             subject=request.subject,
             recipients=tuple(
-                validation.resource_id(r, "users", f"recipients[{i}]")
-                for i, r in enumerate(request.recipients)
+                names.one(r, "users", f"recipients[{i}]") for i, r in enumerate(request.recipients)
             ),
             attributes=dict(request.attributes),
         )

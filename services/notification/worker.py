@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from libs import aws, events
 from libs.jobs.messages import JobMessage
+from libs.jobs.outbox_relay import EventMessage
 from libs.jobs.runtime import Heartbeat, run_worker, sleep_or_stop
-from libs.outbox_relay import EventMessage
+from libs.settings import env_float
 from services.notification import domain
 from services.notification.app import assemble
 from services.notification.delivery import AwsSender
@@ -38,10 +38,6 @@ from services.notification.usecases import NotificationUseCases
 log = logging.getLogger("hisaab.notification.worker")
 
 Handler = Callable[[str], Awaitable[None]]
-
-
-def _float_env(name: str, default: float) -> float:
-    return float(os.environ.get(name, "") or default)
 
 
 def retry_visibility(receive_count: int, base: float, longest: float = 900.0) -> int:
@@ -140,7 +136,7 @@ def job_handler(usecases: NotificationUseCases) -> Handler:
 async def deliver(
     usecases: NotificationUseCases, sender: Sender, stop: asyncio.Event, heartbeat: Heartbeat
 ) -> None:
-    idle = _float_env("HISAAB_DELIVERY_POLL_SECONDS", 1.0)
+    idle = env_float("HISAAB_DELIVERY_POLL_SECONDS", 1.0)
     while not stop.is_set():
         heartbeat.beat()
         try:
@@ -156,8 +152,8 @@ async def _main(stop: asyncio.Event, heartbeat: Heartbeat) -> None:
     resources = aws.Resources.from_env()
     resources.require("notification_queue_url", "jobs_queue_url")
     parts = assemble(pool_size=5, name="hisaab-notification-worker")
-    wait = int(_float_env("HISAAB_QUEUE_WAIT_SECONDS", 5))
-    base = _float_env("HISAAB_QUEUE_RETRY_BASE_SECONDS", 5.0)
+    wait = int(env_float("HISAAB_QUEUE_WAIT_SECONDS", 5))
+    base = env_float("HISAAB_QUEUE_RETRY_BASE_SECONDS", 5.0)
     events = QueueConsumer(
         "events",
         resources.notification_queue_url,

@@ -7,9 +7,10 @@ from hisaab.pricing.v1 import pricing_pb2_grpc
 
 from libs import settings as settings_mod
 from libs.cache import Cache
+from libs.clients.features import keys
+from libs.clients.features.cache import EntitlementCache
+from libs.clients.features.install import gate_interceptor
 from libs.db.database import Database
-from libs.features import keys
-from libs.features.cache import EntitlementCache
 from libs.server import ServiceApp
 from libs.settings import Settings
 from services.pricing import config as config_mod
@@ -56,4 +57,6 @@ async def build() -> ServiceApp:
     def register(server: grpc.aio.Server) -> None:
         pricing_pb2_grpc.add_PricingServiceServicer_to_server(servicer, server)
 
-    return ServiceApp(settings=settings, register=register, on_stop=[db.close, cache.close])
+    return ServiceApp(
+        gate=gate_interceptor, settings=settings, register=register, on_stop=[db.close, cache.close]
+    )

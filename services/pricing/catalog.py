@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from libs.clients.features.windows import zone
 from libs.db.database import Database
 from libs.errors import InvalidArgument, NotFound
-from libs.features.windows import zone
 from services.pricing import domain, repository
 from services.pricing.domain import Feature, Pack, Quota
 

@@ -13,16 +13,11 @@ production configuration, whatever the variable says.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from libs.settings import PRODUCTION_ENVS, SettingsError
+from libs.settings import PRODUCTION_ENVS, SettingsError, env_var
 
 KNOWN_PROVIDERS = frozenset({"dev", "razorpay"})
-
-
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
 
 
 @dataclass(frozen=True)
@@ -40,7 +35,7 @@ class PricingConfig:
 def load(env: str) -> PricingConfig:
     default = "razorpay" if env in PRODUCTION_ENVS else "dev"
     providers = frozenset(
-        p.strip().lower() for p in _env("HISAAB_PAYMENT_PROVIDER", default).split(",") if p.strip()
+        p.strip().lower() for p in env_var("HISAAB_PAYMENT_PROVIDER", default).split(",") if p.strip()
     )
     unknown = providers - KNOWN_PROVIDERS
     if unknown:
@@ -49,10 +44,10 @@ def load(env: str) -> PricingConfig:
         raise SettingsError(f"HISAAB_PAYMENT_PROVIDER=dev cannot run with HISAAB_ENV={env}")
     config = PricingConfig(
         providers=providers,
-        razorpay_key_id=_env("HISAAB_RAZORPAY_KEY_ID"),
-        razorpay_key_secret=_env("HISAAB_RAZORPAY_KEY_SECRET"),
-        razorpay_webhook_secret=_env("HISAAB_RAZORPAY_WEBHOOK_SECRET"),
-        admins=frozenset(a.strip() for a in _env("HISAAB_PRICING_ADMINS").split(",") if a.strip()),
+        razorpay_key_id=env_var("HISAAB_RAZORPAY_KEY_ID"),
+        razorpay_key_secret=env_var("HISAAB_RAZORPAY_KEY_SECRET"),
+        razorpay_webhook_secret=env_var("HISAAB_RAZORPAY_WEBHOOK_SECRET"),
+        admins=frozenset(a.strip() for a in env_var("HISAAB_PRICING_ADMINS").split(",") if a.strip()),
     )
     if "razorpay" in providers and not (config.razorpay_key_id and config.razorpay_key_secret):
         raise SettingsError("HISAAB_RAZORPAY_KEY_ID and HISAAB_RAZORPAY_KEY_SECRET are required for razorpay")

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from libs.clients.features.windows import Period
 from libs.errors import FailedPrecondition, InvalidArgument
-from libs.features.windows import Period
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 BASE_CURRENCY = "INR"

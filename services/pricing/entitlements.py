@@ -12,9 +12,9 @@ from hisaab.events.v1 import events_pb2 as ev
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs import outbox
+from libs.clients.features.windows import window
 from libs.clock import Clock, now
 from libs.db.database import Database
-from libs.features.windows import window
 from services.pricing import domain, repository
 from services.pricing.domain import Grant, Order, Quota
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs.features.windows import Period
+from libs.clients.features.windows import Period
 from libs.validation import is_uuid
 from services.pricing.domain import Feature, Grant, Order, OrderState, Pack, ProviderKind, Quota
 

@@ -14,11 +14,11 @@ from hisaab.common.v1 import money_pb2
 from hisaab.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs import idempotency, pagination, validation
+from libs import idempotency, names, pagination, validation, wire
 from libs.auth.caller import Caller, is_internal, require_caller
+from libs.clients.features.windows import Period
 from libs.db.database import Database
 from libs.errors import InvalidArgument, NotAllowed, NotFound
-from libs.features.windows import Period
 from services.pricing.catalog import CatalogUseCases
 from services.pricing.domain import BASE_CURRENCY, Feature, Grant, Order, Pack, ProviderKind, Quota
 from services.pricing.entitlements import EntitlementUseCases, Usage
@@ -48,15 +48,9 @@ _STATE_PB = {
 }
 
 
-def _ts(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
 def _set_ts(target: Timestamp, value: datetime | None) -> None:
     if value is not None:
-        target.CopyFrom(_ts(value))
+        target.CopyFrom(wire.timestamp(value))
 
 
 def feature_proto(feature: Feature) -> pricing_pb2.Feature:
@@ -118,8 +112,8 @@ def order_proto(order: Order) -> pricing_pb2.Order:
         checkout_params=dict(order.checkout_params),
         provider_payment_id=order.provider_payment_id,
         failure_reason=order.failure_reason,
-        create_time=_ts(order.created_at),
-        update_time=_ts(order.updated_at),
+        create_time=wire.timestamp(order.created_at),
+        update_time=wire.timestamp(order.updated_at),
     )
     _set_ts(proto.paid_time, order.paid_at)
     return proto
@@ -131,7 +125,7 @@ def entitlement_proto(grant: Grant, now: datetime) -> pricing_pb2.Entitlement:
         feature=grant.feature,
         pack=f"packs/{grant.pack_key}",
         order=f"orders/{grant.order_id}" if grant.order_id else "",
-        start_time=_ts(grant.start),
+        start_time=wire.timestamp(grant.start),
         active=grant.active(now),
     )
     _set_ts(proto.expire_time, grant.expire)
@@ -143,7 +137,7 @@ def usage_proto(usage: Usage) -> pricing_pb2.QuotaUsage:
         key=usage.key,
         limit=usage.limit,
         used=usage.used,
-        reset_time=_ts(usage.reset_time),
+        reset_time=wire.timestamp(usage.reset_time),
         unlimited=usage.unlimited,
         allowed=usage.allowed,
     )
@@ -162,7 +156,7 @@ def _metadata(context: Any, key: str) -> str:
 
 
 def _key(name: str, collection: str, field: str) -> str:
-    return validation.resource_id(name, collection, field)
+    return names.one(name, collection, field)
 
 
 def _money_map(prices: Any, field: str) -> dict[str, int]:
@@ -219,8 +213,7 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         size = pagination.page_size(request.page_size)
         cursor = pagination.decode(request.page_token, {"list": "features"})
         found = await self._catalog.features(after=cursor.key[0] if cursor else None, limit=size + 1)
-        page = found[:size]
-        token = pagination.encode([page[-1].key], {"list": "features"}) if len(found) > size else ""
+        page, token = pagination.page_of(found, size, lambda last: [last.key], {"list": "features"})
         return pricing_pb2.ListFeaturesResponse(
             features=[feature_proto(f) for f in page], next_page_token=token
         )
@@ -231,11 +224,8 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         size = pagination.page_size(request.page_size)
         cursor = pagination.decode(request.page_token, {"list": "packs"})
         found = await self._catalog.packs(after=cursor.key if cursor else None, limit=size + 1)
-        page = found[:size]
-        token = (
-            pagination.encode([page[-1].sort_order, page[-1].key], {"list": "packs"})
-            if len(found) > size
-            else ""
+        page, token = pagination.page_of(
+            found, size, lambda last: [last.sort_order, last.key], {"list": "packs"}
         )
         return pricing_pb2.ListPacksResponse(packs=[pack_proto(p) for p in page], next_page_token=token)
 
@@ -245,8 +235,7 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         size = pagination.page_size(request.page_size)
         cursor = pagination.decode(request.page_token, {"list": "quotas"})
         found = await self._catalog.quotas(after=cursor.key[0] if cursor else None, limit=size + 1)
-        page = found[:size]
-        token = pagination.encode([page[-1].key], {"list": "quotas"}) if len(found) > size else ""
+        page, token = pagination.page_of(found, size, lambda last: [last.key], {"list": "quotas"})
         return pricing_pb2.ListQuotasResponse(quotas=[quota_proto(q) for q in page], next_page_token=token)
 
     async def UpsertFeature(
@@ -360,12 +349,7 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         found = await self._purchases.list_orders(
             caller.user_id, after=cursor.key if cursor else None, limit=size + 1
         )
-        page = found[:size]
-        token = (
-            pagination.encode([page[-1].created_at.isoformat(), page[-1].id], query)
-            if len(found) > size
-            else ""
-        )
+        page, token = pagination.page_of(found, size, pagination.created_key, query)
         return pricing_pb2.ListOrdersResponse(orders=[order_proto(o) for o in page], next_page_token=token)
 
     async def HandleRazorpayWebhook(self, request: httpbody_pb2.HttpBody, context: Any) -> empty_pb2.Empty:
@@ -392,13 +376,9 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
             after=cursor.key if cursor else None,
             limit=size + 1,
         )
-        page = found[:size]
-        token = ""
-        if len(found) > size:
-            last = page[-1]
-            token = pagination.encode(
-                [last.expire.isoformat() if last.expire else "infinity", last.id], query
-            )
+        page, token = pagination.page_of(
+            found, size, lambda last: [last.expire.isoformat() if last.expire else "infinity", last.id], query
+        )
         return pricing_pb2.ListMyEntitlementsResponse(
             entitlements=[entitlement_proto(g, now) for g in page], next_page_token=token
         )
@@ -410,7 +390,7 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         held, usages = await self._entitlements.my_features(caller.user_id)
         return pricing_pb2.MyFeatures(
             features=sorted(held),
-            expire_times={f: _ts(end) for f, end in held.items() if end is not None},
+            expire_times={f: wire.timestamp(end) for f, end in held.items() if end is not None},
             quotas=[usage_proto(u) for u in usages],
         )
 

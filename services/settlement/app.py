@@ -6,12 +6,13 @@ from hisaab.settlement.v1 import settlement_pb2_grpc
 
 from libs import settings as settings_mod
 from libs.cache import Cache
+from libs.clients.features.install import gate_interceptor
+from libs.clients.rosters import RosterCache
 from libs.db.database import Database
-from libs.rosters import RosterCache
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from services.settlement.balance_cache import BalanceCache
-from services.settlement.peers import GroupDirectory, UserDirectory
+from services.settlement.peers import GroupDirectory, UserProfiles
 from services.settlement.servicer import SettlementServicer
 from services.settlement.usecases import SettlementUseCases
 
@@ -24,7 +25,7 @@ async def build() -> ServiceApp:
     auth_channel = channel(settings.peer("auth"), default_timeout=settings.peer_timeout_seconds)
     rosters = RosterCache(cache)  # one client and one outage window for both caches
     usecases = SettlementUseCases(
-        db, GroupDirectory(group_channel, rosters), UserDirectory(auth_channel), BalanceCache(cache)
+        db, GroupDirectory(group_channel, rosters), UserProfiles(auth_channel), BalanceCache(cache)
     )
     servicer = SettlementServicer(usecases, db)
 
@@ -33,6 +34,7 @@ async def build() -> ServiceApp:
         await auth_channel.close(None)
 
     return ServiceApp(
+        gate=gate_interceptor,
         settings=settings,
         register=lambda server: settlement_pb2_grpc.add_SettlementServiceServicer_to_server(servicer, server),
         on_stop=[db.close, cache.close, close_peers],

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import grpc
-from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
 from hisaab.group.v1 import group_pb2, group_pb2_grpc
 
+from libs.clients.rosters import Roster, RosterCache
+from libs.clients.users import UserDirectory
 from libs.errors import NotFound, Unavailable
-from libs.rosters import Roster, RosterCache
 from services.settlement.ports import GroupInfo, Member, Profile
 
 GROUP_NOT_FOUND = "group not found"
@@ -54,17 +54,10 @@ class GroupDirectory:
                 return out
 
 
-class UserDirectory:
+class UserProfiles:
     def __init__(self, channel: grpc.aio.Channel):
-        self._stub = auth_pb2_grpc.AuthServiceStub(channel)
+        self._users = UserDirectory(channel)
 
     async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
-        if not user_ids:
-            return {}
-        try:
-            answer = await self._stub.BatchGetUsers(
-                auth_pb2.BatchGetUsersRequest(names=[f"users/{u}" for u in user_ids])
-            )
-        except grpc.aio.AioRpcError as err:
-            raise _unavailable("the user directory") from err
-        return {u.user_id: Profile(u.display_name, u.upi_vpa) for u in answer.users}
+        found = await self._users.users(user_ids)
+        return {i: Profile(u.display_name, u.upi_vpa) for i, u in found.items()}

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from hisaab.common.v1 import money_pb2
 from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
-from libs import clock, etag, idempotency, money, pagination, validation
+from libs import clock, etag, idempotency, money, names, pagination, validation, wire
 from libs.auth.caller import is_internal, require_caller
 from libs.db.database import Database
 from libs.errors import InvalidArgument, NotFound
@@ -30,25 +29,23 @@ _METHOD_PB = {v: k for k, v in _METHOD.items()}
 
 
 def _group_id(name: str, field: str) -> str:
-    group_id = validation.resource_id(name, "groups", field)
+    group_id = names.one(name, "groups", field)
     if not is_uuid(group_id):  # well-formed but no group can have this id
         raise NotFound(GROUP_NOT_FOUND)
     return group_id
 
 
 def _settlement_name(name: str) -> tuple[str, str]:
-    parts = name.split("/")
-    if len(parts) != 4 or parts[0] != "groups" or parts[2] != "settlements" or not parts[1] or not parts[3]:
-        raise InvalidArgument("name", "must look like groups/<id>/settlements/<id>")
-    if not is_uuid(parts[1]):
+    group_id, settlement_id = names.in_group(name, "settlements")
+    if not is_uuid(group_id):
         raise NotFound(GROUP_NOT_FOUND)
-    if not is_uuid(parts[3]):
+    if not is_uuid(settlement_id):
         raise NotFound(SETTLEMENT_NOT_FOUND)
-    return parts[1], parts[3]
+    return group_id, settlement_id
 
 
 def _user_id(name: str, field: str) -> str:
-    return validation.resource_id(name, "users", field)
+    return names.one(name, "users", field)
 
 
 def _money(currency: str, amount_minor: int) -> money_pb2.Money:
@@ -67,12 +64,6 @@ def _amount(value: money_pb2.Money, field: str) -> tuple[str, int]:
     except money.InvalidField as err:
         raise InvalidArgument(err.field, err.reason) from None
     return currency, amount
-
-
-def _ts(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def _date(value: Any, field: str) -> date | None:
@@ -97,7 +88,7 @@ def settlement_proto(s: Settlement) -> settlement_pb2.Settlement:
         payment_reference=s.payment_reference,
         creator=f"users/{s.creator}",
         deleted=s.deleted,
-        create_time=_ts(s.created_at),
+        create_time=wire.timestamp(s.created_at),
         etag=etag.make(s.name, s.version),
     )
     # google.type.Date is set in place: its Python module ships without type information
@@ -107,7 +98,7 @@ def settlement_proto(s: Settlement) -> settlement_pb2.Settlement:
         s.settle_date.day,
     )
     if s.deleted_at is not None:
-        proto.delete_time.CopyFrom(_ts(s.deleted_at))
+        proto.delete_time.CopyFrom(wire.timestamp(s.deleted_at))
     return proto
 
 
@@ -233,13 +224,9 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         if not request.HasField("settlement"):
             raise InvalidArgument("settlement", "is required")
         new = _new_settlement(request.settlement)
-
-        async def work(conn: Any) -> settlement_pb2.Settlement:
-            return settlement_proto(await self._uc.create(conn, caller.user_id, group_id, new))
-
-        return await idempotency.once_in_transaction(
-            self._db, "settlement.CreateSettlement", request, settlement_pb2.Settlement, work
-        )
+        idempotency.validate_request_id(request.request_id)
+        once = idempotency.Once(self._db, "settlement.CreateSettlement", request, settlement_pb2.Settlement)
+        return await self._uc.create(caller.user_id, group_id, new, once, settlement_proto)
 
     async def GetSettlement(
         self, request: settlement_pb2.GetSettlementRequest, context: Any
@@ -273,12 +260,11 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         found = await self._uc.list(
             caller.user_id, group_id, query, after=cursor.key if cursor else None, limit=size + 1
         )
-        page = found[:size]
-        last = page[-1] if page else None
-        token = (
-            pagination.encode([last.settle_date.isoformat(), last.created_at.isoformat(), last.id], bound)
-            if last is not None and len(found) > size
-            else ""
+        page, token = pagination.page_of(
+            found,
+            size,
+            lambda last: [last.settle_date.isoformat(), last.created_at.isoformat(), last.id],
+            bound,
         )
         return settlement_pb2.ListSettlementsResponse(
             settlements=[settlement_proto(s) for s in page], next_page_token=token

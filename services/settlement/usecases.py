@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from libs import clock, etag, outbox
 from libs.db.database import Database
 from libs.errors import FailedPrecondition, InvalidArgument, NotFound
+from libs.idempotency import M, Once
 from libs.ledger import store
 from libs.ledger.simplify import convert
 from libs.money import InvalidField
@@ -209,11 +210,28 @@ class SettlementUseCases:
     # -- settlements ------------------------------------------------------------------------
 
     async def create(
-        self, conn: AsyncConnection, caller: str, group_id: str, new: NewSettlement
-    ) -> Settlement:
+        self,
+        caller: str,
+        group_id: str,
+        new: NewSettlement,
+        once: Once[M],
+        present: Callable[[Settlement], M],
+    ) -> M:
+        """CreateSettlement: payer and payee are checked against the group's roster before the
+        transaction (a cache, else a call to group-service); the row, its ledger entry and
+        the event are written in it."""
         await self._require_members(
             group_id, caller, {"settlement.payer": new.payer, "settlement.payee": new.payee}
         )
+
+        async def work(conn: AsyncConnection) -> M:
+            return present(await self._insert(conn, caller, group_id, new))
+
+        return await once(work)
+
+    async def _insert(
+        self, conn: AsyncConnection, caller: str, group_id: str, new: NewSettlement
+    ) -> Settlement:
         created_at = self._now()
         settlement = Settlement(
             id=str(uuid.uuid4()),

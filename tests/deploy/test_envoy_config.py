@@ -56,7 +56,7 @@ def test_rendered_gateway_config_passes_envoy_validate(value_set: str, tmp_path:
 
 
 def test_a_service_run_as_several_processes_gets_one_endpoint_each() -> None:
-    from libs.gateway.envoy_config import Upstream, build_config
+    from tools.gateway.envoy_config import Upstream, build_config
 
     upstreams: dict[str, Upstream] = {
         "expense": [("127.0.0.1", 7001), ("127.0.0.1", 7002)],

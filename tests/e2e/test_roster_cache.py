@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 import redis.asyncio as redis
 
-from libs.rosters import Roster, RosterCache
+from libs.clients.rosters import Roster, RosterCache
 from tests.support import Api, Session, paid_by_one, random_phone
 from tools.devstack.stack import Stack
 

@@ -13,7 +13,7 @@ from pathlib import Path
 # (component, what its command line contains), first match wins.
 _PARTS = (
     ("notification-worker", "services.notification.worker"),
-    ("outbox-relay", "libs.outbox_relay"),
+    ("outbox-relay", "outbox_relay"),
     ("scheduler", "libs.jobs.scheduler"),
     ("aws-emulator", "moto.server"),
     ("envoy", "/envoy"),

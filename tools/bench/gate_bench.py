@@ -31,11 +31,11 @@ import redis.asyncio as redis
 from libs import catalog
 from libs.auth.caller import Caller, set_caller
 from libs.cache import Cache
-from libs.features import keys
-from libs.features.cache import EntitlementCache
-from libs.features.counter import QuotaCounter
-from libs.features.gate import FeatureGate
-from libs.features.source import GrpcPricingSource
+from libs.clients.features import keys
+from libs.clients.features.cache import EntitlementCache
+from libs.clients.features.counter import QuotaCounter
+from libs.clients.features.gate import FeatureGate
+from libs.clients.features.source import GrpcPricingSource
 from libs.rpc.descriptors import MethodRules
 from libs.rpc.peers import channel
 from tools.devstack.stack import Stack, free_ports

@@ -298,7 +298,7 @@ class Stack:
             wait_until_file(proc, path, timeout=self.startup_timeout)
 
     def _start_gateway(self) -> None:
-        from libs.gateway.envoy_config import build_config  # written alongside the services
+        from tools.gateway.envoy_config import build_config  # written alongside the services
 
         if not DESCRIPTOR.exists():
             raise FileNotFoundError(f"{DESCRIPTOR} is missing: run `make gen` first")

@@ -7,7 +7,7 @@ accepted. A relay killed mid-pass never commits, so its rows are unlocked and
 published again by the next pass: duplicates are possible, loss is not, and
 consumers dedupe by the event id every message carries.
 
-Run: ``python -m libs.outbox_relay`` (needs DATABASE_URL, HISAAB_EVENTS_TOPIC_ARN).
+Run: ``python -m libs.jobs.outbox_relay`` (needs DATABASE_URL, HISAAB_EVENTS_TOPIC_ARN).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from libs import aws
 from libs.db.database import Database
 from libs.jobs.runtime import Heartbeat, run_worker, sleep_or_stop
+from libs.settings import env_var
 
 log = logging.getLogger("hisaab.outbox_relay")
 
@@ -194,7 +194,7 @@ class OutboxRelay:
 async def _main(stop: asyncio.Event, heartbeat: Heartbeat) -> None:
     resources = aws.Resources.from_env()
     resources.require("events_topic_arn")
-    db = Database(os.environ.get("DATABASE_URL", ""), pool_size=2, application_name="hisaab-outbox-relay")
+    db = Database(env_var("DATABASE_URL"), pool_size=2, application_name="hisaab-outbox-relay")
     relay = OutboxRelay(db.writer, SnsPublisher(resources.events_topic_arn))
     log.info("relaying", extra={"topic": resources.events_topic_arn})
     try:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from libs.cache import Cache
-from libs.features import keys
-from libs.features.cache import EntitlementCache
-from libs.features.counter import QuotaCounter
-from libs.features.gate import FeatureGate, GateInterceptor, is_gated
-from libs.features.source import GrpcPricingSource
+from libs.clients.features import keys
+from libs.clients.features.cache import EntitlementCache
+from libs.clients.features.counter import QuotaCounter
+from libs.clients.features.gate import FeatureGate, GateInterceptor, is_gated
+from libs.clients.features.source import GrpcPricingSource
 from libs.rpc.descriptors import MethodRules
 from libs.rpc.peers import channel
 from libs.settings import Settings

@@ -31,14 +31,14 @@ from typing import Any
 import grpc
 
 from libs.auth.caller import current_caller
+from libs.clients.features import keys
+from libs.clients.features.cache import EntitlementCache
+from libs.clients.features.counter import Outcome, QuotaCounter
+from libs.clients.features.holdings import Holdings
+from libs.clients.features.source import Catalog, PricingSource, QuotaDef, QuotaState
+from libs.clients.features.windows import window
 from libs.clock import Clock, now
 from libs.errors import NotAllowed, ResourceExhausted, Unauthenticated, Unavailable
-from libs.features import keys
-from libs.features.cache import EntitlementCache
-from libs.features.counter import Outcome, QuotaCounter
-from libs.features.holdings import Holdings
-from libs.features.source import Catalog, PricingSource, QuotaDef, QuotaState
-from libs.features.windows import window
 from libs.rpc.descriptors import MethodRules
 
 log = logging.getLogger("hisaab.features")

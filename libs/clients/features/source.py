@@ -10,9 +10,9 @@ from typing import Protocol
 import grpc
 from hisaab.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
+from libs.clients.features.holdings import Holdings
+from libs.clients.features.windows import Period
 from libs.errors import Unavailable
-from libs.features.holdings import Holdings
-from libs.features.windows import Period
 
 _PERIODS = {
     pricing_pb2.Quota.DAILY: Period.DAILY,

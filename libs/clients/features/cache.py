@@ -11,8 +11,8 @@ import logging
 from datetime import datetime
 
 from libs.cache import Cache
-from libs.features import keys
-from libs.features.holdings import Holdings
+from libs.clients.features import keys
+from libs.clients.features.holdings import Holdings
 
 log = logging.getLogger("hisaab.features")
 
