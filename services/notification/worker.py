@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from libs import aws
+from libs.events import EventMessage
 from libs.jobs.messages import JobMessage
 from libs.jobs.runtime import Heartbeat, run_worker, sleep_or_stop
-from libs.outbox_relay import EventMessage
 from services.notification import domain
 from services.notification.app import assemble
 from services.notification.delivery import AwsSender
