@@ -15,10 +15,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import infra.node_runtime  # noqa: F401  (before aws_cdk: the venv's Node.js)
 from aws_cdk import App, Aspects, Environment, Stack, Tags
 from cdk_nag import AwsSolutionsChecks
 
+import infra.node_runtime  # noqa: F401  (before aws_cdk: the venv's Node.js)
 from infra import config as config_mod
 from infra.config import EnvConfig
 from infra.stacks.analytics import AnalyticsStack
@@ -79,7 +79,14 @@ def build(app: App, config: EnvConfig) -> Deployment:
     messaging = MessagingStack(app, f"{prefix}-Messaging", config=config, env=home)
     auth = AuthStack(app, f"{prefix}-Auth", config=config, env=home)
     cluster = ClusterStack(
-        app, f"{prefix}-Cluster", config=config, network=network, data=data, messaging=messaging, auth=auth, env=home
+        app,
+        f"{prefix}-Cluster",
+        config=config,
+        network=network,
+        data=data,
+        messaging=messaging,
+        auth=auth,
+        env=home,
     )
     edge = EdgeStack(app, f"{prefix}-Edge", config=config, network=network, cluster=cluster, env=home)
     observability = ObservabilityStack(
@@ -88,7 +95,9 @@ def build(app: App, config: EnvConfig) -> Deployment:
     deployment = Deployment(config, network, data, messaging, auth, cluster, edge, observability)
     if config.multi_region:
         away = Environment(account=config.account, region=config.secondary_region)
-        deployment.regional.append(AnalyticsStack(app, f"{prefix}-Analytics", config=config, data=data, env=home))
+        deployment.regional.append(
+            AnalyticsStack(app, f"{prefix}-Analytics", config=config, data=data, env=home)
+        )
         network2 = NetworkStack(
             app, f"{prefix}-Network-2", config=config, cidr=config.secondary_vpc_cidr, env=away
         )
@@ -97,10 +106,18 @@ def build(app: App, config: EnvConfig) -> Deployment:
         )
         database2.add_dependency(data)  # the global cluster must exist first
         cluster2 = ClusterStack(
-            app, f"{prefix}-Cluster-2", config=config, network=network2, data=None, messaging=None, auth=None,
+            app,
+            f"{prefix}-Cluster-2",
+            config=config,
+            network=network2,
+            data=None,
+            messaging=None,
+            auth=None,
             env=away,
         )
-        edge2 = EdgeStack(app, f"{prefix}-Edge-2", config=config, network=network2, cluster=cluster2, env=away)
+        edge2 = EdgeStack(
+            app, f"{prefix}-Edge-2", config=config, network=network2, cluster=cluster2, env=away
+        )
         deployment.regional += [network2, database2, cluster2, edge2]
     for stack in deployment.stacks:
         Tags.of(stack).add("app", "hisaab")
@@ -111,7 +128,9 @@ def build(app: App, config: EnvConfig) -> Deployment:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--env", choices=config_mod.ENVIRONMENTS)
     parser.add_argument("--phase", type=int, choices=config_mod.PHASES)
     parser.add_argument("--out", type=Path, default=OUT_DIR)

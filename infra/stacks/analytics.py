@@ -30,7 +30,9 @@ EXPORT_PREFIX = "analytics/daily/"
 
 
 class AnalyticsStack(Stack):
-    def __init__(self, scope: Construct, cid: str, *, config: EnvConfig, data: DataStack, **kwargs: object) -> None:
+    def __init__(
+        self, scope: Construct, cid: str, *, config: EnvConfig, data: DataStack, **kwargs: object
+    ) -> None:
         super().__init__(scope, cid, **kwargs)  # type: ignore[arg-type]
         results = s3.Bucket(
             self,

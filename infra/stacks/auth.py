@@ -48,7 +48,11 @@ class AuthStack(Stack):
             auto_verify=cognito.AutoVerifiedAttrs(email=True, phone=True),
             account_recovery=cognito.AccountRecovery.PHONE_AND_EMAIL,
             password_policy=cognito.PasswordPolicy(
-                min_length=12, require_digits=True, require_lowercase=True, require_uppercase=True, require_symbols=True
+                min_length=12,
+                require_digits=True,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_symbols=True,
             ),
             mfa=cognito.Mfa.OFF,
             sms_role=sms_role,
@@ -63,6 +67,8 @@ class AuthStack(Stack):
                 "a second factor on top of a possession factor adds nothing here.",
                 "AwsSolutions-COG3": "Threat protection needs the Plus plan; the seed's cost target "
                 "keeps Essentials, and WAF rate rules guard the sign-in routes.",
+                "AwsSolutions-COG8": "As COG3: the Plus plan's threat protection is priced per user; "
+                "Essentials has every feature the sign-in uses.",
             },
         )
         self.app_client = self.user_pool.add_client(

@@ -162,7 +162,9 @@ class ClusterStack(Stack):
                 )
             self._platform_roles(data)
 
-    def _resource_arns(self, data: DataStack, messaging: MessagingStack, auth: AuthStack) -> dict[str, list[str]]:
+    def _resource_arns(
+        self, data: DataStack, messaging: MessagingStack, auth: AuthStack
+    ) -> dict[str, list[str]]:
         sns_prefix = f"arn:{self.partition}:sns:{self.region}:{self.account}"
         return {
             "user_pool": [auth.user_pool.user_pool_arn],
@@ -211,12 +213,17 @@ class ClusterStack(Stack):
         return role
 
     def _platform_roles(self, data: DataStack) -> None:
-        secrets = [f"arn:{self.partition}:secretsmanager:{self.region}:{self.account}:secret:{self.config.name}/*"]
+        secrets = [
+            f"arn:{self.partition}:secretsmanager:{self.region}:{self.account}:secret:{self.config.name}/*"
+        ]
         self._pod_role(
             "external-secrets",
             *EXTERNAL_SECRETS,
             [
-                iam.PolicyStatement(actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], resources=secrets),
+                iam.PolicyStatement(
+                    actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    resources=secrets,
+                ),
                 iam.PolicyStatement(actions=["kms:Decrypt"], resources=[data.key.key_arn]),
             ],
         )
@@ -248,7 +255,10 @@ class ClusterStack(Stack):
             *LOAD_BALANCER_CONTROLLER,
             [
                 iam.PolicyStatement(
-                    actions=["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
+                    actions=[
+                        "elasticloadbalancing:RegisterTargets",
+                        "elasticloadbalancing:DeregisterTargets",
+                    ],
                     resources=[
                         f"arn:{self.partition}:elasticloadbalancing:{self.region}:{self.account}:targetgroup/{self.config.name}-*/*"
                     ],

@@ -10,6 +10,7 @@ from aws_cdk import Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -86,9 +87,19 @@ class DataStack(Stack):
             engine=_ENGINE,
             parameters={"rds.force_ssl": "1", "log_min_duration_statement": "1000"},
         )
+        identifier = f"{config.name}-aurora"
+        # Created here (not by RDS on first write) so it has a retention without a log-retention Lambda.
+        log_group = logs.LogGroup(
+            self,
+            "DatabaseLogs",
+            log_group_name=f"/aws/rds/cluster/{identifier}/postgresql",
+            retention=retention(config),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         cluster = rds.DatabaseCluster(
             self,
             "Database",
+            cluster_identifier=identifier,
             engine=_ENGINE,
             parameter_group=params,
             writer=rds.ClusterInstance.serverless_v2("writer", enable_performance_insights=True),
@@ -117,9 +128,13 @@ class DataStack(Stack):
             deletion_protection=config.production,
             removal_policy=RemovalPolicy.SNAPSHOT if config.production else RemovalPolicy.DESTROY,
             cloudwatch_logs_exports=["postgresql"],
-            cloudwatch_logs_retention=retention(config),
             copy_tags_to_snapshot=True,
         )
+        cluster.node.add_dependency(log_group)
+        if not config.production:
+            suppress(
+                cluster, {"AwsSolutions-RDS10": "dev is torn down freely; staging and prod are protected."}
+            )
         if config.multi_region:
             # Phase 3: the writer's cluster becomes the primary of a global database.
             rds.CfnGlobalCluster(
@@ -134,9 +149,7 @@ class DataStack(Stack):
         )
         return cluster
 
-    def _valkey(
-        self, network: NetworkStack
-    ) -> tuple[elasticache.CfnReplicationGroup, secretsmanager.Secret]:
+    def _valkey(self, network: NetworkStack) -> tuple[elasticache.CfnReplicationGroup, secretsmanager.Secret]:
         config = self.config
         secret = secretsmanager.Secret(
             self,
@@ -184,7 +197,6 @@ class DataStack(Stack):
             snapshot_retention_limit=1,
             auto_minor_version_upgrade=True,
         )
-        group.node.add_dependency(secret)
         return group, secret
 
     def _bucket(
@@ -197,7 +209,9 @@ class DataStack(Stack):
         expire_days: int = 0,
         archive_days: int = 0,
     ) -> s3.Bucket:
-        rules = [s3.LifecycleRule(id="abort-incomplete", abort_incomplete_multipart_upload_after=Duration.days(1))]
+        rules = [
+            s3.LifecycleRule(id="abort-incomplete", abort_incomplete_multipart_upload_after=Duration.days(1))
+        ]
         if expire_days:
             rules.append(s3.LifecycleRule(id="expire", expiration=Duration.days(expire_days)))
         if archive_days:

@@ -124,7 +124,10 @@ class EdgeStack(Stack):
                 },
             ),
         )
-        validator = self.api.add_request_validator("Params", validate_request_parameters=True)
+        # Bodies are checked by the transcoder against the proto; parameters here.
+        validator = self.api.add_request_validator(
+            "Requests", validate_request_parameters=True, validate_request_body=True
+        )
         origin = f"http://{self.nlb.load_balancer_dns_name}:{LISTENER_PORT}"
 
         def integration(path: str, method: str, params: dict[str, str] | None = None) -> apigw.Integration:
@@ -144,7 +147,9 @@ class EdgeStack(Stack):
         proxy = self.api.root.add_resource("{proxy+}")
         proxy.add_method(
             "ANY",
-            integration("/v1/{proxy}", "ANY", {"integration.request.path.proxy": "method.request.path.proxy"}),
+            integration(
+                "/v1/{proxy}", "ANY", {"integration.request.path.proxy": "method.request.path.proxy"}
+            ),
             request_parameters={"method.request.path.proxy": True},
             request_validator=validator,
         )
@@ -209,7 +214,10 @@ class EdgeStack(Stack):
             )
         )
         for priority, (name, limit, scope) in enumerate(
-            (("per-ip-sign-in", limits.WAF_PER_IP_AUTH, auth_paths), ("per-ip-all", limits.WAF_PER_IP_ALL, None)),
+            (
+                ("per-ip-sign-in", limits.WAF_PER_IP_AUTH, auth_paths),
+                ("per-ip-all", limits.WAF_PER_IP_ALL, None),
+            ),
             start=len(rules),
         ):
             rules.append(

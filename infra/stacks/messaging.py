@@ -16,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import EnvConfig
+from infra.stacks.nag import suppress
 from libs import aws
 from libs.jobs.schedules import SCHEDULES, create_schedule_kwargs
 
@@ -57,6 +58,13 @@ class MessagingStack(Stack):
         )
         self.jobs_queue.grant_send_messages(role)
         self.jobs_dlq.grant_send_messages(role)
+        suppress(
+            role,
+            {
+                "AwsSolutions-IAM5": "The queue grant's KMS actions (GenerateDataKey*, ReEncrypt*) "
+                "are on the one messaging key only."
+            },
+        )
         self.schedules = []
         for schedule in SCHEDULES:
             properties = create_schedule_kwargs(

@@ -43,10 +43,15 @@ class ObservabilityStack(Stack):
     ) -> None:
         super().__init__(scope, cid, **kwargs)  # type: ignore[arg-type]
         key = kms.Key(
-            self, "AlarmKey", enable_key_rotation=True, removal_policy=RemovalPolicy.DESTROY,
+            self,
+            "AlarmKey",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
             description="alarm topic",
         )
-        self.alarm_topic = sns.Topic(self, "Alarms", topic_name=f"{config.name}-alarms", master_key=key, enforce_ssl=True)
+        self.alarm_topic = sns.Topic(
+            self, "Alarms", topic_name=f"{config.name}-alarms", master_key=key, enforce_ssl=True
+        )
         # CloudWatch must be able to publish to the encrypted topic.
         key.grant_encrypt_decrypt(_cloudwatch_principal())
         if config.alarm_email:
@@ -61,8 +66,12 @@ class ObservabilityStack(Stack):
             )
         api = {"ApiName": edge.api.rest_api_name, "Stage": STAGE}
         self.alarms: list[cw.Alarm] = []
-        requests = cw.Metric(namespace="AWS/ApiGateway", metric_name="Count", dimensions_map=api, statistic="Sum")
-        errors = cw.Metric(namespace="AWS/ApiGateway", metric_name="5XXError", dimensions_map=api, statistic="Sum")
+        requests = cw.Metric(
+            namespace="AWS/ApiGateway", metric_name="Count", dimensions_map=api, statistic="Sum"
+        )
+        errors = cw.Metric(
+            namespace="AWS/ApiGateway", metric_name="5XXError", dimensions_map=api, statistic="Sum"
+        )
         error_rate = cw.MathExpression(
             expression="IF(requests > 100, errors / requests, 0)",
             using_metrics={"errors": errors, "requests": requests},
@@ -77,7 +86,9 @@ class ObservabilityStack(Stack):
         for dlq in messaging.dead_letter_queues:
             self._alarm(
                 f"DlqDepth-{dlq.node.id}",
-                dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum"),
+                dlq.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(1), statistic="Maximum"
+                ),
                 0,
                 "a message gave up after its retries",
             )
@@ -102,7 +113,9 @@ class ObservabilityStack(Stack):
             cache = {"ReplicationGroupId": data.cache.ref}
             self._alarm(
                 "CacheCpu",
-                cw.Metric(namespace="AWS/ElastiCache", metric_name="EngineCPUUtilization", dimensions_map=cache),
+                cw.Metric(
+                    namespace="AWS/ElastiCache", metric_name="EngineCPUUtilization", dimensions_map=cache
+                ),
                 CACHE_CPU_PERCENT,
                 "cache engine CPU",
                 periods=3,
@@ -110,7 +123,10 @@ class ObservabilityStack(Stack):
             self._alarm(
                 "CacheEvictions",
                 cw.Metric(
-                    namespace="AWS/ElastiCache", metric_name="Evictions", dimensions_map=cache, statistic="Sum"
+                    namespace="AWS/ElastiCache",
+                    metric_name="Evictions",
+                    dimensions_map=cache,
+                    statistic="Sum",
                 ),
                 0,
                 "the cache is too small for its working set",
@@ -126,10 +142,17 @@ class ObservabilityStack(Stack):
                     cw.GraphWidget(title="API p99 latency (ms)", left=[latency]),
                 ],
                 [
-                    cw.GraphWidget(title="Aurora CPU / capacity", left=[db.metric_cpu_utilization()], right=[db.metric("ACUUtilization")]),
+                    cw.GraphWidget(
+                        title="Aurora CPU / capacity",
+                        left=[db.metric_cpu_utilization()],
+                        right=[db.metric("ACUUtilization")],
+                    ),
                     cw.GraphWidget(
                         title="Dead-letter queues",
-                        left=[q.metric_approximate_number_of_messages_visible() for q in messaging.dead_letter_queues],
+                        left=[
+                            q.metric_approximate_number_of_messages_visible()
+                            for q in messaging.dead_letter_queues
+                        ],
                     ),
                 ],
                 [cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24)],
@@ -171,4 +194,3 @@ class ObservabilityStack(Stack):
 
 def _cloudwatch_principal() -> iam.ServicePrincipal:
     return iam.ServicePrincipal("cloudwatch.amazonaws.com")
-

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from infra.config import EnvConfig
 from infra.stacks.data import ENGINE_VERSION
+from infra.stacks.nag import suppress
 from infra.stacks.network import NetworkStack
 
 
@@ -61,7 +62,13 @@ class SecondaryDatabaseStack(Stack):
                 min_capacity=max(config.aurora_min_acu, 0.5), max_capacity=config.aurora_max_acu
             ),
         )
-        self.cluster.apply_removal_policy(RemovalPolicy.SNAPSHOT if config.production else RemovalPolicy.DESTROY)
+        reasons = {"AwsSolutions-RDS11": "Members of one global database share the primary's port."}
+        if not config.production:
+            reasons["AwsSolutions-RDS10"] = "dev is torn down freely; staging and prod are protected."
+        suppress(self.cluster, reasons)
+        self.cluster.apply_removal_policy(
+            RemovalPolicy.SNAPSHOT if config.production else RemovalPolicy.DESTROY
+        )
         rds.CfnDBInstance(
             self,
             "Reader",
