@@ -3,7 +3,7 @@
     python -m infra.app [--env prod] [--phase 2]    synthesize to infra/cdk.out and list resources
 
 Stacks, by lifetime (a stack is replaced without touching the longer-lived ones):
-Network (VPC) < Data (Aurora, cache, S3, secrets) < Messaging, Auth < Cluster (EKS)
+Images (ECR) and Network (VPC) < Data (Aurora, cache, S3, secrets) < Messaging, Auth < Cluster (EKS)
 < Edge (NLB, REST API, WAF) < Observability; phase 3 adds Analytics (Athena) and
 the second region's Network, SecondaryDatabase, Cluster and Edge.
 """
@@ -18,7 +18,6 @@ from pathlib import Path
 from aws_cdk import App, Aspects, Environment, Stack, Tags
 from cdk_nag import AwsSolutionsChecks
 
-import infra.node_runtime  # noqa: F401  (before aws_cdk: the venv's Node.js)
 from infra import config as config_mod
 from infra.config import EnvConfig
 from infra.stacks.analytics import AnalyticsStack
@@ -26,6 +25,7 @@ from infra.stacks.auth import AuthStack
 from infra.stacks.cluster import ClusterStack
 from infra.stacks.data import DataStack
 from infra.stacks.edge import EdgeStack
+from infra.stacks.images import ImagesStack
 from infra.stacks.messaging import MessagingStack
 from infra.stacks.network import NetworkStack
 from infra.stacks.observability import ObservabilityStack
@@ -47,6 +47,7 @@ def new_app(outdir: Path | None = None) -> App:
 @dataclass
 class Deployment:
     config: EnvConfig
+    images: ImagesStack
     network: NetworkStack
     data: DataStack
     messaging: MessagingStack
@@ -59,6 +60,7 @@ class Deployment:
     @property
     def stacks(self) -> list[Stack]:
         return [
+            self.images,
             self.network,
             self.data,
             self.messaging,
@@ -74,6 +76,7 @@ def build(app: App, config: EnvConfig) -> Deployment:
     """Add every stack of ``config`` to ``app``, with cdk-nag's AwsSolutions checks on all of them."""
     prefix = f"Hisaab-{config.env}"
     home = Environment(account=config.account, region=config.region)
+    images = ImagesStack(app, f"{prefix}-Images", config=config, env=home)
     network = NetworkStack(app, f"{prefix}-Network", config=config, cidr=config.vpc_cidr, env=home)
     data = DataStack(app, f"{prefix}-Data", config=config, network=network, env=home)
     messaging = MessagingStack(app, f"{prefix}-Messaging", config=config, env=home)
@@ -92,7 +95,7 @@ def build(app: App, config: EnvConfig) -> Deployment:
     observability = ObservabilityStack(
         app, f"{prefix}-Observability", config=config, data=data, messaging=messaging, edge=edge, env=home
     )
-    deployment = Deployment(config, network, data, messaging, auth, cluster, edge, observability)
+    deployment = Deployment(config, images, network, data, messaging, auth, cluster, edge, observability)
     if config.multi_region:
         away = Environment(account=config.account, region=config.secondary_region)
         deployment.regional.append(

@@ -9,6 +9,8 @@ the environment (``HISAAB_INFRA_*``) or CDK context (``-c phase=2``):
 - ``HISAAB_INFRA_ADMIN_ROLE_ARNS``: comma-separated IAM roles given cluster-admin access entries
 - ``HISAAB_INFRA_ALARM_EMAIL``: subscribed to the alarm topic when set
 - ``HISAAB_INFRA_DOMAIN`` / ``HISAAB_INFRA_HOSTED_ZONE_ID``: custom API domain (latency records in phase 3)
+- ``HISAAB_INFRA_EMAIL_DOMAIN``: the SES domain notification email comes from
+- ``HISAAB_INFRA_REGION``: the primary region (default ap-south-1)
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class EnvConfig:
     kubernetes_version: str
     log_retention_days: int
     backup_retention_days: int
+    # The domain notification email is sent from (an SES identity), empty for none.
+    email_domain: str = ""
     admin_role_arns: tuple[str, ...] = ()
     alarm_email: str = ""
     domain: str = ""
@@ -70,6 +74,10 @@ class EnvConfig:
     @property
     def multi_region(self) -> bool:
         return self.phase >= 3
+
+    @property
+    def email_sender(self) -> str:
+        return f"no-reply@{self.email_domain}" if self.email_domain else ""
 
     @property
     def name(self) -> str:
@@ -98,6 +106,7 @@ _BASE = {
         kubernetes_version="1.33",
         log_retention_days=7,
         backup_retention_days=1,
+        email_domain="dev.hisaab.app",
     ),
     "staging": EnvConfig(
         env="staging",
@@ -119,6 +128,7 @@ _BASE = {
         kubernetes_version="1.33",
         log_retention_days=30,
         backup_retention_days=7,
+        email_domain="staging.hisaab.app",
     ),
     "prod": EnvConfig(
         env="prod",
@@ -141,6 +151,7 @@ _BASE = {
         kubernetes_version="1.33",
         log_retention_days=90,
         backup_retention_days=14,
+        email_domain="hisaab.app",
     ),
 }
 
@@ -166,5 +177,6 @@ def load(env: str | None = None, phase: int | None = None) -> EnvConfig:
         admin_role_arns=_csv(os.environ.get("HISAAB_INFRA_ADMIN_ROLE_ARNS", "")),
         alarm_email=os.environ.get("HISAAB_INFRA_ALARM_EMAIL", ""),
         domain=os.environ.get("HISAAB_INFRA_DOMAIN", ""),
+        email_domain=os.environ.get("HISAAB_INFRA_EMAIL_DOMAIN", _BASE[name].email_domain),
         hosted_zone_id=os.environ.get("HISAAB_INFRA_HOSTED_ZONE_ID", ""),
     )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.config import EnvConfig
 from infra.stacks.nag import suppress
+from libs.auth.caller import INTERNAL_SCOPE
 
 
 class AuthStack(Stack):
@@ -82,6 +84,62 @@ class AuthStack(Stack):
             id_token_validity=Duration.hours(1),
             refresh_token_validity=Duration.days(30),
         )
+
+        # notification-service calls other services as itself (client credentials,
+        # docs/async.md): a confidential client limited to the internal scope.
+        server_id, scope_name = INTERNAL_SCOPE.split("/")
+        internal = cognito.ResourceServerScope(
+            scope_name=scope_name, scope_description="service-to-service RPCs"
+        )
+        server = self.user_pool.add_resource_server("Hisaab", identifier=server_id, scopes=[internal])
+        self.domain = self.user_pool.add_domain(
+            "Domain",
+            cognito_domain=cognito.CognitoDomainOptions(domain_prefix=f"{config.name}-{self.account}"),
+        )
+        self.service_client = self.user_pool.add_client(
+            "Service",
+            user_pool_client_name=f"{config.name}-service",
+            generate_secret=True,
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(client_credentials=True),
+                scopes=[cognito.OAuthScope.resource_server(server, internal)],
+            ),
+            access_token_validity=Duration.hours(1),
+            enable_token_revocation=True,
+        )
+        # Reaches the notification pods as HISAAB_SERVICE_CLIENT_SECRET (External Secrets, envSecrets).
+        self.service_client_secret = secretsmanager.Secret(
+            self,
+            "ServiceClientSecret",
+            secret_name=f"{config.name}/service-client",
+            secret_object_value={"HISAAB_SERVICE_CLIENT_SECRET": self.service_client.user_pool_client_secret},
+        )
+        suppress(
+            self.service_client_secret,
+            {
+                "AwsSolutions-SMG4": "Cognito generates the client secret and cannot rotate it in place; "
+                "rotating means a new client (docs/deploy.md)."
+            },
+        )
+        # CDK reads the generated client secret with a small custom resource (one Lambda).
+        suppress(
+            self,
+            {
+                "AwsSolutions-IAM4": "The custom resource that reads the client secret uses the "
+                "AWS-managed basic execution role for its logs.",
+                "AwsSolutions-IAM5": "Same custom resource: its log stream names are not known in advance.",
+                "AwsSolutions-L1": "The custom resource's runtime is chosen and upgraded by aws-cdk-lib.",
+            },
+        )
+        for name, value in (
+            ("UserPoolId", self.user_pool.user_pool_id),
+            ("AppClientId", self.app_client.user_pool_client_id),
+            ("JwksUrl", self.jwks_url),
+            ("ServiceClientId", self.service_client.user_pool_client_id),
+            ("ServiceTokenUrl", f"{self.domain.base_url()}/oauth2/token"),
+            ("ServiceClientSecretName", self.service_client_secret.secret_name),
+        ):
+            CfnOutput(self, name, value=value)
 
     @property
     def jwks_url(self) -> str:

@@ -7,7 +7,7 @@ association; the platform controllers get theirs the same way.
 
 from __future__ import annotations
 
-from aws_cdk import Fn, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -86,6 +86,7 @@ class ClusterStack(Stack):
                 )
             ),
         )
+        CfnOutput(self, "ClusterName", value=self.cluster.ref)
         node_role = iam.Role(
             self,
             "NodeRole",

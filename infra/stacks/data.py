@@ -6,7 +6,7 @@ in production every store is retained or snapshotted when its stack goes.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, SecretValue, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
 from aws_cdk import aws_kms as kms
@@ -70,6 +70,20 @@ class DataStack(Stack):
             )
             for name in APP_SECRETS
         }
+        outputs = {
+            "DatabaseSecretName": self.database.secret.secret_name,  # type: ignore[union-attr]
+            "DatabaseWriterHost": self.database.cluster_endpoint.hostname,
+            "DatabaseReaderHost": self.database.cluster_read_endpoint.hostname,
+            "ReceiptsBucket": self.receipts.bucket_name,
+            "ExportsBucket": self.exports.bucket_name,
+            "AnalyticsBucket": self.analytics.bucket_name,
+            "PaymentSecretName": self.app_secrets["payment-provider"].secret_name,
+        }
+        if self.cache is not None and self.cache_secret is not None:
+            outputs["CacheSecretName"] = self.cache_secret.secret_name
+            outputs["CacheHost"] = self.cache.attr_primary_end_point_address
+        for name, value in outputs.items():
+            CfnOutput(self, name, value=value)
         for secret in self.app_secrets.values():
             suppress(
                 secret,

@@ -7,7 +7,7 @@ the chart's TargetGroupBinding registers the Envoy pods in it.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -184,6 +184,9 @@ class EdgeStack(Stack):
             self, "WafOnStage", resource_arn=stage_arn, web_acl_arn=self.web_acl.attr_arn
         )
         association.node.add_dependency(self.api.deployment_stage)
+        CfnOutput(self, "TargetGroupArn", value=self.target_group.target_group_arn)
+        CfnOutput(self, "ApiUrl", value=self.api.url)
+        CfnOutput(self, "VpcCidr", value=vpc.vpc_cidr_block)
 
     def _waf(self, config: EnvConfig) -> wafv2.CfnWebACL:
         def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:

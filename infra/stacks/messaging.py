@@ -6,10 +6,11 @@ generated from libs/jobs/schedules.py: one list for AWS and the laptop.
 
 from __future__ import annotations
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
@@ -79,6 +80,19 @@ class MessagingStack(Stack):
             )
             resource.add_resource_dependency(self.schedule_group)
             self.schedules.append(resource)
+
+        if config.email_domain:
+            # DKIM records to add at the DNS provider come out as the identity's attributes.
+            self.email_identity = ses.EmailIdentity(
+                self, "EmailDomain", identity=ses.Identity.domain(config.email_domain)
+            )
+        for name, value in (
+            ("EventsTopicArn", self.events_topic.topic_arn),
+            ("NotificationQueueUrl", self.notification_queue.queue_url),
+            ("JobsQueueUrl", self.jobs_queue.queue_url),
+            ("SchedulerRoleArn", role.role_arn),
+        ):
+            CfnOutput(self, name, value=value)
 
     def _queue_with_dlq(self, name: str) -> tuple[sqs.Queue, sqs.Queue]:
         dlq = sqs.Queue(
