@@ -8,7 +8,8 @@ the environment (``HISAAB_INFRA_*``) or CDK context (``-c phase=2``):
 - ``HISAAB_INFRA_ACCOUNT``: the AWS account id (defaults to ``CDK_DEFAULT_ACCOUNT``)
 - ``HISAAB_INFRA_ADMIN_ROLE_ARNS``: comma-separated IAM roles given cluster-admin access entries
 - ``HISAAB_INFRA_ALARM_EMAIL``: subscribed to the alarm topic when set
-- ``HISAAB_INFRA_DOMAIN`` / ``HISAAB_INFRA_HOSTED_ZONE_ID``: custom API domain (latency records in phase 3)
+- ``HISAAB_INFRA_DOMAIN``, ``HISAAB_INFRA_HOSTED_ZONE_ID``, ``HISAAB_INFRA_HOSTED_ZONE_NAME``: the
+  API's hostname in a Route 53 zone (latency records per region in phase 3); none by default
 - ``HISAAB_INFRA_EMAIL_DOMAIN``: the SES domain notification email comes from
 - ``HISAAB_INFRA_REGION``: the primary region (default ap-south-1)
 """
@@ -52,8 +53,9 @@ class EnvConfig:
     email_domain: str = ""
     admin_role_arns: tuple[str, ...] = ()
     alarm_email: str = ""
-    domain: str = ""
+    domain: str = ""  # the API's hostname, e.g. api.hisaab.app
     hosted_zone_id: str = ""
+    hosted_zone_name: str = ""
 
     @property
     def production(self) -> bool:
@@ -74,6 +76,10 @@ class EnvConfig:
     @property
     def multi_region(self) -> bool:
         return self.phase >= 3
+
+    @property
+    def custom_domain(self) -> bool:
+        return bool(self.domain and self.hosted_zone_id and self.hosted_zone_name)
 
     @property
     def email_sender(self) -> str:
@@ -179,4 +185,5 @@ def load(env: str | None = None, phase: int | None = None) -> EnvConfig:
         domain=os.environ.get("HISAAB_INFRA_DOMAIN", ""),
         email_domain=os.environ.get("HISAAB_INFRA_EMAIL_DOMAIN", _BASE[name].email_domain),
         hosted_zone_id=os.environ.get("HISAAB_INFRA_HOSTED_ZONE_ID", ""),
+        hosted_zone_name=os.environ.get("HISAAB_INFRA_HOSTED_ZONE_NAME", ""),
     )

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as targets
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
@@ -184,9 +187,42 @@ class EdgeStack(Stack):
             self, "WafOnStage", resource_arn=stage_arn, web_acl_arn=self.web_acl.attr_arn
         )
         association.node.add_dependency(self.api.deployment_stage)
+        if config.custom_domain:
+            self._custom_domain(config)
         CfnOutput(self, "TargetGroupArn", value=self.target_group.target_group_arn)
         CfnOutput(self, "ApiUrl", value=self.api.url)
         CfnOutput(self, "VpcCidr", value=vpc.vpc_cidr_block)
+
+    def _custom_domain(self, config: EnvConfig) -> None:
+        """https://<domain>/v1/... in every region; Route 53 answers with the nearest (latency records)."""
+        zone = route53.HostedZone.from_hosted_zone_attributes(
+            self, "Zone", hosted_zone_id=config.hosted_zone_id, zone_name=config.hosted_zone_name
+        )
+        certificate = acm.Certificate(
+            self,
+            "Certificate",
+            domain_name=config.domain,
+            validation=acm.CertificateValidation.from_dns(zone),
+        )
+        domain = apigw.DomainName(
+            self,
+            "Domain",
+            domain_name=config.domain,
+            certificate=certificate,
+            endpoint_type=apigw.EndpointType.REGIONAL,
+            security_policy=apigw.SecurityPolicy.TLS_1_2,
+        )
+        # The path keeps its version: /v1/groups reaches the stage v1 as /groups.
+        domain.add_base_path_mapping(self.api, base_path=STAGE, stage=self.api.deployment_stage)
+        route53.ARecord(
+            self,
+            "Latency",
+            zone=zone,
+            record_name=config.domain,
+            target=route53.RecordTarget.from_alias(targets.ApiGatewayDomain(domain)),
+            region=self.region,
+            set_identifier=self.region,
+        )
 
     def _waf(self, config: EnvConfig) -> wafv2.CfnWebACL:
         def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:

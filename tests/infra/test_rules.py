@@ -222,3 +222,26 @@ def test_phase_three_adds_a_second_region_and_athena(synthesized: Synth, env: st
     templates = synthesized[(env, phase)].templates()
     athena = [t for t in templates.values() if _resources(t, "AWS::Athena::WorkGroup")]
     assert len(athena) == (1 if phase == 3 else 0)
+
+
+def test_a_configured_domain_gets_a_latency_record_in_each_region() -> None:
+    import dataclasses
+
+    from infra import config
+    from infra.app import build, new_app
+
+    cfg = dataclasses.replace(
+        config.load("prod", 3),
+        domain="api.example.in",
+        hosted_zone_id="Z0EXAMPLE",
+        hosted_zone_name="example.in",
+    )
+    app = new_app()
+    deployment = build(app, cfg)
+    records = []
+    for stack in deployment.stacks:
+        for record in Template.from_stack(stack).find_resources("AWS::Route53::RecordSet").values():
+            records.append(record["Properties"])
+    assert sorted(r["Region"] for r in records) == ["ap-south-1", "ap-south-2"]
+    assert {r["Name"] for r in records} == {"api.example.in."}
+    assert all(r["SetIdentifier"] == r["Region"] for r in records)
