@@ -80,7 +80,7 @@ def build(app: App, config: EnvConfig) -> Deployment:
     network = NetworkStack(app, f"{prefix}-Network", config=config, cidr=config.vpc_cidr, env=home)
     data = DataStack(app, f"{prefix}-Data", config=config, network=network, env=home)
     messaging = MessagingStack(app, f"{prefix}-Messaging", config=config, env=home)
-    auth = AuthStack(app, f"{prefix}-Auth", config=config, env=home)
+    auth = AuthStack(app, f"{prefix}-Auth", config=config, key=data.key, env=home)
     cluster = ClusterStack(
         app,
         f"{prefix}-Cluster",

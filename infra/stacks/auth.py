@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -14,7 +15,9 @@ from libs.auth.caller import INTERNAL_SCOPE
 
 
 class AuthStack(Stack):
-    def __init__(self, scope: Construct, cid: str, *, config: EnvConfig, **kwargs: object) -> None:
+    def __init__(
+        self, scope: Construct, cid: str, *, config: EnvConfig, key: kms.IKey, **kwargs: object
+    ) -> None:
         super().__init__(scope, cid, **kwargs)  # type: ignore[arg-type]
         sms_role = iam.Role(
             self,
@@ -112,6 +115,8 @@ class AuthStack(Stack):
             self,
             "ServiceClientSecret",
             secret_name=f"{config.name}/service-client",
+            # The data key: the External Secrets role may decrypt with it.
+            encryption_key=key,
             secret_object_value={"HISAAB_SERVICE_CLIENT_SECRET": self.service_client.user_pool_client_secret},
         )
         suppress(
@@ -131,6 +136,7 @@ class AuthStack(Stack):
                 "AwsSolutions-L1": "The custom resource's runtime is chosen and upgraded by aws-cdk-lib.",
             },
         )
+        _acknowledge_custom_resource(self)
         for name, value in (
             ("UserPoolId", self.user_pool.user_pool_id),
             ("AppClientId", self.app_client.user_pool_client_id),
@@ -144,3 +150,24 @@ class AuthStack(Stack):
     @property
     def jwks_url(self) -> str:
         return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool.user_pool_id}/.well-known/jwks.json"
+
+
+# aws-cdk-lib's one Lambda here (AwsCustomResource) that reads the generated client secret once per deploy.
+_CUSTOM_RESOURCE = "AWS679f53fac002430cb0da5b7982bd2287"
+_LAMBDA_SKIPS = {
+    "CKV_AWS_115": "Runs once per deploy; reserved concurrency would only hold capacity.",
+    "CKV_AWS_116": "Invoked synchronously by CloudFormation, which reports a failure itself; no DLQ.",
+    "CKV_AWS_117": "Calls only the Cognito API; a VPC would add a NAT path and nothing else.",
+    "CKV_AWS_173": "Its environment holds no secret (the secret is returned to CloudFormation only).",
+}
+
+
+def _acknowledge_custom_resource(stack: Stack) -> None:
+    function = stack.node.try_find_child(_CUSTOM_RESOURCE)
+    if function is None:
+        return
+    cfn = function.node.default_child
+    assert isinstance(cfn, CfnResource)
+    cfn.add_metadata("checkov", {"skip": [{"id": k, "comment": v} for k, v in _LAMBDA_SKIPS.items()]})
+    # CDK sets DependsOn on the role that Role already references.
+    cfn.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})

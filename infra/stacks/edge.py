@@ -191,7 +191,6 @@ class EdgeStack(Stack):
             self._custom_domain(config)
         CfnOutput(self, "TargetGroupArn", value=self.target_group.target_group_arn)
         CfnOutput(self, "ApiUrl", value=self.api.url)
-        CfnOutput(self, "VpcCidr", value=vpc.vpc_cidr_block)
 
     def _custom_domain(self, config: EnvConfig) -> None:
         """https://<domain>/v1/... in every region; Route 53 answers with the nearest (latency records)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -49,6 +49,8 @@ class NetworkStack(Stack):
         )
         # Free, and receipts/exports/ECR image layers never cross the NAT gateway.
         self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
+        # The NLB sends from these addresses: the gateway's NetworkPolicy admits them.
+        CfnOutput(self, "VpcCidr", value=self.vpc.vpc_cidr_block)
 
     @property
     def app_subnets(self) -> ec2.SubnetSelection:
