@@ -11,6 +11,7 @@ from aws_cdk import CfnOutput, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import permissions
@@ -19,7 +20,7 @@ from infra.stacks.auth import AuthStack
 from infra.stacks.data import DataStack
 from infra.stacks.messaging import MessagingStack
 from infra.stacks.nag import AWS_MANAGED_POLICY, suppress
-from infra.stacks.network import NetworkStack
+from infra.stacks.network import NetworkStack, retention
 
 APP_NAMESPACE = "hisaab"
 # Add-ons EKS installs and upgrades itself; the versions follow the cluster's.
@@ -28,6 +29,8 @@ ADDONS = ("vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "metrics
 LOAD_BALANCER_CONTROLLER = ("kube-system", "aws-load-balancer-controller")
 EXTERNAL_SECRETS = ("external-secrets", "external-secrets")
 ADOT_COLLECTOR = ("observability", "adot-collector")
+# Log groups the CloudWatch Observability add-on writes (application = the pods' stdout).
+CONTAINER_LOG_GROUPS = ("application", "dataplane", "host", "performance")
 
 
 class ClusterStack(Stack):
@@ -128,6 +131,7 @@ class ClusterStack(Stack):
             )
             # coredns and metrics-server need nodes to become ACTIVE.
             resource.add_resource_dependency(self.nodegroup)
+        self._container_logs(config)
         for index, arn in enumerate(config.admin_role_arns):
             eks.CfnAccessEntry(
                 self,
@@ -162,6 +166,43 @@ class ClusterStack(Stack):
                     workload, APP_NAMESPACE, permissions.service_account(workload), statements
                 )
             self._platform_roles(data)
+
+    def _container_logs(self, config: EnvConfig) -> None:
+        """Pod stdout (the services' JSON logs) to CloudWatch Logs through the CloudWatch add-on's Fluent Bit."""
+        for kind in CONTAINER_LOG_GROUPS:
+            # Created here so they have a retention; the add-on would create them without one.
+            logs.LogGroup(
+                self,
+                f"ContainerLogs-{kind}",
+                log_group_name=f"/aws/containerinsights/{config.name}/{kind}",
+                retention=retention(config),
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+        role = iam.Role(
+            self,
+            "CloudWatchAgent",
+            assumed_by=iam.ServicePrincipal("pods.eks.amazonaws.com"),
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("CloudWatchAgentServerPolicy")],
+        )
+        role.assume_role_policy.add_statements(  # type: ignore[union-attr]
+            iam.PolicyStatement(
+                actions=["sts:TagSession"], principals=[iam.ServicePrincipal("pods.eks.amazonaws.com")]
+            )
+        )
+        suppress(role, {"AwsSolutions-IAM4": AWS_MANAGED_POLICY})
+        addon = eks.CfnAddon(
+            self,
+            "Addon-amazon-cloudwatch-observability",
+            cluster_name=self.cluster.ref,
+            addon_name="amazon-cloudwatch-observability",
+            resolve_conflicts="OVERWRITE",
+            pod_identity_associations=[
+                eks.CfnAddon.PodIdentityAssociationProperty(
+                    role_arn=role.role_arn, service_account="cloudwatch-agent"
+                )
+            ],
+        )
+        addon.add_resource_dependency(self.nodegroup)
 
     def _resource_arns(
         self, data: DataStack, messaging: MessagingStack, auth: AuthStack

@@ -56,14 +56,15 @@ class ObservabilityStack(Stack):
         key.grant_encrypt_decrypt(_cloudwatch_principal())
         if config.alarm_email:
             self.alarm_topic.add_subscription(subs.EmailSubscription(config.alarm_email))
-        for purpose in ("containers", "metrics"):
-            logs.LogGroup(
-                self,
-                f"Logs-{purpose}",
-                log_group_name=f"/hisaab/{config.env}/{purpose}",
-                retention=retention(config),
-                removal_policy=RemovalPolicy.DESTROY,
-            )
+        # The ADOT collector's EMF metrics (k8s/observability/adot-collector.yaml); pod logs
+        # go to /aws/containerinsights/<cluster>/application (cluster stack).
+        logs.LogGroup(
+            self,
+            "Logs-metrics",
+            log_group_name=f"/hisaab/{config.env}/metrics",
+            retention=retention(config),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         api = {"ApiName": edge.api.rest_api_name, "Stage": STAGE}
         self.alarms: list[cw.Alarm] = []
         requests = cw.Metric(
