@@ -81,16 +81,7 @@ def build(app: App, config: EnvConfig) -> Deployment:
     data = DataStack(app, f"{prefix}-Data", config=config, network=network, env=home)
     messaging = MessagingStack(app, f"{prefix}-Messaging", config=config, env=home)
     auth = AuthStack(app, f"{prefix}-Auth", config=config, key=data.key, env=home)
-    cluster = ClusterStack(
-        app,
-        f"{prefix}-Cluster",
-        config=config,
-        network=network,
-        data=data,
-        messaging=messaging,
-        auth=auth,
-        env=home,
-    )
+    cluster = ClusterStack(app, f"{prefix}-Cluster", config=config, network=network, auth=auth, env=home)
     edge = EdgeStack(app, f"{prefix}-Edge", config=config, network=network, cluster=cluster, env=home)
     observability = ObservabilityStack(
         app, f"{prefix}-Observability", config=config, data=data, messaging=messaging, edge=edge, env=home
@@ -108,16 +99,9 @@ def build(app: App, config: EnvConfig) -> Deployment:
             app, f"{prefix}-SecondaryDatabase", config=config, network=network2, env=away
         )
         database2.add_dependency(data)  # the global cluster must exist first
-        cluster2 = ClusterStack(
-            app,
-            f"{prefix}-Cluster-2",
-            config=config,
-            network=network2,
-            data=None,
-            messaging=None,
-            auth=None,
-            env=away,
-        )
+        cluster2 = ClusterStack(app, f"{prefix}-Cluster-2", config=config, network=network2, env=away)
+        # Its roles name the primary's resources: those must exist first.
+        cluster2.add_dependency(cluster)
         edge2 = EdgeStack(
             app, f"{prefix}-Edge-2", config=config, network=network2, cluster=cluster2, env=away
         )

@@ -17,8 +17,8 @@ from constructs import Construct
 from infra import permissions
 from infra.config import EnvConfig
 from infra.stacks.auth import AuthStack
-from infra.stacks.data import DataStack
-from infra.stacks.messaging import MessagingStack
+from infra.stacks.data import DATA_KEY_ALIAS, bucket_name
+from infra.stacks.messaging import MESSAGING_KEY_ALIAS
 from infra.stacks.nag import AWS_MANAGED_POLICY, suppress
 from infra.stacks.network import NetworkStack, retention
 
@@ -41,9 +41,7 @@ class ClusterStack(Stack):
         *,
         config: EnvConfig,
         network: NetworkStack,
-        data: DataStack | None,
-        messaging: MessagingStack | None,
-        auth: AuthStack | None,
+        auth: AuthStack | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, cid, **kwargs)  # type: ignore[arg-type]
@@ -147,28 +145,25 @@ class ClusterStack(Stack):
             )
         self.workload_roles: dict[str, iam.Role] = {}
         self.associations: dict[tuple[str, str], eks.CfnPodIdentityAssociation] = {}
-        if data is not None and messaging is not None and auth is not None:
-            resources = self._resource_arns(data, messaging, auth)
-            encrypted = {"events_topic", "notification_queue", "jobs_queue"}
-            for workload in permissions.CALLS:
-                statements = [
-                    iam.PolicyStatement(actions=sorted(actions), resources=resources[resource])
-                    for resource, actions in sorted(permissions.grants(workload).items())
-                ]
-                if encrypted & set(permissions.grants(workload)):
-                    # The topic and queues are KMS-encrypted: sending and receiving need the key.
-                    statements.append(
-                        iam.PolicyStatement(
-                            actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[messaging.key.key_arn]
-                        )
-                    )
-                self.workload_roles[workload] = self._pod_role(
-                    workload, APP_NAMESPACE, permissions.service_account(workload), statements
-                )
-            self._platform_roles(data)
+        # Every workload's role names the primary region's resources by name, so the
+        # second region's cluster (phase 3) gets the same roles without cross-region references.
+        resources = self._resource_arns(auth)
+        encrypted = {"events_topic", "notification_queue", "jobs_queue"}
+        for workload in permissions.CALLS:
+            statements = [
+                iam.PolicyStatement(actions=sorted(actions), resources=resources[resource])
+                for resource, actions in sorted(permissions.grants(workload).items())
+            ]
+            if encrypted & set(permissions.grants(workload)):
+                # The topic and queues are KMS-encrypted: sending and receiving need the key.
+                statements.append(self._key_use(["kms:Decrypt", "kms:GenerateDataKey"], MESSAGING_KEY_ALIAS))
+            self.workload_roles[workload] = self._pod_role(
+                workload, APP_NAMESPACE, permissions.service_account(workload), statements
+            )
+        self._platform_roles()
 
     def _container_logs(self, config: EnvConfig) -> None:
-        """Pod stdout (the services' JSON logs) to CloudWatch Logs through the CloudWatch add-on's Fluent Bit."""
+        """Pod stdout (the services' JSON logs) to CloudWatch Logs, through the CloudWatch add-on."""
         for kind in CONTAINER_LOG_GROUPS:
             # Created here so they have a retention; the add-on would create them without one.
             logs.LogGroup(
@@ -204,23 +199,41 @@ class ClusterStack(Stack):
         )
         addon.add_resource_dependency(self.nodegroup)
 
-    def _resource_arns(
-        self, data: DataStack, messaging: MessagingStack, auth: AuthStack
-    ) -> dict[str, list[str]]:
-        sns_prefix = f"arn:{self.partition}:sns:{self.region}:{self.account}"
+    def _resource_arns(self, auth: AuthStack | None) -> dict[str, list[str]]:
+        config, partition, account = self.config, self.partition, self.account
+        home = config.region
+        sns = f"arn:{partition}:sns:{home}:{account}"
+        sqs = f"arn:{partition}:sqs:{home}:{account}"
         return {
-            "user_pool": [auth.user_pool.user_pool_arn],
-            "receipts_bucket": [data.receipts.arn_for_objects("*")],
-            "exports_bucket": [data.exports.arn_for_objects("*")],
-            "analytics_bucket": [data.analytics.arn_for_objects("*")],
-            "events_topic": [messaging.events_topic.topic_arn],
-            "notification_queue": [messaging.notification_queue.queue_arn],
-            "jobs_queue": [messaging.jobs_queue.queue_arn],
-            "push_apps": [f"{sns_prefix}:app/*/{self.config.name}-*"],
-            "push_endpoints": [f"{sns_prefix}:endpoint/*/{self.config.name}-*/*"],
+            # The pool's id is generated: exact in its own region, any pool of the account elsewhere.
+            "user_pool": [
+                auth.user_pool.user_pool_arn
+                if auth
+                else f"arn:{partition}:cognito-idp:{home}:{account}:userpool/*"
+            ],
+            "receipts_bucket": [f"arn:{partition}:s3:::{bucket_name(config, account, 'receipts')}/*"],
+            "exports_bucket": [f"arn:{partition}:s3:::{bucket_name(config, account, 'exports')}/*"],
+            "analytics_bucket": [f"arn:{partition}:s3:::{bucket_name(config, account, 'analytics')}/*"],
+            "events_topic": [f"{sns}:{config.name}-events"],
+            "notification_queue": [f"{sqs}:{config.name}-notification"],
+            "jobs_queue": [f"{sqs}:{config.name}-jobs"],
+            "push_apps": [f"{sns}:app/*/{config.name}-*"],
+            "push_endpoints": [f"{sns}:endpoint/*/{config.name}-*/*"],
             "sms": ["*"],
-            "email_identity": [f"arn:{self.partition}:ses:{self.region}:{self.account}:identity/*"],
+            "email_identity": [f"arn:{partition}:ses:{home}:{account}:identity/*"],
         }
+
+    def _key_use(self, actions: list[str], alias: str) -> iam.PolicyStatement:
+        """Use of the primary region's key behind ``alias`` (its id is generated)."""
+        return iam.PolicyStatement(
+            actions=actions,
+            resources=[f"arn:{self.partition}:kms:{self.config.region}:{self.account}:key/*"],
+            conditions={
+                "ForAnyValue:StringEquals": {
+                    "kms:ResourceAliases": f"alias/{alias.format(name=self.config.name)}"
+                }
+            },
+        )
 
     def _pod_role(
         self, name: str, namespace: str, service_account: str, statements: list[iam.PolicyStatement]
@@ -254,7 +267,7 @@ class ClusterStack(Stack):
         )
         return role
 
-    def _platform_roles(self, data: DataStack) -> None:
+    def _platform_roles(self) -> None:
         secrets = [
             f"arn:{self.partition}:secretsmanager:{self.region}:{self.account}:secret:{self.config.name}/*"
         ]
@@ -266,7 +279,7 @@ class ClusterStack(Stack):
                     actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                     resources=secrets,
                 ),
-                iam.PolicyStatement(actions=["kms:Decrypt"], resources=[data.key.key_arn]),
+                self._key_use(["kms:Decrypt"], DATA_KEY_ALIAS),
             ],
         )
         self._pod_role(

@@ -26,6 +26,7 @@ CACHE_PORT = 6379
 # Secrets the services read besides the database and cache credentials; the
 # operator puts their values in after the first deploy (docs/deploy.md).
 APP_SECRETS = ("payment-provider", "push-credentials")
+DATA_KEY_ALIAS = "{name}/data"
 # Exports are links in a notification: a week is plenty.
 EXPORT_DAYS = 7
 
@@ -40,7 +41,7 @@ class DataStack(Stack):
         self.key = kms.Key(
             self,
             "DataKey",
-            alias=f"{config.name}/data",
+            alias=DATA_KEY_ALIAS.format(name=config.name),
             enable_key_rotation=True,
             removal_policy=keep,
             description="Aurora storage, cache at rest, secrets",
@@ -243,6 +244,7 @@ class DataStack(Stack):
         bucket = s3.Bucket(
             self,
             name,
+            bucket_name=bucket_name(self.config, self.account, name.lower()),
             # SSE-S3, not KMS: pre-signed POST and GET would otherwise need every
             # uploader's KMS grants; the objects are the users' own receipts.
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -274,3 +276,9 @@ class DataStack(Stack):
 
 ENGINE_VERSION = "17.5"
 _ENGINE = rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_17_5)
+
+
+def bucket_name(config: EnvConfig, account: str, kind: str) -> str:
+    """Bucket names are global: the account keeps them unique; a fixed name lets other
+    stacks and regions grant on a bucket without a cross-region reference."""
+    return f"{config.name}-{account}-{kind}"

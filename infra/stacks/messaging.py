@@ -21,6 +21,8 @@ from infra.stacks.nag import suppress
 from libs import aws
 from libs.jobs.schedules import SCHEDULES, create_schedule_kwargs
 
+MESSAGING_KEY_ALIAS = "{name}/messaging"
+
 
 class MessagingStack(Stack):
     def __init__(self, scope: Construct, cid: str, *, config: EnvConfig, **kwargs: object) -> None:
@@ -28,7 +30,7 @@ class MessagingStack(Stack):
         self.key = kms.Key(
             self,
             "MessagingKey",
-            alias=f"{config.name}/messaging",
+            alias=MESSAGING_KEY_ALIAS.format(name=config.name),
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.DESTROY,
             description="SNS events topic and SQS queues",

@@ -49,6 +49,8 @@ class SecondaryDatabaseStack(Stack):
             engine="aurora-postgresql",
             engine_version=ENGINE_VERSION,
             global_cluster_identifier=global_cluster_id(config),
+            # The regional API's writes go through to the primary writer.
+            enable_global_write_forwarding=True,
             db_subnet_group_name=subnets.ref,
             vpc_security_group_ids=[sg.security_group_id],
             storage_encrypted=True,
