@@ -23,11 +23,11 @@ HEADER = (
 )
 
 
-def write_values(env: str, phase: int | None, outputs_file: Path) -> Path:
+def write_values(env: str, phase: int | None, outputs_file: Path, target: Path | None = None) -> Path:
     config = config_mod.load(env, phase)
     outputs = json.loads(outputs_file.read_text())
     chart = values.chart_values(config, values.flatten(outputs, config))
-    target = ROOT / "k8s" / "values" / f"{env}.aws.yaml"
+    target = target or ROOT / "k8s" / "values" / f"{env}.aws.yaml"
     shown = outputs_file.relative_to(ROOT) if outputs_file.is_relative_to(ROOT) else outputs_file
     target.write_text(HEADER.format(env=env, outputs=shown) + yaml.safe_dump(chart, sort_keys=False))
     return target
@@ -38,12 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    make_values = commands.add_parser("values", help="write k8s/values/<env>.aws.yaml")
+    make_values = commands.add_parser("values", help="write k8s/values/<env>.aws.yaml", allow_abbrev=False)
     make_values.add_argument("--env", required=True, choices=config_mod.ENVIRONMENTS)
     make_values.add_argument("--phase", type=int, choices=config_mod.PHASES)
     make_values.add_argument(
         "--outputs", type=Path, help="cdk deploy --outputs-file (infra/outputs-<env>.json)"
     )
+    make_values.add_argument("--out", type=Path, help="where to write (default k8s/values/<env>.aws.yaml)")
     cost = commands.add_parser("cost", help="print the monthly bill per phase and size")
     cost.add_argument("--env", default="prod", choices=config_mod.ENVIRONMENTS)
     args = parser.parse_args(argv)
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         if not outputs.is_file():
             print(f"{outputs}: not found; deploy first (docs/deploy.md)", file=sys.stderr)
             return 2
-        print(write_values(args.env, args.phase, outputs))
+        print(write_values(args.env, args.phase, outputs, args.out))
         return 0
     from infra import cost as cost_mod  # synthesizes: only for this command
 
