@@ -21,14 +21,29 @@ class MissingOutput(KeyError):
     """A value the chart needs has no stack output."""
 
 
-def flatten(outputs: Mapping[str, Mapping[str, str]], config: EnvConfig) -> dict[str, str]:
-    """The primary region's outputs, by output name (``cdk deploy --outputs-file`` nests them by stack)."""
+SECOND_REGION_STACKS = ("-2", "-SecondaryDatabase")
+
+
+def flatten(
+    outputs: Mapping[str, Mapping[str, str]], config: EnvConfig, *, second_region: bool = False
+) -> dict[str, str]:
+    """Outputs by name (``cdk deploy --outputs-file`` nests them by stack).
+
+    The primary region's release reads the primary's stacks. The second
+    region's release (phase 3) reads the same, overlaid with its own network,
+    edge and database member: the shared resources (Cognito, topic, queues,
+    buckets, secrets) stay the primary's.
+    """
     prefix = f"Hisaab-{config.env}-"
+    ours = {s: v for s, v in outputs.items() if s.startswith(prefix)}
     flat: dict[str, str] = {}
-    for stack, values in outputs.items():
-        # The second region's stacks end in -2 and serve their own cluster.
-        if stack.startswith(prefix) and not stack.endswith("-2"):
+    for stack, values in ours.items():
+        if not stack.endswith(SECOND_REGION_STACKS):
             flat.update(values)
+    if second_region:
+        for stack, values in ours.items():
+            if stack.endswith(SECOND_REGION_STACKS):
+                flat.update(values)
     return flat
 
 
@@ -60,6 +75,8 @@ def chart_values(config: EnvConfig, outputs: Mapping[str, str]) -> dict[str, Any
         "enabled": True,
         "databaseSecret": out("DatabaseSecretName"),
         "databaseReaderHost": out("DatabaseReaderHost"),
+        # The primary's writer, or in the second region its member (write forwarding).
+        "databaseWriterHost": out("DatabaseWriterHost"),
         "envSecrets": [out("PaymentSecretName"), out("ServiceClientSecretName")],
     }
     if config.cache:

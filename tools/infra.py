@@ -23,11 +23,19 @@ HEADER = (
 )
 
 
-def write_values(env: str, phase: int | None, outputs_file: Path, target: Path | None = None) -> Path:
+def write_values(
+    env: str,
+    phase: int | None,
+    outputs_file: Path,
+    target: Path | None = None,
+    *,
+    second_region: bool = False,
+) -> Path:
     config = config_mod.load(env, phase)
     outputs = json.loads(outputs_file.read_text())
-    chart = values.chart_values(config, values.flatten(outputs, config))
-    target = target or ROOT / "k8s" / "values" / f"{env}.aws.yaml"
+    chart = values.chart_values(config, values.flatten(outputs, config, second_region=second_region))
+    name = f"{env}.aws-2.yaml" if second_region else f"{env}.aws.yaml"
+    target = target or ROOT / "k8s" / "values" / name
     shown = outputs_file.relative_to(ROOT) if outputs_file.is_relative_to(ROOT) else outputs_file
     target.write_text(HEADER.format(env=env, outputs=shown) + yaml.safe_dump(chart, sort_keys=False))
     return target
@@ -45,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         "--outputs", type=Path, help="cdk deploy --outputs-file (infra/outputs-<env>.json)"
     )
     make_values.add_argument("--out", type=Path, help="where to write (default k8s/values/<env>.aws.yaml)")
+    make_values.add_argument(
+        "--second-region", action="store_true", help="the phase-3 region's release (<env>.aws-2.yaml)"
+    )
     cost = commands.add_parser("cost", help="print the monthly bill per phase and size")
     cost.add_argument("--env", default="prod", choices=config_mod.ENVIRONMENTS)
     args = parser.parse_args(argv)
@@ -53,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         if not outputs.is_file():
             print(f"{outputs}: not found; deploy first (docs/deploy.md)", file=sys.stderr)
             return 2
-        print(write_values(args.env, args.phase, outputs, args.out))
+        print(write_values(args.env, args.phase, outputs, args.out, second_region=args.second_region))
         return 0
     from infra import cost as cost_mod  # synthesizes: only for this command
 

@@ -7,7 +7,7 @@ region. The regional API there reuses the cluster and edge stacks (infra/app.py)
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
@@ -71,6 +71,9 @@ class SecondaryDatabaseStack(Stack):
         self.cluster.apply_removal_policy(
             RemovalPolicy.SNAPSHOT if config.production else RemovalPolicy.DESTROY
         )
+        # The regional release's DATABASE_URL (write forwarding) and DATABASE_READER_URL hosts.
+        CfnOutput(self, "DatabaseWriterHost", value=self.cluster.attr_endpoint_address)
+        CfnOutput(self, "DatabaseReaderHost", value=self.cluster.attr_read_endpoint_address)
         rds.CfnDBInstance(
             self,
             "Reader",

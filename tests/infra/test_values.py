@@ -100,6 +100,9 @@ def test_the_chart_renders_with_the_generated_values(
     assert of_kind(docs, "Service")["hisaab-gateway"]["spec"]["type"] == "ClusterIP"
     secrets = of_kind(docs, "ExternalSecret")
     assert set(secrets) == {"hisaab-database", "hisaab-env"} | ({"hisaab-redis"} if phase >= 2 else set())
+    urls = secrets["hisaab-database"]["spec"]["target"]["template"]["data"]
+    assert "@databasewriterhost-value:" in urls["writer-url"]
+    assert "@databasereaderhost-value:" in urls["reader-url"]
     deployment = of_kind(docs, "Deployment")["hisaab-expense"]
     env_names = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert ("REDIS_URL" in env_names) is (phase >= 2)
@@ -140,3 +143,23 @@ def test_the_command_writes_a_values_file_helm_can_layer(
     assert written["config"]["auth"]["cognitoUserPoolId"] == "userpoolid-value"
     assert written["secrets"]["redis"]["enabled"] is False
     assert infra_cli.main(["values", "--env", "staging", "--outputs", str(tmp_path / "absent.json")]) == 2
+
+
+def test_the_second_region_release_uses_its_own_edge_and_database_member(
+    synthesized: dict[tuple[str, int], Synthesized],
+) -> None:
+    synth = synthesized[("prod", 3)]
+    outputs = {
+        stack: {key: f"{value}-{stack}" if not key.endswith("Cidr") else value for key, value in keys.items()}
+        for stack, keys in _fake_outputs(synth).items()
+    }
+    cfg = synth.deployment.config
+    first = values.chart_values(cfg, values.flatten(outputs, cfg))
+    second = values.chart_values(cfg, values.flatten(outputs, cfg, second_region=True))
+    assert first["gateway"]["targetGroupBinding"]["targetGroupArn"].endswith("Hisaab-prod-Edge")
+    assert second["gateway"]["targetGroupBinding"]["targetGroupArn"].endswith("Hisaab-prod-Edge-2")
+    assert second["externalSecrets"]["databaseWriterHost"].endswith("Hisaab-prod-SecondaryDatabase")
+    assert second["externalSecrets"]["databaseReaderHost"].endswith("Hisaab-prod-SecondaryDatabase")
+    # Cognito, the topic and the queues are the primary's in both releases.
+    assert second["config"]["auth"] == first["config"]["auth"]
+    assert second["config"]["extraEnv"] == first["config"]["extraEnv"]
