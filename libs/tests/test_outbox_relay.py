@@ -29,7 +29,8 @@ from sqlalchemy import text
 from libs import aws, outbox
 from libs.db import migrate
 from libs.db.database import Database
-from libs.jobs.outbox_relay import EventMessage, OutboxRelay, SnsPublisher
+from libs.events import EventMessage
+from libs.jobs.outbox_relay import OutboxRelay, SnsPublisher
 from tools.devstack.ports import free_port
 from tools.devstack.postgres import create_database, drop_database
 from tools.devstack.stack import Stack

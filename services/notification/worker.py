@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from libs import aws, events
+from libs.events import EventMessage
 from libs.jobs.messages import JobMessage
-from libs.jobs.outbox_relay import EventMessage
 from libs.jobs.runtime import Heartbeat, run_worker, sleep_or_stop
 from libs.settings import env_float
 from services.notification import domain
