@@ -13,7 +13,13 @@ from libs.rosters import RosterCache
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from services.expense.files.usecases import FileUseCases
-from services.expense.peers import GroupDirectory, GroupSnapshot, SettlementRecorder, UserDirectory
+from services.expense.peers import (
+    GroupDirectory,
+    GroupPresets,
+    GroupSnapshot,
+    SettlementRecorder,
+    UserDirectory,
+)
 from services.expense.recurring_job import RecurringJob
 from services.expense.servicer import ExpenseServicer
 from services.expense.usecases import ExpenseUseCases
@@ -27,7 +33,7 @@ async def build() -> ServiceApp:
     settlement_channel = channel(settings.peer("settlement"), default_timeout=settings.peer_timeout_seconds)
     rosters = RosterCache.from_url(settings.redis_url)
     groups = GroupDirectory(group_channel, rosters)
-    usecases = ExpenseUseCases(db, groups, UserDirectory(auth_channel))
+    usecases = ExpenseUseCases(db, groups, UserDirectory(auth_channel), presets=GroupPresets(group_channel))
     resources = aws.Resources.from_env()
     resources.require("receipts_bucket", "exports_bucket")
     files = FileUseCases(

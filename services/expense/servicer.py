@@ -125,8 +125,15 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         caller = require_caller().user_id
         group_id = _group_id(request.parent)
         idempotency.validate_request_id(request.request_id)
+        resolved = None
+        preset = codec.preset_ref(request.expense, group_id)
+        if preset is not None:
+            if not request.expense.HasField("total"):
+                raise InvalidArgument("expense.total", "is required")
+            currency, amount = codec.total(request.expense.total, "expense.total")
+            resolved = await self._uc.preset_split(caller, group_id, preset, currency, amount, "expense")
         prepared = await self._uc.prepare_create(
-            caller, group_id, codec.draft(request.expense, "expense", caller)
+            caller, group_id, codec.draft(request.expense, "expense", caller, resolved_split=resolved)
         )
 
         async def work(conn: Any) -> expense_pb2.Expense:
