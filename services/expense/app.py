@@ -12,6 +12,7 @@ from libs.db.database import Database
 from libs.rosters import RosterCache
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
+from services.expense.files import receipts
 from services.expense.files.usecases import FileUseCases
 from services.expense.peers import (
     GroupDirectory,
@@ -21,6 +22,7 @@ from services.expense.peers import (
     UserDirectory,
 )
 from services.expense.recurring_job import RecurringJob
+from services.expense.scan.usecases import ScanUseCases
 from services.expense.servicer import ExpenseServicer
 from services.expense.usecases import ExpenseUseCases
 
@@ -46,7 +48,8 @@ async def build() -> ServiceApp:
         receipts_bucket=resources.receipts_bucket,
         exports_bucket=resources.exports_bucket,
     )
-    servicer = ExpenseServicer(usecases, db, files, RecurringJob(db, usecases))
+    scans = ScanUseCases(db, usecases, receipts.ReceiptStore(aws.client("s3"), resources.receipts_bucket))
+    servicer = ExpenseServicer(usecases, db, files, RecurringJob(db, usecases), scans)
     # Exports are built in the background by every replica (leased rows in PostgreSQL).
     builder = asyncio.create_task(files.build_exports_forever(), name="export-builder")
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from libs import money
 from libs.errors import InvalidArgument
+from libs.queues import backoff
 
 
 class EventType(Enum):
@@ -243,11 +244,6 @@ def from_outbox(
         participants=participants,
         attributes=attributes,
     )
-
-
-def backoff(attempts: int, first: float, longest: float) -> float:
-    """Wait before attempt ``attempts + 1``: first, 2 * first, 4 * first ... capped at longest."""
-    return float(min(longest, first * 2 ** max(0, attempts - 1)))
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -47,6 +47,11 @@ class LocalEngine:
                 self._ocr = RapidOCR()
             return self._ocr
 
+    def warm_up(self) -> None:
+        import numpy as np
+
+        self._model()(np.full((64, 256, 3), 255, dtype=np.uint8), use_cls=False)
+
     def lines(self, image: bytes) -> list[parser.OcrLine]:
         import numpy as np
         from PIL import Image, ImageOps
