@@ -43,8 +43,11 @@ lint: gen ## ruff and mypy
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy libs services tools
 
-bench: gen ## benchmarks; results go to docs/benchmarks.md
-	$(PY) -m tools.bench
+bench: gen ## benchmarks; results go to docs/benchmarks.md (BENCH=scan for one section)
+	@# The receipt generator draws with DejaVu too (Debian's fonts-dejavu-core) when it can be installed.
+	@test -d /usr/share/fonts/truetype/dejavu || apt-get install -y -qq fonts-dejavu-core >/dev/null 2>&1 \
+		|| echo "fonts-dejavu-core not installed: generated receipts use reportlab's Vera fonts only"
+	$(PY) -m tools.bench $(BENCH)
 
 migrate: gen ## apply database migrations to DATABASE_URL (or the embedded database)
 	$(PY) -m libs.db.migrate

@@ -222,47 +222,61 @@ _NOT_TOTAL = (
     "totalsaving",
     "totaldiscount",
 )
-_DISCOUNT = ("discount", "disc", "offer", "coupon", "promo", "saving", "less")
-_TIP = ("tip", "gratuity")
-_SKIP = (
-    "cash",
-    "card",
-    "change",
-    "paid",
-    "upi",
-    "tender",
-    "visa",
-    "mastercard",
-    "gstin",
-    "phone",
-    "tel",
-    "ph",
-    "mob",
-    "invoice",
-    "billno",
-    "receipt",
-    "table",
-    "date",
-    "time",
-    "thank",
-    "fssai",
-    "covers",
-    "guests",
-    "pax",
-    "cashier",
-    "server",
-    "order",
-    "token",
-    "hsn",
-    "pin",
-    "vatno",
-    "vatreg",
-    "trn",
+_DISCOUNT = re.compile(r"^(?:discount|disc\.?|offer|coupon|promo|savings?|less)(?![a-z])")
+_TIP = re.compile(r"^(?:tip|tips|gratuity)(?![a-z])")
+# Rows that carry a number but are no part of the bill's sums: payment, contact and
+# bill identifiers. Short words must be the label's first word ("Tel", not "Television").
+_SKIP_WORDS = frozenset(
+    [
+        "cash",
+        "card",
+        "change",
+        "paid",
+        "upi",
+        "visa",
+        "mastercard",
+        "tel",
+        "ph",
+        "phone",
+        "mob",
+        "mobile",
+        "table",
+        "date",
+        "time",
+        "covers",
+        "guests",
+        "pax",
+        "server",
+        "order",
+        "token",
+        "hsn",
+        "pin",
+        "trn",
+        "no",
+    ]
 )
+_SKIP_PREFIXES = ("gstin", "invoice", "billno", "receipt", "thank", "fssai", "tender", "cashier", "vatno")
+
+
+def _skipped(label: str) -> bool:
+    first = re.sub(r"[^a-z]", "", (label.split() or [""])[0].lower())
+    return first in _SKIP_WORDS or _key(label).startswith(_SKIP_PREFIXES)
+
+
 _HEADER = ("item", "description", "particulars", "qty", "quantity", "rate", "price", "amount", "amt")
 
 
-def _tax_kind(key: str) -> TaxKind | None:
+_SERVICE_CHARGE = re.compile(r"^(?:service\s*(?:charge|chg)|svc\.?\s*(?:charge|chg)?|s\.?\s?c\.?)(?![a-z])")
+_OTHER_TAX = re.compile(
+    r"^(?:sales\s*tax|service\s*tax|tax(?:es)?|cess|round(?:ed)?\s*off|rounding|gst)(?![a-z])"
+)
+
+
+def _tax_kind(label: str) -> TaxKind | None:
+    """The kind of tax line a label names; words must end where the label's words do
+    ("VAT 5%", "Tax", but not "Taxi" or "GSTIN")."""
+    text = label.lower().strip()
+    key = _key(label)
     if key.startswith("gstin"):
         return None
     if key.startswith("cgst"):
@@ -271,13 +285,11 @@ def _tax_kind(key: str) -> TaxKind | None:
         return TaxKind.SGST
     if key.startswith("igst"):
         return TaxKind.IGST
-    if key.startswith("vat") and not key.startswith(("vatno", "vatreg")):
+    if re.match(r"^vat(?![a-z])", text):
         return TaxKind.VAT
-    if key.startswith(("servicecharge", "servicechg", "svccharge", "svcchg", "sc")) and len(key) <= 20:
-        if key.startswith("sc") and not re.fullmatch(r"sc\w{0,3}", key):
-            return None
+    if _SERVICE_CHARGE.match(text):
         return TaxKind.SERVICE_CHARGE
-    if key.startswith(("salestax", "tax", "cess", "servicetax", "roundoff", "rounding", "roundedoff", "gst")):
+    if _OTHER_TAX.match(text):
         return TaxKind.OTHER
     return None
 
@@ -436,7 +448,7 @@ def parse(lines: Sequence[OcrLine], *, currency_hint: str = "") -> Draft:
     merchant, merchant_confidence = "", 0.0
     for row, label, numbers in parsed:
         key = _key(label)
-        if key and not numbers and len(key) >= 3 and not key.startswith(_SKIP):
+        if key and not numbers and len(key) >= 3 and not _skipped(label):
             merchant, merchant_confidence = row.text.strip(), row.confidence
             break
 
@@ -455,13 +467,13 @@ def parse(lines: Sequence[OcrLine], *, currency_hint: str = "") -> Draft:
         value = Amount(abs(last.amount), round(row.confidence, 3), last.token)
         if key.startswith(_SUBTOTAL):
             subtotal, summary_started = value, True
-        elif (kind := _tax_kind(key)) is not None:
+        elif (kind := _tax_kind(label)) is not None:
             signed = Amount(last.amount, value.confidence, value.text)
             taxes.append(TaxLine(kind, label, signed if kind is TaxKind.OTHER else value))
             summary_started = True
-        elif key.startswith(_TIP):
+        elif _TIP.match(label.lower()):
             tip, summary_started = value, True
-        elif key.startswith(_DISCOUNT):
+        elif _DISCOUNT.match(label.lower()):
             discounts.append(value)
             summary_started = True
         elif rank := _is_total(key):
@@ -471,7 +483,7 @@ def parse(lines: Sequence[OcrLine], *, currency_hint: str = "") -> Draft:
         elif (
             summary_started
             or (header_at is not None and i <= header_at)
-            or key.startswith(_SKIP)
+            or _skipped(label)
             or (header_at is None and money.exponent(currency) and not _has_decimals(last.token))
         ):
             continue
