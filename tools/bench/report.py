@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         text = SECTIONS[name]()
         print(text, "\n", flush=True)
         fresh[text.split("\n", 1)[0]] = text
-    for heading, text in {**kept, **fresh}.items():
+    for text in {**kept, **fresh}.values():
         parts += [text, ""]
     OUT.write_text("\n".join(parts))
     print(f"wrote {OUT.relative_to(ROOT)}")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date
 
 from services.expense.scan.draft import TaxKind
 from services.expense.scan.parser import OcrLine, parse
 
 
-def page(rows: list[list[tuple[str, float]]], *, slant_degrees: float = 0.0) -> list[OcrLine]:
+def page(rows: Sequence[Sequence[tuple[str, float]]], *, slant_degrees: float = 0.0) -> list[OcrLine]:
     """Boxes for rows of (text, x) cells, 30 px apart, the page turned by ``slant_degrees``."""
     turn = math.radians(slant_degrees)
     lines = []
