@@ -78,8 +78,10 @@ def _gate() -> str:
 def _scan() -> str:
     from tools.bench import scan_bench
 
+    load_before = os.getloadavg()[0]
     r = scan_bench.run()
-    stamp = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine()}"
+    load = f"load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
+    stamp = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine()} ({load})"
     return "\n".join(
         [
             "## Receipt scanning (local engine)",
