@@ -397,11 +397,11 @@ def _item(label: str, numbers: list[_Number], confidence: float, currency: str) 
         glued = _GLUED_DIGITS.search(label)
         if glued and _times(glued.group(1), first.amount, amount.amount):
             quantity, unit, label = glued.group(1), first, label[: glued.start()]
-        elif not _has_decimals(first.token) and _times(
-            first.token, amount.amount // max(1, int(_decimal(first.token) or 1)), amount.amount
-        ):
+        elif first.token.isdigit() and 0 < int(first.token) < 100 and first.amount != amount.amount:
+            # A small whole number before the amount is a quantity ("Naan 4 180.00").
             quantity = first.token
-            unit = _Number("", amount.amount // int(_decimal(first.token) or 1), first.confidence)
+            if amount.amount % int(first.token) == 0:
+                unit = _Number("", amount.amount // int(first.token), first.confidence)
         else:
             unit = first
     elif glued := _GLUED_DIGITS.search(label):
