@@ -77,6 +77,7 @@ def _gate() -> str:
 
 def _scan() -> str:
     from tools.bench import scan_bench
+    from tools.bench.receipts import font_files
 
     load_before = os.getloadavg()[0]
     r = scan_bench.run()
@@ -88,7 +89,7 @@ def _scan() -> str:
             "",
             f"{r['receipts']} generated, labelled receipts (`tools/bench/receipts.py`, seed 16): Indian "
             "restaurant, inter-state and retail GST bills and USD, EUR, GBP, AED, SGD and JPY bills; "
-            "three layouts, five fonts, widths 520-760 px, ±2° rotation, noise, blur and JPEG "
+            f"three layouts, {len(font_files())} fonts, widths 520-760 px, ±2° rotation, noise, blur and JPEG "
             "compression. The app's currency (the group's) is passed as the hint, as the app does; "
             "a symbol or code on the bill wins. A line item is exact when its amount and its "
             "description (letters and digits, spaces ignored) match the label. Time is per scan, "
