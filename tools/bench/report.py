@@ -89,8 +89,8 @@ def _scan() -> str:
             "",
             f"{r['receipts']} generated, labelled receipts (`tools/bench/receipts.py`, seed 16): Indian "
             "restaurant, inter-state and retail GST bills and USD, EUR, GBP, AED, SGD and JPY bills; "
-            f"three layouts, {len(font_files())} fonts, widths 520-760 px, ±2° rotation, noise, blur and JPEG "
-            "compression. The app's currency (the group's) is passed as the hint, as the app does; "
+            f"three layouts, {len(font_files())} fonts, widths 520-760 px, ±2° rotation, noise, blur and "
+            "JPEG compression. The app's currency (the group's) is passed as the hint, as the app does; "
             "a symbol or code on the bill wins. A line item is exact when its amount and its "
             "description (letters and digits, spaces ignored) match the label. Time is per scan, "
             f"OCR and parsing, one process. Measured {stamp}.",
