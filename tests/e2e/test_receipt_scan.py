@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.support import Api, Session
+from tests.support import Api, Session, paid_by_one
 from tools.bench.receipts import Label, LabelItem, Style, font_files, render
 
 pytestmark = pytest.mark.e2e
@@ -199,11 +199,29 @@ def test_scan_requests_are_checked(api: Api) -> None:
 def test_a_receipt_that_does_not_add_up_is_shown_not_fixed(api: Api) -> None:
     asha, ravi = api.sign_in(), api.sign_in()
     api.buy_pro(asha)
+    api.buy_pro(ravi)
     group = group_of(api, asha, ravi)
     label = indian_dinner()
     label.total_minor += 1000  # the printed total is ten rupees more than the lines
-    key = upload(api, asha, group, photo(label, indian_grouping=False))
-    done = finished(api, asha, scan(api, asha, group, key).json()["name"])
+    image = photo(label, indian_grouping=False)
+    # This time the photo is the receipt of an expense already added.
+    body = paid_by_one(asha.user_id, [asha.user_id, ravi.user_id], label.total_minor)
+    expense = api.call("POST", f"/v1/{group}/expenses", asha, json=body).json()["name"]
+    policy = api.call(
+        "POST",
+        f"/v1/{expense}:createReceiptUpload",
+        asha,
+        json={"contentType": "image/jpeg", "sizeBytes": len(image)},
+    ).json()
+    files = {"file": ("r.jpg", image, "image/jpeg")}
+    assert httpx.post(policy["url"], data=policy["fields"], files=files, timeout=20).status_code < 300
+    assert (
+        api.call("POST", f"/v1/{expense}:attachReceipt", asha, json={"key": policy["key"]}).status_code == 200
+    )
+    started = api.call("POST", f"/v1/{group}/receiptScans:scan", ravi, json={"expense": expense})
+    assert started.status_code == 200, started.text
+    assert started.json()["sourceExpense"] == expense
+    done = finished(api, asha, started.json()["name"])
     verdict = done["draft"]["reconciliation"]
     assert verdict["balanced"] is False and int(verdict.get("differenceMinor", "0")) == 1000
     assert int(done["draft"]["totalDue"]["money"]["amountMinor"]) == label.total_minor
