@@ -62,8 +62,11 @@ infra: gen $(INFRA_INSTALLED) ## synthesize the AWS stacks to infra/cdk.out (HIS
 cost: gen $(INFRA_INSTALLED) ## print the monthly AWS bill per phase at 10k/100k/1M monthly active users
 	$(PY) -m tools.infra cost
 
-bench: gen ## benchmarks; results go to docs/benchmarks.md
-	$(PY) -m tools.bench
+bench: gen ## benchmarks; results go to docs/benchmarks.md (BENCH=scan for one section)
+	@# The receipt generator draws with DejaVu too (Debian's fonts-dejavu-core) when it can be installed.
+	@test -d /usr/share/fonts/truetype/dejavu || apt-get install -y -qq fonts-dejavu-core >/dev/null 2>&1 \
+		|| echo "fonts-dejavu-core not installed: generated receipts use reportlab's Vera fonts only"
+	$(PY) -m tools.bench $(BENCH)
 
 migrate: gen ## apply database migrations to DATABASE_URL (or the embedded database)
 	$(PY) -m libs.db.migrate
