@@ -31,6 +31,8 @@ _FIXED: dict[type[Message], str] = {
     ev.PurchaseCompleted: "purchase.completed",
     ev.PurchaseRefunded: "purchase.refunded",
     ev.EntitlementsExpired: "entitlements.expired",
+    ev.ReceiptScanRequested: "receipt_scan.requested",
+    ev.ReceiptScanFinished: "receipt_scan.finished",
 }
 # Messages whose ``change`` field picks the event: "<prefix>.<change, lower case>".
 _BY_CHANGE: dict[type[Message], str] = {
@@ -39,6 +41,7 @@ _BY_CHANGE: dict[type[Message], str] = {
     ev.SettlementChanged: "settlement",
     ev.GroupChanged: "group",
     ev.MemberChanged: "member",
+    ev.SplitPresetChanged: "split_preset",
 }
 # A payment is "recorded", the word the app and its notifications use.
 _RENAMED = {"settlement.created": "settlement.recorded"}

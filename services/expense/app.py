@@ -15,7 +15,13 @@ from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from services.expense.files import receipts
 from services.expense.files.usecases import FileUseCases
-from services.expense.peers import DisplayNames, GroupDirectory, GroupPresets, GroupSnapshot, SettlementRecorder
+from services.expense.peers import (
+    DisplayNames,
+    GroupDirectory,
+    GroupPresets,
+    GroupSnapshot,
+    SettlementRecorder,
+)
 from services.expense.recurring_job import RecurringJob
 from services.expense.scan.usecases import ScanUseCases
 from services.expense.servicer import ExpenseServicer

@@ -413,7 +413,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
             url=upload.url,
             fields=upload.fields,
             key=upload.key,
-            expire_time=codec.timestamp(upload.expires_at),
+            expire_time=wire.timestamp(upload.expires_at),
         )
 
     async def ScanReceipt(
@@ -425,7 +425,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         hint = validation.currency_code(request.currency_code) if request.currency_code else ""
         expense_id = ""
         if request.WhichOneof("source") == "expense":
-            expense_group, expense_id = _parts(request.expense, "expenses", "expense")
+            expense_group, expense_id = names.in_group(request.expense, "expenses", "expense")
             if expense_group != group_id:
                 raise InvalidArgument("expense", "must be an expense of this group")
         source = await self._scans.source(caller, group_id, key=request.key, expense_id=expense_id)
@@ -438,14 +438,14 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     async def GetReceiptScan(
         self, request: expense_pb2.GetReceiptScanRequest, context: Any
     ) -> expense_pb2.ReceiptScan:
-        group_id, scan_id = _parts(request.name, "receiptScans", "name")
+        group_id, scan_id = names.in_group(request.name, "receiptScans", "name")
         return scan_codec.scan_pb(await self._scans.get(require_caller().user_id, group_id, scan_id))
 
     async def CreateExpenseFromScan(
         self, request: expense_pb2.CreateExpenseFromScanRequest, context: Any
     ) -> expense_pb2.Expense:
         caller = require_caller().user_id
-        group_id, scan_id = _parts(request.scan, "receiptScans", "scan")
+        group_id, scan_id = names.in_group(request.scan, "receiptScans", "scan")
         idempotency.validate_request_id(request.request_id)
         row, prepared = await self._scans.prepare_expense(
             caller, group_id, scan_id, scan_codec.choices(request)

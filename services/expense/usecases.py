@@ -27,7 +27,16 @@ from libs.ledger import store
 from libs.ledger.postings import Posting, diff, nets
 from libs.validation import is_uuid
 from services.expense import domain, repository, spending
-from services.expense.domain import Activity, ChangeType, Comment, Draft, Expense, SplitSpec, Updates, expense_name
+from services.expense.domain import (
+    Activity,
+    ChangeType,
+    Comment,
+    Draft,
+    Expense,
+    SplitSpec,
+    Updates,
+    expense_name,
+)
 from services.expense.ports import Directory, Groups, Presets
 from services.expense.recurrence import Rule, Schedule
 from services.expense.repository import ExpenseFilter

@@ -7,7 +7,7 @@ from typing import Any
 
 from hisaab.group.v1 import group_pb2
 
-from libs import etag, validation
+from libs import etag, names
 from libs.errors import InvalidArgument
 from services.group.presets import Mode, Preset, PresetSpec
 
@@ -26,7 +26,7 @@ def mode(value: int, field: str) -> Mode:
 
 def entries(proto: group_pb2.SplitPreset, prefix: str) -> tuple[tuple[str, int], ...]:
     return tuple(
-        (validation.resource_id(e.user, "users", f"{prefix}.entries[{i}].user"), e.value)
+        (names.one(e.user, "users", f"{prefix}.entries[{i}].user"), e.value)
         for i, e in enumerate(proto.entries)
     )
 

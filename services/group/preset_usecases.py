@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from hisaab.events.v1 import events_pb2 as ev
+
 from libs import etag, outbox
 from libs.db.database import Database
 from libs.errors import NotFound
@@ -37,13 +39,10 @@ class PresetUseCases:
         if spec.is_default:
             await store.clear_default(conn, group_id)
         preset = await store.insert(conn, group_id, spec, caller)
-        await outbox.record(
-            conn,
-            "split_preset.created",
-            preset.name,
-            {"group": group_id, "split_preset": preset.id, "is_default": spec.is_default},
-            actor=caller,
+        created = ev.SplitPresetChanged(
+            group=group_id, split_preset=preset.id, change=ev.CREATED, is_default=spec.is_default
         )
+        await outbox.record(conn, created, preset.name, actor=caller)
         return preset, members
 
     async def get(self, caller: str, group_id: str, preset_id: str) -> tuple[Preset, list[str]]:
@@ -77,13 +76,14 @@ class PresetUseCases:
             if spec.is_default and not current.spec.is_default:
                 await store.clear_default(conn, group_id, except_id=current.id)
             updated = await store.update(conn, current.id, spec)
-            await outbox.record(
-                conn,
-                "split_preset.updated",
-                updated.name,
-                {"group": group_id, "split_preset": updated.id, "fields": sorted(changes)},
-                actor=caller,
+            changed = ev.SplitPresetChanged(
+                group=group_id,
+                split_preset=updated.id,
+                change=ev.UPDATED,
+                is_default=updated.spec.is_default,
+                fields=sorted(changes),
             )
+            await outbox.record(conn, changed, updated.name, actor=caller)
             return updated, members
 
     async def delete(self, caller: str, group_id: str, preset_id: str, sent_etag: str) -> None:
@@ -94,10 +94,5 @@ class PresetUseCases:
                 raise NotFound(PRESET_NOT_FOUND)
             etag.check(sent_etag, current.name, current.version)
             await store.delete(conn, current.id)
-            await outbox.record(
-                conn,
-                "split_preset.deleted",
-                current.name,
-                {"group": group_id, "split_preset": current.id},
-                actor=caller,
-            )
+            deleted = ev.SplitPresetChanged(group=group_id, split_preset=current.id, change=ev.DELETED)
+            await outbox.record(conn, deleted, current.name, actor=caller)

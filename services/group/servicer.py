@@ -318,16 +318,16 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
 
         async def work(conn: Any) -> group_pb2.SplitPreset:
             preset, members = await self._presets.create(conn, caller.user_id, group_id, spec)
-            return preset_codec.preset_pb(preset, members, _ts)
+            return preset_codec.preset_pb(preset, members, wire.timestamp)
 
         return await self._once("CreateSplitPreset", request, group_pb2.SplitPreset, work)
 
     async def GetSplitPreset(
         self, request: group_pb2.GetSplitPresetRequest, context: Any
     ) -> group_pb2.SplitPreset:
-        group_id, preset_id = _sub_id(request.name, "splitPresets", "name")
+        group_id, preset_id = names.in_group(request.name, "splitPresets", "name")
         preset, members = await self._presets.get(require_caller().user_id, group_id, preset_id)
-        return preset_codec.preset_pb(preset, members, _ts)
+        return preset_codec.preset_pb(preset, members, wire.timestamp)
 
     async def ListSplitPresets(
         self, request: group_pb2.ListSplitPresetsRequest, context: Any
@@ -348,24 +348,25 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
             else ""
         )
         return group_pb2.ListSplitPresetsResponse(
-            split_presets=[preset_codec.preset_pb(p, members, _ts) for p in page], next_page_token=token
+            split_presets=[preset_codec.preset_pb(p, members, wire.timestamp) for p in page],
+            next_page_token=token,
         )
 
     async def UpdateSplitPreset(
         self, request: group_pb2.UpdateSplitPresetRequest, context: Any
     ) -> group_pb2.SplitPreset:
         caller = require_caller()
-        group_id, preset_id = _sub_id(request.split_preset.name, "splitPresets", "split_preset.name")
+        group_id, preset_id = names.in_group(request.split_preset.name, "splitPresets", "split_preset.name")
         changes = preset_codec.changes(request.split_preset, list(request.update_mask.paths))
         preset, members = await self._presets.update(
             caller.user_id, group_id, preset_id, changes, request.split_preset.etag
         )
-        return preset_codec.preset_pb(preset, members, _ts)
+        return preset_codec.preset_pb(preset, members, wire.timestamp)
 
     async def DeleteSplitPreset(
         self, request: group_pb2.DeleteSplitPresetRequest, context: Any
     ) -> empty_pb2.Empty:
-        group_id, preset_id = _sub_id(request.name, "splitPresets", "name")
+        group_id, preset_id = names.in_group(request.name, "splitPresets", "name")
         await self._presets.delete(require_caller().user_id, group_id, preset_id, request.etag)
         return empty_pb2.Empty()
 

@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from libs import aws, events
 from libs.events import EventMessage
 from libs.jobs.messages import JobMessage
-from libs.jobs.runtime import Heartbeat, run_worker, sleep_or_stop
 from libs.jobs.queues import Handler, QueueConsumer
+from libs.jobs.runtime import Heartbeat, run_worker, sleep_or_stop
 from libs.settings import env_float
 from services.notification import domain
 from services.notification.app import assemble
@@ -35,8 +35,6 @@ from services.notification.ports import Sender
 from services.notification.usecases import NotificationUseCases
 
 log = logging.getLogger("hisaab.notification.worker")
-
-
 
 
 def event_handler(usecases: NotificationUseCases) -> Handler:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hisaab.common.v1 import money_pb2
 from hisaab.expense.v1 import expense_pb2
 
-from libs import validation
+from libs import validation, wire
 from services.expense import codec, domain
 from services.expense.scan.draft import Amount, Draft, TaxKind
 from services.expense.scan.repository import ScanRow
@@ -79,7 +79,7 @@ def draft_pb(draft: Draft) -> expense_pb2.ScanDraft:
         ),
     )
     if draft.date is not None:
-        proto.date.CopyFrom(codec.date_pb(draft.date))
+        proto.date.CopyFrom(wire.date_pb(draft.date))
     return proto
 
 
@@ -94,12 +94,12 @@ def scan_pb(row: ScanRow) -> expense_pb2.ReceiptScan:
         engine=row.engine,
         expense=domain.expense_name(row.group_id, row.expense_id) if row.expense_id else "",
         creator=f"users/{row.creator}",
-        create_time=codec.timestamp(row.created_at),
+        create_time=wire.timestamp(row.created_at),
     )
     if row.draft is not None:
         proto.draft.CopyFrom(draft_pb(row.draft))
     if row.completed_at is not None:
-        proto.complete_time.CopyFrom(codec.timestamp(row.completed_at))
+        proto.complete_time.CopyFrom(wire.timestamp(row.completed_at))
     return proto
 
 

@@ -13,12 +13,11 @@
 from __future__ import annotations
 
 import io
-import os
 import re
 import threading
 from typing import Any, Protocol
 
-from libs import money
+from libs import money, settings
 from services.expense.scan import parser
 from services.expense.scan.draft import Amount, Draft, LineItem, TaxKind, TaxLine
 
@@ -190,7 +189,7 @@ class TextractEngine:
 
 
 def from_env() -> Engine:
-    choice = os.environ.get(ENGINE_ENV, "local").strip().lower() or "local"
+    choice = settings.env_var(ENGINE_ENV, "local").lower() or "local"
     if choice == "local":
         return LocalEngine()
     if choice == "textract":

@@ -12,6 +12,8 @@ import asyncio
 import logging
 import time
 
+from hisaab.events.v1 import events_pb2 as ev
+
 from libs import outbox
 from libs.db.database import Database
 from services.expense.scan import repository
@@ -56,13 +58,8 @@ class ScanRunner:
                 conn, scan_id, engine=self._engine.name, draft=draft, error="" if draft else UNREADABLE
             )
             state = "succeeded" if draft is not None else "failed"
-            await outbox.record(
-                conn,
-                f"receipt_scan.{state}",
-                row.name,
-                {"group": row.group_id, "scan": row.id},
-                actor=row.creator,
-            )
+            finished = ev.ReceiptScanFinished(group=row.group_id, scan=row.id, succeeded=draft is not None)
+            await outbox.record(conn, finished, row.name, actor=row.creator)
         log.info(
             "scanned",
             extra={"scan": scan_id, "state": state, "seconds": round(time.perf_counter() - started, 3)},

@@ -12,12 +12,12 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
+from hisaab.events.v1 import events_pb2 as ev
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs import outbox
-from libs.aws import SCAN_REQUESTED
+from libs import clock, outbox
 from libs.db.database import Database
 from libs.errors import FailedPrecondition, InvalidArgument, NotFound
 from libs.ledger.splits import SplitMode
@@ -34,10 +34,6 @@ SCAN_TYPES = ("image/jpeg", "image/png")
 SCAN_FOLDER = "scans"
 SCAN_NOT_FOUND = "receipt scan not found"
 UPLOAD_NAMESPACE = uuid.UUID("5f1c2a8e-7d43-4b9a-9e61-2c0d7b4f3a15")
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
 
 
 @dataclass(frozen=True)
@@ -67,7 +63,7 @@ class ScanUseCases:
         expenses: ExpenseUseCases,
         store: receipts.ReceiptStore,
         *,
-        today: Callable[[], date] = _today,
+        today: Callable[[], date] = clock.business_today,
     ) -> None:
         self._db = db
         self._expenses = expenses
@@ -120,7 +116,9 @@ class ScanUseCases:
             currency_hint=currency_hint,
             creator=caller,
         )
-        await outbox.record(conn, SCAN_REQUESTED, row.name, {"group": group_id, "scan": row.id}, actor=caller)
+        await outbox.record(
+            conn, ev.ReceiptScanRequested(group=group_id, scan=row.id), row.name, actor=caller
+        )
         return row
 
     async def get(self, caller: str, group_id: str, scan_id: str) -> ScanRow:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 
 from libs import aws
 from libs import settings as settings_mod
 from libs.db.database import Database
-from libs.jobs.runtime import Heartbeat, run_worker
-from libs.outbox_relay import EventMessage
+from libs.events import EventMessage
 from libs.jobs.queues import Handler, QueueConsumer
+from libs.jobs.runtime import Heartbeat, run_worker
 from services.expense.scan import engines
 from services.expense.scan.runner import ScanRunner
 
@@ -43,8 +42,8 @@ async def _main(stop: asyncio.Event, heartbeat: Heartbeat) -> None:
         "scans",
         resources.scans_queue_url,
         handler(runner),
-        wait_seconds=int(float(os.environ.get("HISAAB_QUEUE_WAIT_SECONDS", "") or 5)),
-        retry_base_seconds=float(os.environ.get("HISAAB_QUEUE_RETRY_BASE_SECONDS", "") or 5.0),
+        wait_seconds=int(settings_mod.env_float("HISAAB_QUEUE_WAIT_SECONDS", 5)),
+        retry_base_seconds=settings_mod.env_float("HISAAB_QUEUE_RETRY_BASE_SECONDS", 5.0),
     )
     # Load the models before the first message so the first scan is as quick as the rest.
     if isinstance(engine, engines.LocalEngine):
