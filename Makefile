@@ -5,9 +5,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+# The AWS side: CDK in .venv (extra `infra`), the policy checkers in their own
+# venv because checkov pins libraries below what the services use.
+INFRA_VENV := .venv-infra
+INFRA_INSTALLED := $(VENV)/.installed-infra
 
 .DEFAULT_GOAL := help
-.PHONY: help venv gen check-gen run test test-unit lint typecheck bench migrate reset clean docs
+.PHONY: help venv gen check-gen run test test-unit lint typecheck bench migrate reset clean docs infra cost infra-venv
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -21,6 +25,14 @@ $(INSTALLED): pyproject.toml
 
 venv: $(INSTALLED) ## create .venv with every dependency
 
+$(INFRA_INSTALLED): $(INSTALLED) pyproject.toml infra/lint-requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[local,dev,infra]'
+	@test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install -q --disable-pip-version-check -r infra/lint-requirements.txt
+	@touch $@
+
+infra-venv: $(INFRA_INSTALLED) ## install the CDK (extra `infra`) and the policy checkers (.venv-infra)
+
 gen: $(INSTALLED) ## generate Python, stubs and the Envoy descriptor from protos/ (and the chart's copy)
 	@$(PY) -m tools.codegen --if-stale
 	@$(PY) -m tools.chartgen
@@ -32,20 +44,29 @@ check-gen: $(INSTALLED) ## fail if gen/ (or the chart's Envoy config) disagrees 
 run: gen ## start the whole stack locally and print where REST listens
 	$(PY) -m tools.devstack
 
-test: gen ## the whole test suite, then the date- and time-sensitive tests at moved clocks
+test: gen $(INFRA_INSTALLED) ## the whole test suite (unit, integration, end-to-end, deployment, infrastructure), then the date- and time-sensitive tests at moved clocks
 	$(PY) -m tools.timetravel -- -q
 	$(PY) -m pytest -q
 
-test-unit: gen ## only tests that need no servers
+test-unit: gen $(INFRA_INSTALLED) ## only tests that need no servers
 	$(PY) -m pytest -q -m "not e2e and not integration"
 
-lint: gen ## ruff and mypy
+lint: gen $(INFRA_INSTALLED) ## ruff and mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy libs services tools tests conftest.py
+	$(PY) -m mypy libs services tools tests conftest.py infra
 
-bench: gen ## benchmarks; results go to docs/benchmarks.md
-	$(PY) -m tools.bench
+infra: gen $(INFRA_INSTALLED) ## synthesize the AWS stacks to infra/cdk.out (HISAAB_INFRA_ENV, HISAAB_INFRA_PHASE) and list them
+	$(PY) -m infra.app
+
+cost: gen $(INFRA_INSTALLED) ## print the monthly AWS bill per phase at 10k/100k/1M monthly active users
+	$(PY) -m tools.infra cost
+
+bench: gen ## benchmarks; results go to docs/benchmarks.md (BENCH=scan for one section)
+	@# The receipt generator draws with DejaVu too (Debian's fonts-dejavu-core) when it can be installed.
+	@test -d /usr/share/fonts/truetype/dejavu || apt-get install -y -qq fonts-dejavu-core >/dev/null 2>&1 \
+		|| echo "fonts-dejavu-core not installed: generated receipts use reportlab's Vera fonts only"
+	$(PY) -m tools.bench $(BENCH)
 
 migrate: gen ## apply database migrations to DATABASE_URL (or the embedded database)
 	$(PY) -m libs.db.migrate
@@ -57,4 +78,4 @@ reset: ## delete local data (database, cache, keys, emulator state)
 	rm -rf .data
 
 clean: reset ## delete the venv and generated code too
-	rm -rf $(VENV) gen .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(INFRA_VENV) gen .pytest_cache .mypy_cache .ruff_cache infra/cdk.out

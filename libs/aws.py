@@ -12,6 +12,8 @@ also the written record of what production must provide:
   ``MAX_RECEIVES`` receives;
 - the jobs SQS queue (``HISAAB_JOBS_QUEUE_URL``) that EventBridge Scheduler
   (locally ``libs.jobs.scheduler``) drops job messages on, with its own DLQ;
+- the receipt scans SQS queue (``HISAAB_SCANS_QUEUE_URL``), subscribed to the
+  events topic for ``receipt_scan.requested`` only, with its own DLQ;
 - S3 buckets for receipts, exports and analytics;
 - SNS platform applications for push (FCM, APNs) and an SES sender identity.
 
@@ -37,6 +39,8 @@ MAX_RECEIVES = 5
 # Long enough for one event's fan-out; a handler that crashes is retried after this.
 VISIBILITY_TIMEOUT_SECONDS = 30
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+# The outbox event the receipt scan worker's queue is subscribed to.
+SCAN_REQUESTED = "receipt_scan.requested"
 
 _CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3},
@@ -85,6 +89,7 @@ class Resources:
     events_topic_arn: str = ""
     notification_queue_url: str = ""
     jobs_queue_url: str = ""
+    scans_queue_url: str = ""
     receipts_bucket: str = ""
     exports_bucket: str = ""
     analytics_bucket: str = ""
@@ -188,6 +193,18 @@ def bootstrap(
         Attributes={"RawMessageDelivery": "true"},
         ReturnSubscriptionArn=True,
     )
+    scans_url, scans_arn = _queue_with_dlq(sqs, f"{prefix}-scans")
+    _allow_topic(sqs, scans_url, scans_arn, topic_arn)
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=scans_arn,
+        Attributes={
+            "RawMessageDelivery": "true",
+            "FilterPolicy": json.dumps({"event_type": [SCAN_REQUESTED]}),
+        },
+        ReturnSubscriptionArn=True,
+    )
     buckets = {kind: f"{prefix}-{kind}" for kind in ("receipts", "exports", "analytics")}
     for bucket in buckets.values():
         create: dict[str, Any] = {"Bucket": bucket}
@@ -209,6 +226,7 @@ def bootstrap(
         events_topic_arn=topic_arn,
         notification_queue_url=notification_url,
         jobs_queue_url=jobs_url,
+        scans_queue_url=scans_url,
         receipts_bucket=buckets["receipts"],
         exports_bucket=buckets["exports"],
         analytics_bucket=buckets["analytics"],

@@ -48,6 +48,7 @@ class WorkerSpec:
 WORKERS: tuple[WorkerSpec, ...] = (
     WorkerSpec("outbox-relay", "libs.jobs.outbox_relay"),
     WorkerSpec("notification-worker", "services.notification.worker"),
+    WorkerSpec("scan-worker", "services.expense.scan.worker"),
     WorkerSpec("scheduler", "libs.jobs.scheduler", local_only=True),
 )
 

@@ -4,11 +4,17 @@ An event is one typed message. Its name (``expense.updated``) is what the outbox
 ``event_type`` column, the relay's envelope and the SNS ``event_type`` attribute that
 subscriptions filter on carry; the message itself travels in its proto3 JSON form
 with the proto field names, so a payload reads the same in the table and on the queue.
+
+``EventMessage`` is the envelope the relay publishes and consumers parse. It lives here,
+apart from the relay, so a consumer's code does not import the publisher (tests/infra
+derives each workload's AWS permissions from the code it imports).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import json_format
@@ -25,6 +31,8 @@ _FIXED: dict[type[Message], str] = {
     ev.PurchaseCompleted: "purchase.completed",
     ev.PurchaseRefunded: "purchase.refunded",
     ev.EntitlementsExpired: "entitlements.expired",
+    ev.ReceiptScanRequested: "receipt_scan.requested",
+    ev.ReceiptScanFinished: "receipt_scan.finished",
 }
 # Messages whose ``change`` field picks the event: "<prefix>.<change, lower case>".
 _BY_CHANGE: dict[type[Message], str] = {
@@ -33,6 +41,7 @@ _BY_CHANGE: dict[type[Message], str] = {
     ev.SettlementChanged: "settlement",
     ev.GroupChanged: "group",
     ev.MemberChanged: "member",
+    ev.SplitPresetChanged: "split_preset",
 }
 # A payment is "recorded", the word the app and its notifications use.
 _RENAMED = {"settlement.created": "settlement.recorded"}
@@ -72,3 +81,58 @@ def decode(name: str, payload: Mapping[str, Any]) -> Message | None:
     if cls is None:
         return None
     return json_format.ParseDict(dict(payload), cls(), ignore_unknown_fields=True)
+
+
+@dataclass(frozen=True)
+class EventMessage:
+    """One domain event on the wire: the SNS message body (JSON) and its attributes."""
+
+    id: str
+    seq: int
+    type: str
+    aggregate: str
+    actor: str
+    payload: dict[str, Any]
+    occurred_at: str  # ISO 8601, UTC
+
+    def body(self) -> str:
+        return json.dumps(
+            {
+                "id": self.id,
+                "seq": self.seq,
+                "type": self.type,
+                "aggregate": self.aggregate,
+                "actor": self.actor,
+                "payload": self.payload,
+                "occurred_at": self.occurred_at,
+            },
+            separators=(",", ":"),
+        )
+
+    def attributes(self) -> dict[str, dict[str, str]]:
+        """Event type and ids, so subscriptions can filter without reading the body."""
+        values = {
+            "event_id": self.id,
+            "event_type": self.type,
+            "aggregate": self.aggregate,
+            "actor": self.actor,
+            "group": str(self.payload.get("group", "")),
+        }
+        # SNS rejects empty attribute values.
+        return {k: {"DataType": "String", "StringValue": v} for k, v in values.items() if v}
+
+    @classmethod
+    def parse(cls, body: str) -> EventMessage:
+        """Raises ValueError (or KeyError/TypeError) for anything that is not an event."""
+        data = json.loads(body)
+        if not isinstance(data, dict) or not isinstance(data.get("payload"), dict):
+            raise ValueError("not an event message")
+        return cls(
+            id=str(data["id"]),
+            seq=int(data["seq"]),
+            type=str(data["type"]),
+            aggregate=str(data["aggregate"]),
+            actor=str(data.get("actor", "")),
+            payload=data["payload"],
+            occurred_at=str(data["occurred_at"]),
+        )

@@ -126,3 +126,75 @@ def format_minor(amount: int, code: str) -> str:
     if exp == 0:
         return f"{code} {sign}{whole}"
     return f"{code} {sign}{whole}.{frac:0{exp}d}"
+
+
+# What prints before or after an amount on a bill: symbols, "Rs."/"INR", Indian "/-".
+_PRINTED_AFFIX = re.compile(r"^(?:rs\.?|inr|[a-z]{3}(?=[\s\d.,(-])|[sac]\$)|[₹$€£¥￥]|/-$|\s+", re.IGNORECASE)
+_WESTERN_GROUPS = re.compile(r"\d{1,3}(?:,\d{3})+")
+_INDIAN_GROUPS = re.compile(r"\d{1,2}(?:,\d{2})*,\d{3}")
+_EUROPEAN_GROUPS = re.compile(r"\d{1,3}(?:[.\s]\d{3})+")
+
+
+def _strip_affixes(text: str) -> str:
+    previous = None
+    while previous != text:
+        previous = text
+        text = _PRINTED_AFFIX.sub("", text.strip()).strip()
+        text = re.sub(r"(?:/-|\s*[₹$€£¥￥]|\s+(?:rs\.?|inr|[a-z]{3}))$", "", text, flags=re.IGNORECASE)
+    return text
+
+
+def parse_printed_amount(text: str, code: str, *, field: str = "amount", allow_negative: bool = False) -> int:
+    """Parse an amount as a bill prints it ("Rs. 1,23,456.00", "₹500/-", "$1,234.50", "12,50 €",
+    "(40.00)") to minor units of ``code``, exactly.
+
+    Digit groups must be well formed (western 1,234,567 or Indian 12,34,567), so a misread
+    separator is refused rather than read as a different amount. A lone comma followed by
+    exactly the currency's decimals is a decimal comma ("12,50" EUR); otherwise commas group.
+    """
+    exp = exponent(code)
+    raw = text.strip()
+    negative = False
+    if raw.startswith("(") and raw.endswith(")"):
+        negative, raw = True, raw[1:-1]
+    raw = _strip_affixes(raw)
+    if raw.startswith("-") or raw.endswith("-"):
+        negative, raw = True, _strip_affixes(raw.strip("-"))
+    if not raw or not raw[0].isdigit() or not raw[-1].isdigit():
+        raise InvalidAmount(field, f"not an amount: {text!r}")
+    whole, frac = raw, ""
+    last_dot, last_comma = raw.rfind("."), raw.rfind(",")
+    if last_dot >= 0 and last_comma >= 0:
+        sep = "." if last_dot > last_comma else ","
+        whole, frac = raw.rsplit(sep, 1)
+        grouping = "," if sep == "." else "."
+        if not (_grouped(whole, grouping)):
+            raise InvalidAmount(field, f"badly grouped digits: {text!r}")
+        whole = whole.replace(grouping, "").replace(" ", "")
+    elif last_comma >= 0:
+        head, tail = raw.rsplit(",", 1)
+        if exp and len(tail) == exp and len(tail) != 3 and head.isdigit():
+            whole, frac = head, tail
+        elif _grouped(raw, ","):
+            whole = raw.replace(",", "")
+        else:
+            raise InvalidAmount(field, f"badly grouped digits: {text!r}")
+    elif last_dot >= 0:
+        head, tail = raw.rsplit(".", 1)
+        if exp == 0 and len(tail) == 3 and _EUROPEAN_GROUPS.fullmatch(raw):
+            whole = raw.replace(".", "")
+        else:
+            whole, frac = head, tail
+    if not whole.isdigit() or (frac and not frac.isdigit()):
+        raise InvalidAmount(field, f"not an amount: {text!r}")
+    if len(frac) > exp:
+        raise InvalidAmount(field, f"{code} allows at most {exp} decimal places")
+    amount = int(whole) * 10**exp + int(frac.ljust(exp, "0") or "0")
+    return check_amount(-amount if negative else amount, field, allow_negative=allow_negative)
+
+
+def _grouped(digits: str, separator: str) -> bool:
+    if separator not in digits:
+        return digits.isdigit()
+    text = digits.replace(separator, ",")
+    return bool(_WESTERN_GROUPS.fullmatch(text) or _INDIAN_GROUPS.fullmatch(text))

@@ -13,10 +13,8 @@ Run: ``python -m libs.jobs.outbox_relay`` (needs DATABASE_URL, HISAAB_EVENTS_TOP
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -25,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from libs import aws
 from libs.db.database import Database
+from libs.events import EventMessage
 from libs.jobs.runtime import Heartbeat, run_worker, sleep_or_stop
 from libs.settings import env_var
 
@@ -34,61 +33,6 @@ BATCH_SIZE = 100
 SNS_BATCH = 10  # PublishBatch takes at most ten entries
 IDLE_POLL_SECONDS = 0.2
 MAX_BACKOFF_SECONDS = 10.0
-
-
-@dataclass(frozen=True)
-class EventMessage:
-    """One domain event on the wire: the SNS message body (JSON) and its attributes."""
-
-    id: str
-    seq: int
-    type: str
-    aggregate: str
-    actor: str
-    payload: dict[str, Any]
-    occurred_at: str  # ISO 8601, UTC
-
-    def body(self) -> str:
-        return json.dumps(
-            {
-                "id": self.id,
-                "seq": self.seq,
-                "type": self.type,
-                "aggregate": self.aggregate,
-                "actor": self.actor,
-                "payload": self.payload,
-                "occurred_at": self.occurred_at,
-            },
-            separators=(",", ":"),
-        )
-
-    def attributes(self) -> dict[str, dict[str, str]]:
-        """Event type and ids, so subscriptions can filter without reading the body."""
-        values = {
-            "event_id": self.id,
-            "event_type": self.type,
-            "aggregate": self.aggregate,
-            "actor": self.actor,
-            "group": str(self.payload.get("group", "")),
-        }
-        # SNS rejects empty attribute values.
-        return {k: {"DataType": "String", "StringValue": v} for k, v in values.items() if v}
-
-    @classmethod
-    def parse(cls, body: str) -> EventMessage:
-        """Raises ValueError (or KeyError/TypeError) for anything that is not an event."""
-        data = json.loads(body)
-        if not isinstance(data, dict) or not isinstance(data.get("payload"), dict):
-            raise ValueError("not an event message")
-        return cls(
-            id=str(data["id"]),
-            seq=int(data["seq"]),
-            type=str(data["type"]),
-            aggregate=str(data["aggregate"]),
-            actor=str(data.get("actor", "")),
-            payload=data["payload"],
-            occurred_at=str(data["occurred_at"]),
-        )
 
 
 class Publisher(Protocol):

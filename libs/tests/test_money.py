@@ -138,3 +138,36 @@ def test_check_amount() -> None:
     for not_int in (True, 1.5, "12"):
         with pytest.raises(InvalidField):
             check_amount(not_int, "x")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("printed", "code", "minor"),
+    [
+        ("Rs. 1,23,456.00", "INR", 12345600),
+        ("₹500/-", "INR", 50000),
+        ("INR 2,200.55", "INR", 220055),
+        ("Rs.2,200.55", "INR", 220055),
+        ("1,234", "INR", 123400),
+        ("$1,234.50", "USD", 123450),
+        ("S$111.09", "SGD", 11109),
+        ("12,50 €", "EUR", 1250),
+        ("1.234,56", "EUR", 123456),
+        ("¥1,200", "JPY", 1200),
+        ("AED 45.5", "AED", 4550),
+        ("KWD 1.250", "KWD", 1250),
+        ("(40.00)", "INR", -4000),
+        ("-50.00", "INR", -5000),
+    ],
+)
+def test_printed_amounts_parse_exactly(printed: str, code: str, minor: int) -> None:
+    from libs.money import parse_printed_amount
+
+    assert parse_printed_amount(printed, code, allow_negative=True) == minor
+
+
+@pytest.mark.parametrize("printed", ["12,3,4.00", "abc", "1.2.3", "1,23,4567.00", "1.234", "-5.00"])
+def test_misread_amounts_are_refused_not_guessed(printed: str) -> None:
+    from libs.money import parse_printed_amount
+
+    with pytest.raises(InvalidAmount):
+        parse_printed_amount(printed, "INR")

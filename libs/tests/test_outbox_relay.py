@@ -29,7 +29,8 @@ from sqlalchemy import text
 from libs import aws, outbox
 from libs.db import migrate
 from libs.db.database import Database
-from libs.jobs.outbox_relay import EventMessage, OutboxRelay, SnsPublisher
+from libs.events import EventMessage
+from libs.jobs.outbox_relay import OutboxRelay, SnsPublisher
 from tools.devstack.ports import free_port
 from tools.devstack.postgres import create_database, drop_database
 from tools.devstack.stack import Stack
@@ -315,7 +316,9 @@ def test_bootstrap_is_idempotent_and_wires_the_dlq(sandbox: Sandbox) -> None:
     )
     assert again == sandbox.resources
     sqs = sandbox.sqs()
-    for url in (again.notification_queue_url, again.jobs_queue_url):
+    for url in (again.notification_queue_url, again.jobs_queue_url, again.scans_queue_url):
         assert aws.dlq_url(url, sqs).endswith("-dlq")
     subs = sandbox.sns().list_subscriptions_by_topic(TopicArn=again.events_topic_arn)["Subscriptions"]
-    assert len(subs) == 1 and subs[0]["Protocol"] == "sqs"
+    # The notification queue hears every event; the scans queue only scan requests.
+    assert sorted(s["Endpoint"].rsplit("-", 1)[-1] for s in subs) == ["notification", "scans"]
+    assert all(s["Protocol"] == "sqs" for s in subs)

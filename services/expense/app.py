@@ -13,9 +13,17 @@ from libs.clients.rosters import RosterCache
 from libs.db.database import Database
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
+from services.expense.files import receipts
 from services.expense.files.usecases import FileUseCases
-from services.expense.peers import DisplayNames, GroupDirectory, GroupSnapshot, SettlementRecorder
+from services.expense.peers import (
+    DisplayNames,
+    GroupDirectory,
+    GroupPresets,
+    GroupSnapshot,
+    SettlementRecorder,
+)
 from services.expense.recurring_job import RecurringJob
+from services.expense.scan.usecases import ScanUseCases
 from services.expense.servicer import ExpenseServicer
 from services.expense.usecases import ExpenseUseCases
 
@@ -28,7 +36,7 @@ async def build() -> ServiceApp:
     settlement_channel = channel(settings.peer("settlement"), default_timeout=settings.peer_timeout_seconds)
     rosters = RosterCache.from_url(settings.redis_url)
     groups = GroupDirectory(group_channel, rosters)
-    usecases = ExpenseUseCases(db, groups, DisplayNames(auth_channel))
+    usecases = ExpenseUseCases(db, groups, DisplayNames(auth_channel), presets=GroupPresets(group_channel))
     resources = aws.Resources.from_env()
     resources.require("receipts_bucket", "exports_bucket")
     files = FileUseCases(
@@ -41,7 +49,8 @@ async def build() -> ServiceApp:
         receipts_bucket=resources.receipts_bucket,
         exports_bucket=resources.exports_bucket,
     )
-    servicer = ExpenseServicer(usecases, db, files, RecurringJob(db, usecases))
+    scans = ScanUseCases(db, usecases, receipts.ReceiptStore(aws.client("s3"), resources.receipts_bucket))
+    servicer = ExpenseServicer(usecases, db, files, RecurringJob(db, usecases), scans)
     # Exports are built in the background by every replica (leased rows in PostgreSQL).
     builder = asyncio.create_task(files.build_exports_forever(), name="export-builder")
 

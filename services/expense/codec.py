@@ -128,8 +128,35 @@ def split(value: expense_pb2.Split, field: str) -> SplitSpec:
     raise InvalidArgument(field, "choose one of equal, exact, percent, shares, adjustment or itemized")
 
 
-def draft(expense: expense_pb2.Expense, prefix: str, caller: str, *, need_date: bool = True) -> Draft:
-    """A whole expense from a create request; no payers means the caller paid everything."""
+DEFAULT_PRESET = "default"
+
+
+def preset_ref(expense: expense_pb2.Expense, group_id: str, prefix: str = "expense") -> str | None:
+    """The id of the split preset that gives a new expense its split: the named one,
+    "default" when neither split nor preset is given, None when the split is spelled."""
+    field = f"{prefix}.split_preset"
+    if expense.split_preset:
+        if expense.HasField("split"):
+            raise InvalidArgument(field, "give split or split_preset, not both")
+        parts = expense.split_preset.split("/")
+        if len(parts) != 4 or parts[0] != "groups" or parts[2] != "splitPresets" or not parts[3]:
+            raise InvalidArgument(field, "must look like groups/<id>/splitPresets/<id>")
+        if parts[1] != group_id:
+            raise InvalidArgument(field, "must be a split preset of this group")
+        return parts[3]
+    return None if expense.HasField("split") else DEFAULT_PRESET
+
+
+def draft(
+    expense: expense_pb2.Expense,
+    prefix: str,
+    caller: str,
+    *,
+    need_date: bool = True,
+    resolved_split: SplitSpec | None = None,
+) -> Draft:
+    """A whole expense from a create request; no payers means the caller paid everything.
+    ``resolved_split`` is the split a preset gave, used instead of ``expense.split``."""
     if not expense.HasField("total"):
         raise InvalidArgument(f"{prefix}.total", "is required")
     currency, amount = total(expense.total, f"{prefix}.total")
@@ -139,7 +166,9 @@ def draft(expense: expense_pb2.Expense, prefix: str, caller: str, *, need_date: 
         raise InvalidArgument(f"{prefix}.expense_date", "is required")
     else:
         day = date(1970, 1, 1)  # a template's date is replaced by each occurrence's
-    if not expense.HasField("split"):
+    if resolved_split is None and expense.split_preset:
+        raise InvalidArgument(f"{prefix}.split_preset", "is only accepted when adding an expense")
+    if resolved_split is None and not expense.HasField("split"):
         raise InvalidArgument(f"{prefix}.split", "is required")
     paid = payers(expense, prefix) or ((caller, amount),)
     return Draft(
@@ -152,12 +181,14 @@ def draft(expense: expense_pb2.Expense, prefix: str, caller: str, *, need_date: 
         currency=currency,
         total_minor=amount,
         payers=paid,
-        split=split(expense.split, f"{prefix}.split"),
+        split=resolved_split or split(expense.split, f"{prefix}.split"),
     )
 
 
 def updates(expense: expense_pb2.Expense, paths: list[str]) -> Updates:
     """The fields an UpdateExpense changes; an empty mask means every field that is set."""
+    if expense.split_preset:
+        raise InvalidArgument("expense.split_preset", "is only accepted when adding an expense")
     if not paths:
         paths = [f for f in EXPENSE_FIELDS if _is_set(expense, f)]
     values: dict[str, Any] = {}

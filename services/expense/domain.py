@@ -19,7 +19,7 @@ from typing import Any, Final
 from hisaab.events.v1 import events_pb2 as ev
 
 from libs import money
-from libs.errors import InvalidArgument
+from libs.errors import FailedPrecondition, InvalidArgument
 from libs.ledger import splits as ledger_splits
 from libs.ledger.postings import Posting
 from libs.ledger.splits import SplitMode
@@ -330,6 +330,48 @@ def postings(draft: Draft, *, seed: str, prefix: str = "expense") -> dict[str, P
         )
     except money.InvalidField as err:
         raise InvalidArgument(request_path(err.field, draft.split, prefix), err.reason) from None
+
+
+def preset_split(
+    mode: str,
+    entries: tuple[tuple[str, int], ...],
+    currency: str,
+    total_minor: int,
+    *,
+    preset_currency: str,
+    departed: tuple[str, ...],
+    preset: str,
+    field: str,
+) -> SplitSpec:
+    """The split a group's preset gives an expense in ``currency`` of ``total_minor``.
+
+    A preset that names someone who has left is refused outright: splitting among the
+    people who remain would quietly charge them the departed person's part.
+    """
+    if departed:
+        who = ", ".join(f"users/{u}" for u in departed)
+        raise FailedPrecondition(
+            f"{field}: split preset {preset} names {who}, no longer a member of the group; update the preset",
+            metadata={"field": field, "split_preset": preset, "departed_users": who},
+        )
+    if mode == "equal":
+        return SplitSpec(SplitMode.EQUAL, participants=tuple(u for u, _ in entries))
+    if mode == "percent":
+        return SplitSpec(SplitMode.PERCENT, entries=entries)
+    if mode == "shares":
+        return SplitSpec(SplitMode.SHARES, entries=entries)
+    if mode == "exact":
+        if preset_currency != currency:
+            raise InvalidArgument(
+                field, f"the preset's amounts are in {preset_currency}, the expense in {currency}"
+            )
+        owed = sum(v for _, v in entries)
+        if owed != total_minor:
+            raise InvalidArgument(
+                field, f"the preset's amounts sum to {owed}, the expense total is {total_minor}"
+            )
+        return SplitSpec(SplitMode.EXACT, entries=entries)
+    raise InvalidArgument(field, "the preset has an unknown mode")
 
 
 def user_fields(draft: Draft, prefix: str = "expense") -> dict[str, str]:

@@ -14,6 +14,7 @@ from libs import wire
 from libs.clients.rosters import RosterCache
 from libs.clients.users import UserDirectory
 from libs.errors import Unavailable
+from services.expense.ports import PresetView
 
 
 class GroupDirectory:
@@ -39,6 +40,37 @@ class GroupDirectory:
                     return found
         except grpc.aio.AioRpcError as err:
             raise Unavailable("the group directory did not answer") from err
+
+
+_PRESET_MODES = {
+    group_pb2.SplitPreset.EQUAL: "equal",
+    group_pb2.SplitPreset.PERCENT: "percent",
+    group_pb2.SplitPreset.SHARES: "shares",
+    group_pb2.SplitPreset.EXACT: "exact",
+}
+
+
+class GroupPresets:
+    """Split presets through group-service's public GetSplitPreset (the caller's token is forwarded)."""
+
+    def __init__(self, channel: grpc.aio.Channel):
+        self._stub = group_pb2_grpc.GroupServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def preset(self, group_id: str, preset_id: str) -> PresetView | None:
+        request = group_pb2.GetSplitPresetRequest(name=f"groups/{group_id}/splitPresets/{preset_id}")
+        try:
+            found = await self._stub.GetSplitPreset(request)
+        except grpc.aio.AioRpcError as err:
+            if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return None
+            raise Unavailable("the group directory did not answer; retry with the same request_id") from err
+        return PresetView(
+            name=found.name,
+            mode=_PRESET_MODES.get(found.mode, ""),
+            entries=tuple((e.user.removeprefix("users/"), e.value) for e in found.entries),
+            currency_code=found.currency_code,
+            departed=tuple(u.removeprefix("users/") for u in found.departed_users),
+        )
 
 
 class DisplayNames:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
@@ -13,6 +14,22 @@ class Groups(Protocol):
 
     async def groups_of_caller(self) -> list[str]:
         """Ids of every group the calling user belongs to."""
+
+
+@dataclass(frozen=True)
+class PresetView:
+    """A group's split preset as group-service reports it."""
+
+    name: str
+    mode: str  # "equal", "percent", "shares" or "exact"
+    entries: tuple[tuple[str, int], ...]
+    currency_code: str
+    departed: tuple[str, ...]  # named users who are no longer members
+
+
+class Presets(Protocol):
+    async def preset(self, group_id: str, preset_id: str) -> PresetView | None:
+        """A preset of the group ("default": its default); None when there is no such preset."""
 
 
 class Directory(Protocol):

@@ -22,6 +22,8 @@ from services.expense.files.repository import ExportRow
 from services.expense.files.usecases import FileUseCases
 from services.expense.recurring_job import RecurringJob
 from services.expense.repository import ORDERS, ExpenseFilter, order_key
+from services.expense.scan import codec as scan_codec
+from services.expense.scan.usecases import ScanUseCases
 from services.expense.usecases import ExpenseUseCases, RuleChanges
 
 M = TypeVar("M", bound=Message)
@@ -86,11 +88,19 @@ def _activity_pb(activity: Activity, display: dict[str, str], caller: str) -> ex
 
 
 class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
-    def __init__(self, usecases: ExpenseUseCases, db: Database, files: FileUseCases, recurring: RecurringJob):
+    def __init__(
+        self,
+        usecases: ExpenseUseCases,
+        db: Database,
+        files: FileUseCases,
+        recurring: RecurringJob,
+        scans: ScanUseCases,
+    ):
         self._uc = usecases
         self._db = db
         self._files = files
         self._recurring = recurring
+        self._scans = scans
 
     def _bound(self, scope: str, request: Any, response_type: type[M]) -> idempotency.Once[M]:
         return idempotency.Once(self._db, f"expense.{scope}", request, response_type)
@@ -108,7 +118,14 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         caller = require_caller().user_id
         group_id = _group_id(request.parent)
         idempotency.validate_request_id(request.request_id)
-        draft = codec.draft(request.expense, "expense", caller)
+        resolved = None
+        preset = codec.preset_ref(request.expense, group_id)
+        if preset is not None:
+            if not request.expense.HasField("total"):
+                raise InvalidArgument("expense.total", "is required")
+            currency, amount = codec.total(request.expense.total, "expense.total")
+            resolved = await self._uc.preset_split(caller, group_id, preset, currency, amount, "expense")
+        draft = codec.draft(request.expense, "expense", caller, resolved_split=resolved)
         once = self._bound("CreateExpense", request, expense_pb2.Expense)
         return await self._uc.add(caller, group_id, draft, once, codec.expense_pb)
 
@@ -379,6 +396,65 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         group_id, expense_id = names.in_group(request.expense, "expenses", "expense")
         url, content_type, expires = await self._files.receipt_url(caller, group_id, expense_id)
         return expense_pb2.ReceiptUrl(url=url, content_type=content_type, expire_time=wire.timestamp(expires))
+
+    # --- receipt scans ---------------------------------------------------------------------
+
+    async def CreateScanUpload(
+        self, request: expense_pb2.CreateScanUploadRequest, context: Any
+    ) -> expense_pb2.ReceiptUpload:
+        caller = require_caller().user_id
+        group_id = _group_id(request.parent)
+        idempotency.validate_request_id(request.request_id)
+        await self._scans.require_member(caller, group_id)
+        upload = self._scans.upload(
+            caller, group_id, request.content_type, request.size_bytes, request.request_id
+        )
+        return expense_pb2.ReceiptUpload(
+            url=upload.url,
+            fields=upload.fields,
+            key=upload.key,
+            expire_time=wire.timestamp(upload.expires_at),
+        )
+
+    async def ScanReceipt(
+        self, request: expense_pb2.ScanReceiptRequest, context: Any
+    ) -> expense_pb2.ReceiptScan:
+        caller = require_caller().user_id
+        group_id = _group_id(request.parent)
+        idempotency.validate_request_id(request.request_id)
+        hint = validation.currency_code(request.currency_code) if request.currency_code else ""
+        expense_id = ""
+        if request.WhichOneof("source") == "expense":
+            expense_group, expense_id = names.in_group(request.expense, "expenses", "expense")
+            if expense_group != group_id:
+                raise InvalidArgument("expense", "must be an expense of this group")
+        source = await self._scans.source(caller, group_id, key=request.key, expense_id=expense_id)
+
+        async def work(conn: Any) -> expense_pb2.ReceiptScan:
+            return scan_codec.scan_pb(await self._scans.request(conn, caller, group_id, source, hint))
+
+        return await self._once("ScanReceipt", request, expense_pb2.ReceiptScan, work)
+
+    async def GetReceiptScan(
+        self, request: expense_pb2.GetReceiptScanRequest, context: Any
+    ) -> expense_pb2.ReceiptScan:
+        group_id, scan_id = names.in_group(request.name, "receiptScans", "name")
+        return scan_codec.scan_pb(await self._scans.get(require_caller().user_id, group_id, scan_id))
+
+    async def CreateExpenseFromScan(
+        self, request: expense_pb2.CreateExpenseFromScanRequest, context: Any
+    ) -> expense_pb2.Expense:
+        caller = require_caller().user_id
+        group_id, scan_id = names.in_group(request.scan, "receiptScans", "scan")
+        idempotency.validate_request_id(request.request_id)
+        row, prepared = await self._scans.prepare_expense(
+            caller, group_id, scan_id, scan_codec.choices(request)
+        )
+
+        async def work(conn: Any) -> expense_pb2.Expense:
+            return codec.expense_pb(await self._scans.create_expense(conn, caller, group_id, row, prepared))
+
+        return await self._once("CreateExpenseFromScan", request, expense_pb2.Expense, work)
 
     async def _export(
         self, scope: str, fmt: str, request: expense_pb2.ExportGroupRequest

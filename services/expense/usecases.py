@@ -27,8 +27,17 @@ from libs.ledger import store
 from libs.ledger.postings import Posting, diff, nets
 from libs.validation import is_uuid
 from services.expense import domain, repository, spending
-from services.expense.domain import Activity, ChangeType, Comment, Draft, Expense, Updates, expense_name
-from services.expense.ports import Directory, Groups
+from services.expense.domain import (
+    Activity,
+    ChangeType,
+    Comment,
+    Draft,
+    Expense,
+    SplitSpec,
+    Updates,
+    expense_name,
+)
+from services.expense.ports import Directory, Groups, Presets
 from services.expense.recurrence import Rule, Schedule
 from services.expense.repository import ExpenseFilter
 
@@ -107,11 +116,13 @@ class ExpenseUseCases:
         groups: Groups,
         users: Directory,
         *,
+        presets: Presets | None = None,
         today: Callable[[], date] = clock.business_today,
     ) -> None:
         self._db = db
         self._groups = groups
         self._users = users
+        self._presets = presets
         self._today = today
 
     # --- membership ------------------------------------------------------------------------
@@ -173,6 +184,28 @@ class ExpenseUseCases:
         return [group_id]
 
     # --- expenses --------------------------------------------------------------------------
+
+    async def preset_split(
+        self, caller: str, group_id: str, preset_id: str, currency: str, total_minor: int, prefix: str
+    ) -> SplitSpec:
+        """The split a group's preset ("default": the group's default) gives a new expense."""
+        await self.require_member(caller, group_id)
+        view = await self._presets.preset(group_id, preset_id) if self._presets is not None else None
+        field = f"{prefix}.split_preset"
+        if view is None:
+            if preset_id == "default":
+                raise InvalidArgument(f"{prefix}.split", "is required: the group has no default split preset")
+            raise InvalidArgument(field, "no such split preset in this group")
+        return domain.preset_split(
+            view.mode,
+            view.entries,
+            currency,
+            total_minor,
+            preset_currency=view.currency_code,
+            departed=view.departed,
+            preset=view.name,
+            field=field,
+        )
 
     async def check_template_people(self, creator: str, group_id: str, draft: Draft) -> None:
         """A recurring rule's people must still be members when an occurrence is created."""

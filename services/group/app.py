@@ -11,6 +11,7 @@ from libs.db.database import Database
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from services.group.peers import AuthDirectory, SettlementBalances
+from services.group.preset_usecases import PresetUseCases
 from services.group.servicer import GroupServicer
 from services.group.usecases import GroupUseCases
 
@@ -22,7 +23,7 @@ async def build() -> ServiceApp:
     settlement_channel = channel(settings.peer("settlement"), default_timeout=settings.peer_timeout_seconds)
     rosters = RosterCache.from_url(settings.redis_url)
     usecases = GroupUseCases(db, AuthDirectory(auth_channel), SettlementBalances(settlement_channel), rosters)
-    servicer = GroupServicer(usecases, db)
+    servicer = GroupServicer(usecases, PresetUseCases(db), db)
 
     async def close_channel() -> None:
         await auth_channel.close(None)

@@ -14,8 +14,10 @@ from libs import etag, idempotency, names, pagination, validation, wire
 from libs.auth.caller import is_internal, require_caller
 from libs.db.database import Database
 from libs.errors import InvalidArgument
+from services.group import preset_codec
 from services.group.domain import Group, InviteLink, Kind, Member, Role
 from services.group.ports import Profile
+from services.group.preset_usecases import PresetUseCases
 from services.group.repository import GROUP_FIELDS
 from services.group.usecases import GroupUseCases, Invitee
 
@@ -116,8 +118,9 @@ def _invitee(request: Any, oneof: str, prefix: str = "") -> Invitee:
 
 
 class GroupServicer(group_pb2_grpc.GroupServiceServicer):
-    def __init__(self, usecases: GroupUseCases, db: Database):
+    def __init__(self, usecases: GroupUseCases, presets: PresetUseCases, db: Database):
         self._uc = usecases
+        self._presets = presets
         self._db = db
 
     async def _once(
@@ -303,6 +306,69 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         if not request.token:
             raise InvalidArgument("token", "is required")
         return group_proto(await self._uc.join(caller.user_id, request.token))
+
+    # --- split presets ---------------------------------------------------------------------
+
+    async def CreateSplitPreset(
+        self, request: group_pb2.CreateSplitPresetRequest, context: Any
+    ) -> group_pb2.SplitPreset:
+        caller = require_caller()
+        group_id = _group_id(request.parent, "parent")
+        spec = preset_codec.spec(request.split_preset)
+
+        async def work(conn: Any) -> group_pb2.SplitPreset:
+            preset, members = await self._presets.create(conn, caller.user_id, group_id, spec)
+            return preset_codec.preset_pb(preset, members, wire.timestamp)
+
+        return await self._once("CreateSplitPreset", request, group_pb2.SplitPreset, work)
+
+    async def GetSplitPreset(
+        self, request: group_pb2.GetSplitPresetRequest, context: Any
+    ) -> group_pb2.SplitPreset:
+        group_id, preset_id = names.in_group(request.name, "splitPresets", "name")
+        preset, members = await self._presets.get(require_caller().user_id, group_id, preset_id)
+        return preset_codec.preset_pb(preset, members, wire.timestamp)
+
+    async def ListSplitPresets(
+        self, request: group_pb2.ListSplitPresetsRequest, context: Any
+    ) -> group_pb2.ListSplitPresetsResponse:
+        caller = require_caller()
+        group_id = _group_id(request.parent, "parent")
+        query = {"group": group_id}
+        size = pagination.page_size(request.page_size)
+        cursor = pagination.decode(request.page_token, query)
+        found, members = await self._presets.page(
+            caller.user_id, group_id, after=cursor.key if cursor else None, limit=size + 1
+        )
+        page = found[:size]
+        last = page[-1] if page else None
+        token = (
+            pagination.encode([not last.spec.is_default, last.spec.display_name, last.id], query)
+            if last is not None and len(found) > size
+            else ""
+        )
+        return group_pb2.ListSplitPresetsResponse(
+            split_presets=[preset_codec.preset_pb(p, members, wire.timestamp) for p in page],
+            next_page_token=token,
+        )
+
+    async def UpdateSplitPreset(
+        self, request: group_pb2.UpdateSplitPresetRequest, context: Any
+    ) -> group_pb2.SplitPreset:
+        caller = require_caller()
+        group_id, preset_id = names.in_group(request.split_preset.name, "splitPresets", "split_preset.name")
+        changes = preset_codec.changes(request.split_preset, list(request.update_mask.paths))
+        preset, members = await self._presets.update(
+            caller.user_id, group_id, preset_id, changes, request.split_preset.etag
+        )
+        return preset_codec.preset_pb(preset, members, wire.timestamp)
+
+    async def DeleteSplitPreset(
+        self, request: group_pb2.DeleteSplitPresetRequest, context: Any
+    ) -> empty_pb2.Empty:
+        group_id, preset_id = names.in_group(request.name, "splitPresets", "name")
+        await self._presets.delete(require_caller().user_id, group_id, preset_id, request.etag)
+        return empty_pb2.Empty()
 
     async def GetRoster(self, request: group_pb2.GetRosterRequest, context: Any) -> group_pb2.Roster:
         caller = require_caller()

@@ -13,6 +13,7 @@ from hisaab.events.v1 import events_pb2 as ev
 
 from libs import clock, money
 from libs.errors import InvalidArgument
+from libs.jobs.queues import backoff
 
 
 class EventType(Enum):
@@ -242,11 +243,6 @@ def from_event(
         participants=participants,
         attributes=attributes,
     )
-
-
-def backoff(attempts: int, first: float, longest: float) -> float:
-    """Wait before attempt ``attempts + 1``: first, 2 * first, 4 * first ... capped at longest."""
-    return float(min(longest, first * 2 ** max(0, attempts - 1)))
 
 
 def retry_delay(attempts: int) -> timedelta:

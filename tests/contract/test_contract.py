@@ -35,7 +35,15 @@ FIELD_MASK = ".google.protobuf.FieldMask"
 
 # Feature keys the protos may name (requires_feature, quota lifted_by_feature).
 KNOWN_FEATURES = frozenset(
-    {"receipts", "export_pdf", "currency_conversion", "recurring", "unlimited_expenses", "charts"}
+    {
+        "receipts",
+        "export_pdf",
+        "currency_conversion",
+        "recurring",
+        "unlimited_expenses",
+        "charts",
+        "receipt_scanning",
+    }
 )
 
 # RPCs that are not Create* but create something or move money, so a retry
@@ -48,6 +56,7 @@ REQUEST_ID_ALSO = frozenset(
         "hisaab.expense.v1.ExpenseService.ExportGroupCsv",
         "hisaab.expense.v1.ExpenseService.ExportGroupPdf",
         "hisaab.expense.v1.ExpenseService.ImportSplitwiseCsv",
+        "hisaab.expense.v1.ExpenseService.ScanReceipt",
     }
 )
 
@@ -334,7 +343,8 @@ def test_feature_gates_are_where_the_design_puts_them(contract: Contract) -> Non
     assert "hisaab.expense.v1.ExpenseService.ExportGroupCsv" not in gates
     quota = {_full(r): (r.quota_key, r.quota_lifted_by) for r in contract.rpcs if r.quota_key}
     assert quota == {
-        "hisaab.expense.v1.ExpenseService.CreateExpense": ("expenses_per_day", "unlimited_expenses")
+        "hisaab.expense.v1.ExpenseService.CreateExpense": ("expenses_per_day", "unlimited_expenses"),
+        "hisaab.expense.v1.ExpenseService.ScanReceipt": ("receipt_scans_per_month", "receipt_scanning"),
     }
 
 

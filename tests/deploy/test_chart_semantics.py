@@ -16,6 +16,7 @@ from tests.deploy.helm_render import (
     Manifest,
     component,
     containers,
+    deep_merge,
     of_kind,
     parse,
     render,
@@ -129,11 +130,22 @@ def test_service_accounts_do_not_mount_api_tokens(value_set: str) -> None:
         assert workload["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
 
 
-def test_prod_service_accounts_carry_irsa_roles() -> None:
+def test_prod_service_accounts_use_pod_identity_not_irsa() -> None:
+    # EKS Pod Identity binds each role to the ServiceAccount's name (infra/stacks/cluster.py);
+    # the IRSA annotation appears only when a values file sets roleArn.
     accounts = of_kind(render("prod"), "ServiceAccount")
     for short in contract_services():
-        role = accounts[f"hisaab-{short}"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
-        assert role.endswith(f":role/hisaab-prod-{short}")
+        annotations = accounts[f"hisaab-{short}"]["metadata"].get("annotations") or {}
+        assert "eks.amazonaws.com/role-arn" not in annotations
+    irsa = deep_merge(
+        value_sets()["prod"],
+        {"services": {"auth": {"serviceAccount": {"roleArn": "arn:aws:iam::123456789012:role/x"}}}},
+    )
+    rendered = of_kind(parse(render_chart(CHART, irsa)), "ServiceAccount")["hisaab-auth"]
+    assert (
+        rendered["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+        == "arn:aws:iam::123456789012:role/x"
+    )
 
 
 def test_migrations_run_as_an_ordered_pre_install_hook() -> None:

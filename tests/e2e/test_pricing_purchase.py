@@ -15,7 +15,15 @@ from tests.support import Api, Session
 
 pytestmark = pytest.mark.e2e
 
-ALL_FEATURES = {"receipts", "export_pdf", "currency_conversion", "recurring", "unlimited_expenses", "charts"}
+ALL_FEATURES = {
+    "receipts",
+    "export_pdf",
+    "currency_conversion",
+    "recurring",
+    "unlimited_expenses",
+    "charts",
+    "receipt_scanning",
+}
 
 
 def reason(resp: httpx.Response) -> tuple[str, dict[str, str]]:

@@ -113,11 +113,23 @@ seccompProfile:
       name: {{ .Values.secrets.database.name }}
       key: {{ .Values.secrets.database.readerUrlKey }}
       optional: true
+{{- if .Values.secrets.redis.enabled }}
+{{- /* Unset REDIS_URL means caches off: every answer comes from PostgreSQL (phase 1). */}}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:
       name: {{ .Values.secrets.redis.name }}
       key: {{ .Values.secrets.redis.urlKey }}
+{{- end }}
+{{- end }}
+
+{{/* Secret settings as environment variables (payment keys, service client secret). */}}
+{{- define "hisaab.secretEnvFrom" -}}
+{{- with .Values.secrets.env }}
+- secretRef:
+    name: {{ .name }}
+    optional: true
+{{- end }}
 {{- end }}
 
 {{/* Settings every Python workload reads (services and the migration job). */}}

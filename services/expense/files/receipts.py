@@ -68,9 +68,12 @@ class ReceiptStore:
         self._bucket = bucket
         self._now = clock or (lambda: datetime.now(UTC))
 
-    def presign_upload(self, group_id: str, expense_id: str, content_type: str, size_bytes: int) -> Upload:
+    def presign_upload(
+        self, group_id: str, expense_id: str, content_type: str, size_bytes: int, *, object_id: str = ""
+    ) -> Upload:
+        """``object_id`` names the object (a retry with the same one gets the same key); else a new one."""
         extension = check_request(content_type, size_bytes)
-        key = f"{prefix(group_id, expense_id)}{uuid.uuid4()}.{extension}"
+        key = f"{prefix(group_id, expense_id)}{object_id or uuid.uuid4()}.{extension}"
         seconds = int(UPLOAD_TTL.total_seconds())
         post = self._s3.generate_presigned_post(
             Bucket=self._bucket,

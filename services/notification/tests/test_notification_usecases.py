@@ -17,11 +17,11 @@ from sqlalchemy import text
 from libs import aws
 from libs.db import migrate
 from libs.db.database import Database
+from libs.jobs.queues import QueueConsumer
 from services.notification import domain
 from services.notification.domain import Channel, Event, EventType, MembershipChange
 from services.notification.ports import Device, Outgoing, Profile
 from services.notification.usecases import NotificationUseCases
-from services.notification.worker import QueueConsumer
 from tools.devstack.postgres import create_database, drop_database
 from tools.devstack.stack import Stack
 

@@ -1,0 +1,93 @@
+"""SQS consumers shared by the workers: long poll, handle, delete; on failure a doubling delay.
+
+A handled message is deleted. A failed one is made visible again after
+``base * 2^(receives-1)`` seconds (capped), and after ``aws.MAX_RECEIVES``
+receives SQS moves it to the queue's dead-letter queue. boto3 calls run in
+threads so a long poll never stalls the worker's other loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from libs import aws
+from libs.jobs.runtime import Heartbeat, sleep_or_stop
+
+log = logging.getLogger("hisaab.queues")
+
+Handler = Callable[[str], Awaitable[None]]
+
+
+def backoff(attempts: int, first: float, longest: float) -> float:
+    """Wait before attempt ``attempts + 1``: first, 2 * first, 4 * first ... capped at longest."""
+    return float(min(longest, first * 2 ** max(0, attempts - 1)))
+
+
+def retry_visibility(receive_count: int, base: float, longest: float = 900.0) -> int:
+    """Seconds until a failed message is tried again: base, 2 * base, 4 * base ... capped."""
+    return int(backoff(receive_count, base, longest))
+
+
+class QueueConsumer:
+    def __init__(
+        self,
+        name: str,
+        queue_url: str,
+        handle: Handler,
+        *,
+        sqs: Any | None = None,
+        wait_seconds: int = 5,
+        retry_base_seconds: float = 5.0,
+    ):
+        self.name = name
+        self._queue = queue_url
+        self._handle = handle
+        self._sqs = sqs or aws.client("sqs")
+        self._wait = wait_seconds
+        self._retry_base = retry_base_seconds
+
+    async def poll_once(self) -> int:
+        answer = await asyncio.to_thread(
+            self._sqs.receive_message,
+            QueueUrl=self._queue,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=self._wait,
+            AttributeNames=["ApproximateReceiveCount"],
+            MessageAttributeNames=["All"],
+        )
+        messages = answer.get("Messages", [])
+        await asyncio.gather(*(self._one(m) for m in messages))
+        return len(messages)
+
+    async def _one(self, message: dict[str, Any]) -> None:
+        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        try:
+            await self._handle(message["Body"])
+        except Exception as err:
+            delay = retry_visibility(receives, self._retry_base)
+            log.warning(
+                "message failed; retrying later",
+                extra={"queue": self.name, "receives": receives, "retry_in": delay, "error": repr(err)},
+            )
+            await asyncio.to_thread(
+                self._sqs.change_message_visibility,
+                QueueUrl=self._queue,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=delay,
+            )
+            return
+        await asyncio.to_thread(
+            self._sqs.delete_message, QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"]
+        )
+
+    async def run(self, stop: asyncio.Event, heartbeat: Heartbeat) -> None:
+        while not stop.is_set():
+            heartbeat.beat()
+            try:
+                await self.poll_once()
+            except Exception:
+                log.exception("polling %s failed", self.name)
+                await sleep_or_stop(stop, 2.0)

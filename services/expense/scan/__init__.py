@@ -1,0 +1,1 @@
+"""Receipt scanning: engines that read a photo, the draft they produce, the worker that runs them."""
