@@ -135,6 +135,12 @@ def test_photo_to_draft_to_itemized_expense_for_three(api: Api) -> None:
         ],
         "category": "FOOD",
     }
+    outsider = {
+        **body,
+        "assignments": [*body["assignments"][:2], {"item": 2, "participants": ["users/nobody"]}],
+    }
+    refused = api.call("POST", f"/v1/{done['name']}:createExpense", asha, json=outsider)
+    assert refused.status_code == 400 and "assignments[2].participants[0]" in refused.text, refused.text
     rid = str(uuid.uuid4())
     made = api.call("POST", f"/v1/{done['name']}:createExpense", asha, json=body, params={"requestId": rid})
     assert made.status_code == 200, made.text

@@ -9,6 +9,7 @@ the engine.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -173,7 +174,10 @@ class ScanUseCases:
             payers=choices.payers or ((caller, total),),
             split=spec,
         )
-        return row, await self._expenses.prepare_create(caller, group_id, expense)
+        try:
+            return row, await self._expenses.prepare_create(caller, group_id, expense)
+        except InvalidArgument as err:
+            raise _request_field(err, choices.assignments) from None
 
     async def create_expense(
         self, conn: AsyncConnection, caller: str, group_id: str, row: ScanRow, prepared: Prepared | None
@@ -189,6 +193,24 @@ class ScanUseCases:
             conn, created.id, row.source_key, row.content_type, row.size_bytes, caller
         )
         return await self._expenses.load(conn, group_id, created.id)
+
+
+_ITEM_FIELD = re.compile(r"^expense\.split\.itemized\.items\[(\d+)\]\.participants(.*)$")
+
+
+def _request_field(
+    err: InvalidArgument, assignments: tuple[tuple[int, tuple[str, ...]], ...]
+) -> InvalidArgument:
+    """The same error naming this request's field ("assignments[2].participants[0]",
+    "payers[1].user") instead of the expense's field it became."""
+    field = err.field
+    if found := _ITEM_FIELD.match(field):
+        item = int(found.group(1))
+        index = next((i for i, (n, _) in enumerate(assignments) if n == item), item)
+        field = f"assignments[{index}].participants{found.group(2)}"
+    elif field.startswith("expense."):
+        field = field.removeprefix("expense.")
+    return InvalidArgument(field, err.description)
 
 
 def _assignments(

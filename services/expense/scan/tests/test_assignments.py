@@ -26,3 +26,12 @@ def test_bad_assignments_name_their_field(given: tuple[tuple[int, tuple[str, ...
     with pytest.raises(InvalidArgument) as err:
         _assignments(given, 2)
     assert err.value.field == field
+
+
+def test_errors_about_the_expense_name_this_request_s_fields() -> None:
+    from services.expense.scan.usecases import _request_field
+
+    given = ((2, ("a",)), (0, ("a",)), (1, ("b", "c")))
+    item = InvalidArgument("expense.split.itemized.items[1].participants[1]", "is not a member of the group")
+    assert _request_field(item, given).field == "assignments[2].participants[1]"
+    assert _request_field(InvalidArgument("expense.payers[0].user", "x"), given).field == "payers[0].user"
