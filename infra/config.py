@@ -7,6 +7,7 @@ the environment (``HISAAB_INFRA_*``) or CDK context (``-c phase=2``):
 - ``HISAAB_INFRA_PHASE``: 1 MVP, 2 growth (cache, readers), 3 scale (second region, analytics)
 - ``HISAAB_INFRA_ACCOUNT``: the AWS account id (defaults to ``CDK_DEFAULT_ACCOUNT``)
 - ``HISAAB_INFRA_ADMIN_ROLE_ARNS``: comma-separated IAM roles given cluster-admin access entries
+- ``HISAAB_INFRA_ADMIN_CIDRS``: comma-separated networks that may reach the cluster API (else private only)
 - ``HISAAB_INFRA_ALARM_EMAIL``: subscribed to the alarm topic when set
 - ``HISAAB_INFRA_DOMAIN``, ``HISAAB_INFRA_HOSTED_ZONE_ID``, ``HISAAB_INFRA_HOSTED_ZONE_NAME``: the
   API's hostname in a Route 53 zone (latency records per region in phase 3); none by default
@@ -52,6 +53,8 @@ class EnvConfig:
     # The domain notification email is sent from (an SES identity), empty for none.
     email_domain: str = ""
     admin_role_arns: tuple[str, ...] = ()
+    # Networks allowed to reach the cluster's API from outside the VPC; none keeps it private.
+    admin_cidrs: tuple[str, ...] = ()
     alarm_email: str = ""
     domain: str = ""  # the API's hostname, e.g. api.hisaab.app
     hosted_zone_id: str = ""
@@ -181,6 +184,7 @@ def load(env: str | None = None, phase: int | None = None) -> EnvConfig:
         or PLACEHOLDER_ACCOUNT,
         region=os.environ.get("HISAAB_INFRA_REGION", _BASE[name].region),
         admin_role_arns=_csv(os.environ.get("HISAAB_INFRA_ADMIN_ROLE_ARNS", "")),
+        admin_cidrs=_csv(os.environ.get("HISAAB_INFRA_ADMIN_CIDRS", "")),
         alarm_email=os.environ.get("HISAAB_INFRA_ALARM_EMAIL", ""),
         domain=os.environ.get("HISAAB_INFRA_DOMAIN", ""),
         email_domain=os.environ.get("HISAAB_INFRA_EMAIL_DOMAIN", _BASE[name].email_domain),

@@ -68,7 +68,10 @@ class ClusterStack(Stack):
             version=config.kubernetes_version,
             role_arn=cluster_role.role_arn,
             resources_vpc_config=eks.CfnCluster.ResourcesVpcConfigProperty(
-                subnet_ids=subnets, endpoint_private_access=True, endpoint_public_access=False
+                subnet_ids=subnets,
+                endpoint_private_access=True,
+                endpoint_public_access=bool(config.admin_cidrs),
+                public_access_cidrs=list(config.admin_cidrs) or None,
             ),
             access_config=eks.CfnCluster.AccessConfigProperty(
                 authentication_mode="API", bootstrap_cluster_creator_admin_permissions=False
@@ -87,6 +90,14 @@ class ClusterStack(Stack):
                 )
             ),
         )
+        if config.admin_cidrs:
+            suppress(
+                self.cluster,
+                {
+                    "AwsSolutions-EKS1": "The API endpoint is public only to HISAAB_INFRA_ADMIN_CIDRS "
+                    "(the operators' networks), and every call still needs an access entry."
+                },
+            )
         CfnOutput(self, "ClusterName", value=self.cluster.ref)
         node_role = iam.Role(
             self,

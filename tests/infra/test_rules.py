@@ -252,3 +252,19 @@ def test_a_configured_domain_gets_a_latency_record_in_each_region() -> None:
     assert sorted(r["Region"] for r in records) == ["ap-south-1", "ap-south-2"]
     assert {r["Name"] for r in records} == {"api.example.in."}
     assert all(r["SetIdentifier"] == r["Region"] for r in records)
+
+
+def test_the_cluster_api_is_private_unless_admin_networks_are_named(synthesized: Synth) -> None:
+    import dataclasses
+
+    from infra import config
+    from infra.app import build, new_app
+
+    private = synthesized[("prod", 1)].templates()["Hisaab-prod-Cluster"]
+    [cluster] = _resources(private, "AWS::EKS::Cluster")
+    assert cluster["ResourcesVpcConfig"]["EndpointPublicAccess"] is False
+    app = new_app()
+    opened = build(app, dataclasses.replace(config.load("dev", 1), admin_cidrs=("203.0.113.0/24",)))
+    vpc_config = Template.from_stack(opened.cluster).find_resources("AWS::EKS::Cluster")
+    [props] = [c["Properties"]["ResourcesVpcConfig"] for c in vpc_config.values()]
+    assert props["EndpointPublicAccess"] is True and props["PublicAccessCidrs"] == ["203.0.113.0/24"]
