@@ -54,7 +54,7 @@ class GroupPresets:
     """Split presets through group-service's public GetSplitPreset (the caller's token is forwarded)."""
 
     def __init__(self, channel: grpc.aio.Channel):
-        self._stub = group_pb2_grpc.GroupServiceStub(channel)  # type: ignore[no-untyped-call]
+        self._stub = group_pb2_grpc.GroupServiceStub(channel)
 
     async def preset(self, group_id: str, preset_id: str) -> PresetView | None:
         request = group_pb2.GetSplitPresetRequest(name=f"groups/{group_id}/splitPresets/{preset_id}")

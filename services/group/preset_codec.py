@@ -67,7 +67,7 @@ def preset_pb(preset: Preset, members: Collection[str], timestamp: Any) -> group
     return group_pb2.SplitPreset(
         name=preset.name,
         display_name=s.display_name,
-        mode=MODE_PB[s.mode],  # type: ignore[arg-type]
+        mode=MODE_PB[s.mode],
         entries=[group_pb2.SplitPreset.Entry(user=f"users/{u}", value=v) for u, v in s.entries],
         currency_code=s.currency_code,
         is_default=s.is_default,

@@ -59,7 +59,7 @@ def draft_pb(draft: Draft) -> expense_pb2.ScanDraft:
         subtotal=_scanned(cur, draft.subtotal),
         taxes=[
             expense_pb2.ScannedTax(
-                kind=_TAX[t.kind],  # type: ignore[arg-type]
+                kind=_TAX[t.kind],
                 label=t.label,
                 amount=_money(cur, t.amount),
                 amount_text=t.amount.text,
@@ -86,7 +86,7 @@ def draft_pb(draft: Draft) -> expense_pb2.ScanDraft:
 def scan_pb(row: ScanRow) -> expense_pb2.ReceiptScan:
     proto = expense_pb2.ReceiptScan(
         name=row.name,
-        state=_STATE[row.state],  # type: ignore[arg-type]
+        state=_STATE[row.state],
         source_expense=domain.expense_name(row.group_id, row.source_expense_id)
         if row.source_expense_id
         else "",
