@@ -25,7 +25,7 @@ import botocore.session
 
 ROOT = Path(__file__).resolve().parent.parent
 _PACKAGES = ("libs", "services")
-_CLIENT_NAMES = {"s3": "s3", "sqs": "sqs", "sns": "sns", "ses": "ses"}
+_CLIENT_NAMES = {"s3": "s3", "sqs": "sqs", "sns": "sns", "ses": "ses", "textract": "textract"}
 _PRESIGN = frozenset({"generate_presigned_url", "generate_presigned_post"})
 _DISPATCH = ("_call", "cognito-idp")
 EMULATOR_ONLY = frozenset(

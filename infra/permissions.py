@@ -32,6 +32,8 @@ RESOURCES = (
     "events_topic",
     "notification_queue",
     "jobs_queue",
+    "scans_queue",
+    "textract",
     "push_apps",
     "push_endpoints",
     "sms",
@@ -78,6 +80,15 @@ CALLS: dict[str, frozenset[Call]] = {
         Call("sns", "create_platform_endpoint", "push_apps"),
         Call("ses", "send_email", "email_identity"),
     },
+    "scan-worker": frozenset(
+        {
+            Call("sqs", "receive_message", "scans_queue"),
+            Call("sqs", "change_message_visibility", "scans_queue"),
+            Call("sqs", "delete_message", "scans_queue"),
+            Call("s3", "get_object", "receipts_bucket"),
+            Call("textract", "analyze_expense", "textract"),
+        }
+    ),
     "migrations": frozenset(),
 }
 

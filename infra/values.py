@@ -60,6 +60,7 @@ def chart_values(config: EnvConfig, outputs: Mapping[str, str]) -> dict[str, Any
         events_topic_arn=topic,
         notification_queue_url=out("NotificationQueueUrl"),
         jobs_queue_url=out("JobsQueueUrl"),
+        scans_queue_url=out("ScansQueueUrl"),
         receipts_bucket=out("ReceiptsBucket"),
         exports_bucket=out("ExportsBucket"),
         analytics_bucket=out("AnalyticsBucket"),
@@ -77,7 +78,7 @@ def chart_values(config: EnvConfig, outputs: Mapping[str, str]) -> dict[str, Any
         "databaseReaderHost": out("DatabaseReaderHost"),
         # The primary's writer, or in the second region its member (write forwarding).
         "databaseWriterHost": out("DatabaseWriterHost"),
-        "envSecrets": [out("PaymentSecretName"), out("ServiceClientSecretName")],
+        "envSecrets": [out("PaymentSecretName"), out("ServiceClientSecretName"), out("PageTokenSecretName")],
     }
     if config.cache:
         external |= {"cacheSecret": out("CacheSecretName"), "cacheHost": out("CacheHost")}

@@ -159,7 +159,7 @@ class ClusterStack(Stack):
         # Every workload's role names the primary region's resources by name, so the
         # second region's cluster (phase 3) gets the same roles without cross-region references.
         resources = self._resource_arns(auth)
-        encrypted = {"events_topic", "notification_queue", "jobs_queue"}
+        encrypted = {"events_topic", "notification_queue", "jobs_queue", "scans_queue"}
         for workload in permissions.CALLS:
             statements = [
                 iam.PolicyStatement(actions=sorted(actions), resources=resources[resource])
@@ -228,6 +228,9 @@ class ClusterStack(Stack):
             "events_topic": [f"{sns}:{config.name}-events"],
             "notification_queue": [f"{sqs}:{config.name}-notification"],
             "jobs_queue": [f"{sqs}:{config.name}-jobs"],
+            "scans_queue": [f"{sqs}:{config.name}-scans"],
+            # Textract's AnalyzeExpense has no resource-level permissions.
+            "textract": ["*"],
             "push_apps": [f"{sns}:app/*/{config.name}-*"],
             "push_endpoints": [f"{sns}:endpoint/*/{config.name}-*/*"],
             "sms": ["*"],

@@ -71,7 +71,31 @@ class DataStack(Stack):
             )
             for name in APP_SECRETS
         }
+        # The key that signs page tokens (libs/pagination.py): generated here, shared by
+        # every replica through the chart's env secrets.
+        self.page_token_secret = secretsmanager.Secret(
+            self,
+            "Secret-page-tokens",
+            secret_name=f"{config.name}/page-tokens",
+            encryption_key=self.key,
+            description="HISAAB_PAGE_TOKEN_KEY, the page-token signing key",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template="{}",
+                generate_string_key="HISAAB_PAGE_TOKEN_KEY",
+                exclude_punctuation=True,
+                password_length=48,
+            ),
+            removal_policy=keep,
+        )
+        suppress(
+            self.page_token_secret,
+            {
+                "AwsSolutions-SMG4": "Rotating the key only ends the page tokens in flight (apps start "
+                "again from the first page); it is replaced by a redeploy, no Lambda needed."
+            },
+        )
         outputs = {
+            "PageTokenSecretName": self.page_token_secret.secret_name,
             "DatabaseSecretName": self.database.secret.secret_name,  # type: ignore[union-attr]
             "DatabaseWriterHost": self.database.cluster_endpoint.hostname,
             "DatabaseReaderHost": self.database.cluster_read_endpoint.hostname,

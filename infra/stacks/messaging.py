@@ -40,6 +40,7 @@ class MessagingStack(Stack):
         )
         self.notification_queue, self.notification_dlq = self._queue_with_dlq(f"{config.name}-notification")
         self.jobs_queue, self.jobs_dlq = self._queue_with_dlq(f"{config.name}-jobs")
+        self.scans_queue, self.scans_dlq = self._queue_with_dlq(f"{config.name}-scans")
         # Raw delivery: the body is the event JSON and SNS attributes arrive as SQS
         # attributes (libs/aws.py). Only domain events (they all carry event_type,
         # libs/events.py) reach the queue; the consumer handles every type it is given.
@@ -48,6 +49,16 @@ class MessagingStack(Stack):
                 self.notification_queue,
                 raw_message_delivery=True,
                 filter_policy={"event_type": sns.SubscriptionFilter.exists_filter()},
+            )
+        )
+        # The scan worker's queue takes scan requests only (libs/aws.py does the same locally).
+        self.events_topic.add_subscription(
+            subs.SqsSubscription(
+                self.scans_queue,
+                raw_message_delivery=True,
+                filter_policy={
+                    "event_type": sns.SubscriptionFilter.string_filter(allowlist=[aws.SCAN_REQUESTED])
+                },
             )
         )
         self.schedule_group = scheduler.CfnScheduleGroup(self, "ScheduleGroup", name=config.name)
@@ -92,6 +103,7 @@ class MessagingStack(Stack):
             ("EventsTopicArn", self.events_topic.topic_arn),
             ("NotificationQueueUrl", self.notification_queue.queue_url),
             ("JobsQueueUrl", self.jobs_queue.queue_url),
+            ("ScansQueueUrl", self.scans_queue.queue_url),
             ("SchedulerRoleArn", role.role_arn),
         ):
             CfnOutput(self, name, value=value)
@@ -121,4 +133,4 @@ class MessagingStack(Stack):
 
     @property
     def dead_letter_queues(self) -> tuple[sqs.Queue, ...]:
-        return (self.notification_dlq, self.jobs_dlq)
+        return (self.notification_dlq, self.jobs_dlq, self.scans_dlq)

@@ -15,15 +15,11 @@ from typing import Any
 
 from libs import aws
 from libs.jobs.runtime import Heartbeat, sleep_or_stop
+from libs.retry import backoff
 
 log = logging.getLogger("hisaab.queues")
 
 Handler = Callable[[str], Awaitable[None]]
-
-
-def backoff(attempts: int, first: float, longest: float) -> float:
-    """Wait before attempt ``attempts + 1``: first, 2 * first, 4 * first ... capped at longest."""
-    return float(min(longest, first * 2 ** max(0, attempts - 1)))
 
 
 def retry_visibility(receive_count: int, base: float, longest: float = 900.0) -> int:

@@ -13,7 +13,7 @@ from hisaab.events.v1 import events_pb2 as ev
 
 from libs import clock, money
 from libs.errors import InvalidArgument
-from libs.jobs.queues import backoff
+from libs.retry import backoff
 
 
 class EventType(Enum):

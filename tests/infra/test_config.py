@@ -49,6 +49,7 @@ def test_production_settings_need_no_redis(monkeypatch: pytest.MonkeyPatch) -> N
         "HISAAB_ENV": "prod",
         "HISAAB_AUTH_PROVIDER": "cognito",
         "HISAAB_COGNITO_USER_POOL_ID": "ap-south-1_example",
+        "HISAAB_PAGE_TOKEN_KEY": "k" * 48,
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("REDIS_URL", raising=False)

@@ -89,7 +89,8 @@ def test_every_queue_has_a_dead_letter_queue_with_an_alarm(synthesized: Synth, e
     queues = Template.from_stack(deployment.messaging).find_resources("AWS::SQS::Queue")
     dlqs = {lid for lid, q in queues.items() if "RedrivePolicy" not in q["Properties"]}
     working = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
-    assert len(working) == 2 and len(dlqs) == 2
+    expected = len(deployment.messaging.dead_letter_queues)  # notification, jobs, scans
+    assert expected == 3 and len(working) == expected and len(dlqs) == expected
     for queue in working:
         policy = queue["Properties"]["RedrivePolicy"]
         assert policy["maxReceiveCount"] == aws.MAX_RECEIVES
@@ -101,7 +102,7 @@ def test_every_queue_has_a_dead_letter_queue_with_an_alarm(synthesized: Synth, e
         for a in alarms.values()
         if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
     ]
-    assert len(dlq_alarms) == 2
+    assert len(dlq_alarms) == expected
 
 
 def test_notification_queue_gets_domain_events_raw(synthesized: Synth) -> None:

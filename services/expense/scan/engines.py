@@ -179,12 +179,12 @@ class TextractEngine:
     name = "textract"
 
     def __init__(self, client: Any):
-        self._client = client
+        self._textract = client
 
     def read(self, image: bytes, *, bucket: str, key: str, currency_hint: str = "") -> Draft:
         # Textract reads the object from S3 itself: the worker's role needs
         # textract:AnalyzeExpense and s3:GetObject on the receipts bucket, nothing more.
-        response = self._client.analyze_expense(Document={"S3Object": {"Bucket": bucket, "Name": key}})
+        response = self._textract.analyze_expense(Document={"S3Object": {"Bucket": bucket, "Name": key}})
         return textract_draft(response, currency_hint)
 
 
