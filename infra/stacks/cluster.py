@@ -7,20 +7,19 @@ association; the platform controllers get theirs the same way.
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Fn, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import permissions
 from infra.config import EnvConfig
 from infra.stacks.auth import AuthStack
+from infra.stacks.common import log_group, rotating_key
 from infra.stacks.data import DATA_KEY_ALIAS, bucket_name
 from infra.stacks.messaging import MESSAGING_KEY_ALIAS
 from infra.stacks.nag import AWS_MANAGED_POLICY, suppress
-from infra.stacks.network import NetworkStack, retention
+from infra.stacks.network import NetworkStack
 
 APP_NAMESPACE = "hisaab"
 # Add-ons EKS installs and upgrades itself; the versions follow the cluster's.
@@ -46,13 +45,11 @@ class ClusterStack(Stack):
     ) -> None:
         super().__init__(scope, cid, **kwargs)  # type: ignore[arg-type]
         self.config = config
-        key = kms.Key(
+        key = rotating_key(
             self,
             "SecretsKey",
+            "Envelope encryption of Kubernetes Secrets",
             alias=f"{config.name}-{self.region}/eks-secrets",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-            description="Envelope encryption of Kubernetes Secrets",
         )
         cluster_role = iam.Role(
             self,
@@ -177,13 +174,7 @@ class ClusterStack(Stack):
         """Pod stdout (the services' JSON logs) to CloudWatch Logs, through the CloudWatch add-on."""
         for kind in CONTAINER_LOG_GROUPS:
             # Created here so they have a retention; the add-on would create them without one.
-            logs.LogGroup(
-                self,
-                f"ContainerLogs-{kind}",
-                log_group_name=f"/aws/containerinsights/{config.name}/{kind}",
-                retention=retention(config),
-                removal_policy=RemovalPolicy.DESTROY,
-            )
+            log_group(self, f"ContainerLogs-{kind}", config, f"/aws/containerinsights/{config.name}/{kind}")
         role = iam.Role(
             self,
             "CloudWatchAgent",

@@ -9,16 +9,15 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticache as elasticache
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.config import EnvConfig
+from infra.stacks.common import log_group, rotating_key
 from infra.stacks.nag import suppress
-from infra.stacks.network import NetworkStack, retention
+from infra.stacks.network import NetworkStack
 
 DATABASE_NAME = "hisaab"
 DATABASE_USER = "hisaab"
@@ -38,13 +37,12 @@ class DataStack(Stack):
         super().__init__(scope, cid, **kwargs)  # type: ignore[arg-type]
         self.config = config
         keep = RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY
-        self.key = kms.Key(
+        self.key = rotating_key(
             self,
             "DataKey",
+            "Aurora storage, cache at rest, secrets",
             alias=DATA_KEY_ALIAS.format(name=config.name),
-            enable_key_rotation=True,
-            removal_policy=keep,
-            description="Aurora storage, cache at rest, secrets",
+            removal=keep,
         )
         vpc = network.vpc
         self.database_sg = ec2.SecurityGroup(
@@ -128,13 +126,7 @@ class DataStack(Stack):
         )
         identifier = f"{config.name}-aurora"
         # Created here (not by RDS on first write) so it has a retention without a log-retention Lambda.
-        log_group = logs.LogGroup(
-            self,
-            "DatabaseLogs",
-            log_group_name=f"/aws/rds/cluster/{identifier}/postgresql",
-            retention=retention(config),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        database_logs = log_group(self, "DatabaseLogs", config, f"/aws/rds/cluster/{identifier}/postgresql")
         cluster = rds.DatabaseCluster(
             self,
             "Database",
@@ -169,7 +161,7 @@ class DataStack(Stack):
             cloudwatch_logs_exports=["postgresql"],
             copy_tags_to_snapshot=True,
         )
-        cluster.node.add_dependency(log_group)
+        cluster.node.add_dependency(database_logs)
         if not config.production:
             suppress(
                 cluster, {"AwsSolutions-RDS10": "dev is torn down freely; staging and prod are protected."}

@@ -12,7 +12,6 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as targets
 from aws_cdk import aws_wafv2 as wafv2
@@ -22,8 +21,9 @@ from infra import limits
 from infra.config import EnvConfig
 from infra.routes import sign_in_routes
 from infra.stacks.cluster import ClusterStack
+from infra.stacks.common import log_group
 from infra.stacks.nag import AWS_MANAGED_POLICY, suppress
-from infra.stacks.network import NetworkStack, retention
+from infra.stacks.network import NetworkStack
 
 STAGE = "v1"
 ENVOY_PORT = 8080
@@ -88,9 +88,7 @@ class EdgeStack(Stack):
             description="internal NLB to Envoy pods",
         )
         link = apigw.VpcLink(self, "Link", targets=[self.nlb], vpc_link_name=f"{config.name}-nlb")
-        access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=retention(config), removal_policy=RemovalPolicy.DESTROY
-        )
+        access_logs = log_group(self, "AccessLogs", config)
         self.sign_in = sign_in_routes()
         self.api = apigw.RestApi(
             self,
@@ -283,14 +281,8 @@ class EdgeStack(Stack):
             visibility_config=visibility(f"{config.name}-api"),
             rules=rules,
         )
-        waf_logs = logs.LogGroup(
-            self,
-            "WafLogs",
-            # WAF only writes to log groups whose name starts with aws-waf-logs-.
-            log_group_name=f"aws-waf-logs-{config.name}-{self.region}",
-            retention=retention(config),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        # WAF only writes to log groups whose name starts with aws-waf-logs-.
+        waf_logs = log_group(self, "WafLogs", config, f"aws-waf-logs-{config.name}-{self.region}")
         wafv2.CfnLoggingConfiguration(
             self, "WafLogging", resource_arn=acl.attr_arn, log_destination_configs=[waf_logs.log_group_arn]
         )

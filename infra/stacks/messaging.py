@@ -6,9 +6,8 @@ generated from libs/jobs/schedules.py: one list for AWS and the laptop.
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, CfnResource, Duration, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_sns as sns
@@ -17,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import EnvConfig
+from infra.stacks.common import rotating_key
 from infra.stacks.nag import suppress
 from libs import aws
 from libs.jobs.schedules import SCHEDULES, create_schedule_kwargs
@@ -27,13 +27,11 @@ MESSAGING_KEY_ALIAS = "{name}/messaging"
 class MessagingStack(Stack):
     def __init__(self, scope: Construct, cid: str, *, config: EnvConfig, **kwargs: object) -> None:
         super().__init__(scope, cid, **kwargs)  # type: ignore[arg-type]
-        self.key = kms.Key(
+        self.key = rotating_key(
             self,
             "MessagingKey",
+            "SNS events topic and SQS queues",
             alias=MESSAGING_KEY_ALIAS.format(name=config.name),
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-            description="SNS events topic and SQS queues",
         )
         self.events_topic = sns.Topic(
             self, "Events", topic_name=f"{config.name}-events", master_key=self.key, enforce_ssl=True

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import EnvConfig
+from infra.stacks.common import log_group
 
 APP_SUBNETS = "app"  # pods, NLB, VPC link targets; egress through NAT
 DATA_SUBNETS = "data"  # Aurora and the cache; no route out at all
@@ -17,12 +17,7 @@ class NetworkStack(Stack):
     def __init__(self, scope: Construct, cid: str, *, config: EnvConfig, cidr: str, **kwargs: object) -> None:
         super().__init__(scope, cid, **kwargs)  # type: ignore[arg-type]
         region = self.region
-        flow_logs = logs.LogGroup(
-            self,
-            "FlowLogs",
-            retention=retention(config),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        flow_logs = log_group(self, "FlowLogs", config)
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
@@ -59,17 +54,3 @@ class NetworkStack(Stack):
     @property
     def data_subnets(self) -> ec2.SubnetSelection:
         return ec2.SubnetSelection(subnet_group_name=DATA_SUBNETS)
-
-
-# The retention periods CloudWatch accepts that the configurations use.
-_RETENTION = {
-    7: logs.RetentionDays.ONE_WEEK,
-    14: logs.RetentionDays.TWO_WEEKS,
-    30: logs.RetentionDays.ONE_MONTH,
-    90: logs.RetentionDays.THREE_MONTHS,
-    365: logs.RetentionDays.ONE_YEAR,
-}
-
-
-def retention(config: EnvConfig) -> logs.RetentionDays:
-    return _RETENTION[config.log_retention_days]

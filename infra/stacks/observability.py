@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_xray as xray
 from constructs import Construct
 
 from infra.config import EnvConfig
+from infra.stacks.common import log_group, rotating_key
 from infra.stacks.data import DataStack
 from infra.stacks.edge import STAGE, EdgeStack
 from infra.stacks.messaging import MessagingStack
-from infra.stacks.network import retention
 
 # Thresholds: a tenth of a percent of 5xx is already many unhappy users; p99 over
 # two seconds feels broken on a phone.
@@ -42,13 +40,7 @@ class ObservabilityStack(Stack):
         **kwargs: object,
     ) -> None:
         super().__init__(scope, cid, **kwargs)  # type: ignore[arg-type]
-        key = kms.Key(
-            self,
-            "AlarmKey",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-            description="alarm topic",
-        )
+        key = rotating_key(self, "AlarmKey", "alarm topic")
         self.alarm_topic = sns.Topic(
             self, "Alarms", topic_name=f"{config.name}-alarms", master_key=key, enforce_ssl=True
         )
@@ -58,13 +50,7 @@ class ObservabilityStack(Stack):
             self.alarm_topic.add_subscription(subs.EmailSubscription(config.alarm_email))
         # The ADOT collector's EMF metrics (k8s/observability/adot-collector.yaml); pod logs
         # go to /aws/containerinsights/<cluster>/application (cluster stack).
-        logs.LogGroup(
-            self,
-            "Logs-metrics",
-            log_group_name=f"/hisaab/{config.env}/metrics",
-            retention=retention(config),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        log_group(self, "Logs-metrics", config, f"/hisaab/{config.env}/metrics")
         api = {"ApiName": edge.api.rest_api_name, "Stage": STAGE}
         self.alarms: list[cw.Alarm] = []
         requests = cw.Metric(

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from infra.config import EnvConfig
+from infra.stacks.common import rotating_key
 from infra.stacks.data import ENGINE_VERSION
 from infra.stacks.nag import suppress
 from infra.stacks.network import NetworkStack
@@ -28,12 +28,11 @@ class SecondaryDatabaseStack(Stack):
         self, scope: Construct, cid: str, *, config: EnvConfig, network: NetworkStack, **kwargs: object
     ) -> None:
         super().__init__(scope, cid, **kwargs)  # type: ignore[arg-type]
-        key = kms.Key(
+        key = rotating_key(
             self,
             "DataKey",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY,
-            description="secondary Aurora storage",
+            "secondary Aurora storage",
+            removal=RemovalPolicy.RETAIN if config.production else RemovalPolicy.DESTROY,
         )
         sg = ec2.SecurityGroup(self, "DatabaseSg", vpc=network.vpc, description="Aurora: from the VPC only")
         sg.add_ingress_rule(ec2.Peer.ipv4(network.vpc.vpc_cidr_block), ec2.Port.tcp(5432), "pods")
