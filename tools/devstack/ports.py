@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+import random
 import socket
+from pathlib import Path
+
+_random = random.SystemRandom()
+
+
+# Ports handed out are taken below the kernel's ephemeral range: a port the kernel picked
+# for us is back in its pool once we release it, and the next outgoing connection (a
+# database client, the AWS emulator's) may take it before the server that was meant to
+# listen there binds it. Below the range only an explicit bind can take it.
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST = 20000
+
+
+def _below_ephemeral() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_handed_out: set[int] = set()
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody listens on right now, outside the range the kernel lends to clients,
+    and never one this process handed out before (its server may not be listening yet)."""
+    top = max(_below_ephemeral(), _LOWEST + 1000)
+    for _ in range(200):
+        port = _random.randrange(_LOWEST, top)
+        if port not in _handed_out and port_is_free(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port found between {_LOWEST} and {top}")
 
 
 def port_is_free(port: int) -> bool:
