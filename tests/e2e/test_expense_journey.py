@@ -643,7 +643,9 @@ def test_change_feed_resumes_from_its_cursor(api: Api) -> None:
 
     one = settled("", 1, lambda page: page.get("hasMore") is True)
     assert one["hasMore"] is True and len(one["changes"]) == 1
-    two = sync(one["nextCursor"], 1)
+    # The horizon can also step back for a moment (a maintenance transaction that holds an
+    # older id comes and goes), so the second page may need another sync too.
+    two = settled(one["nextCursor"], 1, lambda page: len(page.get("changes", [])) == 1)
     assert len(two["changes"]) == 1
     # Resuming from the cursor hands out the other expense, never the same one twice.
     assert {c["expense"]["name"] for c in one["changes"] + two["changes"]} == {first["name"], second["name"]}
