@@ -11,19 +11,13 @@ import httpx
 import pytest
 from hisaab.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
+from tests.contract.test_contract import KNOWN_FEATURES
 from tests.support import Api, Session
 
 pytestmark = pytest.mark.e2e
 
-ALL_FEATURES = {
-    "receipts",
-    "export_pdf",
-    "currency_conversion",
-    "recurring",
-    "unlimited_expenses",
-    "charts",
-    "receipt_scanning",
-}
+# Every feature the contract names is on sale in some pack.
+ALL_FEATURES = set(KNOWN_FEATURES)
 
 
 def reason(resp: httpx.Response) -> tuple[str, dict[str, str]]:

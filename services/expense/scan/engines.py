@@ -158,19 +158,17 @@ def textract_draft(response: dict[str, Any], currency_hint: str = "") -> Draft:
         for f in summary
         if (f.get("Type") or {}).get("Text") == "INVOICE_RECEIPT_DATE"
     ]
-    when = parser.find_date(dates, month_first=currency == "USD")
-    return Draft(
+    return parser.assemble(
         merchant=merchant,
-        merchant_confidence=round(merchant_confidence, 3),
-        date=when,
-        date_confidence=0.9 if when else 0.0,
+        merchant_confidence=merchant_confidence,
+        date_texts=dates,
         currency=currency,
-        currency_confidence=round(currency_confidence, 3),
-        items=tuple(items),
+        currency_confidence=currency_confidence,
+        items=items,
         subtotal=subtotal,
-        taxes=tuple(taxes),
+        taxes=taxes,
         tip=tip,
-        discounts=tuple(discounts),
+        discounts=discounts,
         total=total,
     )
 

@@ -490,7 +490,37 @@ def parse(lines: Sequence[OcrLine], *, currency_hint: str = "") -> Draft:
         elif (item := _item(label, numbers, row.confidence, currency)) is not None:
             items.append(item)
 
-    when = find_date(texts, month_first=currency == "USD")
+    return assemble(
+        merchant=merchant,
+        merchant_confidence=merchant_confidence,
+        date_texts=texts,
+        currency=currency,
+        currency_confidence=currency_confidence,
+        items=items,
+        subtotal=subtotal,
+        taxes=taxes,
+        tip=tip,
+        discounts=discounts,
+        total=total,
+    )
+
+
+def assemble(
+    *,
+    merchant: str,
+    merchant_confidence: float,
+    date_texts: Sequence[str],
+    currency: str,
+    currency_confidence: float,
+    items: Sequence[LineItem],
+    subtotal: Amount | None,
+    taxes: Sequence[TaxLine],
+    tip: Amount | None,
+    discounts: Sequence[Amount],
+    total: Amount | None,
+) -> Draft:
+    """The draft both engines end with: the date read from ``date_texts`` the one way."""
+    when = find_date(date_texts, month_first=currency == "USD")
     return Draft(
         merchant=merchant,
         merchant_confidence=round(merchant_confidence, 3),
