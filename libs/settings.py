@@ -48,6 +48,18 @@ def page_token_key() -> bytes:
     return _DEV_PAGE_TOKEN_KEY
 
 
+# The ECB's daily euro reference rates (about thirty currencies, INR among them).
+DEFAULT_EXCHANGE_RATES_URL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
+
+
+def exchange_rates_url() -> str:
+    """HISAAB_EXCHANGE_RATES_URL: where settlement-service fetches the daily reference rates."""
+    url = env_var("HISAAB_EXCHANGE_RATES_URL", DEFAULT_EXCHANGE_RATES_URL)
+    if not url.startswith(("https://", "http://")):
+        raise SettingsError("HISAAB_EXCHANGE_RATES_URL must be an http(s) URL")
+    return url
+
+
 def env_var(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 

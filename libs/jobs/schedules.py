@@ -47,6 +47,11 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule("analytics_export", "cron(15 2 * * ? *)", BUSINESS, "Export anonymised daily aggregates"),
     # expense-service: ExpenseService.GenerateRecurringOccurrences for the local date.
     Schedule("generate_recurring_expenses", "cron(5 0 * * ? *)", BUSINESS, "Create due recurring expenses"),
+    # settlement-service: SettlementService.RefreshExchangeRates. The ECB publishes around 16:00
+    # Frankfurt time (14:00 or 15:00 UTC); on days it does not, the last day is kept.
+    Schedule(
+        "refresh_exchange_rates", "cron(30 15 * * ? *)", "UTC", "Fetch the day's reference exchange rates"
+    ),
 )
 
 JOBS = frozenset(s.job for s in SCHEDULES)

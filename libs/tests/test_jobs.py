@@ -50,8 +50,14 @@ def test_every_schedule_is_valid_and_in_its_time_zone() -> None:
         "analytics_export",
         "expire_entitlements",
     }
+    # The ECB publishes by 15:00 UTC.
+    assert {s.job for s in due(datetime(2031, 1, 1, 15, 30, tzinfo=UTC))} == {
+        "refresh_exchange_rates",
+        "expire_entitlements",
+    }
     assert {
         "balance_reminders",
+        "refresh_exchange_rates",
         "purge_old_notifications",
         "expire_entitlements",
         "generate_recurring_expenses",

@@ -48,7 +48,9 @@ def assemble(*, pool_size: int = 10, name: str = "hisaab-notification") -> Parts
         return channel(settings.peer(service), default_timeout=settings.peer_timeout_seconds)
 
     auth, settlement, expense, pricing = peer("auth"), peer("settlement"), peer("expense"), peer("pricing")
-    jobs: dict[str, Callable[[datetime], Awaitable[int]]] = external_jobs(expense, pricing, identity)
+    jobs: dict[str, Callable[[datetime], Awaitable[int]]] = external_jobs(
+        expense, pricing, settlement, identity
+    )
     resources = aws.Resources.from_env()
     if resources.analytics_bucket:
         jobs["analytics_export"] = analytics_job(db, aws.client("s3"), resources.analytics_bucket)

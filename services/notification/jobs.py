@@ -9,6 +9,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from hisaab.expense.v1 import expense_pb2, expense_pb2_grpc
 from hisaab.pricing.v1 import pricing_pb2, pricing_pb2_grpc
+from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
 from libs import clock, wire
 from libs.errors import Unavailable
@@ -19,10 +20,14 @@ JOB_DEADLINE_SECONDS = 120.0
 
 
 def external_jobs(
-    expense: grpc.aio.Channel, pricing: grpc.aio.Channel, identity: ServiceToken
+    expense: grpc.aio.Channel,
+    pricing: grpc.aio.Channel,
+    settlement: grpc.aio.Channel,
+    identity: ServiceToken,
 ) -> dict[str, Callable[[datetime], Awaitable[int]]]:
     expenses = expense_pb2_grpc.ExpenseServiceStub(expense)
     prices = pricing_pb2_grpc.PricingServiceStub(pricing)
+    settlements = settlement_pb2_grpc.SettlementServiceStub(settlement)
 
     async def generate_recurring(period_start: datetime) -> int:
         day = clock.business_date(period_start)
@@ -49,4 +54,19 @@ def external_jobs(
             raise Unavailable(f"pricing-service: {err.code().name} {err.details()}") from err
         return int(answer.expired_count)
 
-    return {"generate_recurring_expenses": generate_recurring, "expire_entitlements": expire_entitlements}
+    async def refresh_exchange_rates(period_start: datetime) -> int:
+        try:
+            answer = await settlements.RefreshExchangeRates(
+                settlement_pb2.RefreshExchangeRatesRequest(),
+                metadata=identity.metadata(),
+                timeout=JOB_DEADLINE_SECONDS,
+            )
+        except grpc.aio.AioRpcError as err:
+            raise Unavailable(f"settlement-service: {err.code().name} {err.details()}") from err
+        return int(answer.currencies) if answer.stored else 0
+
+    return {
+        "generate_recurring_expenses": generate_recurring,
+        "expire_entitlements": expire_entitlements,
+        "refresh_exchange_rates": refresh_exchange_rates,
+    }

@@ -13,6 +13,7 @@ from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from services.settlement.balance_cache import BalanceCache
 from services.settlement.peers import GroupDirectory, UserProfiles
+from services.settlement.rates.ecb import EcbSource
 from services.settlement.servicer import SettlementServicer
 from services.settlement.usecases import SettlementUseCases
 
@@ -25,7 +26,11 @@ async def build() -> ServiceApp:
     auth_channel = channel(settings.peer("auth"), default_timeout=settings.peer_timeout_seconds)
     rosters = RosterCache(cache)  # one client and one outage window for both caches
     usecases = SettlementUseCases(
-        db, GroupDirectory(group_channel, rosters), UserProfiles(auth_channel), BalanceCache(cache)
+        db,
+        GroupDirectory(group_channel, rosters),
+        UserProfiles(auth_channel),
+        BalanceCache(cache),
+        EcbSource(settings_mod.exchange_rates_url()),
     )
     servicer = SettlementServicer(usecases, db)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.settlement.rates.reference import ReferenceRates
+
 
 @dataclass(frozen=True)
 class Member:
@@ -39,3 +41,8 @@ class Groups(Protocol):
 class Users(Protocol):
     async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
         """Profiles of existing users; unknown ids are absent."""
+
+
+class RatesSource(Protocol):
+    async def fetch(self) -> ReferenceRates:
+        """The source's newest published day (rates.ecb.SourceError when it cannot be had)."""

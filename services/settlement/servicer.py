@@ -10,14 +10,25 @@ from hisaab.common.v1 import money_pb2
 from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
 from libs import clock, etag, idempotency, money, names, pagination, validation, wire
-from libs.auth.caller import is_internal, require_caller
+from libs.auth.caller import is_internal, require_caller, require_internal
 from libs.db.database import Database
 from libs.errors import InvalidArgument, NotFound
 from libs.validation import is_uuid
 from services.settlement import domain
 from services.settlement.domain import Method, Settlement, Transfer
 from services.settlement.peers import GROUP_NOT_FOUND
-from services.settlement.usecases import SETTLEMENT_NOT_FOUND, ListQuery, NewSettlement, SettlementUseCases
+from services.settlement.usecases import (
+    SETTLEMENT_NOT_FOUND,
+    Conversion,
+    ListQuery,
+    NewSettlement,
+    SettlementUseCases,
+)
+
+# GetExchangeRates answers in rupees unless asked otherwise: the app's home currency.
+DEFAULT_RATES_BASE = "INR"
+# ListConvertedDebtsResponse.rates_source when the request carried the rates.
+CLIENT_RATES = "client"
 
 _METHOD = {
     settlement_pb2.Settlement.METHOD_UNSPECIFIED: Method.UNSPECIFIED,
@@ -100,6 +111,24 @@ def settlement_proto(s: Settlement) -> settlement_pb2.Settlement:
     if s.deleted_at is not None:
         proto.delete_time.CopyFrom(wire.timestamp(s.deleted_at))
     return proto
+
+
+def _target_currency(code: str) -> str:
+    if not code:
+        raise InvalidArgument("convert_to", "is required")
+    return validation.currency_code(code, "convert_to")
+
+
+def _conversion(result: Conversion) -> settlement_pb2.ListConvertedDebtsResponse:
+    answer = settlement_pb2.ListConvertedDebtsResponse(
+        transfers=_transfers(result.transfers),
+        optimal=result.optimal,
+        rates=[settlement_pb2.ExchangeRate(currency_code=c, rate=r) for c, r in result.rates.items()],
+        rates_source=result.reference.source if result.reference else CLIENT_RATES,
+    )
+    if result.reference is not None:
+        answer.rates_date.CopyFrom(wire.date_pb(result.reference.day))
+    return answer
 
 
 def _transfers(transfers: list[Transfer]) -> list[settlement_pb2.Transfer]:
@@ -200,20 +229,47 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
     ) -> settlement_pb2.ListConvertedDebtsResponse:
         caller = require_caller()
         group_id = _group_id(request.group, "group")
-        if not request.convert_to:
-            raise InvalidArgument("convert_to", "is required")
-        target = validation.currency_code(request.convert_to, "convert_to")
+        target = _target_currency(request.convert_to)
+        on_or_before = _date(request.rates_date, "rates_date") if request.HasField("rates_date") else None
+        result = await self._uc.converted_debts(caller.user_id, group_id, target, None, on_or_before)
+        return _conversion(result)
+
+    async def ConvertDebts(
+        self, request: settlement_pb2.ConvertDebtsRequest, context: Any
+    ) -> settlement_pb2.ListConvertedDebtsResponse:
+        caller = require_caller()
+        group_id = _group_id(request.group, "group")
+        target = _target_currency(request.convert_to)
         rates: dict[str, str] = {}
         for i, r in enumerate(request.rates):
             code = validation.currency_code(r.currency_code, f"rates[{i}].currency_code")
             if code in rates:
                 raise InvalidArgument(f"rates[{i}].currency_code", f"{code} is given twice")
             rates[code] = domain.check_rate(r.rate, f"rates[{i}].rate")
-        transfers, optimal, used = await self._uc.converted_debts(caller.user_id, group_id, target, rates)
-        return settlement_pb2.ListConvertedDebtsResponse(
-            transfers=_transfers(transfers),
-            optimal=optimal,
-            rates=[settlement_pb2.ExchangeRate(currency_code=c, rate=r) for c, r in used.items()],
+        result = await self._uc.converted_debts(caller.user_id, group_id, target, rates)
+        return _conversion(result)
+
+    async def GetExchangeRates(
+        self, request: settlement_pb2.GetExchangeRatesRequest, context: Any
+    ) -> settlement_pb2.ExchangeRates:
+        require_caller()
+        base = validation.currency_code(request.base, "base") if request.base else DEFAULT_RATES_BASE
+        on_or_before = _date(request.rates_date, "rates_date") if request.HasField("rates_date") else None
+        reference, rates = await self._uc.exchange_rates(base, on_or_before)
+        return settlement_pb2.ExchangeRates(
+            base=base,
+            rates_date=wire.date_pb(reference.day),
+            source=reference.source,
+            rates=[settlement_pb2.ExchangeRate(currency_code=c, rate=r) for c, r in rates.items()],
+        )
+
+    async def RefreshExchangeRates(
+        self, request: settlement_pb2.RefreshExchangeRatesRequest, context: Any
+    ) -> settlement_pb2.RefreshExchangeRatesResponse:
+        require_internal()
+        fetched, stored = await self._uc.refresh_rates()
+        return settlement_pb2.RefreshExchangeRatesResponse(
+            rates_date=wire.date_pb(fetched.day), currencies=len(fetched.per_base) + 1, stored=stored
         )
 
     async def CreateSettlement(

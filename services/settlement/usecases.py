@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs import clock, etag, outbox
 from libs.db.database import Database
-from libs.errors import FailedPrecondition, InvalidArgument, NotFound
+from libs.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from libs.idempotency import M, Once
 from libs.ledger import store
 from libs.ledger.simplify import convert
@@ -23,7 +23,10 @@ from services.settlement import domain, repository
 from services.settlement.balance_cache import BalanceCache
 from services.settlement.domain import Method, Settlement, Transfer
 from services.settlement.peers import GROUP_NOT_FOUND
-from services.settlement.ports import GroupInfo, Groups, Member, Users
+from services.settlement.ports import GroupInfo, Groups, Member, RatesSource, Users
+from services.settlement.rates import repository as rates_repository
+from services.settlement.rates.ecb import SourceError
+from services.settlement.rates.reference import ReferenceRates, UnknownCurrency
 
 SETTLEMENT_NOT_FOUND = "settlement not found"
 # Friend ledgers whose members are looked up at once for GetMyBalances.
@@ -40,6 +43,16 @@ class NewSettlement:
     note: str
     method: Method
     payment_reference: str
+
+
+@dataclass(frozen=True)
+class Conversion:
+    transfers: list[Transfer]
+    optimal: bool
+    # currency → value of one unit in the target, as applied
+    rates: dict[str, str]
+    # the stored day used; None when the client gave the rates
+    reference: ReferenceRates | None
 
 
 @dataclass(frozen=True)
@@ -91,10 +104,12 @@ class SettlementUseCases:
         groups: Groups,
         users: Users,
         cache: BalanceCache,
+        rates_source: RatesSource | None = None,
         *,
         now: clock.Clock = clock.now,
     ):
         self._now = now
+        self._rates_source = rates_source
         self._db = db
         self._groups = groups
         self._users = users
@@ -191,21 +206,76 @@ class SettlementUseCases:
         return domain.plan({c: n for c, n in balances.items() if c == currency})
 
     async def converted_debts(
-        self, caller: str, group_id: str, target: str, rates: dict[str, str]
-    ) -> tuple[list[Transfer], bool, dict[str, str]]:
+        self,
+        caller: str,
+        group_id: str,
+        target: str,
+        rates: dict[str, str] | None,
+        rates_date: date | None = None,
+    ) -> Conversion:
+        """Debts in one currency: at the client's ``rates`` when given, else at the newest
+        stored reference rates on or before ``rates_date``."""
         await self._require_members(group_id, caller)
         async with self._db.read() as conn:
             balances = await self._cache.balances(conn, group_id)
-        missing = sorted(c for c in balances if c != target and c not in rates)
+            reference = None if rates is not None else await rates_repository.newest(conn, rates_date)
+        others = sorted(c for c in balances if c != target)
+        if rates is None:
+            rates = self._reference_rates(reference, target, others)
+        missing = [c for c in others if c not in rates]
         if missing:
             raise InvalidArgument("rates", f"a rate to {target} is needed for {', '.join(missing)}")
-        used = {c: rates[c] for c in sorted(balances) if c != target}
+        used = {c: rates[c] for c in others}
         try:
             nets = convert(balances, used, target, seed=f"{group_id}:{target}")
         except InvalidField as err:
             raise InvalidArgument(err.field, err.reason) from None
         transfers, optimal = domain.plan({target: nets} if any(nets.values()) else {})
-        return transfers, optimal, used
+        return Conversion(transfers, optimal, used, reference)
+
+    @staticmethod
+    def _reference_rates(reference: ReferenceRates | None, target: str, others: list[str]) -> dict[str, str]:
+        if not others:
+            return {}
+        if reference is None:
+            raise InvalidArgument(
+                "rates_date", "no reference exchange rates are stored for that day or before"
+            )
+        unknown = [c for c in [target, *others] if not reference.knows(c)]
+        if unknown:
+            raise InvalidArgument(
+                "convert_to",
+                f"the {reference.day.isoformat()} reference rates have no rate for {', '.join(unknown)}",
+            )
+        try:
+            return {c: reference.rate(c, target) for c in others}
+        except UnknownCurrency as err:
+            raise InvalidArgument("convert_to", f"no usable rate for {err.code}") from None
+
+    async def exchange_rates(
+        self, base: str, on_or_before: date | None
+    ) -> tuple[ReferenceRates, dict[str, str]]:
+        async with self._db.read() as conn:
+            reference = await rates_repository.newest(conn, on_or_before)
+        if reference is None:
+            raise NotFound("no reference exchange rates are stored for that day or before")
+        if not reference.knows(base):
+            raise InvalidArgument(
+                "base", f"the {reference.day.isoformat()} reference rates have no rate for {base}"
+            )
+        return reference, reference.rates_in(base)
+
+    async def refresh_rates(self) -> tuple[ReferenceRates, bool]:
+        """RefreshExchangeRates (the daily job): the source's newest day, stored once."""
+        if self._rates_source is None:
+            raise FailedPrecondition("no exchange-rate source is configured")
+        try:
+            fetched = await self._rates_source.fetch()
+        except SourceError as err:
+            raise Unavailable(f"exchange-rate source: {err}") from None
+        async with self._db.transaction() as conn:
+            stored = await rates_repository.store(conn, fetched)
+        return fetched, stored
 
     # -- settlements ------------------------------------------------------------------------
 

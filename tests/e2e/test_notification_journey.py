@@ -281,7 +281,13 @@ def test_stack_created_the_aws_resources(stack: Stack) -> None:
 
 
 @pytest.mark.parametrize(
-    "job", ["generate_recurring_expenses", "expire_entitlements", "purge_old_notifications"]
+    "job",
+    [
+        "generate_recurring_expenses",
+        "expire_entitlements",
+        "purge_old_notifications",
+        "refresh_exchange_rates",
+    ],
 )
 def test_job_messages_run_once_through_the_owning_service(stack: Stack, job: str) -> None:
     from datetime import UTC, datetime, timedelta

@@ -36,6 +36,7 @@ from tools.devstack.processes import (
     wait_until_file,
     wait_until_serving,
 )
+from tools.devstack.rates import RatesSource
 from tools.devstack.valkey import RunningValkey, start_valkey
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +48,10 @@ LOCALHOST = "127.0.0.1"
 
 class PortInUseError(RuntimeError):
     pass
+
+
+# Where settlement-service fetches reference exchange rates (the stack serves sample ones).
+RATES_URL = "HISAAB_EXCHANGE_RATES_URL"
 
 
 def default_data_dir() -> Path:
@@ -153,6 +158,7 @@ class Stack:
         self.envoy: ManagedProcess | None = None
         self.database_url = ""
         self.service_env: dict[str, str] = {}
+        self.rates_source: RatesSource | None = None
 
     @property
     def rest_url(self) -> str:
@@ -194,6 +200,7 @@ class Stack:
             self._start_services()
             self._start_gateway()
             self._start_workers()
+            self._refresh_exchange_rates()
         except BaseException:
             self.stop()
             raise
@@ -220,7 +227,30 @@ class Stack:
         self.resources = aws_resources.bootstrap(
             endpoint=self.aws.endpoint_url, region_name=self.aws.env["AWS_REGION"], credentials=self.aws.env
         )
+        if not (os.environ.get(RATES_URL) or self.extra_env.get(RATES_URL)):
+            self.rates_source = RatesSource(free_port())
+            self._exit.callback(self.rates_source.stop)
         self.service_env = self._service_env()
+
+    def _refresh_exchange_rates(self) -> None:
+        """Queues the daily rates job once, so conversion works from the start (the schedule
+        itself fires once a day)."""
+        from datetime import UTC, datetime
+
+        from libs.jobs.messages import JobMessage
+
+        assert self.aws is not None
+        sqs = aws_resources.make_client(
+            "sqs",
+            endpoint=self.aws.endpoint_url,
+            region_name=self.aws.env["AWS_REGION"],
+            credentials=self.aws.env,
+        )
+        minute = datetime.now(UTC).replace(second=0, microsecond=0)
+        sqs.send_message(
+            QueueUrl=self.resources.jobs_queue_url,
+            MessageBody=JobMessage("refresh_exchange_rates", minute).body(),
+        )
 
     def _service_env(self) -> dict[str, str]:
         assert self.valkey is not None
@@ -244,6 +274,8 @@ class Stack:
             }
         )
         env.update({s.addr_env: self.address(s.name) for s in self.services})
+        if self.rates_source is not None:
+            env[RATES_URL] = self.rates_source.url
         env.update(self.extra_env)
         return env
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -18,6 +20,7 @@ from libs.ledger import store
 from libs.ledger.postings import Posting
 from services.settlement.balance_cache import BalanceCache
 from services.settlement.ports import GroupInfo, Member, Profile
+from services.settlement.rates.reference import ReferenceRates
 from services.settlement.usecases import SettlementUseCases
 
 pytestmark = pytest.mark.integration
@@ -79,8 +82,10 @@ async def test_converted_debts_use_the_given_rates(db: Database) -> None:
     await _record(db, group, "INR", {"a": 10000, "b": -10000})
     await _record(db, group, "USD", {"b": 300, "c": -300})  # 3 USD at 83.50 = 250.50 INR
 
-    transfers, optimal, used = await uc.converted_debts("a", group, "INR", {"USD": "83.50", "EUR": "90"})
-    assert used == {"USD": "83.50"}  # only the currencies with open balances
+    given = await uc.converted_debts("a", group, "INR", {"USD": "83.50", "EUR": "90"})
+    transfers, optimal = given.transfers, given.optimal
+    assert given.rates == {"USD": "83.50"}  # only the currencies with open balances
+    assert given.reference is None
     assert optimal
     assert {t.currency for t in transfers} == {"INR"}
     left = {"a": 10000, "b": -10000 + 25050, "c": -25050}
@@ -91,9 +96,12 @@ async def test_converted_debts_use_the_given_rates(db: Database) -> None:
     assert len(transfers) == 2
 
     # Converting to USD instead: 100.00 INR at 0.012 = 1.20 USD.
-    to_usd, _, used_usd = await uc.converted_debts("a", group, "USD", {"INR": "0.012"})
-    assert used_usd == {"INR": "0.012"}
-    assert sorted((t.payer, t.payee, t.amount_minor) for t in to_usd) == [("c", "a", 120), ("c", "b", 180)]
+    to_usd = await uc.converted_debts("a", group, "USD", {"INR": "0.012"})
+    assert to_usd.rates == {"INR": "0.012"}
+    assert sorted((t.payer, t.payee, t.amount_minor) for t in to_usd.transfers) == [
+        ("c", "a", 120),
+        ("c", "b", 180),
+    ]
 
     with pytest.raises(InvalidArgument) as missing:
         await uc.converted_debts("a", group, "INR", {})
@@ -111,3 +119,54 @@ async def test_balances_of_someone_who_left_are_still_shown(db: Database) -> Non
         ("b", "B", {}),
         ("gone", "GONE", {"INR": -500}),
     ]
+
+
+class FixedSource:
+    def __init__(self, rates: ReferenceRates):
+        self.rates = rates
+
+    async def fetch(self) -> ReferenceRates:
+        return self.rates
+
+
+def _old_day() -> date:
+    """A day of its own, long before anything the stack's rates source publishes."""
+    return date(1990, 1, 1) + timedelta(days=uuid.uuid4().int % 3000)
+
+
+async def test_stored_reference_rates_convert_and_name_their_day(db: Database) -> None:
+    group = str(uuid.uuid4())
+    day = _old_day()
+    published = ReferenceRates(day, "ecb", "EUR", {"INR": Decimal("90"), "USD": Decimal("1.08")})
+    uc = SettlementUseCases(
+        db,
+        FakeGroups({group: ["a", "b", "c"]}),
+        FakeUsers(),
+        BalanceCache(Cache("", prefix="t")),
+        FixedSource(published),
+    )
+    assert await uc.refresh_rates() == (published, True)
+    assert await uc.refresh_rates() == (published, False)  # the day is stored once
+
+    await _record(db, group, "INR", {"a": 10000, "b": -10000})
+    await _record(db, group, "USD", {"b": 300, "c": -300})
+    # One dollar is 90 / 1.08 = 83.333... rupees, rounded once to ten places.
+    result = await uc.converted_debts("a", group, "INR", None, day)
+    assert result.rates == {"USD": "83.3333333333"}
+    assert result.reference is not None and result.reference.day == day
+    nets = {"a": 10000, "b": -10000 + 25000, "c": -25000}
+    for t in result.transfers:
+        nets[t.payer] += t.amount_minor
+        nets[t.payee] -= t.amount_minor
+    assert set(nets.values()) == {0}
+
+    # A later day asks for the newest on or before it, which is still ours when nothing nearer is stored.
+    reference, rates = await uc.exchange_rates("INR", day)
+    assert reference.day == day and rates == {"EUR": "0.0111111111", "USD": "0.012"}
+
+    with pytest.raises(InvalidArgument) as unknown:
+        await uc.converted_debts("a", group, "JPY", None, day)
+    assert unknown.value.field == "convert_to" and "JPY" in unknown.value.description
+    with pytest.raises(InvalidArgument) as none_stored:
+        await uc.converted_debts("a", group, "INR", None, date(1989, 12, 31))
+    assert none_stored.value.field == "rates_date"
