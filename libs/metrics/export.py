@@ -12,7 +12,7 @@ from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
-from libs.metrics import instruments
+from libs.metrics import aggregate, instruments
 from libs.settings import TelemetrySettings
 
 log = logging.getLogger("hisaab.metrics")
@@ -35,17 +35,21 @@ def setup(
     if settings.metrics_exporter == "otlp" and settings.otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 
+        class Periodic(aggregate.Merging, PeriodicExportingMetricReader):
+            pass
+
         readers.append(
-            PeriodicExportingMetricReader(
+            Periodic(
                 OTLPMetricExporter(endpoint=settings.otlp_endpoint, insecure=True),
                 export_interval_millis=settings.metrics_interval_seconds * 1000,
             )
         )
     if settings.metrics_port:
         readers.append(_prometheus(settings.metrics_port, settings.metrics_address))
+    aggregate.Merging.resource = resource(process)
     _provider = MeterProvider(
         metric_readers=readers,
-        resource=resource(process),
+        resource=aggregate.Merging.resource,
         # Exemplars would cost a span lookup on every record; traces are found by time instead.
         exemplar_filter=AlwaysOffExemplarFilter(),
     )
@@ -58,7 +62,10 @@ def _prometheus(port: int, address: str) -> MetricReader:
     from opentelemetry.exporter.prometheus import PrometheusMetricReader
     from prometheus_client import start_http_server
 
-    reader = PrometheusMetricReader()
+    class Prometheus(aggregate.Merging, PrometheusMetricReader):
+        pass
+
+    reader = Prometheus()
     # A thread of its own: a scrape never waits for the event loop.
     start_http_server(port, addr=address)
     log.info("metrics endpoint", extra={"url": f"http://{address}:{port}/metrics"})

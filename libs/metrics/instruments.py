@@ -75,15 +75,6 @@ class _Instruments:
 
     def __init__(self) -> None:
         m = meter()
-        self.rpc_duration = m.create_histogram(
-            RPC_DURATION,
-            unit="ms",
-            description="Server-side duration of unary RPCs, by service, method and status code",
-            explicit_bucket_boundaries_advisory=list(RPC_BUCKETS_MS),
-        )
-        self.cache_requests = m.create_counter(
-            CACHE_REQUESTS, unit="{request}", description="Cache reads by cache and result (hit, miss, error)"
-        )
         self.outbox_published = m.create_counter(
             OUTBOX_PUBLISHED, unit="{event}", description="Outbox events the broker accepted, by event type"
         )

@@ -8,13 +8,18 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from libs.metrics import business, caches, export, instruments
+from libs.metrics import aggregate, business, caches, export, instruments
 from libs.metrics.outbox import OutboxGauges
 from libs.metrics.queues import QueueMetrics
 from libs.metrics.rpc import RPC
 from libs.settings import TelemetrySettings
 
-READER = InMemoryMetricReader()
+
+class _Reader(aggregate.Merging, InMemoryMetricReader):
+    pass
+
+
+READER = _Reader()
 QUIET = TelemetrySettings("", "none", 1.0, "none", 60, 0, "127.0.0.1")
 
 
