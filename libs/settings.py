@@ -73,7 +73,7 @@ class TelemetrySettings:
 
 def telemetry_settings() -> TelemetrySettings:
     endpoint = env_var("OTEL_EXPORTER_OTLP_ENDPOINT")
-    ratio = float(env_var("HISAAB_TRACE_SAMPLE_RATIO", "1"))
+    ratio = float(env_var("HISAAB_TRACE_SAMPLE_RATIO") or "1")
     if not 0.0 <= ratio <= 1.0:
         raise SettingsError("HISAAB_TRACE_SAMPLE_RATIO must be between 0 and 1")
     return TelemetrySettings(

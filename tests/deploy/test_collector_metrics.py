@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 import yaml
 
 from libs.metrics import names
@@ -49,12 +50,13 @@ def test_the_alarmed_series_have_their_dimensions() -> None:
 def test_envoy_segments_reach_the_traces_pipeline() -> None:
     from tools.gateway.envoy_config import tracing
 
+    with pytest.raises(ValueError, match="IPv4 or IPv6 address"):
+        tracing(("adot-collector.observability", 2000), 0.05)  # Envoy would crash at start
+
     collector = _collector()
     assert "awsxray" in collector["service"]["pipelines"]["traces"]["receivers"]
     port = int(collector["receivers"]["awsxray"]["endpoint"].rsplit(":", 1)[1])
-    daemon = tracing(("adot-collector.observability", port), 0.05)["provider"]["typed_config"][
-        "daemon_endpoint"
-    ]
+    daemon = tracing(("127.0.0.1", port), 0.05)["provider"]["typed_config"]["daemon_endpoint"]
     assert daemon["protocol"] == "UDP" and daemon["port_value"] == port
     service = next(d for d in documents(COLLECTOR) if d["kind"] == "Service")
     assert {"name": "xray", "port": port, "targetPort": "xray", "protocol": "UDP"} in service["spec"]["ports"]

@@ -14,6 +14,7 @@ query parameter, body too large) are rewritten to the same JSON shape.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -122,10 +123,13 @@ def tracing(daemon: Endpoint, sample_rate: float) -> dict[str, Any]:
     trace API Gateway starts (``X-Amzn-Trace-Id``), which the OpenTelemetry tracer
     ignores, and it makes X-Ray trace ids (the first 32 bits are the start time), where
     the OpenTelemetry tracer's random ids are not. The header it sends upstream is read
-    by the services (libs.telemetry). ``sample_rate`` is the share of new traces kept,
-    beyond the first each second; a trace that arrives with a decision keeps it.
+    by the services (libs.telemetry). ``daemon`` is an IP address and UDP port.
+    ``sample_rate`` is the share of new traces kept, beyond the first each second; a
+    trace that arrives with a decision keeps it.
     """
     host, port = daemon
+    # Envoy takes no DNS name here (it fails at start): the daemon is a sidecar or the node.
+    ipaddress.ip_address(host)
     manifest = {"version": 2, "default": {"fixed_target": 1, "rate": sample_rate}, "rules": []}
     return {
         "provider": {
