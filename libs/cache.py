@@ -18,6 +18,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from libs.metrics import caches
+
 log = logging.getLogger("hisaab.cache")
 
 SKIP_AFTER_ERROR_SECONDS = 2.0
@@ -73,13 +75,18 @@ class Cache:
     async def get(self, key: str) -> bytes | None:
         client = self._usable()
         if client is None:
+            if self._client is not None:
+                caches.read(key, "error")
             return None
         try:
             value = await client.get(key)
         except (RedisError, OSError) as err:
             self._failed("get", err)
+            caches.read(key, "error")
             return None
-        return value if isinstance(value, bytes) else None
+        found = value if isinstance(value, bytes) else None
+        caches.read(key, "miss" if found is None else "hit")
+        return found
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         client = self._usable()

@@ -21,10 +21,11 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from libs import aws
+from libs import aws, telemetry
 from libs.db.database import Database
 from libs.events import EventMessage
 from libs.jobs.runtime import Heartbeat, run_worker, sleep_or_stop
+from libs.metrics.outbox import OutboxGauges
 from libs.settings import env_var
 
 log = logging.getLogger("hisaab.outbox_relay")
@@ -79,6 +80,7 @@ class OutboxRelay:
         self._engine = engine
         self._publisher = publisher
         self._batch = batch_size
+        self.gauges = OutboxGauges()
 
     async def relay_once(self) -> tuple[int, int]:
         """One pass; returns (rows claimed, rows published)."""
@@ -86,7 +88,8 @@ class OutboxRelay:
             rows = (
                 await conn.execute(
                     text(
-                        "SELECT id, seq, event_type, aggregate, actor, payload, created_at FROM kit.outbox "
+                        "SELECT id, seq, event_type, aggregate, actor, payload, created_at, traceparent "
+                        "FROM kit.outbox "
                         "WHERE published_at IS NULL ORDER BY seq LIMIT :n FOR UPDATE SKIP LOCKED"
                     ),
                     {"n": self._batch},
@@ -94,6 +97,8 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0, 0
+            # Each event's publish joins the trace of the request that wrote it.
+            spans = [telemetry.producing(r.traceparent, "events") for r in rows]
             events = [
                 EventMessage(
                     id=str(r.id),
@@ -103,16 +108,23 @@ class OutboxRelay:
                     actor=r.actor,
                     payload=r.payload,
                     occurred_at=_iso(r.created_at),
+                    trace=headers,
                 )
-                for r in rows
+                for r, (_, headers) in zip(rows, spans, strict=True)
             ]
-            accepted = await self._publisher.publish(events)
+            accepted: set[str] = set()
+            try:
+                accepted = await self._publisher.publish(events)
+            finally:
+                for (span, _), event in zip(spans, events, strict=True):
+                    telemetry.end_producing(span, event.id in accepted)
             if accepted:
                 await conn.execute(
                     text("UPDATE kit.outbox SET published_at = now() WHERE id = ANY(CAST(:ids AS uuid[]))"),
                     {"ids": sorted(accepted)},
                 )
-            return len(rows), len(accepted)
+        self.gauges.published(e.type for e in events if e.id in accepted)
+        return len(rows), len(accepted)
 
     async def run(self, stop: asyncio.Event, heartbeat: Heartbeat | None = None) -> None:
         backoff = 0.0
@@ -120,6 +132,8 @@ class OutboxRelay:
             if heartbeat:
                 heartbeat.beat()
             try:
+                if self.gauges.due():
+                    await self.gauges.probe(self._engine)
                 claimed, published = await self.relay_once()
             except Exception:
                 log.exception("relay pass failed")

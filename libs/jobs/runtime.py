@@ -16,8 +16,9 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from libs import logs
-from libs.settings import env_var
+from libs import logs, telemetry
+from libs.metrics import export as metrics_export
+from libs.settings import env_var, telemetry_settings
 
 HEARTBEAT_ENV = "HISAAB_HEARTBEAT_FILE"
 # /tmp is the pod's private emptyDir (read-only root filesystem otherwise).
@@ -53,6 +54,14 @@ def stale(path: Path, max_age: float = STALE_AFTER_SECONDS) -> bool:
 def run_worker(name: str, main: Callable[[asyncio.Event, Heartbeat], Awaitable[None]]) -> None:
     """Run ``main`` until SIGTERM/SIGINT sets the event it is given; it finishes its current batch."""
     logs.setup(name, env_var("HISAAB_LOG_LEVEL", "INFO").upper())
+    observing = telemetry_settings()
+    telemetry.setup(
+        name,
+        exporter=observing.trace_exporter,
+        otlp_endpoint=observing.otlp_endpoint,
+        sample_ratio=observing.trace_sample_ratio,
+    )
+    metrics_export.setup(name, observing)
     heartbeat = Heartbeat()
 
     async def runner() -> None:
@@ -64,6 +73,8 @@ def run_worker(name: str, main: Callable[[asyncio.Event, Heartbeat], Awaitable[N
             await main(stop, heartbeat)
         finally:
             heartbeat.clear()
+            metrics_export.shutdown()
+            telemetry.shutdown()
 
     asyncio.run(runner())
 

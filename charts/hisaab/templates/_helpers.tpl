@@ -144,6 +144,7 @@ AWS_REGION: {{ .Values.config.aws.region | quote }}
 AWS_ENDPOINT_URL: {{ . | quote }}
 {{- end }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ .Values.config.otel.endpoint | quote }}
+HISAAB_TRACE_SAMPLE_RATIO: {{ .Values.config.otel.sampleRatio | toString | quote }}
 OTEL_RESOURCE_ATTRIBUTES: {{ printf "service.namespace=hisaab,deployment.environment=%s" .Values.config.env | quote }}
 {{- range $key, $value := .Values.config.extraEnv }}
 {{ $key }}: {{ $value | quote }}
