@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from libs import logs, telemetry
 from libs.auth.jwks import JwksCache
 from libs.auth.verifier import TokenVerifier
+from libs.loop import run as run_loop
 from libs.rpc.descriptors import MethodRules, method_rules
 from libs.rpc.pipeline import ServerPipeline
 from libs.settings import Settings, SettingsError
@@ -115,4 +116,4 @@ def run(app_factory: Callable[[], Awaitable[ServiceApp]]) -> None:
     async def main() -> None:
         await serve(await app_factory())
 
-    asyncio.run(main())
+    run_loop(main())

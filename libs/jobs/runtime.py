@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from libs import logs
+from libs.loop import run as run_loop
 from libs.settings import env_var
 
 HEARTBEAT_ENV = "HISAAB_HEARTBEAT_FILE"
@@ -65,7 +66,7 @@ def run_worker(name: str, main: Callable[[asyncio.Event, Heartbeat], Awaitable[N
         finally:
             heartbeat.clear()
 
-    asyncio.run(runner())
+    run_loop(runner())
 
 
 async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
