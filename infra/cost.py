@@ -10,6 +10,7 @@ follows the request rate, never below the configured minimum.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ import yaml
 HERE = Path(__file__).resolve().parent
 SIZES = (10_000, 100_000, 1_000_000)
 SECONDS_PER_MONTH = 30 * 24 * 3600
+# Written by `make bench` (tools/bench/capacity_bench.py): requests per second per vCPU measured.
+CAPACITY_FILE = HERE / "capacity.json"
 
 Template = Mapping[str, Any]
 
@@ -29,8 +32,15 @@ def load_prices(path: Path = HERE / "prices.yaml") -> dict[str, Any]:
     return yaml.safe_load(path.read_text())  # type: ignore[no-any-return]
 
 
-def load_usage(path: Path = HERE / "usage.yaml") -> dict[str, float]:
-    return yaml.safe_load(path.read_text())  # type: ignore[no-any-return]
+def load_usage(path: Path = HERE / "usage.yaml", capacity: Path = CAPACITY_FILE) -> dict[str, float]:
+    """The written assumptions; what one vCPU serves comes from ``make bench`` once it was
+    measured (``capacity.json``), else from the assumption in ``usage.yaml``."""
+    usage: dict[str, float] = yaml.safe_load(path.read_text())
+    if capacity.exists():
+        measured = json.loads(capacity.read_text()).get("requests_per_second_per_vcpu")
+        if measured:
+            usage["requests_per_second_per_vcpu"] = float(measured)
+    return usage
 
 
 @dataclass(frozen=True)
