@@ -17,6 +17,7 @@ import asyncio
 import datetime as dt
 import json
 import math
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ CAPACITY_FILE = ROOT / "infra" / "capacity.json"
 
 STEP_SECONDS = 8.0
 CONCURRENCY = (1, 2, 4, 8, 16, 32, 64)
+# Steps run even past the limit: on a shared machine the first steps may already miss it.
+MIN_CLIENTS = 8
 P99_LIMIT_MS = 100.0
 SEED_EXPENSES = 40  # so list reads return a full page
 
@@ -98,6 +101,7 @@ def pods_per_dau(requests_per_core: float, dau: int = DAU) -> dict[str, float]:
 
 def run(seconds: float = STEP_SECONDS) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
+    load_before = os.getloadavg()[0]
     with load.bench_stack() as stack:
         api = Api(stack)
         owner = api.sign_in()
@@ -129,12 +133,27 @@ def run(seconds: float = STEP_SECONDS) -> dict[str, Any]:
                 f"{cores:.2f} service cores",
                 flush=True,
             )
-            if row.p99_ms > P99_LIMIT_MS:
+            if row.p99_ms > P99_LIMIT_MS and clients >= MIN_CLIENTS:
                 break
         api.http.close()
-    within = [s for s in steps if s["p99_ms"] <= P99_LIMIT_MS and not s["errors"]]
-    point = max(within, key=lambda s: s["rps"]) if within else steps[0]
-    return {"steps": steps, "point": point, "sizing": pods_per_dau(point["rps_per_service_core"])}
+    point, within = operating_point(steps)
+    return {
+        "steps": steps,
+        "point": point,
+        "within_limit": within,
+        "load_average": load_before,
+        "sizing": pods_per_dau(point["rps_per_service_core"]),
+    }
+
+
+def operating_point(steps: list[dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    """The busiest step within the p99 limit; when none is (a machine shared with other
+    work), the step that served the most per service core, flagged as such."""
+    clean = [s for s in steps if not s["errors"]] or steps
+    within = [s for s in clean if s["p99_ms"] <= P99_LIMIT_MS]
+    if within:
+        return max(within, key=lambda s: s["rps"]), True
+    return max(clean, key=lambda s: s["rps_per_service_core"]), False
 
 
 def write_capacity(results: dict[str, Any], machine: str, path: Path = CAPACITY_FILE) -> None:
@@ -146,6 +165,9 @@ def write_capacity(results: dict[str, Any], machine: str, path: Path = CAPACITY_
                 "measured": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
                 "machine": machine,
                 "p99_limit_ms": P99_LIMIT_MS,
+                "p99_ms": round(point["p99_ms"], 1),
+                "clients": point["clients"],
+                "within_p99_limit": results["within_limit"],
                 "requests_per_second_per_service_core": round(point["rps_per_service_core"], 1),
                 # What a node's vCPU serves: the services and Envoy run on the nodes;
                 # PostgreSQL, Valkey and AWS do not.
@@ -176,10 +198,16 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {s['clients']} | {s['requests']} | {s['errors']} | {s['rps']:.0f} | {s['p50_ms']:.1f} | "
             f"{s['p99_ms']:.1f} | {s['service_cores']:.2f} | {s['rps_per_service_core']:.0f} |"
         )
+    where = (
+        f"at p99 {point['p99_ms']:.0f} ms ({point['clients']} clients)"
+        if results["within_limit"]
+        else f"at {point['clients']} clients, the step that served the most per core: no step met "
+        f"p99 ≤ {P99_LIMIT_MS:.0f} ms on this machine in this run (load average "
+        f"{results['load_average']:.1f} when it started, other work included)"
+    )
     lines += [
         "",
-        f"**Capacity: {point['rps_per_service_core']:.0f} requests/s per service core** at p99 "
-        f"{point['p99_ms']:.0f} ms ({point['clients']} clients).",
+        f"**Capacity: {point['rps_per_service_core']:.0f} requests/s per service core** {where}.",
         "",
         f"Pods per {DAU:,} daily active users, assuming {REQUESTS_PER_ACTIVE_DAY} requests per active "
         f"day, a peak hour {PEAK_TO_AVERAGE} times the day's average, one core per pod and a "
