@@ -26,6 +26,7 @@ from tools.devstack.stack import Stack, free_ports
 
 BACKGROUND_NICE = 19
 MEMBERS = 4
+STARTUP_TIMEOUT = 240.0
 
 # One request of a workload: given the client's session and its number, send it and return
 # the HTTP status.
@@ -52,6 +53,8 @@ def bench_stack(env: dict[str, str] | None = None) -> Iterator[Stack]:
             # machines: here they only get the CPU the request path leaves.
             background_nice=BACKGROUND_NICE,
             processes=LEDGER_PROCESSES,
+            # The machine may be shared with other work: starting can take longer than usual.
+            startup_timeout=STARTUP_TIMEOUT,
         ) as stack,
     ):
         yield stack
