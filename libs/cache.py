@@ -25,6 +25,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from libs.metrics import caches
+
 log = logging.getLogger("hisaab.cache")
 
 SKIP_AFTER_ERROR_SECONDS = 2.0
@@ -85,16 +87,23 @@ class Cache:
     async def get(self, key: str) -> bytes | None:
         ahead = _AHEAD.get()
         if ahead is not None and key in ahead:
-            return ahead.pop(key)
+            value = ahead.pop(key)
+            caches.read(key, "miss" if value is None else "hit")
+            return value
         client = self._usable()
         if client is None:
+            if self._client is not None:
+                caches.read(key, "error")
             return None
         try:
             value = await client.get(key)
         except (RedisError, OSError) as err:
             self._failed("get", err)
+            caches.read(key, "error")
             return None
-        return value if isinstance(value, bytes) else None
+        found = value if isinstance(value, bytes) else None
+        caches.read(key, "miss" if found is None else "hit")
+        return found
 
     async def read_ahead(self, keys: Sequence[str]) -> ReadAhead | None:
         """Reads ``keys`` in one round trip for the rest of the current request: the next

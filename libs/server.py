@@ -23,9 +23,10 @@ from libs import logs, telemetry
 from libs.auth.jwks import JwksCache
 from libs.auth.verifier import TokenVerifier
 from libs.loop import run as run_loop
+from libs.metrics import export as metrics_export
 from libs.rpc.descriptors import MethodRules, method_rules
 from libs.rpc.pipeline import ServerPipeline
-from libs.settings import Settings, SettingsError
+from libs.settings import Settings, SettingsError, telemetry_settings
 
 log = logging.getLogger("hisaab.server")
 
@@ -86,7 +87,14 @@ async def serve(app: ServiceApp) -> None:
     settings = app.settings
     name = settings.service.name
     logs.setup(name, settings.log_level)
-    telemetry.setup(name, exporter=settings.trace_exporter, otlp_endpoint=settings.otlp_endpoint)
+    observing = telemetry_settings()
+    telemetry.setup(
+        name,
+        exporter=settings.trace_exporter,
+        otlp_endpoint=settings.otlp_endpoint,
+        sample_ratio=observing.trace_sample_ratio,
+    )
+    metrics_export.setup(name, observing)
     server, health_servicer = build_server(app)
     if server.add_insecure_port(f"[::]:{settings.grpc_port}") == 0:
         raise SettingsError(f"cannot listen on port {settings.grpc_port} (HISAAB_GRPC_PORT)")
@@ -107,6 +115,7 @@ async def serve(app: ServiceApp) -> None:
     await server.stop(settings.shutdown_grace_seconds)
     for callback in app.on_stop:
         await callback()
+    metrics_export.shutdown()
     log.info("stopped")
 
 

@@ -57,6 +57,37 @@ def env_float(name: str, default: float) -> float:
 
 
 @dataclass(frozen=True)
+class TelemetrySettings:
+    """Traces and metrics of any process, a service or a worker (docs/observability.md)."""
+
+    otlp_endpoint: str  # OTEL_EXPORTER_OTLP_ENDPOINT: the collector, OTLP/gRPC
+    trace_exporter: str  # HISAAB_TRACE_EXPORTER: otlp, console or none
+    # HISAAB_TRACE_SAMPLE_RATIO: the share of new traces kept; a continued trace follows its
+    # parent's decision (parent-based), so one request is sampled whole or not at all.
+    trace_sample_ratio: float
+    metrics_exporter: str  # OTEL_METRICS_EXPORTER: otlp or none
+    metrics_interval_seconds: int  # HISAAB_METRICS_EXPORT_SECONDS
+    metrics_port: int  # HISAAB_METRICS_PORT: the Prometheus endpoint; 0 = none
+    metrics_address: str  # HISAAB_METRICS_ADDRESS
+
+
+def telemetry_settings() -> TelemetrySettings:
+    endpoint = env_var("OTEL_EXPORTER_OTLP_ENDPOINT")
+    ratio = float(env_var("HISAAB_TRACE_SAMPLE_RATIO", "1"))
+    if not 0.0 <= ratio <= 1.0:
+        raise SettingsError("HISAAB_TRACE_SAMPLE_RATIO must be between 0 and 1")
+    return TelemetrySettings(
+        otlp_endpoint=endpoint,
+        trace_exporter=env_var("HISAAB_TRACE_EXPORTER", "otlp" if endpoint else "none"),
+        trace_sample_ratio=ratio,
+        metrics_exporter=env_var("OTEL_METRICS_EXPORTER", "otlp" if endpoint else "none"),
+        metrics_interval_seconds=max(1, int(env_var("HISAAB_METRICS_EXPORT_SECONDS", "60"))),
+        metrics_port=int(env_var("HISAAB_METRICS_PORT", "0")),
+        metrics_address=env_var("HISAAB_METRICS_ADDRESS", "0.0.0.0"),  # noqa: S104 - scraped from outside the pod
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     service: ServiceSpec
     env: str

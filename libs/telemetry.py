@@ -9,9 +9,11 @@ with only the X-Ray header (API Gateway) is continued too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
@@ -22,6 +24,7 @@ from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _configured = False
@@ -56,11 +59,16 @@ def setup(
     *,
     exporter: str = "none",
     otlp_endpoint: str = "",
+    sample_ratio: float = 1.0,
     extra_processors: Sequence[SpanProcessor] = (),
 ) -> TracerProvider:
-    """Install the global tracer provider once; ``exporter`` is otlp, console or none."""
+    """Install the global tracer provider once; ``exporter`` is otlp, console or none.
+
+    A trace that arrives sampled (or not) stays so; a trace started here is kept with
+    probability ``sample_ratio``."""
     global _configured
     provider = TracerProvider(
+        sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
         id_generator=AwsXRayIdGenerator(),
         resource=Resource.create({"service.name": f"hisaab-{service}", "service.namespace": "hisaab"}),
     )
@@ -91,3 +99,57 @@ def client_interceptors(provider: TracerProvider | None = None) -> list[Any]:
     from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
     return list(aio_client_interceptors(tracer_provider=provider))  # type: ignore[no-untyped-call]
+
+
+def shutdown() -> None:
+    """Export the spans still buffered (a process that stops)."""
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.shutdown()
+
+
+def carrier() -> dict[str, str]:
+    """The current trace context as text headers (``traceparent`` ...), to store with an
+    outbox event or send as message attributes; empty when there is no current span."""
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    return headers
+
+
+def context_from(headers: Mapping[str, str]) -> Context:
+    return propagate.extract(dict(headers))
+
+
+def _message_attribute_values(attributes: Mapping[str, Any]) -> dict[str, str]:
+    """SQS/SNS message attributes ({"Type"/"DataType", "StringValue"/"Value"}) to plain text."""
+    out: dict[str, str] = {}
+    for key, value in attributes.items():
+        if isinstance(value, Mapping):
+            text = value.get("StringValue", value.get("Value"))
+            if isinstance(text, str):
+                out[key] = text
+    return out
+
+
+@contextmanager
+def consuming(queue: str, message_attributes: Mapping[str, Any]) -> Iterator[trace.Span]:
+    """A CONSUMER span for one queue message, continuing the trace its attributes carry."""
+    parent = context_from(_message_attribute_values(message_attributes))
+    tracer = trace.get_tracer("hisaab.queues")
+    with tracer.start_as_current_span(
+        f"{queue} process",
+        context=parent,
+        kind=trace.SpanKind.CONSUMER,
+        attributes={"messaging.system": "aws_sqs", "messaging.destination.name": queue},
+    ) as span:
+        yield span
+
+
+@contextmanager
+def continuing(headers: Mapping[str, str]) -> Iterator[None]:
+    """Make the context ``headers`` carry current (a trace continued from stored text)."""
+    token = otel_context.attach(context_from(headers))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from libs.db import batch
+from libs.metrics import pools
 from libs.settings import SettingsError
 
 # A pooled connection idle longer than this is pinged before use (a failover or restart
@@ -70,6 +71,9 @@ class Database:
         args = {"application_name": application_name} if application_name else {}
         self.writer: AsyncEngine = _engine(writer_url, pool_size, args)
         self.reader: AsyncEngine = _engine(reader_url, pool_size, args) if reader_url else self.writer
+        pools.watch(f"{application_name or 'hisaab'}-writer", self.writer)
+        if self.reader is not self.writer:
+            pools.watch(f"{application_name or 'hisaab'}-reader", self.reader)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:

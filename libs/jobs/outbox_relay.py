@@ -25,6 +25,7 @@ from libs import aws
 from libs.db.database import Database
 from libs.events import EventMessage
 from libs.jobs.runtime import Heartbeat, run_worker, sleep_or_stop
+from libs.metrics.outbox import OutboxGauges
 from libs.settings import env_var
 
 log = logging.getLogger("hisaab.outbox_relay")
@@ -79,6 +80,7 @@ class OutboxRelay:
         self._engine = engine
         self._publisher = publisher
         self._batch = batch_size
+        self.gauges = OutboxGauges()
 
     async def relay_once(self) -> tuple[int, int]:
         """One pass; returns (rows claimed, rows published)."""
@@ -112,7 +114,8 @@ class OutboxRelay:
                     text("UPDATE kit.outbox SET published_at = now() WHERE id = ANY(CAST(:ids AS uuid[]))"),
                     {"ids": sorted(accepted)},
                 )
-            return len(rows), len(accepted)
+        self.gauges.published(e.type for e in events if e.id in accepted)
+        return len(rows), len(accepted)
 
     async def run(self, stop: asyncio.Event, heartbeat: Heartbeat | None = None) -> None:
         backoff = 0.0
@@ -120,6 +123,8 @@ class OutboxRelay:
             if heartbeat:
                 heartbeat.beat()
             try:
+                if self.gauges.due():
+                    await self.gauges.probe(self._engine)
                 claimed, published = await self.relay_once()
             except Exception:
                 log.exception("relay pass failed")

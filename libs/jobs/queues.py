@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from libs import aws
+from libs import aws, telemetry
 from libs.jobs.runtime import Heartbeat, sleep_or_stop
+from libs.metrics.queues import QueueMetrics
 from libs.retry import backoff
 
 log = logging.getLogger("hisaab.queues")
@@ -44,6 +46,7 @@ class QueueConsumer:
         self._sqs = sqs or aws.client("sqs")
         self._wait = wait_seconds
         self._retry_base = retry_base_seconds
+        self._metrics = QueueMetrics(name)
 
     async def poll_once(self) -> int:
         answer = await asyncio.to_thread(
@@ -51,18 +54,22 @@ class QueueConsumer:
             QueueUrl=self._queue,
             MaxNumberOfMessages=10,
             WaitTimeSeconds=self._wait,
-            AttributeNames=["ApproximateReceiveCount"],
+            AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
             MessageAttributeNames=["All"],
         )
         messages = answer.get("Messages", [])
+        self._metrics.received([int(m.get("Attributes", {}).get("SentTimestamp", 0)) or 0 for m in messages])
         await asyncio.gather(*(self._one(m) for m in messages))
         return len(messages)
 
     async def _one(self, message: dict[str, Any]) -> None:
         receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        started = time.perf_counter()
         try:
-            await self._handle(message["Body"])
+            with telemetry.consuming(self.name, message.get("MessageAttributes", {})):
+                await self._handle(message["Body"])
         except Exception as err:
+            self._metrics.done("dead_lettered" if receives >= aws.MAX_RECEIVES else "retried", started)
             delay = retry_visibility(receives, self._retry_base)
             log.warning(
                 "message failed; retrying later",
@@ -75,6 +82,7 @@ class QueueConsumer:
                 VisibilityTimeout=delay,
             )
             return
+        self._metrics.done("handled", started)
         await asyncio.to_thread(
             self._sqs.delete_message, QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"]
         )

@@ -16,9 +16,10 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from libs import logs
+from libs import logs, telemetry
 from libs.loop import run as run_loop
-from libs.settings import env_var
+from libs.metrics import export as metrics_export
+from libs.settings import env_var, telemetry_settings
 
 HEARTBEAT_ENV = "HISAAB_HEARTBEAT_FILE"
 # /tmp is the pod's private emptyDir (read-only root filesystem otherwise).
@@ -54,6 +55,14 @@ def stale(path: Path, max_age: float = STALE_AFTER_SECONDS) -> bool:
 def run_worker(name: str, main: Callable[[asyncio.Event, Heartbeat], Awaitable[None]]) -> None:
     """Run ``main`` until SIGTERM/SIGINT sets the event it is given; it finishes its current batch."""
     logs.setup(name, env_var("HISAAB_LOG_LEVEL", "INFO").upper())
+    observing = telemetry_settings()
+    telemetry.setup(
+        name,
+        exporter=observing.trace_exporter,
+        otlp_endpoint=observing.otlp_endpoint,
+        sample_ratio=observing.trace_sample_ratio,
+    )
+    metrics_export.setup(name, observing)
     heartbeat = Heartbeat()
 
     async def runner() -> None:
@@ -65,6 +74,8 @@ def run_worker(name: str, main: Callable[[asyncio.Event, Heartbeat], Awaitable[N
             await main(stop, heartbeat)
         finally:
             heartbeat.clear()
+            metrics_export.shutdown()
+            telemetry.shutdown()
 
     run_loop(runner())
 

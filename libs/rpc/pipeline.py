@@ -20,6 +20,7 @@ from grpc_status import rpc_status
 from libs.auth.caller import Caller, reset_caller, reset_method, set_caller, set_method
 from libs.auth.verifier import TokenVerifier
 from libs.errors import DomainError, Unauthenticated, internal_status, to_status
+from libs.metrics.rpc import RPC
 from libs.rpc.descriptors import MethodRules
 
 log = logging.getLogger("hisaab.rpc")
@@ -71,7 +72,7 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self, inner: Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]], rules: MethodRules
     ) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
         async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            started = time.perf_counter()
+            started = RPC.started(rules.path)
             token = set_caller(None)
             serving = set_method(rules.path)
             code = "OK"
@@ -95,6 +96,7 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             finally:
                 reset_caller(token)
                 reset_method(serving)
+                RPC.finished(rules.path, code, started, context)
                 log.info(
                     "rpc",
                     extra={

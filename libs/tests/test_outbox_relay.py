@@ -224,10 +224,11 @@ async def test_concurrent_relays_never_claim_the_same_row(db: Database) -> None:
     assert max(publisher.attempts.values()) == 1  # SKIP LOCKED: no row went out twice
 
 
-def _start_relay(env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _start_relay(env: dict[str, str], heartbeat: Path | None = None) -> subprocess.Popen[bytes]:
+    beat = str(heartbeat or f"/tmp/relay-{uuid.uuid4().hex}")
     return subprocess.Popen(
         [sys.executable, "-m", "libs.jobs.outbox_relay"],
-        env={**env, "HISAAB_LOG_LEVEL": "ERROR", "HISAAB_HEARTBEAT_FILE": f"/tmp/relay-{uuid.uuid4().hex}"},
+        env={**env, "HISAAB_LOG_LEVEL": "ERROR", "HISAAB_HEARTBEAT_FILE": beat},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -300,9 +301,13 @@ async def test_relays_sigkilled_repeatedly_lose_nothing(sandbox: Sandbox, db: Da
 
 
 def test_relay_process_stops_on_sigterm(sandbox: Sandbox) -> None:
-    proc = _start_relay(sandbox.env)
-    time.sleep(2)
-    assert proc.poll() is None
+    heartbeat = Path(f"/tmp/relay-{uuid.uuid4().hex}")
+    proc = _start_relay(sandbox.env, heartbeat)
+    # Running (its signal handlers installed) once it beats; a loaded machine takes a while.
+    deadline = time.monotonic() + 120
+    while not heartbeat.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert heartbeat.exists() and proc.poll() is None
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=15) == 0
 

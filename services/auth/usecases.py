@@ -12,6 +12,7 @@ from libs import outbox
 from libs.clock import Clock, now
 from libs.db.database import Database
 from libs.errors import DomainError, InvalidArgument, NotFound, Unauthenticated
+from libs.metrics import business
 from services.auth import domain, repository
 from services.auth.domain import Contact
 from services.auth.providers import CodeRejected, IdentityProvider, Tokens
@@ -71,6 +72,7 @@ class AuthUseCases:
             await repository.insert_challenge(
                 conn, challenge_id, contact, started.code_hash, started.provider_state, expires
             )
+        business.otp_sent(contact.channel.value)
         return StartedSignIn(challenge_id, contact, expires, int(domain.RESEND_AFTER.total_seconds()))
 
     async def _existing_or_new_subject(self, contact: Contact) -> str:
