@@ -27,6 +27,7 @@ from tools.devstack.stack import Stack, free_ports
 BACKGROUND_NICE = 19
 MEMBERS = 4
 STARTUP_TIMEOUT = 240.0
+TRACE_SAMPLE_RATIO = 0.05
 
 # One request of a workload: given the client's session and its number, send it and return
 # the HTTP status.
@@ -47,6 +48,9 @@ def bench_stack(env: dict[str, str] | None = None) -> Iterator[Stack]:
                 "HISAAB_ENV": "test",
                 "HISAAB_LOG_LEVEL": "WARNING",
                 "HISAAB_SHUTDOWN_DRAIN_SECONDS": "0",
+                # The share of traces kept in production (infra/usage.yaml): the others cost
+                # no span recording, as there.
+                "HISAAB_TRACE_SAMPLE_RATIO": str(TRACE_SAMPLE_RATIO),
                 **(env or {}),
             },
             # In EKS the relay and the notification worker have their own pods and AWS its own
