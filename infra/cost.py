@@ -210,7 +210,12 @@ def synthesize(env: str, phase: int) -> tuple[list[Template], int]:
 
 def report(env: str = "prod") -> str:
     prices, usage = load_prices(), load_usage()
-    lines = [f"Monthly AWS bill, {env}, {prices['region']} list prices as of {prices['as_of']} (USD)", ""]
+    source = f"measured, {CAPACITY_FILE.name}" if CAPACITY_FILE.exists() else "assumed, usage.yaml"
+    lines = [
+        f"Monthly AWS bill, {env}, {prices['region']} list prices as of {prices['as_of']} (USD)",
+        f"Nodes sized at {usage['requests_per_second_per_vcpu']:g} requests/s per vCPU ({source})",
+        "",
+    ]
     header = f"{'':34}" + "".join(f"{f'{mau:,} MAU':>14}" for mau in SIZES)
     for phase in (1, 2, 3):
         templates, regions = synthesize(env, phase)
