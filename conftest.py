@@ -15,6 +15,7 @@ import pytest
 
 from tests import clock
 from tests.support import LEDGER_PROCESSES, Api
+from tests.telemetry_receiver import TelemetryReceiver
 from tools.devstack.stack import Stack, free_ports
 
 ORDER_VARIABLE = "HISAAB_TEST_ORDER"
@@ -38,7 +39,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def telemetry_receiver() -> Iterator[TelemetryReceiver]:
+    """Where the stack's processes send spans (OTLP) and Envoy its X-Ray segments."""
+    receiver = TelemetryReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, telemetry_receiver: TelemetryReceiver) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("stack")
     with Stack(
         data_dir,
@@ -49,8 +58,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "HISAAB_SHUTDOWN_GRACE_SECONDS": "2",
             "HISAAB_SHUTDOWN_DRAIN_SECONDS": "0",
             "HISAAB_LOG_LEVEL": "WARNING",
+            # Every trace is kept, and spans leave each process within a fifth of a second.
+            "OTEL_EXPORTER_OTLP_ENDPOINT": telemetry_receiver.otlp_endpoint,
+            "HISAAB_TRACE_SAMPLE_RATIO": "1",
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
         },
         processes=LEDGER_PROCESSES,
+        trace_daemon=("127.0.0.1", telemetry_receiver.xray_port),
     ) as running:
         yield running
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import json_format
@@ -94,6 +94,8 @@ class EventMessage:
     actor: str
     payload: dict[str, Any]
     occurred_at: str  # ISO 8601, UTC
+    # The trace headers (traceparent ...) of the publish: message attributes, not body.
+    trace: dict[str, str] = field(default_factory=dict, compare=False)
 
     def body(self) -> str:
         return json.dumps(
@@ -110,13 +112,15 @@ class EventMessage:
         )
 
     def attributes(self) -> dict[str, dict[str, str]]:
-        """Event type and ids, so subscriptions can filter without reading the body."""
+        """Event type and ids, so subscriptions can filter without reading the body, and the
+        trace context (at most 10 attributes in all: SNS's limit)."""
         values = {
             "event_id": self.id,
             "event_type": self.type,
             "aggregate": self.aggregate,
             "actor": self.actor,
             "group": str(self.payload.get("group", "")),
+            **self.trace,
         }
         # SNS rejects empty attribute values.
         return {k: {"DataType": "String", "StringValue": v} for k, v in values.items() if v}

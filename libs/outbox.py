@@ -1,7 +1,8 @@
 """Domain events written in the same transaction as the change (relayed to SNS later).
 
 An event is a message of the contract (``hisaab.events.v1``, see libs.events): the row
-keeps its name and its JSON form, which the relay publishes as they are.
+keeps its name and its JSON form, which the relay publishes as they are, and the trace
+of the request that wrote it, which the relay's publish continues.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import uuid
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs import events
+from libs import events, telemetry
 from libs.db import batch
 from libs.db.batch import Statement
 
@@ -20,14 +21,15 @@ from libs.db.batch import Statement
 def record_statement(event: Message, aggregate: str, *, actor: str = "") -> Statement:
     """The event's insert, for a caller that sends it with its other statements (libs.db.batch)."""
     return Statement(
-        "INSERT INTO kit.outbox (id, event_type, aggregate, actor, payload) "
-        "VALUES (%(id)s, %(type)s, %(agg)s, %(actor)s, %(payload)s::jsonb)",
+        "INSERT INTO kit.outbox (id, event_type, aggregate, actor, payload, traceparent) "
+        "VALUES (%(id)s, %(type)s, %(agg)s, %(actor)s, %(payload)s::jsonb, %(traceparent)s)",
         {
             "id": str(uuid.uuid4()),
             "type": events.type_name(event),
             "agg": aggregate,
             "actor": actor,
             "payload": json.dumps(events.encode(event)),
+            "traceparent": telemetry.traceparent(),
         },
     )
 

@@ -153,3 +153,37 @@ def continuing(headers: Mapping[str, str]) -> Iterator[None]:
         yield
     finally:
         otel_context.detach(token)
+
+
+def traceparent() -> str | None:
+    """The current span as a W3C ``traceparent`` (None outside a sampled span): what an
+    outbox row stores. Formatted here, not through the propagators: it runs on every write."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid or not context.trace_flags.sampled:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-01"
+
+
+def producing(parent_traceparent: str | None, destination: str) -> tuple[trace.Span | None, dict[str, str]]:
+    """A PRODUCER span for publishing one stored event, child of the trace that wrote it,
+    and the headers that carry it to consumers; (None, {}) for an event with no trace."""
+    if not parent_traceparent:
+        return None, {}
+    parent = propagate.extract({"traceparent": parent_traceparent})
+    span = trace.get_tracer("hisaab.outbox").start_span(
+        f"{destination} publish",
+        context=parent,
+        kind=trace.SpanKind.PRODUCER,
+        attributes={"messaging.system": "aws_sns", "messaging.destination.name": destination},
+    )
+    headers: dict[str, str] = {}
+    propagate.inject(headers, context=trace.set_span_in_context(span))
+    return span, headers
+
+
+def end_producing(span: trace.Span | None, accepted: bool) -> None:
+    if span is None:
+        return
+    if not accepted:
+        span.set_status(trace.Status(trace.StatusCode.ERROR, "the broker did not accept the event"))
+    span.end()

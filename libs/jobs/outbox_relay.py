@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from libs import aws
+from libs import aws, telemetry
 from libs.db.database import Database
 from libs.events import EventMessage
 from libs.jobs.runtime import Heartbeat, run_worker, sleep_or_stop
@@ -88,7 +88,8 @@ class OutboxRelay:
             rows = (
                 await conn.execute(
                     text(
-                        "SELECT id, seq, event_type, aggregate, actor, payload, created_at FROM kit.outbox "
+                        "SELECT id, seq, event_type, aggregate, actor, payload, created_at, traceparent "
+                        "FROM kit.outbox "
                         "WHERE published_at IS NULL ORDER BY seq LIMIT :n FOR UPDATE SKIP LOCKED"
                     ),
                     {"n": self._batch},
@@ -96,6 +97,8 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0, 0
+            # Each event's publish joins the trace of the request that wrote it.
+            spans = [telemetry.producing(r.traceparent, "events") for r in rows]
             events = [
                 EventMessage(
                     id=str(r.id),
@@ -105,10 +108,16 @@ class OutboxRelay:
                     actor=r.actor,
                     payload=r.payload,
                     occurred_at=_iso(r.created_at),
+                    trace=headers,
                 )
-                for r in rows
+                for r, (_, headers) in zip(rows, spans, strict=True)
             ]
-            accepted = await self._publisher.publish(events)
+            accepted: set[str] = set()
+            try:
+                accepted = await self._publisher.publish(events)
+            finally:
+                for (span, _), event in zip(spans, events, strict=True):
+                    telemetry.end_producing(span, event.id in accepted)
             if accepted:
                 await conn.execute(
                     text("UPDATE kit.outbox SET published_at = now() WHERE id = ANY(CAST(:ids AS uuid[]))"),

@@ -8,10 +8,10 @@ balances) count apart. Several reads per request: counted in plain Python
 
 from __future__ import annotations
 
-from libs.metrics import aggregate, instruments
+from libs.metrics import aggregate, names
 
 _reads = aggregate.FastCounter(
-    instruments.CACHE_REQUESTS,
+    names.CACHE_REQUESTS,
     "{request}",
     "Cache reads by cache and result (hit, miss, error)",
     ("cache.name", "cache.result"),

@@ -15,22 +15,10 @@ from typing import Any
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
+from libs.metrics import names
+
 METER = "hisaab"
 
-RPC_DURATION = "rpc.server.duration"
-RPC_ACTIVE = "rpc.server.active_requests"
-DB_CONNECTIONS = "db.client.connection.count"
-DB_CONNECTIONS_MAX = "db.client.connection.max"
-CACHE_REQUESTS = "hisaab.cache.requests"
-OUTBOX_BACKLOG = "hisaab.outbox.backlog"
-OUTBOX_OLDEST_AGE = "hisaab.outbox.oldest_age"
-OUTBOX_PUBLISHED = "hisaab.outbox.published"
-QUEUE_MESSAGES = "messaging.process.messages"
-QUEUE_LAG = "messaging.process.lag"
-QUEUE_PROCESS_DURATION = "messaging.process.duration"
-EXPENSES_CREATED = "hisaab.expenses.created"
-SETTLEMENTS_RECORDED = "hisaab.settlements.recorded"
-OTPS_SENT = "hisaab.otp.sent"
 
 # Milliseconds: fine below 10 ms, where the hot paths live, and up to the 10 s deadline.
 RPC_BUCKETS_MS = (0.5, 1, 2, 3, 5, 7.5, 10, 15, 25, 50, 75, 100, 250, 500, 1000, 2500, 5000, 10000)
@@ -76,27 +64,29 @@ class _Instruments:
     def __init__(self) -> None:
         m = meter()
         self.outbox_published = m.create_counter(
-            OUTBOX_PUBLISHED, unit="{event}", description="Outbox events the broker accepted, by event type"
+            names.OUTBOX_PUBLISHED,
+            unit="{event}",
+            description="Outbox events the broker accepted, by event type",
         )
         self.queue_messages = m.create_counter(
-            QUEUE_MESSAGES,
+            names.QUEUE_MESSAGES,
             unit="{message}",
             description="Queue messages by queue and outcome (handled, retried, dead_lettered)",
         )
         self.queue_process_duration = m.create_histogram(
-            QUEUE_PROCESS_DURATION,
+            names.QUEUE_PROCESS_DURATION,
             unit="s",
             description="Time to handle one queue message",
             explicit_bucket_boundaries_advisory=list(PROCESS_BUCKETS_S),
         )
         self.expenses_created = m.create_counter(
-            EXPENSES_CREATED, unit="{expense}", description="Expenses created"
+            names.EXPENSES_CREATED, unit="{expense}", description="Expenses created"
         )
         self.settlements_recorded = m.create_counter(
-            SETTLEMENTS_RECORDED, unit="{settlement}", description="Settle-up payments recorded"
+            names.SETTLEMENTS_RECORDED, unit="{settlement}", description="Settle-up payments recorded"
         )
         self.otps_sent = m.create_counter(
-            OTPS_SENT, unit="{message}", description="Sign-in codes sent, by channel (sms, email)"
+            names.OTPS_SENT, unit="{message}", description="Sign-in codes sent, by channel (sms, email)"
         )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from libs.metrics import business, instruments
+from libs.metrics import business, instruments, names
 
 log = logging.getLogger("hisaab.metrics")
 
@@ -39,10 +39,10 @@ class OutboxGauges:
         self._probed_at: float | None = None
         self._types: dict[str, dict[str, Any]] = {}
         instruments.observe(
-            instruments.OUTBOX_BACKLOG, "gauge", "{event}", "Outbox events not yet published", self._backlog
+            names.OUTBOX_BACKLOG, "gauge", "{event}", "Outbox events not yet published", self._backlog
         )
         instruments.observe(
-            instruments.OUTBOX_OLDEST_AGE,
+            names.OUTBOX_OLDEST_AGE,
             "gauge",
             "s",
             "Age of the oldest unpublished outbox event (0 when none waits)",

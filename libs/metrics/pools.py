@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from libs.metrics import instruments
+from libs.metrics import instruments, names
 
 _POOL = "db.client.connection.pool.name"
 _STATE = "db.client.connection.state"
@@ -33,10 +33,10 @@ def watch(name: str, engine: AsyncEngine) -> None:
         return  # NullPool and friends keep nothing to report
     if not _pools:
         instruments.observe(
-            instruments.DB_CONNECTIONS, "updown", "{connection}", "Pooled connections by state", _counts
+            names.DB_CONNECTIONS, "updown", "{connection}", "Pooled connections by state", _counts
         )
         instruments.observe(
-            instruments.DB_CONNECTIONS_MAX,
+            names.DB_CONNECTIONS_MAX,
             "updown",
             "{connection}",
             "Most connections the pool opens",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from libs.metrics import instruments
+from libs.metrics import instruments, names
 
 OUTCOMES = ("handled", "retried", "dead_lettered")
 
@@ -25,7 +25,7 @@ class QueueMetrics:
         self._queue_only = {"messaging.destination.name": queue}
         if not QueueMetrics._lags:
             instruments.observe(
-                instruments.QUEUE_LAG,
+                names.QUEUE_LAG,
                 "gauge",
                 "s",
                 "Age of the oldest message of the last receive; 0 when the queue was empty",

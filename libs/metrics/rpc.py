@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from libs.metrics import aggregate, instruments
+from libs.metrics import aggregate, instruments, names
 
 _NO_ATTRIBUTES: dict[str, Any] = {}
 # What the pipeline calls a handler's own context.abort; the context knows the code.
@@ -35,13 +35,13 @@ class RpcMetrics:
     def __init__(self) -> None:
         self._active: dict[str, int] = {}
         self._duration = aggregate.histogram(
-            instruments.RPC_DURATION,
+            names.RPC_DURATION,
             "ms",
             "Server-side duration of unary RPCs, by service, method and status code",
             instruments.RPC_BUCKETS_MS,
         )
         instruments.observe(
-            instruments.RPC_ACTIVE,
+            names.RPC_ACTIVE,
             "updown",
             "{request}",
             "Unary RPCs being served, by service and method",

@@ -14,6 +14,11 @@ from tools.devstack.stack import PortInUseError, Stack
 PHONE = "+919800000001"
 
 
+def metrics_endpoints(stack: Stack) -> str:
+    lines = [f"  {name:<22} {stack.metrics_url(name)}" for name in stack.metrics_ports]
+    return "Metrics (Prometheus text, names in docs/observability.md):\n" + "\n".join(lines) + "\n"
+
+
 def quick_start(rest_url: str) -> str:
     return f"""
 Hisaab is up. REST base URL: {rest_url}
@@ -43,6 +48,7 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 def run(stop: threading.Event) -> int:
     with Stack(echo=True) as stack:
         print(quick_start(stack.rest_url), flush=True)
+        print(metrics_endpoints(stack), flush=True)
         otps = OtpFeed(stack.otp_log)
         while not stop.wait(0.5):
             for record in otps.poll():

@@ -116,6 +116,7 @@ class Stack:
         startup_timeout: float = 60.0,
         background_nice: int = 0,
         processes: Mapping[str, int] | None = None,
+        trace_daemon: tuple[str, int] | None = None,
     ) -> None:
         """
         ports: gateway, gateway_admin and service names to ports (see free_ports()).
@@ -144,6 +145,9 @@ class Stack:
         if unknown or any(n < 1 for n in self.processes.values()):
             raise ValueError(f"processes: unknown services {sorted(unknown)} or a count below 1")
         self.extra_ports: dict[str, list[int]] = {}
+        self.trace_daemon = trace_daemon
+        # Process name -> the port of its Prometheus endpoint (HISAAB_METRICS_PORT).
+        self.metrics_ports: dict[str, int] = {}
         self.supervisor = Supervisor(self.data_dir / "logs", echo=echo, grace=self._grace() + 5)
         self._exit = contextlib.ExitStack()
         self.postgres: RunningPostgres | None = None
@@ -168,6 +172,14 @@ class Stack:
 
     def address(self, service: str) -> str:
         return f"{LOCALHOST}:{self.ports.services[service]}"
+
+    def metrics_url(self, process: str) -> str:
+        """``http://…/metrics`` of a process (a service, ``expense-2``, or a worker)."""
+        return f"http://{LOCALHOST}:{self.metrics_ports[process]}/metrics"
+
+    def _metrics_env(self, process: str) -> dict[str, str]:
+        self.metrics_ports[process] = free_port()
+        return {"HISAAB_METRICS_PORT": str(self.metrics_ports[process]), "HISAAB_METRICS_ADDRESS": LOCALHOST}
 
     def service_ports(self, service: str) -> list[int]:
         """The ports of every process of ``service``, the one other services call first."""
@@ -276,8 +288,8 @@ class Stack:
         started = []
         for spec in self.services:  # start all first: they boot in parallel
             for i, port in enumerate(self.service_ports(spec.name)):
-                env = {**self.service_env, "HISAAB_GRPC_PORT": str(port)}
                 name = spec.name if i == 0 else f"{spec.name}-{i + 1}"
+                env = {**self.service_env, "HISAAB_GRPC_PORT": str(port), **self._metrics_env(name)}
                 proc = self.supervisor.start_python_module(name, spec.module, env, cwd=REPO_ROOT)
                 started.append((spec, proc, port))
         for spec, proc, port in started:
@@ -291,7 +303,7 @@ class Stack:
         for spec in self.workers:
             path = self.heartbeat_file(spec.name)
             path.unlink(missing_ok=True)  # a stale file from a killed run must not count as ready
-            env = {**self.service_env, "HISAAB_HEARTBEAT_FILE": str(path)}
+            env = {**self.service_env, "HISAAB_HEARTBEAT_FILE": str(path), **self._metrics_env(spec.name)}
             proc = self.supervisor.start_python_module(
                 spec.name, spec.module, env, cwd=REPO_ROOT, nice=self.background_nice
             )
@@ -300,7 +312,7 @@ class Stack:
             wait_until_file(proc, path, timeout=self.startup_timeout)
 
     def _start_gateway(self) -> None:
-        from tools.gateway.envoy_config import build_config  # written alongside the services
+        from tools.gateway.envoy_config import build_config, tracing  # written alongside the services
 
         if not DESCRIPTOR.exists():
             raise FileNotFoundError(f"{DESCRIPTOR} is missing: run `make gen` first")
@@ -309,6 +321,7 @@ class Stack:
             str(DESCRIPTOR),
             self.ports.gateway,
             self.ports.gateway_admin,
+            trace_to=tracing(self.trace_daemon, 1.0) if self.trace_daemon else None,
         )
         config_path = self.data_dir / "envoy.json"
         config_path.write_text(json.dumps(config, indent=2))

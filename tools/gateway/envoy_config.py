@@ -39,6 +39,8 @@ _DOWNSTREAM_CONNECTIONS = (
 )
 _HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
+_XRAY = "type.googleapis.com/envoy.config.trace.v3.XRayConfig"
+
 Endpoint = tuple[str, int | str]
 # A service's upstream: one (host, port), or a list of them (one per local process).
 Upstream = Endpoint | Sequence[Endpoint]
@@ -113,6 +115,32 @@ def _cluster(name: str, endpoints: Sequence[Endpoint]) -> dict[str, Any]:
     }
 
 
+def tracing(daemon: Endpoint, sample_rate: float) -> dict[str, Any]:
+    """Envoy's X-Ray tracer, to the X-Ray daemon protocol (UDP) of the collector.
+
+    X-Ray rather than Envoy's OpenTelemetry tracer, for two reasons: it continues the
+    trace API Gateway starts (``X-Amzn-Trace-Id``), which the OpenTelemetry tracer
+    ignores, and it makes X-Ray trace ids (the first 32 bits are the start time), where
+    the OpenTelemetry tracer's random ids are not. The header it sends upstream is read
+    by the services (libs.telemetry). ``sample_rate`` is the share of new traces kept,
+    beyond the first each second; a trace that arrives with a decision keeps it.
+    """
+    host, port = daemon
+    manifest = {"version": 2, "default": {"fixed_target": 1, "rate": sample_rate}, "rules": []}
+    return {
+        "provider": {
+            "name": "envoy.tracers.xray",
+            "typed_config": {
+                "@type": _XRAY,
+                "segment_name": "hisaab-gateway",
+                "daemon_endpoint": {"protocol": "UDP", "address": host, "port_value": port},
+                "sampling_rule_manifest": {"inline_string": json.dumps(manifest)},
+                "segment_fields": {"origin": "AWS::EKS::Container"},
+            },
+        },
+    }
+
+
 def build_config(
     upstreams: Mapping[str, Upstream],
     descriptor_path: str,
@@ -120,9 +148,11 @@ def build_config(
     admin_port: int | str = GATEWAY_ADMIN_PORT,
     *,
     admin_address: str = "127.0.0.1",
+    trace_to: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``upstreams`` maps a service short name (see libs.catalog) to (host, port), or to a
-    list of them for a service run as several processes."""
+    list of them for a service run as several processes; ``trace_to`` is ``tracing(...)``
+    or None for no traces."""
     specs = [s for s in SERVICES if s.name in upstreams]
     unknown = set(upstreams) - {s.name for s in specs}
     if unknown:
@@ -146,6 +176,7 @@ def build_config(
         "stat_prefix": "rest",
         "codec_type": "AUTO",
         "generate_request_id": True,
+        **({"tracing": trace_to} if trace_to else {}),
         "normalize_path": True,
         "merge_slashes": True,
         "common_http_protocol_options": {"idle_timeout": "300s"},
