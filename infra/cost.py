@@ -10,6 +10,7 @@ follows the request rate, never below the configured minimum.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ import yaml
 HERE = Path(__file__).resolve().parent
 SIZES = (10_000, 100_000, 1_000_000)
 SECONDS_PER_MONTH = 30 * 24 * 3600
+# Written by `make bench` (tools/bench/capacity_bench.py): requests per second per vCPU measured.
+CAPACITY_FILE = HERE / "capacity.json"
 
 Template = Mapping[str, Any]
 
@@ -29,8 +32,15 @@ def load_prices(path: Path = HERE / "prices.yaml") -> dict[str, Any]:
     return yaml.safe_load(path.read_text())  # type: ignore[no-any-return]
 
 
-def load_usage(path: Path = HERE / "usage.yaml") -> dict[str, float]:
-    return yaml.safe_load(path.read_text())  # type: ignore[no-any-return]
+def load_usage(path: Path = HERE / "usage.yaml", capacity: Path = CAPACITY_FILE) -> dict[str, float]:
+    """The written assumptions; what one vCPU serves comes from ``make bench`` once it was
+    measured (``capacity.json``), else from the assumption in ``usage.yaml``."""
+    usage: dict[str, float] = yaml.safe_load(path.read_text())
+    if capacity.exists():
+        measured = json.loads(capacity.read_text()).get("requests_per_second_per_vcpu")
+        if measured:
+            usage["requests_per_second_per_vcpu"] = float(measured)
+    return usage
 
 
 @dataclass(frozen=True)
@@ -200,7 +210,12 @@ def synthesize(env: str, phase: int) -> tuple[list[Template], int]:
 
 def report(env: str = "prod") -> str:
     prices, usage = load_prices(), load_usage()
-    lines = [f"Monthly AWS bill, {env}, {prices['region']} list prices as of {prices['as_of']} (USD)", ""]
+    source = f"measured, {CAPACITY_FILE.name}" if CAPACITY_FILE.exists() else "assumed, usage.yaml"
+    lines = [
+        f"Monthly AWS bill, {env}, {prices['region']} list prices as of {prices['as_of']} (USD)",
+        f"Nodes sized at {usage['requests_per_second_per_vcpu']:g} requests/s per vCPU ({source})",
+        "",
+    ]
     header = f"{'':34}" + "".join(f"{f'{mau:,} MAU':>14}" for mau in SIZES)
     for phase in (1, 2, 3):
         templates, regions = synthesize(env, phase)

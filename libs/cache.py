@@ -5,12 +5,19 @@ delete error is dropped. After an error, reads and writes skip Redis for a
 short while so an outage costs no timeouts on the hot path; deletes
 (invalidations) are always attempted. Cached values carry a TTL, which
 bounds how long a value that missed its invalidation during an outage can live.
+
+A request that will read several keys can read them ahead in one round trip
+(``read_ahead``); each one is then answered from memory the first time it is read
+in that request, and from Valkey after that, so nothing is kept past the moment
+the request would have read it anyway.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from contextvars import ContextVar, Token
 
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
@@ -23,6 +30,11 @@ from libs.metrics import caches
 log = logging.getLogger("hisaab.cache")
 
 SKIP_AFTER_ERROR_SECONDS = 2.0
+
+# Keys read ahead by the current request (a task of its own): value, or None for a miss.
+# Keys name the one Valkey every service shares.
+_AHEAD: ContextVar[dict[str, bytes | None] | None] = ContextVar("hisaab_cache_read_ahead", default=None)
+ReadAhead = Token[dict[str, bytes | None] | None]
 
 # Values written by set_versioned are "<version>|<payload>"; an older version never
 # replaces a newer one, whatever order racing writers arrive in.
@@ -73,6 +85,11 @@ class Cache:
         self._skip_until = time.monotonic() + SKIP_AFTER_ERROR_SECONDS
 
     async def get(self, key: str) -> bytes | None:
+        ahead = _AHEAD.get()
+        if ahead is not None and key in ahead:
+            value = ahead.pop(key)
+            caches.read(key, "miss" if value is None else "hit")
+            return value
         client = self._usable()
         if client is None:
             if self._client is not None:
@@ -87,6 +104,20 @@ class Cache:
         found = value if isinstance(value, bytes) else None
         caches.read(key, "miss" if found is None else "hit")
         return found
+
+    async def read_ahead(self, keys: Sequence[str]) -> ReadAhead | None:
+        """Reads ``keys`` in one round trip for the rest of the current request: the next
+        ``get`` of each, from any Cache, is answered with what was read here. End it with
+        ``end_read_ahead``; None when nothing was read (Valkey unavailable)."""
+        client = self._usable()
+        if client is None or not keys:
+            return None
+        try:
+            values = await client.mget(list(keys))
+        except (RedisError, OSError) as err:
+            self._failed("mget", err)
+            return None
+        return _AHEAD.set({k: v if isinstance(v, bytes) else None for k, v in zip(keys, values, strict=True)})
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         client = self._usable()
@@ -148,3 +179,8 @@ class Cache:
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+
+
+def end_read_ahead(token: ReadAhead | None) -> None:
+    if token is not None:
+        _AHEAD.reset(token)

@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from libs import logs, telemetry
 from libs.auth.jwks import JwksCache
 from libs.auth.verifier import TokenVerifier
+from libs.loop import run as run_loop
 from libs.metrics import export as metrics_export
 from libs.rpc.descriptors import MethodRules, method_rules
 from libs.rpc.pipeline import ServerPipeline
@@ -124,4 +125,4 @@ def run(app_factory: Callable[[], Awaitable[ServiceApp]]) -> None:
     async def main() -> None:
         await serve(await app_factory())
 
-    asyncio.run(main())
+    run_loop(main())

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import grpc
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from hisaab.group.v1 import group_pb2, group_pb2_grpc
 
 from libs.cache import Cache
@@ -62,6 +62,17 @@ class Roster:
 
 def _key(group_id: str) -> str:
     return f"{_PREFIX}:{group_id}"
+
+
+def keys_for_request(request: Message) -> list[str]:
+    """The roster a call about a group reads: that of the group its resource name starts with
+    (``parent``, ``group`` or ``name``), for the gate to read ahead (``libs.cache``)."""
+    for field in ("parent", "group", "name"):
+        value = getattr(request, field, None)
+        if isinstance(value, str) and value.startswith("groups/"):
+            group_id = value.split("/", 2)[1]
+            return [_key(group_id)] if group_id else []
+    return []
 
 
 class RosterCache:

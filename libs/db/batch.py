@@ -26,6 +26,7 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 _DEFERRED = "hisaab.deferred_statements"
+_DRIVER = "hisaab.driver_connection"
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,12 @@ class Statement:
 
 
 async def _driver(conn: AsyncConnection) -> DriverConnection[Any]:
-    raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
+    # ``conn.info`` lives as long as the driver connection (SQLAlchemy clears it when it
+    # replaces one), so the lookup, a hop through SQLAlchemy's greenlet, is done once.
+    driver = conn.info.get(_DRIVER)
+    if driver is None:
+        raw = await conn.get_raw_connection()
+        driver = conn.info[_DRIVER] = raw.driver_connection
     assert isinstance(driver, DriverConnection)
     return driver
 

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from libs import logs, telemetry
+from libs.loop import run as run_loop
 from libs.metrics import export as metrics_export
 from libs.settings import env_var, telemetry_settings
 
@@ -76,7 +77,7 @@ def run_worker(name: str, main: Callable[[asyncio.Event, Heartbeat], Awaitable[N
             metrics_export.shutdown()
             telemetry.shutdown()
 
-    asyncio.run(runner())
+    run_loop(runner())
 
 
 async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from hisaab.expense.v1 import expense_pb2_grpc
 
 from libs import aws
 from libs import settings as settings_mod
 from libs.clients.features.install import gate_interceptor
-from libs.clients.rosters import RosterCache
+from libs.clients.rosters import RosterCache, keys_for_request
 from libs.db.database import Database
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
@@ -61,7 +62,8 @@ async def build() -> ServiceApp:
         await settlement_channel.close(None)
 
     return ServiceApp(
-        gate=gate_interceptor,
+        # Gated calls name a group: its roster comes with the caller's entitlements.
+        gate=partial(gate_interceptor, read_ahead=keys_for_request),
         settings=settings,
         register=lambda server: expense_pb2_grpc.add_ExpenseServiceServicer_to_server(servicer, server),
         on_stop=[db.close, rosters.close, close_channels],

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 # (component, what its command line contains), first match wins.
 _PARTS = (
     ("notification-worker", "services.notification.worker"),
+    ("scan-worker", "services.expense.scan.worker"),
     ("outbox-relay", "outbox_relay"),
     ("scheduler", "libs.jobs.scheduler"),
     ("aws-emulator", "moto.server"),
@@ -31,13 +33,26 @@ def _component(cmdline: str) -> str | None:
     return None
 
 
-def snapshot() -> dict[str, float]:
-    """Seconds of CPU (user + system) per component; this process counts as the load generator."""
+def postmaster_pid(data_dir: Path) -> int | None:
+    """The PostgreSQL server of a local stack (``<data_dir>/postgres``), which runs detached."""
+    try:
+        return int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def snapshot(roots: Iterable[int] = ()) -> dict[str, float]:
+    """Seconds of CPU (user + system) per component; this process counts as the load generator.
+
+    Only this process's descendants and those of ``roots`` (a detached server such as
+    PostgreSQL) count: other stacks running on the same machine are not ours to measure.
+    """
     if not sys.platform.startswith("linux"):
         return {}
     tick = os.sysconf("SC_CLK_TCK")
     me = os.getpid()
-    totals: dict[str, float] = {}
+    mine = {me, *roots}
+    found: dict[int, tuple[int, float, str]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -46,10 +61,25 @@ def snapshot() -> dict[str, float]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue  # exited meanwhile
-        name = "load generator" if int(entry.name) == me else _component(cmdline)
+        found[int(entry.name)] = (int(stat[1]), (int(stat[11]) + int(stat[12])) / tick, cmdline)
+    totals: dict[str, float] = {}
+    for pid, (_, seconds, cmdline) in found.items():
+        if not _descends(pid, mine, found):
+            continue
+        name = "load generator" if pid == me else _component(cmdline)
         if name is not None:
-            totals[name] = totals.get(name, 0.0) + (int(stat[11]) + int(stat[12])) / tick
+            totals[name] = totals.get(name, 0.0) + seconds
     return totals
+
+
+def _descends(pid: int, roots: set[int], table: dict[int, tuple[int, float, str]]) -> bool:
+    seen = 0
+    while pid > 1 and seen < 64:
+        if pid in roots:
+            return True
+        pid = table[pid][0] if pid in table else 0
+        seen += 1
+    return False
 
 
 def per_operation(before: dict[str, float], after: dict[str, float], operations: int) -> dict[str, float]:

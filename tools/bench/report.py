@@ -58,6 +58,20 @@ def _ledger() -> str:
     return ledger_bench.markdown(ledger_bench.run())
 
 
+def _capacity() -> str:
+    from tools.bench import capacity_bench
+
+    results = capacity_bench.run()
+    capacity_bench.write_capacity(results, machine())
+    return capacity_bench.markdown(results)
+
+
+def _outbox() -> str:
+    from tools.bench import outbox_bench
+
+    return outbox_bench.markdown(outbox_bench.run())
+
+
 def _gate() -> str:
     from tools.bench import gate_bench
 
@@ -111,6 +125,8 @@ def _scan() -> str:
 
 SECTIONS: dict[str, Callable[[], str]] = {
     "ledger": _ledger,
+    "capacity": _capacity,
+    "outbox": _outbox,
     "gate": _gate,
     "simplify": _simplify,
     "scan": _scan,

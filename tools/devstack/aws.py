@@ -54,7 +54,9 @@ def _accepting(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def start_aws_emulator(data_dir: Path, *, nice: int = 0) -> RunningAws:
+def start_aws_emulator(
+    data_dir: Path, *, nice: int = 0, timeout: float = _START_TIMEOUT_SECONDS
+) -> RunningAws:
     external = os.environ.get("AWS_ENDPOINT_URL")
     if external:
         return RunningAws(external, aws_environment(external))
@@ -67,7 +69,7 @@ def start_aws_emulator(data_dir: Path, *, nice: int = 0) -> RunningAws:
         log_path=data_dir / "logs" / "aws.log",
         nice=nice,
     )
-    deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+    deadline = time.monotonic() + timeout
     while not _accepting(port):
         if not proc.alive() or time.monotonic() > deadline:
             failure = proc.failure("the AWS emulator did not start")

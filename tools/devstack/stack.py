@@ -234,7 +234,9 @@ class Stack:
             self._exit.callback(drop_database, self.postgres.admin_url, self.fresh_database)
         self.valkey = start_valkey(self.data_dir)
         self._exit.callback(self.valkey.stop)
-        self.aws = start_aws_emulator(self.data_dir, nice=self.background_nice)
+        self.aws = start_aws_emulator(
+            self.data_dir, nice=self.background_nice, timeout=max(60.0, self.startup_timeout)
+        )
         self._exit.callback(self.aws.stop)
         self.resources = aws_resources.bootstrap(
             endpoint=self.aws.endpoint_url, region_name=self.aws.env["AWS_REGION"], credentials=self.aws.env

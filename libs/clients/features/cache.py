@@ -8,9 +8,10 @@ holdings change on their own (the earliest expiry), so a missed invalidation
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
-from libs.cache import Cache
+from libs.cache import Cache, ReadAhead
 from libs.clients.features import keys
 from libs.clients.features.holdings import Holdings
 
@@ -32,6 +33,10 @@ class EntitlementCache:
         except (ValueError, KeyError, TypeError):
             log.warning("unreadable entitlements cache entry; refetching", extra={"user": user_id})
             return None
+
+    async def read_ahead(self, user_id: str, others: Sequence[str] = ()) -> ReadAhead | None:
+        """The user's entry and ``others`` (keys the request reads next) in one round trip."""
+        return await self._cache.read_ahead([keys.entitlements(user_id), *others])
 
     async def put(self, user_id: str, holdings: Holdings, now: datetime) -> None:
         ttl = MAX_TTL_SECONDS

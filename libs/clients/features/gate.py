@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,7 @@ from typing import Any
 import grpc
 
 from libs.auth.caller import current_caller
+from libs.cache import ReadAhead, end_read_ahead
 from libs.clients.features import keys
 from libs.clients.features.cache import EntitlementCache
 from libs.clients.features.counter import Outcome, QuotaCounter
@@ -111,6 +112,11 @@ class FeatureGate:
         self._catalog: Catalog | None = None
         self._catalog_until = 0.0
         self._catalog_lock = asyncio.Lock()
+
+    async def read_ahead(self, user_id: str, others: Sequence[str] = ()) -> ReadAhead | None:
+        """The caller's cached entitlements and the keys the call reads next, in one round trip
+        (``libs.cache``); end it with ``end_read_ahead``."""
+        return await self._cache.read_ahead(user_id, others)
 
     async def holdings(self, user_id: str) -> Holdings:
         cached = await self._cache.get(user_id)
@@ -214,14 +220,19 @@ def _request_id(request: Any) -> str:
 
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+# The cache keys a call will read after the gate, from its request (e.g. its group's roster).
+ReadAheadKeys = Callable[[Any], Sequence[str]]
 
 
 class GateInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Wraps only the methods the contract gates; must come after ``ServerPipeline``."""
 
-    def __init__(self, gate: FeatureGate, rules: Mapping[str, MethodRules]):
+    def __init__(
+        self, gate: FeatureGate, rules: Mapping[str, MethodRules], read_ahead: ReadAheadKeys | None = None
+    ):
         self.gate = gate
         self._rules = {path: r for path, r in rules.items() if is_gated(r)}
+        self._read_ahead = read_ahead
 
     async def intercept_service(
         self,
@@ -240,12 +251,20 @@ class GateInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
 
     def _wrap(self, inner: Behavior, rules: MethodRules) -> Behavior:
         gate = self.gate
+        read_ahead = self._read_ahead
 
         async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             caller = current_caller()
             if caller is None:
                 raise Unauthenticated("sign in first")
-            ticket = await gate.admit(rules, caller.user_id)
+            ahead = await gate.read_ahead(caller.user_id, read_ahead(request) if read_ahead else ())
+            try:
+                return await admitted(request, context, caller.user_id)
+            finally:
+                end_read_ahead(ahead)
+
+        async def admitted(request: Any, context: grpc.aio.ServicerContext[Any, Any], user_id: str) -> Any:
+            ticket = await gate.admit(rules, user_id)
             if ticket is None:
                 return await inner(request, context)
             try:

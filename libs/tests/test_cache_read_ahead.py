@@ -1,0 +1,81 @@
+"""A request reads the keys it needs in one round trip; each is answered from that read
+once, and from Valkey after, so nothing read ahead outlives the moment it was needed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hisaab.expense.v1 import expense_pb2
+from hisaab.settlement.v1 import settlement_pb2
+
+from libs.cache import Cache, end_read_ahead
+from libs.clients.rosters import keys_for_request
+from tools.devstack.stack import Stack
+
+
+@pytest.mark.integration
+async def test_keys_read_ahead_answer_the_next_get_once(stack: Stack) -> None:
+    assert stack.valkey is not None
+    reader = Cache(stack.valkey.url, prefix="test-ahead")
+    other = Cache(stack.valkey.url, prefix="roster")
+    writer = Cache(stack.valkey.url, prefix="test-ahead")
+    held, absent = reader.key("held"), reader.key("absent")
+    await writer.set(held, b"before", 30)
+    await writer.delete(absent)
+
+    token = await reader.read_ahead([held, absent])
+    assert token is not None
+    try:
+        await writer.set(held, b"after", 30)
+        await writer.set(absent, b"now here", 30)
+        # Answered from the read ahead, by any Cache on the same server...
+        assert await other.get(held) == b"before"
+        assert await reader.get(absent) is None
+        # ...and only once: the next read goes to Valkey.
+        assert await reader.get(held) == b"after"
+        assert await reader.get(absent) == b"now here"
+    finally:
+        end_read_ahead(token)
+    for cache in (reader, other, writer):
+        await cache.close()
+
+
+@pytest.mark.integration
+async def test_a_read_ahead_belongs_to_its_own_request(stack: Stack) -> None:
+    assert stack.valkey is not None
+    cache = Cache(stack.valkey.url, prefix="test-ahead-task")
+    key = cache.key("k")
+    await cache.set(key, b"old", 30)
+    ready, changed = asyncio.Event(), asyncio.Event()
+
+    async def request_that_reads_ahead() -> bytes | None:
+        token = await cache.read_ahead([key])
+        try:
+            ready.set()
+            await changed.wait()
+            return await cache.get(key)
+        finally:
+            end_read_ahead(token)
+
+    async def another_request() -> bytes | None:
+        await ready.wait()
+        await cache.set(key, b"new", 30)
+        changed.set()
+        return await cache.get(key)
+
+    first, second = await asyncio.gather(request_that_reads_ahead(), another_request())
+    assert (first, second) == (b"old", b"new")
+    await cache.close()
+
+
+def test_the_roster_read_ahead_is_that_of_the_group_the_call_names() -> None:
+    gid = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    assert keys_for_request(expense_pb2.CreateExpenseRequest(parent=f"groups/{gid}")) == [f"roster:{gid}"]
+    assert keys_for_request(settlement_pb2.GetGroupBalancesRequest(group=f"groups/{gid}")) == [
+        f"roster:{gid}"
+    ]
+    named = expense_pb2.GetExpenseRequest(name=f"groups/{gid}/expenses/e1")
+    assert keys_for_request(named) == [f"roster:{gid}"]
+    assert keys_for_request(expense_pb2.CreateExpenseRequest(parent="users/me")) == []
+    assert keys_for_request(expense_pb2.CreateExpenseRequest()) == []
