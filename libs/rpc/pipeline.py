@@ -21,6 +21,7 @@ from libs.auth.caller import Caller, reset_caller, reset_method, set_caller, set
 from libs.auth.verifier import TokenVerifier
 from libs.errors import DomainError, Unauthenticated, internal_status, to_status
 from libs.rpc.descriptors import MethodRules
+from libs.rpc.internal import internal_caller
 
 log = logging.getLogger("hisaab.rpc")
 
@@ -110,6 +111,8 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self, rules: MethodRules, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Caller | None:
         token = bearer_token(context.invocation_metadata())  # type: ignore[arg-type]
+        if rules.internal:
+            return await internal_caller(self._verifier, rules, token, context.invocation_metadata())  # type: ignore[arg-type]
         if token is None:
             if rules.public:
                 return None

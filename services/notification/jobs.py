@@ -11,8 +11,8 @@ from hisaab.expense.v1 import expense_pb2, expense_pb2_grpc
 from hisaab.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 from libs import clock, wire
+from libs.auth.service_identity import ServiceToken
 from libs.errors import Unavailable
-from services.notification.identity import ServiceToken
 
 # Generating many occurrences or expiring many entitlements takes longer than a normal call.
 JOB_DEADLINE_SECONDS = 120.0
