@@ -87,6 +87,11 @@ class Settings:
         return self.peers[name]
 
 
+def local_service_client_id(service: str) -> str:
+    """The fixed client id of a service's own identity with the local issuer."""
+    return f"hisaab-service-{service}"
+
+
 def _service_clients(provider: str) -> dict[str, str]:
     """HISAAB_SERVICE_CLIENT_IDS: ``<service>=<client id>`` pairs, comma-separated (one
     Cognito app client per service). Locally each service's client id is fixed."""
@@ -94,7 +99,7 @@ def _service_clients(provider: str) -> dict[str, str]:
 
     raw = env_var("HISAAB_SERVICE_CLIENT_IDS")
     if not raw and provider == "local":
-        return {f"hisaab-service-{s.name}": s.name for s in SERVICES}
+        return {local_service_client_id(s.name): s.name for s in SERVICES}
     clients: dict[str, str] = {}
     for pair in filter(None, (p.strip() for p in raw.split(","))):
         service, sep, client = (part.strip() for part in pair.partition("="))

@@ -90,12 +90,11 @@ class ServiceToken:
     def _client_credentials(self) -> tuple[str, int]:
         url = env_var("HISAAB_SERVICE_TOKEN_URL")
         client_id = self._client_id()
-        secret_variable = f"HISAAB_SERVICE_CLIENT_SECRET_{self.service.upper()}"
-        secret = env_var(secret_variable)
+        secret = env_var("HISAAB_SERVICE_CLIENT_SECRET")
         if not (url and client_id and secret):
             raise RuntimeError(
                 f"HISAAB_SERVICE_TOKEN_URL, {self.service}'s client id in HISAAB_SERVICE_CLIENT_IDS "
-                f"and {secret_variable} are required"
+                "and HISAAB_SERVICE_CLIENT_SECRET are required"
             )
         answer = httpx.post(
             url,

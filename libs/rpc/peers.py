@@ -10,7 +10,7 @@ explains why and how the receiver checks both). Metadata a caller sets itself wi
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 
@@ -22,10 +22,16 @@ from libs.settings import Settings
 from libs.telemetry import client_interceptors
 
 
+class Identity(Protocol):
+    """What a channel needs of a service identity (``ServiceToken``): a current token."""
+
+    def token(self) -> str: ...
+
+
 class _Identify(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
     """Adds the caller's identity (see the module docstring) and a default deadline to every call."""
 
-    def __init__(self, default_timeout: float, identity: ServiceToken | None):
+    def __init__(self, default_timeout: float, identity: Identity | None):
         self._timeout = default_timeout
         self._identity = identity
 
@@ -59,7 +65,7 @@ class _Identify(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
 
 
 def channel(
-    address: str, *, default_timeout: float = 3.0, identity: ServiceToken | None = None
+    address: str, *, default_timeout: float = 3.0, identity: Identity | None = None
 ) -> grpc.aio.Channel:
     """A channel to ``address``; internal methods need ``identity`` (see :func:`peer_channel`)."""
     return grpc.aio.insecure_channel(

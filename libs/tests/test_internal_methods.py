@@ -193,7 +193,7 @@ class FixedIdentity:
 
 
 async def test_the_peers_channel_sends_its_identity_and_the_user(address: str) -> None:
-    ch = channel(address, identity=FixedIdentity("group"))  # type: ignore[arg-type]
+    ch = channel(address, identity=FixedIdentity("group"))
     stub = auth_pb2_grpc.AuthServiceStub(ch)
     try:
         alone = await stub.BatchGetUsers(auth_pb2.BatchGetUsersRequest())
