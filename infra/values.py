@@ -15,6 +15,7 @@ from typing import Any
 from infra.config import EnvConfig
 from infra.stacks.edge import LISTENER_PORT
 from libs.aws import Resources
+from libs.catalog import SERVICES
 
 
 class MissingOutput(KeyError):
@@ -71,14 +72,16 @@ def chart_values(config: EnvConfig, outputs: Mapping[str, str]) -> dict[str, Any
         email_sender=config.email_sender,
         scheduler_role_arn=out("SchedulerRoleArn"),
     )
-    service_client = out("ServiceClientId")
+    service_clients = ",".join(f"{s.name}={out(f'{s.name.title()}ServiceClientId')}" for s in SERVICES)
     external: dict[str, Any] = {
         "enabled": True,
         "databaseSecret": out("DatabaseSecretName"),
         "databaseReaderHost": out("DatabaseReaderHost"),
         # The primary's writer, or in the second region its member (write forwarding).
         "databaseWriterHost": out("DatabaseWriterHost"),
-        "envSecrets": [out("PaymentSecretName"), out("ServiceClientSecretName"), out("PageTokenSecretName")],
+        "envSecrets": [out("PaymentSecretName"), out("PageTokenSecretName")],
+        # Each service's own client secret reaches only that service's pods (and its workers).
+        "identitySecrets": {s.name: out(f"{s.name.title()}ServiceSecretName") for s in SERVICES},
     }
     if config.cache:
         external |= {"cacheSecret": out("CacheSecretName"), "cacheHost": out("CacheHost")}
@@ -95,11 +98,10 @@ def chart_values(config: EnvConfig, outputs: Mapping[str, str]) -> dict[str, Any
             },
             "extraEnv": {
                 **resources.env(),
-                # notification-service's own identity (client credentials) and the
-                # clients every service accepts as a service caller.
+                # Where services fetch their own identity (client credentials), and
+                # which client is which service (the receiver's check).
                 "HISAAB_SERVICE_TOKEN_URL": out("ServiceTokenUrl"),
-                "HISAAB_SERVICE_CLIENT_ID": service_client,
-                "HISAAB_SERVICE_CLIENT_IDS": service_client,
+                "HISAAB_SERVICE_CLIENT_IDS": service_clients,
             },
         },
         "secrets": {"redis": {"enabled": config.cache}},

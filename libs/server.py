@@ -58,7 +58,7 @@ def build_server(app: ServiceApp) -> tuple[grpc.aio.Server, Any]:
         jwks,
         issuer=settings.jwt_issuer,
         client_id=settings.jwt_client_id,
-        service_client_ids=settings.service_client_ids,
+        service_clients=settings.service_clients,
     )
     rules = method_rules(settings.service.grpc_service)
     interceptors: list[Any] = [

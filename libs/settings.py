@@ -113,7 +113,8 @@ class Settings:
     jwks_url: str
     jwt_issuer: str
     jwt_client_id: str
-    service_client_ids: frozenset[str]
+    # Client id -> short service name: the clients whose internal-scope tokens are service identities.
+    service_clients: dict[str, str]
     auth_provider: str
     cognito_user_pool_id: str
     cognito_client_id: str
@@ -127,6 +128,28 @@ class Settings:
 
     def peer(self, name: str) -> str:
         return self.peers[name]
+
+
+def local_service_client_id(service: str) -> str:
+    """The fixed client id of a service's own identity with the local issuer."""
+    return f"hisaab-service-{service}"
+
+
+def _service_clients(provider: str) -> dict[str, str]:
+    """HISAAB_SERVICE_CLIENT_IDS: ``<service>=<client id>`` pairs, comma-separated (one
+    Cognito app client per service). Locally each service's client id is fixed."""
+    from libs.catalog import SERVICES
+
+    raw = env_var("HISAAB_SERVICE_CLIENT_IDS")
+    if not raw and provider == "local":
+        return {local_service_client_id(s.name): s.name for s in SERVICES}
+    clients: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
+        service, sep, client = (part.strip() for part in pair.partition("="))
+        if not sep or not service or not client:
+            raise SettingsError(f"HISAAB_SERVICE_CLIENT_IDS entries are <service>=<client id>, not {pair!r}")
+        clients[client] = service
+    return clients
 
 
 def load(service_name: str) -> Settings:
@@ -168,9 +191,7 @@ def load(service_name: str) -> Settings:
         jwks_url=jwks_url,
         jwt_issuer=issuer,
         jwt_client_id=client_id,
-        service_client_ids=frozenset(
-            c.strip() for c in env_var("HISAAB_SERVICE_CLIENT_IDS").split(",") if c.strip()
-        ),
+        service_clients=_service_clients(provider),
         auth_provider=provider,
         cognito_user_pool_id=pool,
         cognito_client_id=env_var("HISAAB_COGNITO_CLIENT_ID"),

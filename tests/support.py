@@ -140,3 +140,10 @@ def parse_time(text: str) -> datetime:
 def random_phone() -> str:
     # Indian mobile numbers start 6-9; the rest is random so tests never collide.
     return f"+9198{uuid.uuid4().int % 10**8:08d}"
+
+
+def service_token(stack: Stack, service: str) -> str:
+    """An access token of ``service``'s own identity, as the stack's services mint it."""
+    from tools.devstack.identity import service_token as mint
+
+    return mint(stack.data_dir, service)

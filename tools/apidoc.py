@@ -19,6 +19,7 @@ from pathlib import Path
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 from hisaab.common.v1 import options_pb2
+from hisaab.options.v1 import internal_pb2
 
 ROOT = Path(__file__).resolve().parent.parent
 DESCRIPTOR = ROOT / "gen" / "hisaab.pb"
@@ -51,6 +52,7 @@ class Rpc:
     feature: str  # requires_feature, or ""
     quota_key: str
     quota_lifted_by: str
+    callers: tuple[str, ...] = ()  # (hisaab.options.v1.internal).callers
 
     @property
     def internal(self) -> bool:
@@ -62,6 +64,8 @@ class Rpc:
 
     def needs(self) -> str:
         parts: list[str] = []
+        if self.callers:
+            parts.append("callers: " + ", ".join(self.callers))
         if self.public:
             parts.append("public")
         if self.feature:
@@ -143,6 +147,7 @@ def services(files: Iterable[descriptor_pb2.FileDescriptorProto]) -> Iterator[Se
                         feature=opts.Extensions[options_pb2.requires_feature],
                         quota_key=quota.key,
                         quota_lifted_by=quota.lifted_by_feature,
+                        callers=tuple(opts.Extensions[internal_pb2.internal].callers),
                     )
                 )
             yield Service(full, comments.get((_SERVICE_FIELD, s_idx), ""), tuple(rpcs))
@@ -197,8 +202,9 @@ def render(fds: descriptor_pb2.FileDescriptorSet) -> str:
         "`x-quota-reset` (RFC 3339). Daily quotas reset at midnight in the business",
         "time zone (`HISAAB_BUSINESS_TIME_ZONE`, India by default: 18:30 UTC).",
         "",
-        "Internal RPCs have no REST binding: they are called by other services,",
-        "job handlers and admin tooling over gRPC only.",
+        "Internal RPCs have no REST binding: they answer over gRPC only, and only",
+        "the services each one names (its callers), which present their own service",
+        "identity; an app user's token is refused with PERMISSION_DENIED.",
         "",
         "**Compatibility.** `v1` only grows: new services, methods, fields, enum values",
         "and optional parameters. Removing or renumbering a field, changing its type or",

@@ -12,6 +12,7 @@ from constructs import Construct
 from infra.config import EnvConfig
 from infra.stacks.nag import suppress
 from libs.auth.caller import INTERNAL_SCOPE
+from libs.catalog import SERVICES
 
 
 class AuthStack(Stack):
@@ -88,8 +89,9 @@ class AuthStack(Stack):
             refresh_token_validity=Duration.days(30),
         )
 
-        # notification-service calls other services as itself (client credentials,
-        # docs/async.md): a confidential client limited to the internal scope.
+        # Each service calls the others' internal methods as itself (client credentials,
+        # libs/auth/service_identity.py): one confidential client per service, limited to
+        # the internal scope, so the token's client_id proves which service is calling.
         server_id, scope_name = INTERNAL_SCOPE.split("/")
         internal = cognito.ResourceServerScope(
             scope_name=scope_name, scope_description="service-to-service RPCs"
@@ -99,33 +101,40 @@ class AuthStack(Stack):
             "Domain",
             cognito_domain=cognito.CognitoDomainOptions(domain_prefix=f"{config.name}-{self.account}"),
         )
-        self.service_client = self.user_pool.add_client(
-            "Service",
-            user_pool_client_name=f"{config.name}-service",
-            generate_secret=True,
-            o_auth=cognito.OAuthSettings(
-                flows=cognito.OAuthFlows(client_credentials=True),
-                scopes=[cognito.OAuthScope.resource_server(server, internal)],
-            ),
-            access_token_validity=Duration.hours(1),
-            enable_token_revocation=True,
-        )
-        # Reaches the notification pods as HISAAB_SERVICE_CLIENT_SECRET (External Secrets, envSecrets).
-        self.service_client_secret = secretsmanager.Secret(
-            self,
-            "ServiceClientSecret",
-            secret_name=f"{config.name}/service-client",
-            # The data key: the External Secrets role may decrypt with it.
-            encryption_key=key,
-            secret_object_value={"HISAAB_SERVICE_CLIENT_SECRET": self.service_client.user_pool_client_secret},
-        )
-        suppress(
-            self.service_client_secret,
-            {
-                "AwsSolutions-SMG4": "Cognito generates the client secret and cannot rotate it in place; "
-                "rotating means a new client (docs/deploy.md)."
-            },
-        )
+        self.service_clients: dict[str, cognito.UserPoolClient] = {}
+        self.service_client_secrets: dict[str, secretsmanager.Secret] = {}
+        for service in SERVICES:
+            title = service.name.title()
+            client = self.user_pool.add_client(
+                f"{title}Service",
+                user_pool_client_name=f"{config.name}-{service.name}",
+                generate_secret=True,
+                o_auth=cognito.OAuthSettings(
+                    flows=cognito.OAuthFlows(client_credentials=True),
+                    scopes=[cognito.OAuthScope.resource_server(server, internal)],
+                ),
+                access_token_validity=Duration.hours(1),
+                enable_token_revocation=True,
+            )
+            # Reaches only this service's pods as HISAAB_SERVICE_CLIENT_SECRET
+            # (External Secrets, externalSecrets.identitySecrets in the chart).
+            secret = secretsmanager.Secret(
+                self,
+                f"{title}ServiceSecret",
+                secret_name=f"{config.name}/identity-{service.name}",
+                # The data key: the External Secrets role may decrypt with it.
+                encryption_key=key,
+                secret_object_value={"HISAAB_SERVICE_CLIENT_SECRET": client.user_pool_client_secret},
+            )
+            suppress(
+                secret,
+                {
+                    "AwsSolutions-SMG4": "Cognito generates the client secret and cannot rotate it in place; "
+                    "rotating means a new client (docs/deploy.md)."
+                },
+            )
+            self.service_clients[service.name] = client
+            self.service_client_secrets[service.name] = secret
         # CDK reads the generated client secret with a small custom resource (one Lambda).
         suppress(
             self,
@@ -141,9 +150,15 @@ class AuthStack(Stack):
             ("UserPoolId", self.user_pool.user_pool_id),
             ("AppClientId", self.app_client.user_pool_client_id),
             ("JwksUrl", self.jwks_url),
-            ("ServiceClientId", self.service_client.user_pool_client_id),
             ("ServiceTokenUrl", f"{self.domain.base_url()}/oauth2/token"),
-            ("ServiceClientSecretName", self.service_client_secret.secret_name),
+            *(
+                (f"{s.title()}ServiceClientId", c.user_pool_client_id)
+                for s, c in self.service_clients.items()
+            ),
+            *(
+                (f"{s.title()}ServiceSecretName", secret.secret_name)
+                for s, secret in self.service_client_secrets.items()
+            ),
         ):
             CfnOutput(self, name, value=value)
 

@@ -15,6 +15,10 @@ class Caller:
     user_id: str
     token: str
     claims: Mapping[str, Any] = field(default_factory=dict)
+    # The service whose own identity this is ("notification"); empty for a user.
+    service: str = ""
+    # For a user: the service that relayed the user's call to an internal method.
+    via: str = ""
 
     @property
     def user_name(self) -> str:
@@ -64,9 +68,14 @@ def has_internal_scope(claims: Mapping[str, Any]) -> bool:
     return INTERNAL_SCOPE in str(claims.get("scope", "")).split()
 
 
+def subject(service: str) -> str:
+    """The caller id of a service acting for itself (``service:notification``): never a user id."""
+    return f"service:{service}"
+
+
 def is_internal(caller: Caller | None) -> bool:
-    """Whether the caller is one of our own services (a token with the internal scope)."""
-    return caller is not None and has_internal_scope(caller.claims)
+    """Whether the caller is one of our own services acting for itself (no user behind it)."""
+    return caller is not None and bool(caller.service)
 
 
 def require_internal() -> Caller:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
 
-from libs.auth.caller import Caller, has_internal_scope
+from libs.auth.caller import Caller, has_internal_scope, subject
 from libs.auth.jwks import JwksCache
 from libs.errors import Unauthenticated
 
@@ -34,14 +34,15 @@ class TokenVerifier:
         *,
         issuer: str,
         client_id: str,
-        service_client_ids: frozenset[str] = frozenset(),
+        service_clients: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._jwks = jwks
         self._issuer = issuer
         self._client_id = client_id
-        # Our services' own app clients (client-credentials tokens); only with the internal scope.
-        self._service_client_ids = service_client_ids
+        # Our services' own clients (client id -> service name): their tokens carry the
+        # internal scope, and the client id, signed by the issuer, proves which service it is.
+        self._service_clients = dict(service_clients or {})
         # token -> (caller, monotonic time until which it stands), least recently used first
         self._verified: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
         self._clock = clock
@@ -93,8 +94,12 @@ class TokenVerifier:
         if claims.get("token_use") != "access":
             raise Unauthenticated("an access token is required")
         client = claims.get("client_id")
-        # Our services' own clients are accepted only with the internal scope.
-        internal = client in self._service_client_ids and has_internal_scope(claims)
-        if client != self._client_id and not internal:
+        service = self._service_clients.get(client) if isinstance(client, str) else None
+        if has_internal_scope(claims):
+            # Only a service's own client may hold the internal scope; the app's never does.
+            if service is None:
+                raise Unauthenticated("the internal scope is only for service clients")
+            return Caller(user_id=subject(service), token=token, claims=claims, service=service)
+        if client != self._client_id:
             raise Unauthenticated("token issued to another client")
         return Caller(user_id=str(claims["sub"]), token=token, claims=claims)

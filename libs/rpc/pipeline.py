@@ -22,6 +22,7 @@ from libs.auth.verifier import TokenVerifier
 from libs.errors import DomainError, Unauthenticated, internal_status, to_status
 from libs.metrics.rpc import RPC
 from libs.rpc.descriptors import MethodRules
+from libs.rpc.internal import internal_caller
 
 log = logging.getLogger("hisaab.rpc")
 
@@ -112,6 +113,8 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self, rules: MethodRules, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Caller | None:
         token = bearer_token(context.invocation_metadata())  # type: ignore[arg-type]
+        if rules.internal:
+            return await internal_caller(self._verifier, rules, token, context.invocation_metadata())  # type: ignore[arg-type]
         if token is None:
             if rules.public:
                 return None

@@ -166,14 +166,28 @@ async def test_service_clients_need_the_internal_scope(key: rsa.RSAPrivateKey) -
         JwksCache(Source([_jwk(key, "k1")])),
         issuer=ISSUER,
         client_id=CLIENT,
-        service_client_ids=frozenset({"svc"}),
+        service_clients={"svc": "notification"},
     )
     internal = await v.verify(sign(key, claims(client_id="svc", sub="svc", scope="hisaab/internal")))
-    assert internal.user_id == "svc"
+    assert (internal.user_id, internal.service) == ("service:notification", "notification")
     with pytest.raises(Unauthenticated):
         await v.verify(sign(key, claims(client_id="svc", sub="svc")))  # no internal scope
     with pytest.raises(Unauthenticated):
         await v.verify(sign(key, claims(client_id="other", scope="hisaab/internal")))  # unknown client
+
+
+async def test_the_app_client_never_carries_the_internal_scope(key: rsa.RSAPrivateKey) -> None:
+    v = TokenVerifier(
+        JwksCache(Source([_jwk(key, "k1")])),
+        issuer=ISSUER,
+        client_id=CLIENT,
+        service_clients={"svc": "notification"},
+    )
+    user = await v.verify(sign(key, claims()))
+    assert user.service == ""
+    with pytest.raises(Unauthenticated):
+        # A user cannot pass for a service by asking for the scope or naming one as subject.
+        await v.verify(sign(key, claims(sub="service:notification", scope="hisaab/internal")))
 
 
 class CountingVerifier(TokenVerifier):

@@ -12,7 +12,7 @@ from libs import settings as settings_mod
 from libs.clients.features.install import gate_interceptor
 from libs.clients.rosters import RosterCache, keys_for_request
 from libs.db.database import Database
-from libs.rpc.peers import channel
+from libs.rpc.peers import peer_channel
 from libs.server import ServiceApp
 from services.expense.files import receipts
 from services.expense.files.usecases import FileUseCases
@@ -32,9 +32,9 @@ from services.expense.usecases import ExpenseUseCases
 async def build() -> ServiceApp:
     settings = settings_mod.load("expense")
     db = Database(settings.database_url, settings.database_reader_url, application_name="hisaab-expense")
-    group_channel = channel(settings.peer("group"), default_timeout=settings.peer_timeout_seconds)
-    auth_channel = channel(settings.peer("auth"), default_timeout=settings.peer_timeout_seconds)
-    settlement_channel = channel(settings.peer("settlement"), default_timeout=settings.peer_timeout_seconds)
+    group_channel = peer_channel(settings, "group")
+    auth_channel = peer_channel(settings, "auth")
+    settlement_channel = peer_channel(settings, "settlement")
     rosters = RosterCache.from_url(settings.redis_url)
     groups = GroupDirectory(group_channel, rosters)
     usecases = ExpenseUseCases(db, groups, DisplayNames(auth_channel), presets=GroupPresets(group_channel))

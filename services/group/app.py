@@ -8,7 +8,7 @@ from libs import settings as settings_mod
 from libs.clients.features.install import gate_interceptor
 from libs.clients.rosters import RosterCache
 from libs.db.database import Database
-from libs.rpc.peers import channel
+from libs.rpc.peers import peer_channel
 from libs.server import ServiceApp
 from services.group.peers import AuthDirectory, SettlementBalances
 from services.group.preset_usecases import PresetUseCases
@@ -19,8 +19,8 @@ from services.group.usecases import GroupUseCases
 async def build() -> ServiceApp:
     settings = settings_mod.load("group")
     db = Database(settings.database_url, settings.database_reader_url, application_name="hisaab-group")
-    auth_channel = channel(settings.peer("auth"), default_timeout=settings.peer_timeout_seconds)
-    settlement_channel = channel(settings.peer("settlement"), default_timeout=settings.peer_timeout_seconds)
+    auth_channel = peer_channel(settings, "auth")
+    settlement_channel = peer_channel(settings, "settlement")
     rosters = RosterCache.from_url(settings.redis_url)
     usecases = GroupUseCases(db, AuthDirectory(auth_channel), SettlementBalances(settlement_channel), rosters)
     servicer = GroupServicer(usecases, PresetUseCases(db), db)

@@ -14,10 +14,9 @@ from libs import settings as settings_mod
 from libs.clients.features.install import gate_interceptor
 from libs.db.database import Database
 from libs.jobs.analytics import analytics_job
-from libs.rpc.peers import channel
+from libs.rpc.peers import identity_of, peer_channel
 from libs.server import ServiceApp
 from libs.settings import Settings
-from services.notification.identity import ServiceToken
 from services.notification.jobs import external_jobs
 from services.notification.peers import AuthDirectory, SettlementBalances
 from services.notification.servicer import NotificationServicer
@@ -42,12 +41,10 @@ def assemble(*, pool_size: int = 10, name: str = "hisaab-notification") -> Parts
     db = Database(
         settings.database_url, settings.database_reader_url, pool_size=pool_size, application_name=name
     )
-    identity = ServiceToken(settings)
-
-    def peer(service: str) -> grpc.aio.Channel:
-        return channel(settings.peer(service), default_timeout=settings.peer_timeout_seconds)
-
-    auth, settlement, expense, pricing = peer("auth"), peer("settlement"), peer("expense"), peer("pricing")
+    identity = identity_of(settings)
+    auth, settlement, expense, pricing = (
+        peer_channel(settings, p) for p in ("auth", "settlement", "expense", "pricing")
+    )
     jobs: dict[str, Callable[[datetime], Awaitable[int]]] = external_jobs(
         expense, pricing, settlement, identity
     )

@@ -12,8 +12,8 @@ from hisaab.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
 from libs import clock, wire
+from libs.auth.service_identity import ServiceToken
 from libs.errors import Unavailable
-from services.notification.identity import ServiceToken
 
 # Generating many occurrences or expiring many entitlements takes longer than a normal call.
 JOB_DEADLINE_SECONDS = 120.0

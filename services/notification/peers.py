@@ -8,9 +8,9 @@ import grpc
 from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
 from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
+from libs.auth.service_identity import ServiceToken
 from libs.clients.users import UserDirectory, batches
 from libs.errors import Unavailable
-from services.notification.identity import ServiceToken
 from services.notification.ports import Device, Profile
 
 log = logging.getLogger("hisaab.notification.peers")

@@ -9,7 +9,7 @@ from libs.cache import Cache
 from libs.clients.features.install import gate_interceptor
 from libs.clients.rosters import RosterCache
 from libs.db.database import Database
-from libs.rpc.peers import channel
+from libs.rpc.peers import peer_channel
 from libs.server import ServiceApp
 from services.settlement.balance_cache import BalanceCache
 from services.settlement.peers import GroupDirectory, UserProfiles
@@ -22,8 +22,8 @@ async def build() -> ServiceApp:
     settings = settings_mod.load("settlement")
     db = Database(settings.database_url, settings.database_reader_url, application_name="hisaab-settlement")
     cache = Cache(settings.redis_url, prefix="settlement")
-    group_channel = channel(settings.peer("group"), default_timeout=settings.peer_timeout_seconds)
-    auth_channel = channel(settings.peer("auth"), default_timeout=settings.peer_timeout_seconds)
+    group_channel = peer_channel(settings, "group")
+    auth_channel = peer_channel(settings, "auth")
     rosters = RosterCache(cache)  # one client and one outage window for both caches
     usecases = SettlementUseCases(
         db,

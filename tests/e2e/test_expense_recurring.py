@@ -10,10 +10,8 @@ from google.type import date_pb2
 from hisaab.expense.v1 import expense_pb2, expense_pb2_grpc
 
 from libs import clock
-from libs.settings import LOCAL_CLIENT_ID, LOCAL_ISSUER
-from services.auth.providers.local import LocalIssuer
 from tests.e2e.test_expense_files import group_of
-from tests.support import Api, Session
+from tests.support import Api, Session, service_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.clock]
 
@@ -23,8 +21,7 @@ def _date(d: date) -> dict[str, int]:
 
 
 def _service_token(api: Api) -> str:
-    issuer = LocalIssuer(api.stack.data_dir, issuer=LOCAL_ISSUER, client_id=LOCAL_CLIENT_ID)
-    return issuer.mint_access_token("service:test", scope="hisaab/internal")
+    return service_token(api.stack, "notification")  # the job runner
 
 
 def _run(api: Api, token: str, day: date, group: str) -> expense_pb2.GenerateRecurringOccurrencesResponse:

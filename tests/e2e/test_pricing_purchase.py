@@ -12,7 +12,7 @@ import pytest
 from hisaab.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 from tests.contract.test_contract import KNOWN_FEATURES
-from tests.support import Api, Session
+from tests.support import Api, Session, service_token
 
 pytestmark = pytest.mark.e2e
 
@@ -134,7 +134,7 @@ def test_webhook_without_a_valid_signature_is_refused(api: Api) -> None:
     assert refused.status_code == 401, refused.text
 
 
-def test_internal_rpcs_are_for_admins_or_the_user_themself(api: Api) -> None:
+def test_internal_rpcs_are_for_services_and_the_user_they_relay(api: Api) -> None:
     asha, ravi = api.sign_in(), api.sign_in()
     with grpc.insecure_channel(api.stack.address("pricing")) as channel:
         stub = pricing_pb2_grpc.PricingServiceStub(channel)
@@ -142,16 +142,21 @@ def test_internal_rpcs_are_for_admins_or_the_user_themself(api: Api) -> None:
         with pytest.raises(grpc.RpcError) as denied:
             stub.UpsertPack(pricing_pb2.UpsertPackRequest(pack=pricing_pb2.Pack(key="free")), metadata=auth)
         assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
-        with pytest.raises(grpc.RpcError) as other:
-            stub.CheckEntitlements(
-                pricing_pb2.CheckEntitlementsRequest(user=f"users/{ravi.user_id}"), metadata=auth
-            )
-        assert other.value.code() == grpc.StatusCode.PERMISSION_DENIED
         with pytest.raises(grpc.RpcError) as job:
             stub.ExpireEntitlements(pricing_pb2.ExpireEntitlementsRequest(), metadata=auth)
         assert job.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        # expense-service's feature gate asks for the user it relays, and only for them.
+        relayed = (
+            ("authorization", f"Bearer {service_token(api.stack, 'expense')}"),
+            ("x-hisaab-user", asha.access_token),
+        )
+        with pytest.raises(grpc.RpcError) as other:
+            stub.CheckEntitlements(
+                pricing_pb2.CheckEntitlementsRequest(user=f"users/{ravi.user_id}"), metadata=relayed
+            )
+        assert other.value.code() == grpc.StatusCode.PERMISSION_DENIED
         own = stub.CheckEntitlements(
             pricing_pb2.CheckEntitlementsRequest(user=f"users/{asha.user_id}", quotas=["expenses_per_day"]),
-            metadata=auth,
+            metadata=relayed,
         )
         assert list(own.granted) == [] and own.quotas[0].allowed

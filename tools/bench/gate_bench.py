@@ -38,6 +38,7 @@ from libs.clients.features.gate import FeatureGate
 from libs.clients.features.source import GrpcPricingSource
 from libs.rpc.descriptors import MethodRules
 from libs.rpc.peers import channel
+from tools.devstack.identity import StackIdentity
 from tools.devstack.stack import Stack, free_ports
 
 FEATURE = MethodRules("/bench/Feature", False, "receipts", "", "", True)
@@ -96,7 +97,8 @@ async def _measure(
     stack: Stack, paid: tuple[str, str], free: tuple[str, str], n: int
 ) -> dict[str, dict[str, float]]:
     assert stack.valkey is not None
-    pricing = channel(stack.address("pricing"))
+    # The gate calls pricing as expense-service does: its identity, relaying the user.
+    pricing = channel(stack.address("pricing"), identity=StackIdentity(stack.data_dir, "expense"))
     gate = FeatureGate(
         GrpcPricingSource(pricing),
         EntitlementCache(Cache(stack.valkey.url, prefix=keys.PREFIX)),
@@ -104,7 +106,7 @@ async def _measure(
     )
 
     def as_user(user: tuple[str, str]) -> None:
-        set_caller(Caller(user[0], user[1]))  # the peers channel forwards this token to pricing
+        set_caller(Caller(user[0], user[1]))  # the peers channel relays this user to pricing
 
     async def feature() -> None:
         await gate.admit(FEATURE, paid[0])

@@ -132,6 +132,11 @@ seccompProfile:
 {{- end }}
 {{- end }}
 
+{{/* The Secret holding one service's own client secret (its service identity in AWS). */}}
+{{- define "hisaab.identitySecret" -}}
+{{ printf "hisaab-identity-%s" . }}
+{{- end }}
+
 {{/* Settings every Python workload reads (services and the migration job). */}}
 {{- define "hisaab.commonConfig" -}}
 HISAAB_ENV: {{ .Values.config.env | quote }}

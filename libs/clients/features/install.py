@@ -11,7 +11,7 @@ from libs.clients.features.counter import QuotaCounter
 from libs.clients.features.gate import FeatureGate, GateInterceptor, ReadAheadKeys, is_gated
 from libs.clients.features.source import GrpcPricingSource
 from libs.rpc.descriptors import MethodRules
-from libs.rpc.peers import channel
+from libs.rpc.peers import peer_channel
 from libs.settings import Settings
 
 
@@ -22,7 +22,7 @@ def gate_interceptor(
     ``read_ahead``: the cache keys a gated call reads next, fetched with the caller's entitlements."""
     if not any(is_gated(r) for r in rules.values()):
         return None
-    pricing = channel(settings.peer("pricing"), default_timeout=settings.peer_timeout_seconds)
+    pricing = peer_channel(settings, "pricing")
     gate = FeatureGate(
         GrpcPricingSource(pricing),
         EntitlementCache(Cache(settings.redis_url, prefix=keys.PREFIX)),

@@ -1,10 +1,21 @@
-"""The service's own identity for calls it makes with no user behind them (queue and job work).
+"""Each service's own identity: the token it presents to call a peer's internal methods.
 
-Locally the token is minted with the local issuer's signing key (dev/test
-only; settings refuse the local provider in staging/prod) for the subject
-``service:notification``: it passes every service's verifier like any access
-token, and cannot collide with a user id. With Cognito it is an OAuth2
-client-credentials token of the service's own app client.
+A service proves who it is with an access token that carries the internal scope
+and was issued to that service's own client id:
+
+- with Cognito, each service has its own confidential app client and fetches an
+  OAuth2 client-credentials token (``HISAAB_SERVICE_TOKEN_URL``, its client id
+  in ``HISAAB_SERVICE_CLIENT_IDS`` and its secret in
+  ``HISAAB_SERVICE_CLIENT_SECRET_<NAME>``); the token's ``client_id`` names the
+  service, and no other service holds the secret;
+- locally (dev/test only; settings refuse the local provider in staging/prod) the
+  token is minted with the local issuer's signing key for the service's fixed
+  local client id (``libs.settings``).
+
+The receiver maps the client id back to a service name (``Settings.service_clients``,
+``libs.auth.verifier``), so the name is proven by the issuer's signature, never
+by a claim the caller chose. Tokens are cached until shortly before they expire:
+one mint or token request per service every few minutes, not per call.
 """
 
 from __future__ import annotations
@@ -20,11 +31,10 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from libs.auth.caller import INTERNAL_SCOPE
+from libs.auth.caller import INTERNAL_SCOPE, subject
 from libs.auth.jwks import thumbprint
 from libs.settings import Settings, env_var
 
-SUBJECT = "service:notification"
 TTL_SECONDS = 900
 REFRESH_BEFORE_SECONDS = 120
 
@@ -36,8 +46,11 @@ class _Cached:
 
 
 class ServiceToken:
-    def __init__(self, settings: Settings, *, key_path: Path | None = None):
+    """The access token of one service (``settings.service.name`` unless ``service`` is given)."""
+
+    def __init__(self, settings: Settings, *, service: str | None = None, key_path: Path | None = None):
         self._settings = settings
+        self.service = service or settings.service.name
         self._key_path = key_path or settings.data_dir / "auth" / "jwt-signing-key.pem"
         self._cached = _Cached()
 
@@ -54,14 +67,17 @@ class ServiceToken:
     def metadata(self) -> list[tuple[str, str]]:
         return [("authorization", f"Bearer {self.token()}")]
 
+    def _client_id(self) -> str:
+        return next((c for c, s in self._settings.service_clients.items() if s == self.service), "")
+
     def _mint_local(self) -> tuple[str, int]:
         key = serialization.load_pem_private_key(self._key_path.read_bytes(), password=None)
         public_jwk: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))  # type: ignore[arg-type]
         now = int(time.time())
         claims = {
             "iss": self._settings.jwt_issuer,
-            "sub": SUBJECT,
-            "client_id": self._settings.jwt_client_id,
+            "sub": subject(self.service),
+            "client_id": self._client_id(),
             "token_use": "access",
             "scope": INTERNAL_SCOPE,
             "iat": now,
@@ -73,12 +89,12 @@ class ServiceToken:
 
     def _client_credentials(self) -> tuple[str, int]:
         url = env_var("HISAAB_SERVICE_TOKEN_URL")
-        client_id = env_var("HISAAB_SERVICE_CLIENT_ID")
+        client_id = self._client_id()
         secret = env_var("HISAAB_SERVICE_CLIENT_SECRET")
         if not (url and client_id and secret):
             raise RuntimeError(
-                "HISAAB_SERVICE_TOKEN_URL, HISAAB_SERVICE_CLIENT_ID and "
-                "HISAAB_SERVICE_CLIENT_SECRET are required"
+                f"HISAAB_SERVICE_TOKEN_URL, {self.service}'s client id in HISAAB_SERVICE_CLIENT_IDS "
+                "and HISAAB_SERVICE_CLIENT_SECRET are required"
             )
         answer = httpx.post(
             url,
