@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests import clock
-from tests.support import LEDGER_PROCESSES, Api
+from tests.support import LEDGER_PROCESSES, SIGN_IN_LIMITS_ENV, Api
 from tools.devstack.stack import Stack, free_ports
 
 ORDER_VARIABLE = "HISAAB_TEST_ORDER"
@@ -49,6 +49,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "HISAAB_SHUTDOWN_GRACE_SECONDS": "2",
             "HISAAB_SHUTDOWN_DRAIN_SECONDS": "0",
             "HISAAB_LOG_LEVEL": "WARNING",
+            **SIGN_IN_LIMITS_ENV,
         },
         processes=LEDGER_PROCESSES,
     ) as running:
