@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests import clock
-from tests.support import LEDGER_PROCESSES, Api
+from tests.support import LEDGER_PROCESSES, SIGN_IN_LIMITS_ENV, Api
 from tests.telemetry_receiver import TelemetryReceiver
 from tools.devstack.stack import Stack, free_ports
 
@@ -62,6 +62,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, telemetry_receiver: Telemetr
             "OTEL_EXPORTER_OTLP_ENDPOINT": telemetry_receiver.otlp_endpoint,
             "HISAAB_TRACE_SAMPLE_RATIO": "1",
             "OTEL_BSP_SCHEDULE_DELAY": "200",
+            **SIGN_IN_LIMITS_ENV,
         },
         processes=LEDGER_PROCESSES,
         trace_daemon=("127.0.0.1", telemetry_receiver.xray_port),

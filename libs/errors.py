@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "hisaab.app"
@@ -78,6 +78,17 @@ class ResourceExhausted(DomainError):
     reason = "QUOTA_EXCEEDED"
 
 
+class RetryLater(DomainError):
+    """Refused for now (a rate limit): RESOURCE_EXHAUSTED with a RetryInfo saying when to retry."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after_seconds: int, *, reason: str | None = None):
+        super().__init__(message, reason=reason, metadata={"retry_after_seconds": str(retry_after_seconds)})
+        self.retry_after_seconds = retry_after_seconds
+
+
 class Unavailable(DomainError):
     code = grpc.StatusCode.UNAVAILABLE
     reason = "UNAVAILABLE"
@@ -97,6 +108,9 @@ def to_status(error: DomainError) -> status_pb2.Status:
             field=error.field, description=error.description
         )
         details.append(_pack(error_details_pb2.BadRequest(field_violations=[violation])))
+    if isinstance(error, RetryLater):
+        delay = duration_pb2.Duration(seconds=error.retry_after_seconds)
+        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
 
 

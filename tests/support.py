@@ -20,6 +20,20 @@ from tools.devstack.stack import Stack
 # chart's minimum replicas, so no answer may depend on one process's memory.
 LEDGER_PROCESSES = {"expense": 2, "settlement": 2}
 
+# The suite's sign-in limits. Every test signs in from 127.0.0.1, so that address is
+# exempt from the per-address limits; the limit tests pose as other clients through
+# X-Forwarded-For, which the gateway trusts one hop deep as it does behind API Gateway.
+# Codes to one small country are capped low so that cap can be reached; the resend
+# interval is short so a test can open a second challenge for one number.
+SMS_CAPPED_REGION = "IS"
+SMS_CAPPED_REGION_PER_DAY = 3
+RESEND_AFTER_SECONDS = 5
+SIGN_IN_LIMITS_ENV = {
+    "HISAAB_UNLIMITED_ADDRESSES": "127.0.0.1,::1",
+    "HISAAB_SMS_PER_COUNTRY_PER_DAY": f"{SMS_CAPPED_REGION}={SMS_CAPPED_REGION_PER_DAY}",
+    "HISAAB_RESEND_AFTER_SECONDS": str(RESEND_AFTER_SECONDS),
+}
+
 
 @dataclass
 class Session:

@@ -241,6 +241,19 @@ class EdgeStack(Stack):
             )
             for index, group in enumerate(MANAGED_RULE_GROUPS)
         ]
+
+        def exact_path(path: str) -> wafv2.CfnWebACL.StatementProperty:
+            return wafv2.CfnWebACL.StatementProperty(
+                byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                    field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+                    positional_constraint="EXACTLY",
+                    search_string=path,
+                    text_transformations=[
+                        wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+                    ],
+                )
+            )
+
         auth_paths = wafv2.CfnWebACL.StatementProperty(
             byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
                 field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
@@ -249,8 +262,13 @@ class EdgeStack(Stack):
                 text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
             )
         )
+        per_method = [
+            (f"per-ip-{path.rsplit(':', 1)[1]}", limit, exact_path(path))
+            for path, limit in limits.WAF_PER_IP_METHOD.items()
+        ]
         for priority, (name, limit, scope) in enumerate(
             (
+                *per_method,
                 ("per-ip-sign-in", limits.WAF_PER_IP_AUTH, auth_paths),
                 ("per-ip-all", limits.WAF_PER_IP_ALL, None),
             ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import boto3
 from hisaab.auth.v1 import auth_pb2_grpc
 
+from libs import limits
 from libs import settings as settings_mod
 from libs.auth.jwks import JwksCache
 from libs.clients.features.install import gate_interceptor
@@ -14,6 +15,7 @@ from services.auth.providers import IdentityProvider
 from services.auth.providers.cognito import CognitoProvider
 from services.auth.providers.local import LocalIssuer
 from services.auth.servicer import AuthServicer
+from services.auth.throttle import SignInThrottle
 from services.auth.usecases import AuthUseCases
 
 
@@ -34,7 +36,8 @@ async def build() -> ServiceApp:
         provider = CognitoProvider(
             client, user_pool_id=settings.cognito_user_pool_id, client_id=settings.cognito_client_id
         )
-    servicer = AuthServicer(AuthUseCases(db, provider), public_jwks)
+    throttle = SignInThrottle(limits.load())
+    servicer = AuthServicer(AuthUseCases(db, provider, throttle), public_jwks)
     return ServiceApp(
         gate=gate_interceptor,
         settings=settings,

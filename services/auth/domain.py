@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from libs import validation
+from libs import limits, validation
 
 CODE_LENGTH = 6
 CODE_TTL = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
-RESEND_AFTER = timedelta(seconds=30)
-MAX_CHALLENGES_PER_HOUR = 10
+RESEND_AFTER = timedelta(seconds=limits.DEFAULT_RESEND_AFTER_SECONDS)
+MAX_CHALLENGES_PER_HOUR = limits.STARTS_PER_DESTINATION.limit
 ACCESS_TOKEN_TTL = timedelta(hours=1)
 REFRESH_TOKEN_TTL = timedelta(days=30)
 
@@ -78,14 +78,28 @@ class Challenge:
         return None
 
 
-def resend_wait(last_sent: datetime | None, sent_last_hour: int, now: datetime) -> int:
+def resend_wait(
+    last_sent: datetime | None,
+    sent_last_hour: int,
+    now: datetime,
+    *,
+    resend_after: timedelta = RESEND_AFTER,
+    per_hour: int = MAX_CHALLENGES_PER_HOUR,
+) -> int:
     """Seconds the contact must wait before another code may be sent (0 = now)."""
-    if sent_last_hour >= MAX_CHALLENGES_PER_HOUR:
+    if sent_last_hour >= per_hour:
         return 3600
     if last_sent is None:
         return 0
-    remaining = (last_sent + RESEND_AFTER - now).total_seconds()
+    remaining = (last_sent + resend_after - now).total_seconds()
     return max(0, int(remaining + 0.999))
+
+
+def sms_region(contact: Contact) -> str:
+    """The ISO 3166 region a phone number belongs to ("IN"), "ZZ" when unknown."""
+    import phonenumbers
+
+    return phonenumbers.region_code_for_number(phonenumbers.parse(contact.value, None)) or "ZZ"
 
 
 def new_refresh_token() -> str:

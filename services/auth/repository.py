@@ -257,3 +257,54 @@ async def delete_device(conn: AsyncConnection, user_id: str, device_id: str) -> 
         text("DELETE FROM auth.devices WHERE id = :id AND user_id = :u"), {"id": device_id, "u": user_id}
     )
     return bool(result.rowcount)
+
+
+async def lock_destination(conn: AsyncConnection, contact: Contact) -> None:
+    """Serialise sign-in starts for one destination until the transaction ends."""
+    await conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"sign-in:{contact.value}"}
+    )
+
+
+async def take_from_window(
+    conn: AsyncConnection, scope: str, key: str, start: datetime, end: datetime, limit: int
+) -> bool:
+    """Count one hit in the window unless it already holds ``limit``; False when full.
+
+    One statement: concurrent callers queue on the row, so a window never exceeds its limit.
+    """
+    row = (
+        await conn.execute(
+            text(
+                "INSERT INTO auth.sign_in_counters AS c (scope, key, window_start, window_end, hits) "
+                "VALUES (:s, :k, :start, :end, 1) "
+                "ON CONFLICT (scope, key, window_start) DO UPDATE SET hits = c.hits + 1 "
+                "WHERE c.hits < :limit RETURNING hits"
+            ),
+            {"s": scope, "k": key, "start": start, "end": end, "limit": limit},
+        )
+    ).first()
+    return row is not None
+
+
+async def give_back(conn: AsyncConnection, scope: str, key: str, start: datetime) -> None:
+    await conn.execute(
+        text(
+            "UPDATE auth.sign_in_counters SET hits = hits - 1 "
+            "WHERE scope = :s AND key = :k AND window_start = :start AND hits > 0"
+        ),
+        {"s": scope, "k": key, "start": start},
+    )
+
+
+async def forget_windows_before(conn: AsyncConnection, instant: datetime) -> None:
+    await conn.execute(text("DELETE FROM auth.sign_in_counters WHERE window_end < :t"), {"t": instant})
+
+
+async def set_challenge_secret(
+    conn: AsyncConnection, challenge_id: str, code_hash: bytes | None, provider_state: str
+) -> None:
+    await conn.execute(
+        text("UPDATE auth.otp_challenges SET code_hash = :h, provider_state = :s WHERE id = :id"),
+        {"id": challenge_id, "h": code_hash, "s": provider_state},
+    )

@@ -10,6 +10,7 @@ from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
 from libs import etag, names, validation, wire
 from libs.auth.caller import require_caller
 from libs.errors import InvalidArgument
+from libs.rpc.client_address import client_address
 from services.auth.domain import Channel, Contact
 from services.auth.repository import USER_FIELDS, DeviceRow, UserRow
 from services.auth.usecases import AuthUseCases, SignedIn
@@ -82,7 +83,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     ) -> auth_pb2.StartSignInResponse:
         contact = _contact(request)
         locale = validation.locale(request.locale) if request.locale else "en-IN"
-        started = await self._uc.start_sign_in(contact, locale)
+        started = await self._uc.start_sign_in(contact, locale, client_address(context))
         return auth_pb2.StartSignInResponse(
             challenge_id=started.challenge_id,
             channel=auth_pb2.SMS if contact.channel is Channel.SMS else auth_pb2.EMAIL,
@@ -95,7 +96,8 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     async def VerifySignIn(self, request: auth_pb2.VerifySignInRequest, context: Any) -> auth_pb2.Session:
         if not request.challenge_id:
             raise InvalidArgument("challenge_id", "is required")
-        return _session(await self._uc.verify_sign_in(request.challenge_id, request.code))
+        verified = await self._uc.verify_sign_in(request.challenge_id, request.code, client_address(context))
+        return _session(verified)
 
     async def RefreshSession(self, request: auth_pb2.RefreshSessionRequest, context: Any) -> auth_pb2.Session:
         return _session(await self._uc.refresh(request.refresh_token))

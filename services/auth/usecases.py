@@ -17,6 +17,7 @@ from services.auth import domain, repository
 from services.auth.domain import Contact
 from services.auth.providers import CodeRejected, IdentityProvider, Tokens
 from services.auth.repository import DeviceRow, UserRow
+from services.auth.throttle import DestinationLimited, SignInThrottle
 
 
 class OtpInvalid(DomainError):
@@ -24,13 +25,6 @@ class OtpInvalid(DomainError):
 
     code = _grpc.StatusCode.INVALID_ARGUMENT
     reason = "OTP_INVALID"
-
-
-class OtpThrottled(DomainError):
-    import grpc as _grpc
-
-    code = _grpc.StatusCode.RESOURCE_EXHAUSTED
-    reason = "OTP_THROTTLED"
 
 
 @dataclass(frozen=True)
@@ -49,40 +43,53 @@ class SignedIn:
 
 
 class AuthUseCases:
-    def __init__(self, db: Database, provider: IdentityProvider, *, clock: Clock = now):
+    def __init__(
+        self, db: Database, provider: IdentityProvider, throttle: SignInThrottle, *, clock: Clock = now
+    ):
         self._db = db
         self._provider = provider
+        self._throttle = throttle
         self._now = clock
 
-    async def start_sign_in(self, contact: Contact, locale: str) -> StartedSignIn:
+    async def start_sign_in(self, contact: Contact, locale: str, address: str) -> StartedSignIn:
         now = self._now()
+        # Counted on its own, refused or not: a script hammering one number still spends its budget.
         async with self._db.transaction() as conn:
-            last, count = await repository.recent_challenges(conn, contact, now - timedelta(hours=1))
-        wait = domain.resend_wait(last, count, now)
-        if wait:
-            raise OtpThrottled(
-                f"a code was sent recently; try again in {wait} seconds",
-                metadata={"retry_after_seconds": str(wait)},
-            )
-        subject = await self._existing_or_new_subject(contact)
+            await self._throttle.per_address(conn, "start", address, now)
         challenge_id = str(uuid.uuid4())
-        started = await self._provider.start(challenge_id, contact, subject, locale)
         expires = now + domain.CODE_TTL
         async with self._db.transaction() as conn:
-            await repository.insert_challenge(
-                conn, challenge_id, contact, started.code_hash, started.provider_state, expires
+            # One start per destination at a time: the resend rule and the country cap are
+            # checked and the challenge recorded before any concurrent start can look.
+            await repository.lock_destination(conn, contact)
+            last, count = await repository.recent_challenges(conn, contact, now - timedelta(hours=1))
+            wait = self._throttle.resend_wait(last, count, now)
+            if wait:
+                raise DestinationLimited(f"a code was sent recently; try again in {wait} seconds", wait)
+            if contact.channel is domain.Channel.SMS:
+                await self._throttle.sms_to_country(conn, contact, now)
+            await repository.insert_challenge(conn, challenge_id, contact, None, "", expires)
+        # The code goes out after the reservation is committed; no transaction is open meanwhile.
+        subject = await self._existing_or_new_subject(contact)
+        started = await self._provider.start(challenge_id, contact, subject, locale)
+        async with self._db.transaction() as conn:
+            await repository.set_challenge_secret(
+                conn, challenge_id, started.code_hash, started.provider_state
             )
         business.otp_sent(contact.channel.value)
-        return StartedSignIn(challenge_id, contact, expires, int(domain.RESEND_AFTER.total_seconds()))
+        return StartedSignIn(challenge_id, contact, expires, self._throttle.settings.resend_after_seconds)
 
     async def _existing_or_new_subject(self, contact: Contact) -> str:
         async with self._db.read() as conn:
             user = await repository.user_by_contact(conn, contact)
         return user.id if user else await self._provider.subject_for(contact)
 
-    async def verify_sign_in(self, challenge_id: str, code: str) -> SignedIn:
+    async def verify_sign_in(self, challenge_id: str, code: str, address: str) -> SignedIn:
         if not code.isdigit() or len(code) != domain.CODE_LENGTH:
             raise InvalidArgument("code", f"must be {domain.CODE_LENGTH} digits")
+        now = self._now()
+        async with self._db.transaction() as conn:
+            await self._throttle.per_address(conn, "verify", address, now)
         async with self._db.transaction() as conn:
             challenge = await repository.challenge_for_update(conn, challenge_id)
             if challenge is None:
@@ -90,6 +97,7 @@ class AuthUseCases:
             refusal = challenge.refusal(self._now())
             if refusal:
                 raise OtpInvalid(refusal)
+            slot = await self._throttle.wrong_code_slot(conn, challenge.contact, now)
             user = await repository.user_by_contact(conn, challenge.contact, lock=True)
             subject = user.id if user else await self._provider.subject_for(challenge.contact)
             try:
@@ -104,6 +112,7 @@ class AuthUseCases:
                 await repository.count_failed_attempt(conn, challenge.id)
             else:
                 wrong = False
+                await self._throttle.give_back(conn, challenge.contact, slot)
                 await repository.consume_challenge(conn, challenge.id)
                 new_user = user is None or user.state == "placeholder"
                 if user is None:

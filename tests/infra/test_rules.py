@@ -11,6 +11,7 @@ from aws_cdk.assertions import Match, Template
 from infra import limits, permissions
 from infra.stacks.edge import STAGE
 from libs import aws
+from libs import limits as sign_in_limits
 from libs.jobs.messages import input_template
 from libs.jobs.schedules import SCHEDULES
 from tests.infra.conftest import CASES, Synthesized
@@ -161,6 +162,12 @@ def test_waf_attaches_only_to_rest_api_stages_with_tighter_sign_in_limits(
     assert rates["per-ip-sign-in"]["Limit"] == limits.WAF_PER_IP_AUTH < rates["per-ip-all"]["Limit"]
     match = rates["per-ip-sign-in"]["ScopeDownStatement"]["ByteMatchStatement"]
     assert match["SearchString"] == limits.AUTH_PATH_PREFIX
+    # The per-method numbers are the ones auth-service and the gateway count (libs.limits).
+    for path, limit in limits.WAF_PER_IP_METHOD.items():
+        rule = rates[f"per-ip-{path.rsplit(':', 1)[1]}"]
+        assert rule["Limit"] == limit and rule["EvaluationWindowSec"] == limits.WAF_WINDOW_SECONDS
+        assert rule["ScopeDownStatement"]["ByteMatchStatement"]["SearchString"] == path
+    assert limits.WAF_PER_IP_METHOD["/v1/auth:startSignIn"] == sign_in_limits.STARTS_PER_ADDRESS.limit
     managed = {
         r["Statement"]["ManagedRuleGroupStatement"]["Name"]
         for r in acl["Rules"]

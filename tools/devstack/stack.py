@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from libs import aws as aws_resources
-from libs import catalog
+from libs import catalog, limits
 from tools.devstack.aws import RunningAws, start_aws_emulator
 from tools.devstack.envoy import start_envoy
 from tools.devstack.ports import free_port, port_is_free
@@ -354,6 +354,7 @@ class Stack:
             self.ports.gateway,
             self.ports.gateway_admin,
             trace_to=tracing(self.trace_daemon, 1.0) if self.trace_daemon else None,
+            sign_in_limits=limits.load(lambda name: self.service_env.get(name, "").strip()),
         )
         config_path = self.data_dir / "envoy.json"
         config_path.write_text(json.dumps(config, indent=2))

@@ -20,7 +20,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from libs import limits
 from libs.catalog import GATEWAY_ADMIN_PORT, GATEWAY_PORT, SERVICES
+from tools.gateway import rate_limits
 
 MAX_REQUEST_BYTES = 1024 * 1024
 # Per Envoy process; beyond this new connections are refused instead of exhausting memory.
@@ -153,21 +155,24 @@ def build_config(
     *,
     admin_address: str = "127.0.0.1",
     trace_to: dict[str, Any] | None = None,
+    sign_in_limits: limits.SignInLimits | None = None,
 ) -> dict[str, Any]:
     """``upstreams`` maps a service short name (see libs.catalog) to (host, port), or to a
     list of them for a service run as several processes; ``trace_to`` is ``tracing(...)``
-    or None for no traces."""
+    or None for no traces. ``sign_in_limits`` defaults to the production numbers of
+    ``libs.limits`` (the chart's Envoy); the local stack passes its own environment's."""
+    sign_in = sign_in_limits or limits.SignInLimits()
     specs = [s for s in SERVICES if s.name in upstreams]
     unknown = set(upstreams) - {s.name for s in specs}
     if unknown:
         raise ValueError(f"unknown services: {sorted(unknown)}")
-    routes: list[dict[str, Any]] = [
-        {
-            "match": {"safe_regex": {"regex": exposed_methods_regex(spec.grpc_service)}},
-            "route": {"cluster": spec.name, "timeout": UPSTREAM_TIMEOUT},
-        }
-        for spec in specs
-    ]
+    routes: list[dict[str, Any]] = []
+    for spec in specs:
+        route = {"cluster": spec.name, "timeout": UPSTREAM_TIMEOUT}
+        routes += rate_limits.sign_in_route(spec.grpc_service, sign_in, route)
+        routes.append(
+            {"match": {"safe_regex": {"regex": exposed_methods_regex(spec.grpc_service)}}, "route": route}
+        )
     # Anything the transcoder did not map is not part of the API.
     routes.append(
         {
@@ -184,9 +189,20 @@ def build_config(
         "normalize_path": True,
         "merge_slashes": True,
         "common_http_protocol_options": {"idle_timeout": "300s"},
+        # The client's address: the connection's, or the last X-Forwarded-For hop a trusted
+        # proxy appended (rate_limits has the topology).
+        "use_remote_address": True,
+        "xff_num_trusted_hops": sign_in.forwarded_hops,
         "route_config": {
             "name": "hisaab",
-            "virtual_hosts": [{"name": "hisaab", "domains": ["*"], "routes": routes}],
+            "virtual_hosts": [
+                {
+                    "name": "hisaab",
+                    "domains": ["*"],
+                    "routes": routes,
+                    "request_headers_to_add": [rate_limits.client_address_header()],
+                }
+            ],
         },
         "local_reply_config": {
             "mappers": [_local_reply_mapper(status, code) for status, code in _LOCAL_REPLY_CODES.items()]
@@ -219,6 +235,8 @@ def build_config(
                     "query_param_unescape_plus": True,
                 },
             },
+            # After the transcoder, so it sees the gRPC route a REST path was mapped to.
+            rate_limits.http_filter(),
             {"name": "envoy.filters.http.router", "typed_config": {"@type": _ROUTER}},
         ],
     }
