@@ -61,7 +61,7 @@ def build_server(app: ServiceApp) -> tuple[grpc.aio.Server, Any]:
     rules = method_rules(settings.service.grpc_service)
     interceptors: list[Any] = [
         *telemetry.server_interceptors(),
-        ServerPipeline(verifier, rules),
+        ServerPipeline(verifier, rules, settings.request_timeout_seconds),
     ]
     # The feature gate goes after the pipeline: it needs the authenticated caller,
     # and its errors are mapped by the pipeline like any domain error.

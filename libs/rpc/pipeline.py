@@ -19,7 +19,9 @@ from grpc_status import rpc_status
 
 from libs.auth.caller import Caller, reset_caller, reset_method, set_caller, set_method
 from libs.auth.verifier import TokenVerifier
+from libs.db.failures import retriable_error
 from libs.errors import DomainError, Unauthenticated, internal_status, to_status
+from libs.rpc import budget
 from libs.rpc.descriptors import MethodRules
 
 log = logging.getLogger("hisaab.rpc")
@@ -44,9 +46,11 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self,
         verifier: TokenVerifier,
         rules: Mapping[str, MethodRules],
+        request_timeout: float = 10.0,
     ):
         self._verifier = verifier
         self._rules = rules
+        self._request_timeout = request_timeout
 
     async def intercept_service(
         self,
@@ -78,7 +82,8 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             try:
                 caller = await self._authenticate(rules, context)
                 set_caller(caller)
-                return await inner(request, context)
+                seconds = budget.remaining(self._request_timeout, context.time_remaining())
+                return await budget.within(inner(request, context), seconds)
             except grpc.aio.AbortError:
                 code = "ABORTED_BY_HANDLER"
                 raise
@@ -87,10 +92,16 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 await context.abort(
                     err.code, err.message, rpc_status.to_status(to_status(err)).trailing_metadata
                 )
-            except Exception:
-                code = "INTERNAL"
-                log.exception("unhandled error in %s", rules.path)
-                status = rpc_status.to_status(internal_status())
+            except Exception as err:
+                retriable = retriable_error(err)
+                if retriable is None:
+                    code = "INTERNAL"
+                    log.exception("unhandled error in %s", rules.path)
+                    status = rpc_status.to_status(internal_status())
+                else:  # a dependency failed for now (database down, frozen, restarting)
+                    code = retriable.code.name
+                    log.warning("retriable failure in %s: %r", rules.path, err)
+                    status = rpc_status.to_status(to_status(retriable))
                 await context.abort(status.code, status.details, status.trailing_metadata)
             finally:
                 reset_caller(token)
