@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from libs.errors import DeadlineExceeded
+from libs.errors import DeadlineExceeded, Unavailable
 
 T = TypeVar("T")
 log = logging.getLogger("hisaab.rpc")
@@ -37,17 +37,29 @@ def _unwound(task: asyncio.Task[object]) -> None:
         log.debug("request finished after its budget", exc_info=task.exception())
 
 
-async def within(work: Awaitable[T], seconds: float) -> T:
-    """``await work``, or DeadlineExceeded after ``seconds`` (``work`` is then cancelled)."""
+async def within(work: Awaitable[T], seconds: float, closing: asyncio.Event | None = None) -> T:
+    """``await work``, or DeadlineExceeded after ``seconds``, or Unavailable once ``closing``
+    is set (the server is about to stop); ``work`` is then cancelled."""
     task: asyncio.Task[T] = asyncio.ensure_future(work)
+    waiting: set[asyncio.Future[object]] = {task}  # type: ignore[arg-type]
+    closed = asyncio.ensure_future(closing.wait()) if closing is not None else None
+    if closed is not None:
+        waiting.add(closed)
     try:
-        done, _ = await asyncio.wait({task}, timeout=seconds)
+        await asyncio.wait(waiting, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:  # the RPC itself was cancelled (client gone)
         task.cancel()
         raise
-    if done:
+    finally:
+        if closed is not None:
+            closed.cancel()
+    if task.done():
         return task.result()
     task.cancel()
     _UNWINDING.add(task)  # type: ignore[arg-type]
     task.add_done_callback(_unwound)  # type: ignore[arg-type]
+    if closing is not None and closing.is_set():
+        # Answered rather than cut off by the server's stop (which would say CANCELLED, a
+        # code clients do not retry): a create retried with its request_id lands once.
+        raise Unavailable("the server is shutting down; retry", reason="SHUTTING_DOWN")
     raise DeadlineExceeded(f"the request did not finish within {seconds:g}s; retry", reason="REQUEST_TIMEOUT")

@@ -9,6 +9,7 @@ interceptors of their own (libs.clients.features), after this one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -47,10 +48,12 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         verifier: TokenVerifier,
         rules: Mapping[str, MethodRules],
         request_timeout: float = 10.0,
+        closing: asyncio.Event | None = None,
     ):
         self._verifier = verifier
         self._rules = rules
         self._request_timeout = request_timeout
+        self._closing = closing  # set when requests still running must answer (shutdown)
 
     async def intercept_service(
         self,
@@ -83,7 +86,7 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 caller = await self._authenticate(rules, context)
                 set_caller(caller)
                 seconds = budget.remaining(self._request_timeout, context.time_remaining())
-                return await budget.within(inner(request, context), seconds)
+                return await budget.within(inner(request, context), seconds, self._closing)
             except grpc.aio.AbortError:
                 code = "ABORTED_BY_HANDLER"
                 raise

@@ -20,6 +20,7 @@ from sqlalchemy import exc as sa_exc
 from libs.auth.jwks import JwksCache
 from libs.auth.verifier import TokenVerifier
 from libs.db.failures import retriable_error
+from libs.errors import Unavailable
 from libs.rpc import budget
 from libs.rpc.descriptors import method_rules
 from libs.rpc.pipeline import ServerPipeline
@@ -122,6 +123,17 @@ async def test_database_failures_are_retriable_with_error_info(
     stub, servicer = served
     servicer.behaviour = _raises(failure)
     assert (await _fails(stub))[:2] == (code, reason)
+
+
+async def test_requests_running_when_the_server_closes_answer_unavailable() -> None:
+    closing = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.1, closing.set)
+    started = time.monotonic()
+    with pytest.raises(Unavailable) as err:
+        await budget.within(_frozen_query(), 30.0, closing)
+    assert err.value.reason == "SHUTTING_DOWN" and time.monotonic() - started < 2
+    with pytest.raises(Unavailable):  # and so does one that starts after
+        await budget.within(_frozen_query(), 30.0, closing)
 
 
 def test_other_errors_stay_internal() -> None:
