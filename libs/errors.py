@@ -94,6 +94,14 @@ class Unavailable(DomainError):
     reason = "UNAVAILABLE"
 
 
+class DeadlineExceeded(DomainError):
+    """The request ran out of time (its budget, or a statement timeout); safe to retry
+    with the same request_id."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    reason = "DEADLINE_EXCEEDED"
+
+
 def _pack(message: object) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)  # type: ignore[arg-type]

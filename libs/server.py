@@ -3,7 +3,8 @@
 On SIGTERM the health status turns NOT_SERVING at once, while the server keeps
 answering for a short drain window so readiness probes and load balancers see
 it and stop sending traffic; then the server stops taking new RPCs and those in
-flight get the grace period to finish.
+flight get the grace period to finish. Any still running just before it ends
+answers UNAVAILABLE (retriable) instead of being cut off.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from libs.settings import Settings, SettingsError, telemetry_settings
 
 log = logging.getLogger("hisaab.server")
 
+# How long before the shutdown grace ends the requests still running are answered.
+ANSWER_BEFORE_GRACE_ENDS_SECONDS = 0.5
+
 
 # Builds the interceptor that runs after the pipeline (the feature gate of
 # libs.clients.features.install) from the service's settings and contract; None if not needed.
@@ -47,7 +51,7 @@ class ServiceApp:
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
-def build_server(app: ServiceApp) -> tuple[grpc.aio.Server, Any]:
+def build_server(app: ServiceApp, closing: asyncio.Event | None = None) -> tuple[grpc.aio.Server, Any]:
     settings = app.settings
     jwks = app.jwks
     if jwks is None:
@@ -63,7 +67,7 @@ def build_server(app: ServiceApp) -> tuple[grpc.aio.Server, Any]:
     rules = method_rules(settings.service.grpc_service)
     interceptors: list[Any] = [
         *telemetry.server_interceptors(),
-        ServerPipeline(verifier, rules),
+        ServerPipeline(verifier, rules, settings.request_timeout_seconds, closing),
     ]
     # The feature gate goes after the pipeline: it needs the authenticated caller,
     # and its errors are mapped by the pipeline like any domain error.
@@ -95,7 +99,8 @@ async def serve(app: ServiceApp) -> None:
         sample_ratio=observing.trace_sample_ratio,
     )
     metrics_export.setup(name, observing)
-    server, health_servicer = build_server(app)
+    closing = asyncio.Event()
+    server, health_servicer = build_server(app, closing)
     if server.add_insecure_port(f"[::]:{settings.grpc_port}") == 0:
         raise SettingsError(f"cannot listen on port {settings.grpc_port} (HISAAB_GRPC_PORT)")
     await server.start()
@@ -112,7 +117,13 @@ async def serve(app: ServiceApp) -> None:
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
     await health_servicer.enter_graceful_shutdown()
     await asyncio.sleep(settings.shutdown_drain_seconds)
-    await server.stop(settings.shutdown_grace_seconds)
+    grace = settings.shutdown_grace_seconds
+    stopped = asyncio.ensure_future(server.stop(grace))
+    # Requests still running just before the grace ends answer UNAVAILABLE themselves;
+    # grpc would cut them off with CANCELLED, which a client cannot tell from its own.
+    await asyncio.wait({stopped}, timeout=max(0.0, grace - ANSWER_BEFORE_GRACE_ENDS_SECONDS))
+    closing.set()
+    await stopped
     for callback in app.on_stop:
         await callback()
     metrics_export.shutdown()

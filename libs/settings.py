@@ -124,6 +124,9 @@ class Settings:
     shutdown_grace_seconds: float
     shutdown_drain_seconds: float
     peer_timeout_seconds: float
+    # Below the gateway's upstream timeout, so the service answers (with a retriable
+    # DEADLINE_EXCEEDED) before Envoy gives up on it.
+    request_timeout_seconds: float = 10.0
     peers: dict[str, str] = field(default_factory=dict)
 
     def peer(self, name: str) -> str:
@@ -203,5 +206,6 @@ def load(service_name: str) -> Settings:
         shutdown_grace_seconds=float(env_var("HISAAB_SHUTDOWN_GRACE_SECONDS", "20")),
         shutdown_drain_seconds=float(env_var("HISAAB_SHUTDOWN_DRAIN_SECONDS", "3")),
         peer_timeout_seconds=float(env_var("HISAAB_PEER_TIMEOUT_SECONDS", "3")),
+        request_timeout_seconds=float(env_var("HISAAB_REQUEST_TIMEOUT_SECONDS", "10")),
         peers=peers,
     )

@@ -9,6 +9,7 @@ interceptors of their own (libs.clients.features), after this one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -19,8 +20,10 @@ from grpc_status import rpc_status
 
 from libs.auth.caller import Caller, reset_caller, reset_method, set_caller, set_method
 from libs.auth.verifier import TokenVerifier
+from libs.db.failures import retriable_error
 from libs.errors import DomainError, Unauthenticated, internal_status, to_status
 from libs.metrics.rpc import RPC
+from libs.rpc import budget
 from libs.rpc.descriptors import MethodRules
 from libs.rpc.internal import internal_caller
 
@@ -46,9 +49,13 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self,
         verifier: TokenVerifier,
         rules: Mapping[str, MethodRules],
+        request_timeout: float = 10.0,
+        closing: asyncio.Event | None = None,
     ):
         self._verifier = verifier
         self._rules = rules
+        self._request_timeout = request_timeout
+        self._closing = closing  # set when requests still running must answer (shutdown)
 
     async def intercept_service(
         self,
@@ -80,7 +87,8 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             try:
                 caller = await self._authenticate(rules, context)
                 set_caller(caller)
-                return await inner(request, context)
+                seconds = budget.remaining(self._request_timeout, context.time_remaining())
+                return await budget.within(inner(request, context), seconds, self._closing)
             except grpc.aio.AbortError:
                 code = "ABORTED_BY_HANDLER"
                 raise
@@ -89,10 +97,16 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 await context.abort(
                     err.code, err.message, rpc_status.to_status(to_status(err)).trailing_metadata
                 )
-            except Exception:
-                code = "INTERNAL"
-                log.exception("unhandled error in %s", rules.path)
-                status = rpc_status.to_status(internal_status())
+            except Exception as err:
+                retriable = retriable_error(err)
+                if retriable is None:
+                    code = "INTERNAL"
+                    log.exception("unhandled error in %s", rules.path)
+                    status = rpc_status.to_status(internal_status())
+                else:  # a dependency failed for now (database down, frozen, restarting)
+                    code = retriable.code.name
+                    log.warning("retriable failure in %s: %r", rules.path, err)
+                    status = rpc_status.to_status(to_status(retriable))
                 await context.abort(status.code, status.details, status.trailing_metadata)
             finally:
                 reset_caller(token)

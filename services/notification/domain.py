@@ -245,9 +245,9 @@ def from_event(
     )
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """Delivery retries: doubling from FIRST_RETRY, capped at LONGEST_RETRY."""
-    return timedelta(seconds=backoff(attempts, FIRST_RETRY.total_seconds(), LONGEST_RETRY.total_seconds()))
+def retry_delay(attempts: int, first: timedelta = FIRST_RETRY) -> timedelta:
+    """Delivery retries: doubling from ``first`` (FIRST_RETRY), capped at LONGEST_RETRY."""
+    return timedelta(seconds=backoff(attempts, first.total_seconds(), LONGEST_RETRY.total_seconds()))
 
 
 def gives_up(attempts: int) -> bool:

@@ -197,7 +197,9 @@ class NotificationUseCases:
 
     # -- deliveries -----------------------------------------------------------------------
 
-    async def send_due(self, sender: Sender, *, limit: int = 20) -> int:
+    async def send_due(
+        self, sender: Sender, *, limit: int = 20, first_retry: timedelta = domain.FIRST_RETRY
+    ) -> int:
         """Sends deliveries that are due; failures are retried with doubling waits, then given up."""
         async with self._db.transaction() as conn:
             due = await repository.due_deliveries(conn, limit)
@@ -209,7 +211,9 @@ class NotificationUseCases:
                 except Exception as err:
                     attempts = d.attempts + 1
                     retry = (
-                        None if domain.gives_up(attempts) else domain.retry_delay(attempts).total_seconds()
+                        None
+                        if domain.gives_up(attempts)
+                        else domain.retry_delay(attempts, first_retry).total_seconds()
                     )
                     log.warning(
                         "delivery failed",

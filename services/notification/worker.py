@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from libs import aws, events
 from libs.events import EventMessage
@@ -67,10 +67,13 @@ async def deliver(
     usecases: NotificationUseCases, sender: Sender, stop: asyncio.Event, heartbeat: Heartbeat
 ) -> None:
     idle = env_float("HISAAB_DELIVERY_POLL_SECONDS", 1.0)
+    first_retry = timedelta(
+        seconds=env_float("HISAAB_DELIVERY_RETRY_BASE_SECONDS", domain.FIRST_RETRY.total_seconds())
+    )
     while not stop.is_set():
         heartbeat.beat()
         try:
-            sent = await usecases.send_due(sender)
+            sent = await usecases.send_due(sender, first_retry=first_retry)
         except Exception:
             log.exception("delivery pass failed")
             sent = 0

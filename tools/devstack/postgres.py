@@ -53,9 +53,23 @@ class RunningPostgres:
     admin_url: str  # same server, maintenance database (to create/drop databases)
     managed: bool  # False when DATABASE_URL pointed at a server we did not start
     _stop: Callable[[], None] = field(repr=False, default=lambda: None)
+    pid: int = 0  # the postmaster's, when managed (fault tests signal it)
+    data_dir: Path | None = None
 
     def stop(self) -> None:
         self._stop()
+
+    def restart(self) -> None:
+        """Stop the embedded server and start it again on the same data and socket, so
+        every URL stays valid: a server restart as the services would see it."""
+        if not self.managed or self.data_dir is None:
+            raise RuntimeError("only the embedded server can be restarted")
+        self.stop()
+        again = start_postgres(self.data_dir)
+        if again.url != self.url:
+            again.stop()
+            raise PostgresStartError(f"restarted at {again.url}, not {self.url}")
+        self._stop, self.pid = again._stop, again.pid
 
 
 def with_database(url: str, name: str) -> str:
@@ -101,7 +115,14 @@ def start_postgres(data_dir: Path) -> RunningPostgres:
     admin_url = _socket_url(Path(info.socket_dir), int(info.port or 5432), ADMIN_DATABASE)
     url = create_database(admin_url, DATABASE)
     postmaster = info.process  # a psutil.Process
-    return RunningPostgres(url=url, admin_url=admin_url, managed=True, _stop=lambda: _stop(postmaster))
+    return RunningPostgres(
+        url=url,
+        admin_url=admin_url,
+        managed=True,
+        _stop=lambda: _stop(postmaster),
+        pid=postmaster.pid,
+        data_dir=data_dir,
+    )
 
 
 def _import_server_module() -> ModuleType:

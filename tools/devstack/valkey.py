@@ -74,6 +74,13 @@ class RunningValkey:
         finally:
             client.close()
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would end it (nothing flushed); ``start()`` brings it back."""
+        if self._proc is not None:
+            self._proc.popen.kill()
+            self._proc.popen.wait()
+            self.stop()
+
     def stop(self, grace: float = 5.0) -> None:
         """Stop the embedded server (SIGTERM: it flushes the append-only file first)."""
         if self._proc is not None:

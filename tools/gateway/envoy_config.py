@@ -40,9 +40,24 @@ _DOWNSTREAM_CONNECTIONS = (
     "type.googleapis.com/envoy.extensions.resource_monitors."
     "downstream_connections.v3.DownstreamConnectionsConfig"
 )
+_PREVIOUS_HOSTS = "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
 _HTTP_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
 _XRAY = "type.googleapis.com/envoy.config.trace.v3.XRayConfig"
+# Retried, on another process where there is one, only when the request never reached the
+# service: no connection (a process stopped or restarting), or a stream the upstream
+# refused or reset before reading it. Anything else is the client's to retry.
+_SAFE_RETRIES = {
+    "retry_on": "connect-failure,refused-stream,reset-before-request",
+    "num_retries": 2,
+    "retry_host_predicate": [
+        {
+            "name": "envoy.retry_host_predicates.previous_hosts",
+            "typed_config": {"@type": _PREVIOUS_HOSTS},
+        }
+    ],
+    "host_selection_retry_max_attempts": 3,
+}
 
 Endpoint = tuple[str, int | str]
 # A service's upstream: one (host, port), or a list of them (one per local process).
@@ -168,7 +183,7 @@ def build_config(
         raise ValueError(f"unknown services: {sorted(unknown)}")
     routes: list[dict[str, Any]] = []
     for spec in specs:
-        route = {"cluster": spec.name, "timeout": UPSTREAM_TIMEOUT}
+        route = {"cluster": spec.name, "timeout": UPSTREAM_TIMEOUT, "retry_policy": _SAFE_RETRIES}
         routes += rate_limits.sign_in_route(spec.grpc_service, sign_in, route)
         routes.append(
             {"match": {"safe_regex": {"regex": exposed_methods_regex(spec.grpc_service)}}, "route": route}

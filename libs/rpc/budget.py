@@ -1,0 +1,65 @@
+"""A time budget for every request, so a stuck dependency costs a prompt answer.
+
+The handler runs as a task of its own. When the budget runs out, the caller gets
+DEADLINE_EXCEEDED at once and the task is cancelled in the background: a query
+on a frozen database server does not end on cancellation (psycopg first asks
+the server to cancel it, which a frozen server does not answer), and the
+client must not wait for that. The unit of work rolls back as the task
+unwinds, so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from libs.errors import DeadlineExceeded, Unavailable
+
+T = TypeVar("T")
+log = logging.getLogger("hisaab.rpc")
+
+# Kept alive until they have unwound (the loop only holds weak references to tasks).
+_UNWINDING: set[asyncio.Task[object]] = set()
+
+
+def remaining(configured: float, deadline_left: float | None) -> float:
+    """The budget of a request: the service's own limit, or less if the caller's deadline is nearer."""
+    if deadline_left is None:
+        return configured
+    return max(0.0, min(configured, deadline_left))
+
+
+def _unwound(task: asyncio.Task[object]) -> None:
+    _UNWINDING.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("request finished after its budget", exc_info=task.exception())
+
+
+async def within(work: Awaitable[T], seconds: float, closing: asyncio.Event | None = None) -> T:
+    """``await work``, or DeadlineExceeded after ``seconds``, or Unavailable once ``closing``
+    is set (the server is about to stop); ``work`` is then cancelled."""
+    task: asyncio.Task[T] = asyncio.ensure_future(work)
+    waiting: set[asyncio.Future[object]] = {task}  # type: ignore[arg-type]
+    closed = asyncio.ensure_future(closing.wait()) if closing is not None else None
+    if closed is not None:
+        waiting.add(closed)
+    try:
+        await asyncio.wait(waiting, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:  # the RPC itself was cancelled (client gone)
+        task.cancel()
+        raise
+    finally:
+        if closed is not None:
+            closed.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    _UNWINDING.add(task)  # type: ignore[arg-type]
+    task.add_done_callback(_unwound)  # type: ignore[arg-type]
+    if closing is not None and closing.is_set():
+        # Answered rather than cut off by the server's stop (which would say CANCELLED, a
+        # code clients do not retry): a create retried with its request_id lands once.
+        raise Unavailable("the server is shutting down; retry", reason="SHUTTING_DOWN")
+    raise DeadlineExceeded(f"the request did not finish within {seconds:g}s; retry", reason="REQUEST_TIMEOUT")
