@@ -48,7 +48,9 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     ):
         self._verifier = verifier
         self._rules = rules
-        self._fields = request_fields(rules, {path: rule.has_http for path, rule in rules.items()})
+        # Per method: its request's field rules, for error paths in JSON names here and for
+        # libs.rpc.fields.FieldRules, the innermost interceptor, to enforce.
+        self.fields = request_fields(rules, {path: rule.has_http for path, rule in rules.items()})
 
     async def intercept_service(
         self,
@@ -64,7 +66,7 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             # A method the contract does not describe: refuse rather than guess.
             rules = MethodRules(method, False, "", "", "", False)
         return grpc.unary_unary_rpc_method_handler(
-            self._wrap(handler.unary_unary, rules, self._fields.get(method)),
+            self._wrap(handler.unary_unary, rules, self.fields.get(method)),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
@@ -83,8 +85,6 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             try:
                 caller = await self._authenticate(rules, context)
                 set_caller(caller)
-                if fields is not None:
-                    fields.enforce(request)
                 return await inner(request, context)
             except grpc.aio.AbortError:
                 code = "ABORTED_BY_HANDLER"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -10,14 +11,18 @@ from google.protobuf import field_mask_pb2
 from google.rpc import error_details_pb2
 from google.type import date_pb2
 from grpc_status import rpc_status
-from hisaab.auth.v1 import auth_pb2
+from hisaab.auth.v1 import auth_pb2, auth_pb2_grpc
 from hisaab.common.v1 import money_pb2
 from hisaab.expense.v1 import expense_pb2
 from hisaab.settlement.v1 import settlement_pb2
 
+from libs.auth.jwks import JwksCache
+from libs.auth.verifier import TokenVerifier
 from libs.errors import InvalidArgument
-from libs.rpc.fields import RequestFields, json_path, request_fields, with_json_path
-from libs.tests.test_pipeline import stub  # noqa: F401  (the fixture)
+from libs.rpc.descriptors import method_rules
+from libs.rpc.fields import FieldRules, RequestFields, json_path, request_fields, with_json_path
+from libs.rpc.pipeline import ServerPipeline
+from libs.tests.test_pipeline import CLIENT, ISSUER, JWK, Servicer
 
 CREATE = "/hisaab.expense.v1.ExpenseService/CreateExpense"
 UPDATE = "/hisaab.expense.v1.ExpenseService/UpdateExpense"
@@ -70,6 +75,17 @@ def test_missing_fields_are_named_in_json_inside_nested_and_repeated_messages() 
     nobody = expense(split=expense_pb2.Split(equal=expense_pb2.EqualSplit()))
     assert missing(create, expense_pb2.CreateExpenseRequest(parent="groups/g", expense=nobody)) == (
         "expense.split.equal.participants"
+    )
+    # A zero that reads the same as a dropped (misspelt) amount is refused too.
+    exact = expense_pb2.ExactSplit(
+        entries=[
+            expense_pb2.ExactSplit.Entry(user="users/a", amount_minor=1000),
+            expense_pb2.ExactSplit.Entry(user="users/b"),
+        ]
+    )
+    unpaid = expense(split=expense_pb2.Split(exact=exact))
+    assert missing(create, expense_pb2.CreateExpenseRequest(parent="groups/g", expense=unpaid)) == (
+        "expense.split.exact.entries[1].amountMinor"
     )
     assert missing(create, expense_pb2.CreateExpenseRequest(expense=expense())) == "parent"
     assert missing(create, expense_pb2.CreateExpenseRequest(parent="groups/g")) == "expense"
@@ -148,9 +164,22 @@ def test_error_paths_use_json_names() -> None:
     assert error.metadata == {"field": "expense.total.amountMinor"}
 
 
-async def test_the_pipeline_refuses_a_missing_field_before_the_servicer(
-    stub: Any,  # noqa: F811
-) -> None:
+@pytest.fixture
+async def stub() -> AsyncIterator[Any]:
+    verifier = TokenVerifier(JwksCache(lambda: {"keys": [JWK]}), issuer=ISSUER, client_id=CLIENT)
+    pipeline = ServerPipeline(verifier, method_rules("hisaab.auth.v1.AuthService"))
+    server = grpc.aio.server(interceptors=[pipeline, FieldRules(pipeline.fields)])
+    auth_pb2_grpc.add_AuthServiceServicer_to_server(Servicer(), server)  # type: ignore[abstract]
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield auth_pb2_grpc.AuthServiceStub(channel)
+    await server.stop(None)
+
+
+async def test_a_missing_field_is_refused_before_the_servicer(stub: Any) -> None:
+    # VerifySignIn is public, and the servicer here does not implement it: only the field
+    # rules can answer.
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await stub.VerifySignIn(auth_pb2.VerifySignInRequest(code="123456"))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -124,6 +124,14 @@ def test_a_misspelt_money_field_is_refused_not_defaulted(
     body["total"] = {"currency": "INR", "amountMinor": "1000"}
     field_error(api.call("POST", url, asha, json=body), "expense.total.currencyCode")
 
+    body = paid_by_one(ravi.user_id, [asha.user_id, ravi.user_id], 1000)
+    entries = [
+        {"user": f"users/{ravi.user_id}", "amountMinor": "1000"},
+        {"user": f"users/{asha.user_id}", "amount": "0"},
+    ]
+    body["split"] = {"exact": {"entries": entries}}  # the sum would still match the total
+    field_error(api.call("POST", url, asha, json=body), "expense.split.exact.entries[1].amountMinor")
+
     settle = {"payer": f"users/{ravi.user_id}", "payee": f"users/{asha.user_id}"}
     settle["ammount"] = {"currencyCode": "INR", "amountMinor": "500"}  # type: ignore[assignment]
     field_error(api.call("POST", f"/v1/{group}/settlements", asha, json=settle), "settlement.amount")
