@@ -7,8 +7,11 @@ the local stack runs a service as several processes). A route matches only the
 methods the contract binds to REST: internal RPCs (no HTTP binding) are not
 reachable through the gateway, not even by a client speaking raw gRPC to it. Errors
 leave as JSON: upstream gRPC errors become a google.rpc.Status body
-(``convert_grpc_status``), and Envoy's own replies (bad JSON, unknown path or
-query parameter, body too large) are rewritten to the same JSON shape.
+(``convert_grpc_status``), and Envoy's own replies (bad JSON, a wrong type, unknown
+path or query parameter, body too large, upstream down or slow) are rewritten to the
+same shape with an ErrorInfo reason (``local_reply_config``); a small Lua filter adds
+the BadRequest field violation, in JSON names, when the transcoder's message names the
+field. Its only cost on a successful response is reading the status header.
 """
 
 from __future__ import annotations
