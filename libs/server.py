@@ -26,6 +26,7 @@ from libs.auth.verifier import TokenVerifier
 from libs.loop import run as run_loop
 from libs.metrics import export as metrics_export
 from libs.rpc.descriptors import MethodRules, method_rules
+from libs.rpc.fields import FieldRules
 from libs.rpc.pipeline import ServerPipeline
 from libs.settings import Settings, SettingsError, telemetry_settings
 
@@ -65,15 +66,14 @@ def build_server(app: ServiceApp, closing: asyncio.Event | None = None) -> tuple
         service_clients=settings.service_clients,
     )
     rules = method_rules(settings.service.grpc_service)
-    interceptors: list[Any] = [
-        *telemetry.server_interceptors(),
-        ServerPipeline(verifier, rules, settings.request_timeout_seconds, closing),
-    ]
+    pipeline = ServerPipeline(verifier, rules, settings.request_timeout_seconds, closing)
+    interceptors: list[Any] = [*telemetry.server_interceptors(), pipeline]
     # The feature gate goes after the pipeline: it needs the authenticated caller,
     # and its errors are mapped by the pipeline like any domain error.
     gate = app.gate(settings, rules) if app.gate is not None else None
     if gate is not None:
         interceptors.append(gate)
+    interceptors.append(FieldRules(pipeline.fields))  # innermost: just before the servicer
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],

@@ -57,6 +57,7 @@ def create(api: Api, session: Session, description: str = "Chai") -> httpx.Respo
         "description": description,
         "expenseDate": {"year": 2026, "month": 1, "day": 2},
         "total": {"currencyCode": "INR", "amountMinor": "2000"},
+        "payers": [{"user": f"users/{session.user_id}", "paidMinor": "2000"}],
         "split": {"equal": {"participants": [f"users/{session.user_id}"]}},
     }
     return api.call("POST", f"/v1/groups/{uuid.uuid4()}/expenses", session, json=body)
