@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from libs.catalog import GATEWAY_ADMIN_PORT, GATEWAY_PORT, SERVICES
+from tools.gateway.openapi_route import DEFAULT_DOCUMENT, MAX_BODY_BYTES, openapi_route
 
 MAX_REQUEST_BYTES = 1024 * 1024
 # Per Envoy process; beyond this new connections are refused instead of exhausting memory.
@@ -120,9 +121,11 @@ def build_config(
     admin_port: int | str = GATEWAY_ADMIN_PORT,
     *,
     admin_address: str = "127.0.0.1",
+    openapi_document: str = DEFAULT_DOCUMENT,
 ) -> dict[str, Any]:
     """``upstreams`` maps a service short name (see libs.catalog) to (host, port), or to a
-    list of them for a service run as several processes."""
+    list of them for a service run as several processes; ``openapi_document`` is the file
+    served at GET /v1/openapi.json."""
     specs = [s for s in SERVICES if s.name in upstreams]
     unknown = set(upstreams) - {s.name for s in specs}
     if unknown:
@@ -134,6 +137,7 @@ def build_config(
         }
         for spec in specs
     ]
+    routes.append(openapi_route(openapi_document))
     # Anything the transcoder did not map is not part of the API.
     routes.append(
         {
@@ -151,6 +155,7 @@ def build_config(
         "common_http_protocol_options": {"idle_timeout": "300s"},
         "route_config": {
             "name": "hisaab",
+            "max_direct_response_body_size_bytes": MAX_BODY_BYTES,
             "virtual_hosts": [{"name": "hisaab", "domains": ["*"], "routes": routes}],
         },
         "local_reply_config": {
