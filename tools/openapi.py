@@ -12,7 +12,7 @@ document describes what Envoy actually serves:
 - schemas use the JSON the transcoder prints: lowerCamelCase names, 64-bit
   integers as strings, enums as names, well-known types in their JSON forms;
 - ``google.api.field_behavior`` REQUIRED fields are required, OUTPUT_ONLY ones
-  read-only, INPUT_ONLY ones write-only;
+  read-only (INPUT_ONLY ones are only described: responses print them empty);
 - every error is a ``google.rpc.Status`` with typed details; operations need a
   bearer token unless the RPC is marked ``(hisaab.common.v1.public)``.
 
@@ -296,16 +296,18 @@ class _Builder:
                 notes.append(msg.field_comments[f.name])
             if field_behavior_pb2.IMMUTABLE in behaviors:
                 notes.append("Immutable: set on create, ignored on update.")
+            if field_behavior_pb2.INPUT_ONLY in behaviors:
+                # Not writeOnly: the transcoder prints every field without presence, so
+                # responses carry it, empty.
+                notes.append("Input only: responses leave it empty.")
             if f.HasField("oneof_index") and not f.proto3_optional:
                 oneofs.setdefault(f.oneof_index, []).append(f.json_name)
-            if notes or behaviors & {field_behavior_pb2.OUTPUT_ONLY, field_behavior_pb2.INPUT_ONLY}:
+            if notes or field_behavior_pb2.OUTPUT_ONLY in behaviors:
                 schema = {"allOf": [schema]} if "$ref" in schema else schema
                 if notes:
                     schema["description"] = " ".join(notes)
                 if field_behavior_pb2.OUTPUT_ONLY in behaviors:
                     schema["readOnly"] = True
-                if field_behavior_pb2.INPUT_ONLY in behaviors:
-                    schema["writeOnly"] = True
             props[f.json_name] = schema
             if field_behavior_pb2.REQUIRED in behaviors:
                 required.append(f.json_name)
