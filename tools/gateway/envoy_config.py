@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from libs.catalog import GATEWAY_ADMIN_PORT, GATEWAY_PORT, SERVICES
+from tools.gateway.grpc_headers import grpc_safe_headers_filter
 from tools.gateway.openapi_route import DEFAULT_DOCUMENT, MAX_BODY_BYTES, openapi_route
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -166,6 +167,7 @@ def build_config(
                 "name": "envoy.filters.http.buffer",
                 "typed_config": {"@type": _BUFFER, "max_request_bytes": MAX_REQUEST_BYTES},
             },
+            grpc_safe_headers_filter(),
             {
                 "name": "envoy.filters.http.grpc_json_transcoder",
                 "typed_config": {
