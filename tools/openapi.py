@@ -94,6 +94,18 @@ _ERROR_DETAILS_PACKAGE = "google.rpc"
 _HTTP_OF_CODE = {3: 400, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409, 16: 401}
 
 
+# Sent on calls counted against a free-tier quota (see docs/api.md).
+_QUOTA_HEADERS: dict[str, Any] = {
+    "x-quota-name": {"description": "The quota the call was counted against.", "schema": {"type": "string"}},
+    "x-quota-limit": {"description": "Calls allowed in the window.", "schema": {"type": "integer"}},
+    "x-quota-remaining": {"description": "Calls left in the window.", "schema": {"type": "integer"}},
+    "x-quota-reset": {
+        "description": "When the window ends (RFC 3339).",
+        "schema": {"type": "string", "format": "date-time"},
+    },
+}
+
+
 @dataclass
 class _Message:
     proto: descriptor_pb2.DescriptorProto
@@ -525,6 +537,8 @@ def _operation(
         },
         "default": {"$ref": "#/components/responses/Error"},
     }
+    if r.quota_key:
+        op["responses"]["200"]["headers"] = _QUOTA_HEADERS
     if r.public:
         op["security"] = []
     return path, op
