@@ -187,6 +187,8 @@ def render(fds: descriptor_pb2.FileDescriptorSet) -> str:
         "Path variables such as `{parent=groups/*}` match a resource name,",
         "e.g. `/v1/groups/g1/expenses`. Errors are `google.rpc.Status` with an",
         "`ErrorInfo` whose reason is a `hisaab.common.v1.ErrorReason`.",
+        "The same contract as OpenAPI 3.1 is `docs/openapi.json`, which the gateway",
+        "serves at `GET /v1/openapi.json`.",
         "",
         "**needs**: blank means any signed-in caller (bearer token); `public` needs",
         "no token; `feature` needs that paid feature (else PERMISSION_DENIED,",
