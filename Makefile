@@ -37,9 +37,10 @@ gen: $(INSTALLED) ## generate Python, stubs and the Envoy descriptor from protos
 	@$(PY) -m tools.codegen --if-stale
 	@$(PY) -m tools.chartgen
 
-check-gen: $(INSTALLED) ## fail if gen/ (or the chart's Envoy config) disagrees with protos/
+check-gen: $(INSTALLED) ## fail if gen/ (or the chart's Envoy config, or docs/openapi.json) disagrees with protos/
 	$(PY) -m tools.codegen --check
 	$(PY) -m tools.chartgen --check
+	$(PY) -m tools.openapi --check
 
 run: gen ## start the whole stack locally and print where REST listens
 	$(PY) -m tools.devstack
@@ -71,8 +72,10 @@ bench: gen ## benchmarks; results go to docs/benchmarks.md (BENCH=scan for one s
 migrate: gen ## apply database migrations to DATABASE_URL (or the embedded database)
 	$(PY) -m libs.db.migrate
 
-docs: gen ## regenerate docs/api.md from the protos
+docs: gen ## regenerate docs/api.md and docs/openapi.json from the protos
 	$(PY) -m tools.apidoc
+	$(PY) -m tools.openapi
+	@$(PY) -m tools.chartgen
 
 reset: ## delete local data (database, cache, keys, emulator state)
 	rm -rf .data

@@ -26,15 +26,23 @@ def test_chart_descriptor_is_the_generated_one() -> None:
     assert chartgen.DESCRIPTOR_COPY.read_bytes() == chartgen.DESCRIPTOR_SOURCE.read_bytes()
 
 
+def test_chart_openapi_document_is_the_committed_one() -> None:
+    assert chartgen.OPENAPI_COPY.read_bytes() == chartgen.OPENAPI_SOURCE.read_bytes()
+
+
 @pytest.mark.parametrize("value_set", ["dev", "prod"])
 def test_rendered_gateway_config_passes_envoy_validate(value_set: str, tmp_path: Path) -> None:
     config_map = of_kind(render(value_set), "ConfigMap")["hisaab-gateway"]
     descriptor = tmp_path / "hisaab.pb"
     descriptor.write_bytes(base64.b64decode(config_map["binaryData"]["descriptor.pb"]))
+    document = tmp_path / "openapi.json"
+    document.write_bytes(base64.b64decode(config_map["binaryData"]["openapi.json"]))
+    assert document.read_bytes() == chartgen.OPENAPI_SOURCE.read_bytes()
     text = config_map["data"]["envoy.yaml"]
-    assert chartgen.DESCRIPTOR_MOUNT_PATH in text
+    assert chartgen.DESCRIPTOR_MOUNT_PATH in text and chartgen.OPENAPI_MOUNT_PATH in text
     config = tmp_path / "envoy.yaml"
-    config.write_text(text.replace(chartgen.DESCRIPTOR_MOUNT_PATH, str(descriptor)))
+    local = text.replace(chartgen.DESCRIPTOR_MOUNT_PATH, str(descriptor))
+    config.write_text(local.replace(chartgen.OPENAPI_MOUNT_PATH, str(document)))
 
     rendered = yaml.safe_load(text)
     clusters = rendered["static_resources"]["clusters"]

@@ -55,8 +55,9 @@ def _chart_at_head(destination: Path) -> Path | None:
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(destination, filter="data")
     chart = destination / relative
-    # The descriptor copy is generated, never committed.
-    shutil.copyfile(CHART / "files" / "descriptor.pb", chart / "files" / "descriptor.pb")
+    # The descriptor and OpenAPI copies are generated, never committed.
+    for generated in ("descriptor.pb", "openapi.json"):
+        shutil.copyfile(CHART / "files" / generated, chart / "files" / generated)
     return chart
 
 

@@ -27,6 +27,8 @@ from libs import limits
 from libs.catalog import GATEWAY_ADMIN_PORT, GATEWAY_PORT, SERVICES
 from libs.errors import ERROR_DOMAIN
 from tools.gateway import rate_limits
+from tools.gateway.grpc_headers import grpc_safe_headers_filter
+from tools.gateway.openapi_route import DEFAULT_DOCUMENT, MAX_BODY_BYTES, openapi_route
 
 MAX_REQUEST_BYTES = 1024 * 1024
 # Per Envoy process; beyond this new connections are refused instead of exhausting memory.
@@ -197,11 +199,13 @@ def build_config(
     trace_to: dict[str, Any] | None = None,
     sign_in_limits: limits.SignInLimits | None = None,
     upstream_timeout: str = UPSTREAM_TIMEOUT,
+    openapi_document: str = DEFAULT_DOCUMENT,
 ) -> dict[str, Any]:
     """``upstreams`` maps a service short name (see libs.catalog) to (host, port), or to a
     list of them for a service run as several processes; ``trace_to`` is ``tracing(...)``
     or None for no traces. ``sign_in_limits`` defaults to the production numbers of
-    ``libs.limits`` (the chart's Envoy); the local stack passes its own environment's."""
+    ``libs.limits`` (the chart's Envoy); the local stack passes its own environment's.
+    ``openapi_document`` is the file served at GET /v1/openapi.json."""
     sign_in = sign_in_limits or limits.SignInLimits()
     specs = [s for s in SERVICES if s.name in upstreams]
     unknown = set(upstreams) - {s.name for s in specs}
@@ -214,6 +218,7 @@ def build_config(
         routes.append(
             {"match": {"safe_regex": {"regex": exposed_methods_regex(spec.grpc_service)}}, "route": route}
         )
+    routes.append(openapi_route(openapi_document))
     # Anything the transcoder did not map is not part of the API.
     routes.append(
         {
@@ -236,6 +241,7 @@ def build_config(
         "xff_num_trusted_hops": sign_in.forwarded_hops,
         "route_config": {
             "name": "hisaab",
+            "max_direct_response_body_size_bytes": MAX_BODY_BYTES,
             "virtual_hosts": [
                 {
                     "name": "hisaab",
@@ -258,6 +264,7 @@ def build_config(
                 "name": "envoy.filters.http.buffer",
                 "typed_config": {"@type": _BUFFER, "max_request_bytes": MAX_REQUEST_BYTES},
             },
+            grpc_safe_headers_filter(),
             {
                 "name": "envoy.filters.http.grpc_json_transcoder",
                 "typed_config": {
