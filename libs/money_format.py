@@ -47,13 +47,15 @@ def _locale(tag: str) -> Locale:
 
 @lru_cache(maxsize=256)
 def _pattern(tag: str, exp: int, with_symbol: bool) -> NumberPattern:
-    base = _locale(tag).currency_formats["standard"]
+    base: NumberPattern = _locale(tag).currency_formats["standard"]
     pattern = copy.copy(base)
     # The ISO exponent, not CLDR's "cash digits", decides the decimals: the amount is exact.
     pattern.frac_prec = (exp, exp)
     if not with_symbol:
-        pattern.prefix = tuple(p.replace("¤", "").strip() for p in pattern.prefix)  # type: ignore[assignment]
-        pattern.suffix = tuple(s.replace("¤", "").strip() for s in pattern.suffix)  # type: ignore[assignment]
+        positive, negative = (p.replace("¤", "").strip() for p in pattern.prefix)
+        pattern.prefix = (positive, negative)
+        positive, negative = (s.replace("¤", "").strip() for s in pattern.suffix)
+        pattern.suffix = (positive, negative)
     return pattern
 
 

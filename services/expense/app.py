@@ -10,7 +10,9 @@ from libs import aws
 from libs import settings as settings_mod
 from libs.clients.features.install import gate_interceptor
 from libs.clients.rosters import RosterCache
+from libs.clients.users import UserDirectory
 from libs.db.database import Database
+from libs.display_names import labelled
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from services.expense.files import receipts
@@ -50,7 +52,11 @@ async def build() -> ServiceApp:
         exports_bucket=resources.exports_bucket,
     )
     scans = ScanUseCases(db, usecases, receipts.ReceiptStore(aws.client("s3"), resources.receipts_bucket))
-    servicer = ExpenseServicer(usecases, db, files, RecurringJob(db, usecases), scans)
+    servicer = labelled(
+        ExpenseServicer(usecases, db, files, RecurringJob(db, usecases), scans),
+        UserDirectory(auth_channel).display_names,
+        settings.service.grpc_service,
+    )
     # Exports are built in the background by every replica (leased rows in PostgreSQL).
     builder = asyncio.create_task(files.build_exports_forever(), name="export-builder")
 

@@ -8,7 +8,9 @@ from libs import settings as settings_mod
 from libs.cache import Cache
 from libs.clients.features.install import gate_interceptor
 from libs.clients.rosters import RosterCache
+from libs.clients.users import UserDirectory
 from libs.db.database import Database
+from libs.display_names import labelled
 from libs.rpc.peers import channel
 from libs.server import ServiceApp
 from services.settlement.balance_cache import BalanceCache
@@ -27,7 +29,11 @@ async def build() -> ServiceApp:
     usecases = SettlementUseCases(
         db, GroupDirectory(group_channel, rosters), UserProfiles(auth_channel), BalanceCache(cache)
     )
-    servicer = SettlementServicer(usecases, db)
+    servicer = labelled(
+        SettlementServicer(usecases, db),
+        UserDirectory(auth_channel).display_names,
+        settings.service.grpc_service,
+    )
 
     async def close_peers() -> None:
         await group_channel.close(None)
