@@ -11,8 +11,8 @@ every REST method's response is labelled and no method can forget to.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from functools import cache
-from typing import Any, TypeVar, cast
+from functools import cache, partial
+from typing import Any, Protocol, TypeVar, cast
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -20,6 +20,13 @@ from google.protobuf.message import Message
 from libs.rpc.descriptors import method_rules
 
 Lookup = Callable[[Sequence[str]], Awaitable[Mapping[str, str]]]
+
+
+class Names(Protocol):
+    async def names(self, request: Any, user_ids: Sequence[str]) -> Mapping[str, str]:
+        """Display names by user id, for the response to ``request`` (which may say where to
+        look first, e.g. its group's roster); ids without a known name are left out."""
+
 
 _USERS = "users/"
 S = TypeVar("S")
@@ -93,11 +100,11 @@ async def label(messages: Message | Iterable[Message], lookup: Lookup) -> None:
 class Labelled:
     """``servicer`` as registered with gRPC: the responses of the methods a signed-in user
     calls through the gateway carry display names. Internal methods answer other services,
-    which need no names, so they cost no directory call."""
+    which need no names, so they cost no lookup."""
 
-    def __init__(self, servicer: object, lookup: Lookup, service_full_name: str):
+    def __init__(self, servicer: object, names: Names, service_full_name: str):
         self._servicer = servicer
-        self._lookup = lookup
+        self._names = names
         self._methods = {
             path.rsplit("/", 1)[1]
             for path, rules in method_rules(service_full_name).items()
@@ -108,16 +115,16 @@ class Labelled:
         method = getattr(self._servicer, name)
         if name not in self._methods:
             return method
-        lookup = self._lookup
+        names = self._names
 
         async def labelled(request: Any, context: Any) -> Any:
             response = await method(request, context)
-            await label(response, lookup)
+            await label(response, partial(names.names, request))
             return response
 
         return labelled
 
 
-def labelled(servicer: S, lookup: Lookup, service_full_name: str) -> S:
+def labelled(servicer: S, names: Names, service_full_name: str) -> S:
     """``servicer`` wrapped in ``Labelled``, typed as itself for the generated registration."""
-    return cast(S, Labelled(servicer, lookup, service_full_name))
+    return cast(S, Labelled(servicer, names, service_full_name))

@@ -9,6 +9,7 @@ from hisaab.expense.v1 import expense_pb2_grpc
 from libs import aws
 from libs import settings as settings_mod
 from libs.clients.features.install import gate_interceptor
+from libs.clients.names import NameBook
 from libs.clients.rosters import RosterCache
 from libs.clients.users import UserDirectory
 from libs.db.database import Database
@@ -54,7 +55,7 @@ async def build() -> ServiceApp:
     scans = ScanUseCases(db, usecases, receipts.ReceiptStore(aws.client("s3"), resources.receipts_bucket))
     servicer = labelled(
         ExpenseServicer(usecases, db, files, RecurringJob(db, usecases), scans),
-        UserDirectory(auth_channel).display_names,
+        NameBook(rosters, UserDirectory(auth_channel)),
         settings.service.grpc_service,
     )
     # Exports are built in the background by every replica (leased rows in PostgreSQL).

@@ -6,6 +6,7 @@ from hisaab.group.v1 import group_pb2_grpc
 
 from libs import settings as settings_mod
 from libs.clients.features.install import gate_interceptor
+from libs.clients.names import NameBook
 from libs.clients.rosters import RosterCache
 from libs.clients.users import UserDirectory
 from libs.db.database import Database
@@ -27,7 +28,7 @@ async def build() -> ServiceApp:
     usecases = GroupUseCases(db, AuthDirectory(auth_channel), SettlementBalances(settlement_channel), rosters)
     servicer = labelled(
         GroupServicer(usecases, PresetUseCases(db), db),
-        UserDirectory(auth_channel).display_names,
+        NameBook(rosters, UserDirectory(auth_channel)),
         settings.service.grpc_service,
     )
 

@@ -7,6 +7,7 @@ from hisaab.settlement.v1 import settlement_pb2_grpc
 from libs import settings as settings_mod
 from libs.cache import Cache
 from libs.clients.features.install import gate_interceptor
+from libs.clients.names import NameBook
 from libs.clients.rosters import RosterCache
 from libs.clients.users import UserDirectory
 from libs.db.database import Database
@@ -31,7 +32,7 @@ async def build() -> ServiceApp:
     )
     servicer = labelled(
         SettlementServicer(usecases, db),
-        UserDirectory(auth_channel).display_names,
+        NameBook(rosters, UserDirectory(auth_channel)),
         settings.service.grpc_service,
     )
 
