@@ -11,14 +11,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hisaab.common.v1 import errors_pb2
 
 from libs.cache import Cache
 from libs.clients.features.cache import EntitlementCache
 from libs.clients.features.counter import QuotaCounter
 from libs.clients.features.gate import FeatureGate
 from libs.clients.features.holdings import Holdings
-from hisaab.common.v1 import errors_pb2
-
 from libs.clients.features.source import Catalog, PackOffer, QuotaDef, QuotaState
 from libs.clients.features.windows import Period, window
 from libs.errors import NotAllowed, ResourceExhausted, Unavailable
