@@ -7,10 +7,11 @@ INTERNAL so no SQL, stack trace or library message reaches a client.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "hisaab.app"
@@ -20,12 +21,21 @@ class DomainError(Exception):
     code: grpc.StatusCode = grpc.StatusCode.INTERNAL
     reason: str = "INTERNAL"
 
-    def __init__(self, message: str, *, reason: str | None = None, metadata: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        details: Sequence[Message] = (),
+    ):
         super().__init__(message)
         self.message = message
         if reason:
             self.reason = reason
         self.metadata: dict[str, str] = dict(metadata or {})
+        # Typed details after the ErrorInfo, for payloads a flat string map cannot carry.
+        self.details: tuple[Message, ...] = tuple(details)
 
 
 class InvalidArgument(DomainError):
@@ -119,6 +129,7 @@ def to_status(error: DomainError) -> status_pb2.Status:
     if isinstance(error, RetryLater):
         delay = duration_pb2.Duration(seconds=error.retry_after_seconds)
         details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+    details.extend(_pack(detail) for detail in error.details)
     return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
 
 

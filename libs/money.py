@@ -1,4 +1,6 @@
-"""Money as integers in ISO 4217 minor units: currency table, parsing, formatting, validation.
+"""Money as integers in ISO 4217 minor units: currency table, parsing, validation.
+
+Human-readable text for an amount is ``libs.money_format``'s job.
 
 Pure functions, no I/O. Errors are `ValueError` subclasses that carry the name of the
 offending request field, so the service layer can answer INVALID_ARGUMENT with an
@@ -116,16 +118,6 @@ def parse_decimal_to_minor(
     if sign:
         amount = -amount
     return check_amount(amount, field, allow_negative=allow_negative)
-
-
-def format_minor(amount: int, code: str) -> str:
-    """Human text such as "INR 1234.50", "JPY -500", "KWD 0.125"."""
-    exp = exponent(code)
-    sign = "-" if amount < 0 else ""
-    whole, frac = divmod(abs(amount), 10**exp)
-    if exp == 0:
-        return f"{code} {sign}{whole}"
-    return f"{code} {sign}{whole}.{frac:0{exp}d}"
 
 
 # What prints before or after an amount on a bill: symbols, "Rs."/"INR", Indian "/-".

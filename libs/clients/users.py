@@ -44,3 +44,7 @@ class UserDirectory:
                 raise Unavailable("the user directory did not answer; retry") from err
             out.update((u.user_id, u) for u in answer.users)
         return out
+
+    async def display_names(self, user_ids: Sequence[str]) -> dict[str, str]:
+        """Display names by id, for ``libs.display_names``; unknown ids are left out."""
+        return {i: u.display_name for i, u in (await self.users(user_ids)).items()}

@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hisaab.common.v1 import errors_pb2
 
 from libs.cache import Cache
 from libs.clients.features.cache import EntitlementCache
 from libs.clients.features.counter import QuotaCounter
 from libs.clients.features.gate import FeatureGate
 from libs.clients.features.holdings import Holdings
-from libs.clients.features.source import Catalog, QuotaDef, QuotaState
+from libs.clients.features.source import Catalog, PackOffer, QuotaDef, QuotaState
 from libs.clients.features.windows import Period, window
 from libs.errors import NotAllowed, ResourceExhausted, Unavailable
 from libs.rpc.descriptors import MethodRules
@@ -27,6 +28,8 @@ LIMIT = 3
 RECEIPTS = MethodRules("/x.S/Upload", False, "receipts", "", "", True)
 CREATE = MethodRules("/x.S/Create", False, "", "expenses_per_day", "unlimited_expenses", True)
 FREE = MethodRules("/x.S/Get", False, "", "", "", True)
+TRIP = PackOffer("packs/trip_7d", "Trip pass", 9900, "INR", 7 * 86400)
+PRO = PackOffer("packs/pro_monthly", "Pro", 14900, "INR", None)
 
 
 class FakePricing:
@@ -55,7 +58,7 @@ class FakePricing:
 
     async def catalog(self) -> Catalog:
         return Catalog(
-            {"receipts": ["packs/trip_7d", "packs/pro_monthly"]},
+            {"receipts": [TRIP, PRO]},
             {
                 "expenses_per_day": QuotaDef(
                     "expenses_per_day", LIMIT, Period.DAILY, "Asia/Kolkata", "unlimited_expenses"
@@ -82,6 +85,17 @@ async def test_a_missing_feature_is_denied_naming_the_feature_and_the_packs() ->
         await gate.admit(RECEIPTS, "asha")
     assert denied.value.reason == "FEATURE_REQUIRED"
     assert denied.value.metadata == {"feature": "receipts", "packs": "packs/trip_7d,packs/pro_monthly"}
+    (detail,) = denied.value.details
+    assert isinstance(detail, errors_pb2.FeatureRequired) and detail.feature == "receipts"
+    trip, pro = detail.packs
+    assert (trip.pack, trip.display_name, trip.price.amount_minor, trip.price.currency_code) == (
+        "packs/trip_7d",
+        "Trip pass",
+        9900,
+        "INR",
+    )
+    assert trip.duration.seconds == 7 * 86400 and trip.HasField("duration")
+    assert pro.pack == "packs/pro_monthly" and not pro.HasField("duration")
     assert await gate.admit(FREE, "asha") is None
 
 

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from libs.money import (
     CURRENCY_EXPONENTS,
@@ -12,7 +10,6 @@ from libs.money import (
     UnknownCurrency,
     check_amount,
     exponent,
-    format_minor,
     is_known,
     parse_decimal_to_minor,
 )
@@ -94,32 +91,6 @@ def test_parse_negative_when_allowed() -> None:
 def test_parse_unknown_currency() -> None:
     with pytest.raises(UnknownCurrency):
         parse_decimal_to_minor("1.00", "ZZZ")
-
-
-@pytest.mark.parametrize(
-    ("amount", "code", "text"),
-    [
-        (123450, "INR", "INR 1234.50"),
-        (5, "USD", "USD 0.05"),
-        (-500, "JPY", "JPY -500"),
-        (125, "KWD", "KWD 0.125"),
-        (0, "INR", "INR 0.00"),
-    ],
-)
-def test_format_minor(amount: int, code: str, text: str) -> None:
-    assert format_minor(amount, code) == text
-
-
-@settings(max_examples=300)
-@given(
-    amount=st.integers(-MAX_AMOUNT_MINOR, MAX_AMOUNT_MINOR),
-    code=st.sampled_from(["JPY", "INR", "USD", "KWD", "BHD", "CLF"]),
-)
-def test_format_then_parse_round_trips(amount: int, code: str) -> None:
-    text = format_minor(amount, code)
-    shown_code, number = text.split(" ")
-    assert shown_code == code
-    assert parse_decimal_to_minor(number, code, allow_negative=True) == amount
 
 
 def test_check_amount() -> None:

@@ -10,8 +10,11 @@ from hisaab.expense.v1 import expense_pb2_grpc
 from libs import aws
 from libs import settings as settings_mod
 from libs.clients.features.install import gate_interceptor
+from libs.clients.names import NameBook
 from libs.clients.rosters import RosterCache, keys_for_request
+from libs.clients.users import UserDirectory
 from libs.db.database import Database
+from libs.display_names import labelled
 from libs.rpc.peers import peer_channel
 from libs.server import ServiceApp
 from services.expense.files import receipts
@@ -51,7 +54,11 @@ async def build() -> ServiceApp:
         exports_bucket=resources.exports_bucket,
     )
     scans = ScanUseCases(db, usecases, receipts.ReceiptStore(aws.client("s3"), resources.receipts_bucket))
-    servicer = ExpenseServicer(usecases, db, files, RecurringJob(db, usecases), scans)
+    servicer = labelled(
+        ExpenseServicer(usecases, db, files, RecurringJob(db, usecases), scans),
+        NameBook(rosters, UserDirectory(auth_channel)),
+        settings.service.grpc_service,
+    )
     # Exports are built in the background by every replica (leased rows in PostgreSQL).
     builder = asyncio.create_task(files.build_exports_forever(), name="export-builder")
 

@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from hisaab.common.v1 import money_pb2
 from hisaab.expense.v1 import expense_pb2, expense_pb2_grpc
 
-from libs import idempotency, names, pagination, validation, wire
+from libs import idempotency, money_format, names, pagination, validation, wire
 from libs.auth.caller import require_caller, require_internal
 from libs.db.database import Database
 from libs.errors import InvalidArgument
@@ -109,6 +109,23 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, scope: str, request: Any, response_type: type[M], work: Callable[[Any], Awaitable[M]]
     ) -> M:
         return await self._bound(scope, request, response_type)(work)
+
+    # --- reference data --------------------------------------------------------------------
+
+    async def ListCurrencies(
+        self, request: expense_pb2.ListCurrenciesRequest, context: Any
+    ) -> expense_pb2.ListCurrenciesResponse:
+        language = request.language_code
+        if language:
+            validation.locale(language, "language_code")
+        return expense_pb2.ListCurrenciesResponse(
+            currencies=[
+                expense_pb2.Currency(
+                    currency_code=c.code, exponent=c.exponent, symbol=c.symbol, display_name=c.display_name
+                )
+                for c in money_format.currencies(language)
+            ]
+        )
 
     # --- expenses --------------------------------------------------------------------------
 

@@ -11,34 +11,14 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, Final
 
-from libs import money
+from libs import money_format
 
-_SYMBOLS: Final = {"INR": "₹", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "AED": "AED ", "SGD": "S$"}
 _QUOTE_LIMIT: Final = 80
 
 
-def _group_indian(digits: str) -> str:
-    """12345678 → 1,23,45,678 (lakh and crore grouping)."""
-    if len(digits) <= 3:
-        return digits
-    head, tail = digits[:-3], digits[-3:]
-    pairs: list[str] = []
-    while len(head) > 2:
-        pairs.insert(0, head[-2:])
-        head = head[:-2]
-    return ",".join([head, *pairs, tail])
-
-
 def format_money(amount_minor: int, currency: str) -> str:
-    """₹1,200.00 for INR (Indian grouping), $12.50, ¥500, or "KWD 1.125" without a symbol."""
-    exp = money.exponent(currency)
-    whole, frac = divmod(abs(amount_minor), 10**exp)
-    digits = str(whole)
-    grouped = _group_indian(digits) if currency == "INR" else f"{whole:,}"
-    number = grouped + (f".{frac:0{exp}d}" if exp else "")
-    sign = "-" if amount_minor < 0 else ""
-    symbol = _SYMBOLS.get(currency)
-    return f"{sign}{symbol}{number}" if symbol else f"{sign}{currency} {number}"
+    """₹1,200.00 for INR (Indian grouping), $12.50, JP¥500, KWD 1.125: the kit's one formatter."""
+    return money_format.format_money(amount_minor, currency)
 
 
 def format_date(iso: str) -> str:

@@ -6,8 +6,11 @@ from hisaab.group.v1 import group_pb2_grpc
 
 from libs import settings as settings_mod
 from libs.clients.features.install import gate_interceptor
+from libs.clients.names import NameBook
 from libs.clients.rosters import RosterCache
+from libs.clients.users import UserDirectory
 from libs.db.database import Database
+from libs.display_names import labelled
 from libs.rpc.peers import peer_channel
 from libs.server import ServiceApp
 from services.group.peers import AuthDirectory, SettlementBalances
@@ -23,7 +26,11 @@ async def build() -> ServiceApp:
     settlement_channel = peer_channel(settings, "settlement")
     rosters = RosterCache.from_url(settings.redis_url)
     usecases = GroupUseCases(db, AuthDirectory(auth_channel), SettlementBalances(settlement_channel), rosters)
-    servicer = GroupServicer(usecases, PresetUseCases(db), db)
+    servicer = labelled(
+        GroupServicer(usecases, PresetUseCases(db), db),
+        NameBook(rosters, UserDirectory(auth_channel)),
+        settings.service.grpc_service,
+    )
 
     async def close_channel() -> None:
         await auth_channel.close(None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 
@@ -41,10 +41,20 @@ class Group:
     updated_at: datetime
     member_count: int
     my_role: Role | None
+    # For a friend ledger, as seen by the member who read it: the other person, and the
+    # phone number or email they were added by (until they choose a name of their own).
+    friend: str = ""
+    friend_contact: str = ""
 
     @property
     def name(self) -> str:
         return f"groups/{self.id}"
+
+    def as_seen(self, friend_name: str) -> Group:
+        """A friend ledger has no name of its own: it is shown as the friend."""
+        if not self.friend:
+            return self
+        return replace(self, display_name=friend_name or self.friend_contact or self.display_name)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,16 @@ _GROUP_SELECT = """
 SELECT g.id, g.display_name, g.kind, g.description, g.default_currency, g.simplify_debts, g.archived,
        g.created_by, g.version, g.created_at, g.updated_at,
        (SELECT count(*) FROM groups.members c WHERE c.group_id = g.id) AS member_count,
-       m.role AS my_role
+       m.role AS my_role,
+       f.user_id AS friend, f.contact AS friend_contact
 FROM groups.groups g
 JOIN groups.members m ON m.group_id = g.id AND m.user_id = :caller
+LEFT JOIN LATERAL (
+    SELECT o.user_id, COALESCE(NULLIF(o.invited_phone_number, ''), o.invited_email) AS contact
+    FROM groups.members o
+    WHERE g.kind = 'direct' AND o.group_id = g.id AND o.user_id <> :caller
+    LIMIT 1
+) f ON TRUE
 """
 GROUP_FIELDS = ("display_name", "description", "default_currency", "simplify_debts")
 
@@ -38,6 +45,8 @@ def _group(row: Any) -> Group:
         updated_at=row.updated_at,
         member_count=int(row.member_count),
         my_role=Role(row.my_role) if row.my_role else None,
+        friend=row.friend or "",
+        friend_contact=row.friend_contact or "",
     )
 
 

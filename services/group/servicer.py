@@ -50,6 +50,7 @@ def group_proto(group: Group) -> group_pb2.Group:
         create_time=wire.timestamp(group.created_at),
         update_time=wire.timestamp(group.updated_at),
         etag=etag.make(group.name, group.version),
+        friend=f"users/{group.friend}" if group.friend else "",
     )
 
 

@@ -64,15 +64,23 @@ class GroupUseCases:
 
     async def get(self, caller: str, group_id: str) -> Group:
         async with self._db.transaction() as conn:
-            return await self._visible(conn, group_id, caller)
+            group = await self._visible(conn, group_id, caller)
+        return (await self._as_seen([group]))[0]
 
     async def list_groups(
         self, caller: str, *, show_archived: bool, after: list[Any] | None, limit: int
     ) -> list[Group]:
         async with self._db.transaction() as conn:
-            return await repository.groups_of(
+            groups = await repository.groups_of(
                 conn, caller, show_archived=show_archived, after=after, limit=limit
             )
+        return await self._as_seen(groups)
+
+    async def _as_seen(self, groups: list[Group]) -> list[Group]:
+        """Friend ledgers named after the friend, with one directory call for the page."""
+        friends = sorted({g.friend for g in groups if g.friend})
+        profiles = await self._users.profiles(friends) if friends else {}
+        return [g.as_seen(p.display_name if (p := profiles.get(g.friend)) else "") for g in groups]
 
     async def update(self, caller: str, group_id: str, changes: dict[str, Any], sent_etag: str) -> Group:
         async with self._db.transaction() as conn:
@@ -129,7 +137,8 @@ class GroupUseCases:
                 )
                 created = ev.GroupChanged(group=group_id, change=ev.CREATED)
                 await outbox.record(conn, created, f"groups/{group_id}", actor=caller)
-            return await self._visible(conn, group_id, caller)
+            group = await self._visible(conn, group_id, caller)
+        return (await self._as_seen([group]))[0]
 
     async def _resolve(self, invitee: Invitee) -> str:
         if invitee.user_id:

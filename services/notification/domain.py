@@ -218,7 +218,9 @@ def from_event(
         case _:
             amount = 0
     if currency and money.is_known(currency):
-        attributes["amount"] = money.format_minor(amount, currency)
+        # Raw, not text: each recipient reads the amount in their own locale (templates.render).
+        attributes["amount_minor"] = str(amount)
+        attributes["currency_code"] = currency
     participants: tuple[str, ...] = ()
     recipients_: tuple[str, ...] = ()
     match message:

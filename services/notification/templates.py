@@ -2,13 +2,16 @@
 
 Placeholders: {actor} who did it, {what} the expense description, {amount},
 {pack}, {owed}. A missing value falls back to a neutral word in the same
-language, so a sparse event still reads as a sentence.
+language, so a sparse event still reads as a sentence. {amount} is written from
+the values "amount_minor" and "currency_code" by the kit's one formatter, in the
+recipient's locale.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from libs import money, money_format
 from services.notification.domain import EventType
 
 E = EventType
@@ -69,5 +72,16 @@ def render(event_type: EventType, locale: str, values: Mapping[str, str]) -> tup
     title, body = _TEMPLATES[lang][event_type]
     if event_type is EventType.EXPENSE_UPDATED and values.get("restored"):
         title, body = _RESTORED[lang]
-    filled = {**_FALLBACKS[lang], **{k: v for k, v in values.items() if v}}
+    given = {k: v for k, v in values.items() if v}
+    amount = _amount(values, locale)
+    if amount:
+        given["amount"] = amount
+    filled = {**_FALLBACKS[lang], **given}
     return title.format_map(filled), " ".join(body.format_map(filled).split())
+
+
+def _amount(values: Mapping[str, str], locale: str) -> str:
+    code, minor = values.get("currency_code", ""), values.get("amount_minor", "")
+    if not (money.is_known(code) and minor.removeprefix("-").isdigit()):
+        return ""
+    return money_format.format_money(int(minor), code, locale)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from libs import money
+from libs import money_format
 from libs.clock import Clock, now
 from libs.db.database import Database
 from libs.errors import InvalidArgument
@@ -293,7 +293,8 @@ class NotificationUseCases:
         profiles = await self._directory.profiles([user])
         devices = await self._directory.devices([user])
         person = _Recipient(user, profiles.get(user), devices.get(user, []))
-        owed_text = ", ".join(money.format_minor(-n, c) for c, n in sorted(owed.items()))
+        locale = prefs.locale or (person.profile.locale if person.profile else "")
+        owed_text = ", ".join(money_format.format_money(-n, c, locale) for c, n in sorted(owed.items()))
         event = Event(
             id=f"reminder:{user}:{day}",
             type=EventType.BALANCE_REMINDER,

@@ -7,8 +7,11 @@ from hisaab.settlement.v1 import settlement_pb2_grpc
 from libs import settings as settings_mod
 from libs.cache import Cache
 from libs.clients.features.install import gate_interceptor
+from libs.clients.names import NameBook
 from libs.clients.rosters import RosterCache
+from libs.clients.users import UserDirectory
 from libs.db.database import Database
+from libs.display_names import labelled
 from libs.rpc.peers import peer_channel
 from libs.server import ServiceApp
 from services.settlement.balance_cache import BalanceCache
@@ -32,7 +35,11 @@ async def build() -> ServiceApp:
         BalanceCache(cache),
         EcbSource(settings_mod.exchange_rates_url()),
     )
-    servicer = SettlementServicer(usecases, db)
+    servicer = labelled(
+        SettlementServicer(usecases, db),
+        NameBook(rosters, UserDirectory(auth_channel)),
+        settings.service.grpc_service,
+    )
 
     async def close_peers() -> None:
         await group_channel.close(None)

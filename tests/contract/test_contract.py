@@ -69,6 +69,9 @@ PAGINATION_EXCEPTIONS: dict[str, str] = {
     "hisaab.settlement.v1.SettlementService.ListConvertedDebts": (
         "computed, at most members - 1 transfers; there is nothing to page through"
     ),
+    "hisaab.expense.v1.ExpenseService.ListCurrencies": (
+        "reference data: the ISO 4217 currencies with a minor unit, under two hundred; one page"
+    ),
     "hisaab.expense.v1.ExpenseService.ListExpenseChanges": (
         "a resumable change feed: cursor/next_cursor/has_more, where next_cursor is never empty "
         "(stored by the client to resume later), unlike next_page_token"

@@ -123,6 +123,31 @@ def test_direct_group_is_one_per_pair(api: Api) -> None:
     assert add.status_code == 400
 
 
+def test_a_friend_ledger_is_named_after_the_friend_as_each_side_sees_it(api: Api) -> None:
+    a, b = api.sign_in(), api.sign_in()
+    for session, name in ((a, f"Asha {uuid.uuid4().hex[:6]}"), (b, f"Ravi {uuid.uuid4().hex[:6]}")):
+        renamed = api.call(
+            "PATCH", "/v1/users/me?updateMask=displayName", session, json={"displayName": name}
+        )
+        assert renamed.status_code == 200, renamed.text
+    names = {s.user_id: api.call("GET", "/v1/users/me", s).json()["displayName"] for s in (a, b)}
+    ledger = api.call("POST", "/v1/groups:openDirect", a, json={"user": f"users/{b.user_id}"})
+    assert ledger.status_code == 200, ledger.text
+    assert (
+        ledger.json()["displayName"] == names[b.user_id] and ledger.json()["friend"] == f"users/{b.user_id}"
+    )
+    for me, friend in ((a, b), (b, a)):
+        listed = api.call("GET", "/v1/groups", me).json()["groups"]
+        (entry,) = [g for g in listed if g["name"] == ledger.json()["name"]]
+        assert entry["displayName"] == names[friend.user_id] and entry["friend"] == f"users/{friend.user_id}"
+        got = api.call("GET", f"/v1/{ledger.json()['name']}", me).json()
+        assert got["displayName"] == names[friend.user_id]
+    # Someone added by phone who has not signed in yet is shown as the number the caller typed.
+    phone = random_phone()
+    pending = api.call("POST", "/v1/groups:openDirect", a, json={"phoneNumber": phone})
+    assert pending.status_code == 200 and pending.json()["displayName"] == phone
+
+
 def test_bad_input_gets_json_errors_and_changes_nothing(api: Api) -> None:
     user = api.sign_in()
 

@@ -164,7 +164,8 @@ def test_expense_reaches_every_other_member_but_not_the_actor(api: Api, stack: S
             lambda p=person: [n for n in _inbox(api, p) if n["eventType"] == "EXPENSE_ADDED"]  # type: ignore[misc]
         )
         assert len(expense_notes) == 1
-        assert "INR 900.00" in expense_notes[0]["body"]
+        # Written as the activity feed writes it: one formatter, the recipient's locale (en-IN here).
+        assert "₹900.00" in expense_notes[0]["body"]
         assert expense_notes[0]["deepLink"] == f"hisaab://{created.json()['name']}"
     # The worker writes an event's whole inbox in the transaction that marks it handled.
     _eventually(lambda: _all_handled(stack, asha.user_id, "expense.created"))

@@ -71,6 +71,18 @@ def test_a_gate_names_the_packs_and_a_purchase_lifts_it_within_one_request(gated
     assert why == "FEATURE_REQUIRED" and meta["feature"] == "receipts"
     assert {"packs/trip_7d", "packs/pro_monthly"} <= set(meta["packs"].split(","))
     assert denied.json()["code"] == 7  # PERMISSION_DENIED in the google.rpc.Status body
+    # The upsell sheet draws from the error alone: each pack as the catalog lists it.
+    (offer,) = [
+        d for d in denied.json()["details"] if d["@type"].endswith("hisaab.common.v1.FeatureRequired")
+    ]
+    assert offer["feature"] == "receipts"
+    listed = {p["name"]: p for p in gated.call("GET", "/v1/packs").json()["packs"]}
+    assert [p["pack"] for p in offer["packs"]] == meta["packs"].split(",")
+    for pack in offer["packs"]:
+        shown = listed[pack["pack"]]
+        assert pack["displayName"] == shown["displayName"] and pack["displayName"]
+        assert pack["price"] == shown["price"] and int(pack["price"]["amountMinor"]) > 0
+        assert pack["duration"] == shown["duration"]
 
     buy(gated, asha, "packs/trip_7d")
     allowed = upload(gated, asha)

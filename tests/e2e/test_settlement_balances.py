@@ -171,7 +171,9 @@ async def test_simplified_debts_are_optimal_and_deterministic(api: Api, db: Data
     assert only_usd == [
         {
             "payer": f"users/{ids[2]}",
+            "payerDisplayName": "P1",
             "payee": f"users/{ids[1]}",
+            "payeeDisplayName": "P0",
             "amount": {"currencyCode": "USD", "amountMinor": "500"},
         }
     ]

@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
+from google.protobuf import duration_pb2
+from hisaab.common.v1 import errors_pb2, money_pb2
 
 from libs.auth.caller import current_caller
 from libs.cache import ReadAhead, end_read_ahead
@@ -36,7 +38,7 @@ from libs.clients.features import keys
 from libs.clients.features.cache import EntitlementCache
 from libs.clients.features.counter import Outcome, QuotaCounter
 from libs.clients.features.holdings import Holdings
-from libs.clients.features.source import Catalog, PricingSource, QuotaDef, QuotaState
+from libs.clients.features.source import Catalog, PackOffer, PricingSource, QuotaDef, QuotaState
 from libs.clients.features.windows import window
 from libs.clock import Clock, now
 from libs.errors import NotAllowed, ResourceExhausted, Unauthenticated, Unavailable
@@ -79,11 +81,25 @@ def rfc3339(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def feature_required(feature: str, packs: list[str]) -> NotAllowed:
+def offer_proto(offer: PackOffer) -> errors_pb2.PackOffer:
+    proto = errors_pb2.PackOffer(
+        pack=offer.name,
+        display_name=offer.display_name,
+        price=money_pb2.Money(currency_code=offer.currency_code, amount_minor=offer.price_minor),
+    )
+    if offer.duration_seconds is not None:
+        proto.duration.CopyFrom(duration_pb2.Duration(seconds=offer.duration_seconds))
+    return proto
+
+
+def feature_required(feature: str, packs: list[PackOffer]) -> NotAllowed:
+    """The denial an app turns into an upsell: the pack names in ErrorInfo (for a quick check)
+    and each pack's name, price and duration in a FeatureRequired detail (to draw the sheet)."""
     return NotAllowed(
         f"this needs the {feature} feature",
         reason="FEATURE_REQUIRED",
-        metadata={"feature": feature, "packs": ",".join(packs)},
+        metadata={"feature": feature, "packs": ",".join(p.name for p in packs)},
+        details=[errors_pb2.FeatureRequired(feature=feature, packs=[offer_proto(p) for p in packs])],
     )
 
 
@@ -158,7 +174,7 @@ class FeatureGate:
             return None
         return await self._reserve(user_id, quota, now)
 
-    async def _packs_for(self, feature: str) -> list[str]:
+    async def _packs_for(self, feature: str) -> list[PackOffer]:
         try:
             return list((await self.catalog()).packs_by_feature.get(feature, []))
         except Unavailable:

@@ -41,10 +41,31 @@ class QuotaState:
 
 
 @dataclass(frozen=True)
+class PackOffer:
+    """A pack as an upsell shows it."""
+
+    name: str  # "packs/{key}"
+    display_name: str
+    price_minor: int
+    currency_code: str
+    duration_seconds: int | None  # None: for life
+
+
+@dataclass(frozen=True)
 class Catalog:
-    # feature key -> names of the active packs that grant it, in display order
-    packs_by_feature: dict[str, list[str]]
+    # feature key -> the active packs that grant it, in display order
+    packs_by_feature: dict[str, list[PackOffer]]
     quotas: dict[str, QuotaDef]
+
+
+def pack_offer(pack: pricing_pb2.Pack) -> PackOffer:
+    return PackOffer(
+        name=pack.name,
+        display_name=pack.display_name,
+        price_minor=pack.price.amount_minor,
+        currency_code=pack.price.currency_code,
+        duration_seconds=pack.duration.seconds if pack.HasField("duration") else None,
+    )
 
 
 class PricingSource(Protocol):
@@ -97,10 +118,10 @@ class GrpcPricingSource:
             quotas = await self._stub.ListQuotas(pricing_pb2.ListQuotasRequest(page_size=100))
         except grpc.aio.AioRpcError as err:
             raise Unavailable("the pricing catalog could not be read; retry") from err
-        by_feature: dict[str, list[str]] = {}
+        by_feature: dict[str, list[PackOffer]] = {}
         for pack in packs:
             for feature in pack.features:
-                by_feature.setdefault(feature, []).append(pack.name)
+                by_feature.setdefault(feature, []).append(pack_offer(pack))
         return Catalog(
             packs_by_feature=by_feature,
             quotas={

@@ -1,4 +1,8 @@
-"""The PDF report: a summary table, per-member balances, then every line, made with ReportLab."""
+"""The PDF report: a summary table, per-member balances, then every line, made with ReportLab.
+
+Amounts are written by the kit's one formatter without the symbol: each table has a currency
+column, and the PDF base fonts have no glyph for ₹.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from services.expense.files.csv_export import decimal
+from libs.money_format import format_number
 from services.expense.files.report_data import ExportData
 
 _GRID = TableStyle(
@@ -38,13 +42,13 @@ def render(data: ExportData) -> bytes:
         if line.kind == "expense":
             totals[line.currency] = (count + 1, amount + line.total_minor)
     summary = [["Currency", "Expenses", "Total spent"]] + [
-        [cur, str(count), decimal(amount, cur)] for cur, (count, amount) in sorted(totals.items())
+        [cur, str(count), format_number(amount, cur)] for cur, (count, amount) in sorted(totals.items())
     ]
     story += [_table(summary), Spacer(1, 12), Paragraph("Balances", styles["Heading2"])]
     balance_rows = [["Member", *sorted(data.balances)]]
     for member in data.members:
         balance_rows.append(
-            [member, *[decimal(data.balances[c].get(member, 0), c) for c in sorted(data.balances)]]
+            [member, *[format_number(data.balances[c].get(member, 0), c) for c in sorted(data.balances)]]
         )
     story += [_table(balance_rows), Spacer(1, 12), Paragraph("Expenses and settlements", styles["Heading2"])]
     detail = [["Date", "Description", "Currency", "Total", "Paid by"]] + [
@@ -52,7 +56,7 @@ def render(data: ExportData) -> bytes:
             ln.when.isoformat(),
             ln.description[:60],
             ln.currency,
-            decimal(ln.total_minor, ln.currency),
+            format_number(ln.total_minor, ln.currency),
             ln.paid_by[:40],
         ]
         for ln in data.lines

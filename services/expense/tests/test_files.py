@@ -16,6 +16,7 @@ from pypdf import PdfReader
 
 from libs.errors import FailedPrecondition, InvalidArgument
 from libs.ledger.postings import nets
+from libs.money_format import format_number
 from services.expense.files import csv_export, pdf_export, receipts, splitwise_import
 from services.expense.files.report_data import ExportData, ExportLine
 from tools.devstack.stack import Stack
@@ -141,6 +142,8 @@ def test_pdf_shows_summary_and_balances() -> None:
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf_export.render(_data()))).pages)
     assert "Goa trip" in text and "Balances" in text
     assert "300.00" in text and "-300.00" in text and "Dinner, beach shack" in text
+    # Written by the kit's formatter: grouped, and yen without decimals.
+    assert format_number(3000, "JPY") == "3,000" and "3,000" in text and "3000.00" not in text
 
 
 SPLITWISE = """Date,Description,Category,Cost,Currency,Asha,Ravi,Meera

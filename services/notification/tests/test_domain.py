@@ -8,6 +8,7 @@ import pytest
 from hisaab.events.v1 import events_pb2 as ev
 
 from libs.errors import InvalidArgument
+from services.expense import summaries
 from services.notification import domain, templates
 from services.notification.domain import Channel, EventType, Preferences
 
@@ -30,7 +31,7 @@ def test_expense_event_goes_to_members_and_participants_never_the_actor() -> Non
         NOW,
     )
     assert event is not None and event.type is EventType.EXPENSE_ADDED
-    assert event.attributes["amount"] == "INR 450.50"
+    assert (event.attributes["amount_minor"], event.attributes["currency_code"]) == ("45050", "INR")
     assert domain.recipients(event, ["a", "b", "c"]) == ["b", "c", "d"]
     assert event.deep_link == "hisaab://groups/g/expenses/x"
 
@@ -69,7 +70,7 @@ def test_settlement_reaches_payer_and_payee() -> None:
         NOW,
     )
     assert event is not None and domain.recipients(event, []) == ["z"]
-    assert event.attributes["amount"] == "JPY 500"
+    assert (event.attributes["amount_minor"], event.attributes["currency_code"]) == ("500", "JPY")
 
 
 def test_preference_defaults_and_in_app_rule() -> None:
@@ -87,10 +88,10 @@ def test_preference_defaults_and_in_app_rule() -> None:
 
 def test_templates_in_english_and_hindi_with_fallbacks() -> None:
     assert templates.render(
-        EventType.EXPENSE_ADDED, "en-IN", {"actor": "Asha", "what": "Chai", "amount": "INR 50.00"}
+        EventType.EXPENSE_ADDED, "en-IN", {"actor": "Asha", "what": "Chai", "amount": "₹50.00"}
     ) == (
         "New expense",
-        "Asha added Chai INR 50.00",
+        "Asha added Chai ₹50.00",
     )
     title, body = templates.render(EventType.EXPENSE_ADDED, "hi-IN", {})
     assert title == "नया खर्च" and body == "किसी ने एक खर्च जोड़ा"
@@ -98,6 +99,40 @@ def test_templates_in_english_and_hindi_with_fallbacks() -> None:
     for lang in ("en", "hi"):
         for kind in EventType:
             assert all(templates.render(kind, lang, {}))
+
+
+@pytest.mark.parametrize(
+    ("locale", "minor", "code", "body"),
+    [
+        ("en-IN", "12345678", "INR", "Asha added Chai ₹1,23,456.78"),
+        ("hi-IN", "12345678", "INR", "Asha ने Chai जोड़ा ₹1,23,456.78"),
+        ("en-IN", "500", "JPY", "Asha added Chai JP¥500"),
+        ("hi-IN", "1125", "KWD", "Asha ने Chai जोड़ा KWD 1.125"),
+        ("en-IN", "-1234567", "BHD", "Asha added Chai -BHD 1,234.567"),
+    ],
+)
+def test_amounts_are_written_in_the_recipients_locale(locale: str, minor: str, code: str, body: str) -> None:
+    values = {"actor": "Asha", "what": "Chai", "amount_minor": minor, "currency_code": code}
+    assert templates.render(EventType.EXPENSE_ADDED, locale, values)[1] == body
+
+
+def test_a_notification_and_the_activity_feed_write_an_amount_alike() -> None:
+    event = domain.from_event(
+        "e1",
+        ev.SettlementChanged(
+            group="g", change=ev.CREATED, payer="a", payee="z", currency="INR", amount_minor=30000
+        ),
+        "groups/g/settlements/s",
+        "a",
+        NOW,
+    )
+    assert event is not None
+    _, body = templates.render(event.type, "en-IN", {**event.attributes, "actor": "Asha"})
+    assert (
+        body
+        == f"Asha recorded a payment {summaries.format_money(30000, 'INR')}"
+        == "Asha recorded a payment ₹300.00"
+    )
 
 
 def test_retry_backoff_doubles_and_is_capped() -> None:

@@ -111,7 +111,7 @@ def _expense_event(group: str, actor: str) -> Event:
         actor=actor,
         group=group,
         subject=f"groups/{group}/expenses/e1",
-        attributes={"description": "Chai", "amount": "INR 50.00"},
+        attributes={"description": "Chai", "amount_minor": "5000", "currency_code": "INR"},
     )
 
 
@@ -219,7 +219,7 @@ async def test_reminders_respect_preferences_minimum_and_once_a_day(
     first = await uc.run_job("balance_reminders", slot)
     assert first.notifications_created == 1 and not first.duplicate
     notes = await uc.inbox(owes, unread_only=False, after=None, limit=10)
-    assert [n.event_type for n in notes] == [EventType.BALANCE_REMINDER] and "INR 250.00" in notes[0].body
+    assert [n.event_type for n in notes] == [EventType.BALANCE_REMINDER] and "₹250.00" in notes[0].body
     for user in (tiny, muted, owed):
         assert await uc.inbox(user, unread_only=False, after=None, limit=10) == []
 
