@@ -20,6 +20,8 @@ from tests.faults.control import restart_worker, service_process
 from tests.support import Api, Session
 from tools.devstack.stack import Stack
 
+pytestmark = pytest.mark.faults
+
 WORKER = "notification-worker"
 FIRST_RETRY_SECONDS = 0.5
 T = TypeVar("T")
