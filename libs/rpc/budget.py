@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from libs.errors import DeadlineExceeded, Unavailable
 
@@ -21,7 +21,7 @@ T = TypeVar("T")
 log = logging.getLogger("hisaab.rpc")
 
 # Kept alive until they have unwound (the loop only holds weak references to tasks).
-_UNWINDING: set[asyncio.Task[object]] = set()
+_UNWINDING: set[asyncio.Task[Any]] = set()
 
 
 def remaining(configured: float, deadline_left: float | None) -> float:
@@ -31,7 +31,7 @@ def remaining(configured: float, deadline_left: float | None) -> float:
     return max(0.0, min(configured, deadline_left))
 
 
-def _unwound(task: asyncio.Task[object]) -> None:
+def _unwound(task: asyncio.Task[Any]) -> None:
     _UNWINDING.discard(task)
     if not task.cancelled() and task.exception() is not None:
         log.debug("request finished after its budget", exc_info=task.exception())
@@ -41,7 +41,7 @@ async def within(work: Awaitable[T], seconds: float, closing: asyncio.Event | No
     """``await work``, or DeadlineExceeded after ``seconds``, or Unavailable once ``closing``
     is set (the server is about to stop); ``work`` is then cancelled."""
     task: asyncio.Task[T] = asyncio.ensure_future(work)
-    waiting: set[asyncio.Future[object]] = {task}  # type: ignore[arg-type]
+    waiting: set[asyncio.Future[Any]] = {task}
     closed = asyncio.ensure_future(closing.wait()) if closing is not None else None
     if closed is not None:
         waiting.add(closed)
@@ -56,8 +56,8 @@ async def within(work: Awaitable[T], seconds: float, closing: asyncio.Event | No
     if task.done():
         return task.result()
     task.cancel()
-    _UNWINDING.add(task)  # type: ignore[arg-type]
-    task.add_done_callback(_unwound)  # type: ignore[arg-type]
+    _UNWINDING.add(task)
+    task.add_done_callback(_unwound)
     if closing is not None and closing.is_set():
         # Answered rather than cut off by the server's stop (which would say CANCELLED, a
         # code clients do not retry): a create retried with its request_id lands once.

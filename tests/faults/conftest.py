@@ -25,12 +25,6 @@ def pytest_configure(config: pytest.Config) -> None:
     full_scale()  # a misspelt HISAAB_FAULTS_SCALE fails the run at once
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/faults/" in item.nodeid.replace("\\", "/"):
-            item.add_marker(pytest.mark.faults)
-
-
 @pytest.fixture(scope="package")
 def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with pytest.MonkeyPatch.context() as patch:

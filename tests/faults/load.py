@@ -108,8 +108,8 @@ class Ledger:
     def assert_whole(self, api: Api, creates: list[Create]) -> None:
         """Exactly one expense per request_id that succeeded, none other, and balances that
         add up: nothing lost, duplicated or half-written."""
-        names = [c.name for c in creates]
-        assert None not in names, [c.answers[-1] for c in creates if c.name is None][:3]
+        assert all(c.name for c in creates), [c.answers[-1] for c in creates if c.name is None][:3]
+        names = [str(c.name) for c in creates]
         assert len(set(names)) == len(creates)
         listed = self.expenses(api)
         assert sorted(e["name"] for e in listed) == sorted(names)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
@@ -18,6 +19,8 @@ from tests.faults.aws_proxy import FailingAwsProxy, everything, sns_send
 from tests.faults.control import restart_worker, service_process
 from tests.support import Api, Session
 from tools.devstack.stack import Stack
+
+pytestmark = pytest.mark.faults
 
 WORKER = "notification-worker"
 FIRST_RETRY_SECONDS = 0.5
@@ -76,8 +79,9 @@ def _with(stack: Stack, person: Session, *, status: str, attempts: int) -> list[
     ]
 
 
-def _all_settled(stack: Stack, person: Session, notifications: int, *, failed: int = 0) -> bool:
+def _pushes_settled(api: Api, stack: Stack, person: Session, *, failed: int = 0) -> bool:
     """One push per in-app notification, each sent or (``failed`` of them) given up."""
+    notifications = len(_inbox(api, person))
     statuses = sorted(d["status"] for d in _deliveries(stack, person.user_id))
     return statuses == sorted(["sent"] * (notifications - failed) + ["failed"] * failed)
 
@@ -124,10 +128,10 @@ def test_aws_outage_delays_notifications_and_loses_none(
     _eventually(lambda: len(failing_aws.failed) >= polls + 3)  # it keeps trying
     failing_aws.heal()
     for friend in friends:
-        notes = _eventually(lambda f=friend: _inbox(fault_api, f))
+        notes = _eventually(partial(_inbox, fault_api, friend))
         assert [n["eventType"] for n in notes].count("ADDED_TO_GROUP") == 1
     for friend in friends:  # and every push went out, once each
-        _eventually(lambda f=friend: _all_settled(fault_stack, f, len(_inbox(fault_api, f))))
+        _eventually(partial(_pushes_settled, fault_api, fault_stack, friend))
 
     # Sends failing for a while: the delivery is retried, and goes out once AWS answers.
     first, second = friends[0], friends[1]
@@ -136,7 +140,7 @@ def test_aws_outage_delays_notifications_and_loses_none(
     _eventually(lambda: _with(fault_stack, first, status="pending", attempts=2))
     failing_aws.heal()
     _eventually(lambda: _with(fault_stack, first, status="sent", attempts=3))
-    _eventually(lambda: _all_settled(fault_stack, first, len(_inbox(fault_api, first))))
+    _eventually(partial(_pushes_settled, fault_api, fault_stack, first))
 
     # Sends failing for longer than the retries last: given up after the last attempt, kept
     # with its error; the waits between attempts doubled.
@@ -152,4 +156,4 @@ def test_aws_outage_delays_notifications_and_loses_none(
     assert span >= waits * 0.9, (span, waits)
     # The in-app notification never depended on AWS, and every push is accounted for.
     assert [n["eventType"] for n in _inbox(fault_api, second)].count("ADDED_TO_GROUP") == 2
-    assert _all_settled(fault_stack, second, len(_inbox(fault_api, second)), failed=1)
+    assert _pushes_settled(fault_api, fault_stack, second, failed=1)

@@ -20,6 +20,8 @@ from libs.db.database import Database
 from tests.faults.control import full_scale, restart_worker, service_process
 from tools.devstack.stack import Stack
 
+pytestmark = pytest.mark.faults
+
 RELAY = "outbox-relay"
 PER_TRANSACTION = 10
 

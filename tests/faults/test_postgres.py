@@ -14,6 +14,8 @@ from tests.faults.load import Answer, Create, Ledger, assert_retriable, until
 from tests.support import Api
 from tools.devstack.stack import Stack
 
+pytestmark = pytest.mark.faults
+
 FREEZE_SECONDS = 5.0
 WRITERS = 6
 # From SIGCONT to every writer's next success; the pools replace what the freeze broke.

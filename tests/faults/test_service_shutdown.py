@@ -8,11 +8,14 @@ import signal
 import time
 
 import httpx
+import pytest
 
 from tests.faults.control import restart_service, service_process
 from tests.faults.load import Create, Ledger, assert_retriable, until
 from tests.support import Api
 from tools.devstack.stack import Stack
+
+pytestmark = pytest.mark.faults
 
 IN_FLIGHT = 200
 VICTIM = "expense-2"

@@ -7,11 +7,14 @@ import asyncio
 import time
 
 import httpx
+import pytest
 import redis
 
 from tests.faults.load import Create, Ledger
 from tests.support import Api
 from tools.devstack.stack import Stack
+
+pytestmark = pytest.mark.faults
 
 LEDGERS = 3
 ROUNDS_PER_PHASE = 4
