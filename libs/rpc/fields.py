@@ -15,8 +15,9 @@ only descends into messages the client actually sent.
   sends back a resource it read cannot change what the server computes (AIP-203: ignored,
   not refused). Internal RPCs keep them: there the caller is a service, not a client.
 
-Field paths in errors use the JSON names the client sent (``expense.total.currencyCode``),
-see :func:`json_path`.
+The rules run in :class:`FieldRules`, the innermost interceptor (after authentication and
+the feature gate). Field paths in errors use the JSON names the client sent
+(``expense.total.currencyCode``), see :func:`json_path`; the pipeline maps them.
 """
 
 from __future__ import annotations

@@ -364,7 +364,7 @@ def test_edit_delete_restore_move_balances(api: Api, database_url: str) -> None:
 def test_idempotent_create(api: Api, database_url: str) -> None:
     group = _make_group(api, 1)
     a, b = group.users
-    body = expense_body(500, {"equal": {"participants": [u(a), u(b)]}})
+    body = expense_body(500, {"equal": {"participants": [u(a), u(b)]}}, payers=[(a, 500)])
     request_id = str(uuid.uuid4())
     first = create(api, group, body, requestId=request_id)
     again = create(api, group, body, requestId=request_id)

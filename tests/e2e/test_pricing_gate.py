@@ -49,7 +49,7 @@ def upload(api: Api, session: Session) -> httpx.Response:
 
 
 def summary(api: Api, session: Session) -> httpx.Response:
-    return api.call("GET", f"/v1/groups/{uuid.uuid4()}:summarizeSpending", session)
+    return api.call("GET", f"/v1/groups/{uuid.uuid4()}:summarizeSpending?currencyCode=INR", session)
 
 
 def create(api: Api, session: Session, description: str = "Chai") -> httpx.Response:
