@@ -11,6 +11,7 @@ import yaml
 
 from infra import config, permissions, values
 from libs.aws import Resources
+from libs.catalog import SERVICES
 from tests.deploy.helm_render import CHART, ENV_VALUES, deep_merge, load_values, of_kind, parse, render_chart
 from tests.infra.conftest import CASES, Synthesized
 from tools import infra as infra_cli
@@ -99,7 +100,19 @@ def test_the_chart_renders_with_the_generated_values(
     assert binding["spec"]["serviceRef"] == {"name": "hisaab-gateway", "port": 80}
     assert of_kind(docs, "Service")["hisaab-gateway"]["spec"]["type"] == "ClusterIP"
     secrets = of_kind(docs, "ExternalSecret")
-    assert set(secrets) == {"hisaab-database", "hisaab-env"} | ({"hisaab-redis"} if phase >= 2 else set())
+    identities = {f"hisaab-identity-{s.name}" for s in SERVICES}
+    assert set(secrets) == {"hisaab-database", "hisaab-env"} | identities | (
+        {"hisaab-redis"} if phase >= 2 else set()
+    )
+    # Each service's client secret reaches its own pods only (the notification worker calls as notification).
+    deployments = of_kind(docs, "Deployment")
+    for name, identity in [*((s.name, s.name) for s in SERVICES), ("notification-worker", "notification")]:
+        refs = {
+            e["secretRef"]["name"]
+            for e in deployments[f"hisaab-{name}"]["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+            if "secretRef" in e
+        }
+        assert refs & identities == {f"hisaab-identity-{identity}"}, name
     urls = secrets["hisaab-database"]["spec"]["target"]["template"]["data"]
     assert "@databasewriterhost-value:" in urls["writer-url"]
     assert "@databasereaderhost-value:" in urls["reader-url"]
