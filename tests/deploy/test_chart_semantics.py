@@ -186,11 +186,40 @@ def _allowed_sources(policy: Manifest) -> set[str]:
     return sources
 
 
+# Calls to REST-bound methods that one service makes for its user (the contract names
+# the callers of internal methods only).
+PEER_CALLS_FOR_USERS = {("expense", "group"), ("expense", "settlement"), ("settlement", "group")}
+
+
+def _acting_as(service: str) -> set[str]:
+    """The components whose calls carry ``service``'s identity: itself and its workers."""
+    from libs.catalog import WORKERS
+
+    return {service} | {w.name for w in WORKERS if w.module.startswith(f"services.{service}.")}
+
+
+def test_network_policies_admit_every_caller_the_contract_names() -> None:
+    """A call the contract allows must not be dropped by the cluster's network policy."""
+    import importlib
+
+    from libs.rpc.descriptors import method_rules
+
+    policies = of_kind(render("prod"), "NetworkPolicy")
+    for short, full in contract_services().items():
+        importlib.import_module(f"hisaab.{short}.v1.{short}_pb2")  # puts the service in the pool
+        allowed = _allowed_sources(policies[f"hisaab-{short}"])
+        needed = {c for r in method_rules(full).values() if r.internal for c in r.callers or ()}
+        needed |= {caller for caller, callee in PEER_CALLS_FOR_USERS if callee == short}
+        for caller in needed:
+            missing = _acting_as(caller) - allowed
+            assert not missing, f"{short} does not admit {sorted(missing)}, acting as {caller}"
+
+
 def test_network_policies_admit_only_callers_and_the_gateway() -> None:
     policies = of_kind(render("prod"), "NetworkPolicy")
     assert "group" in _allowed_sources(policies["hisaab-auth"])
     assert {"expense", "settlement", "notification"} <= _allowed_sources(policies["hisaab-group"])
-    assert _allowed_sources(policies["hisaab-expense"]) == {"gateway"}
+    assert _allowed_sources(policies["hisaab-expense"]) == {"gateway", "notification", "notification-worker"}
     assert "expense" not in _allowed_sources(policies["hisaab-notification"])
     gateway_rules = policies["hisaab-gateway"]["spec"]["ingress"]
     assert [p["port"] for r in gateway_rules for p in r["ports"]] == [8080]
