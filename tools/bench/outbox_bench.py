@@ -219,9 +219,13 @@ def markdown(results: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        f"**One relay process publishes {one['events_per_s']:.0f} events/s**; the {CLIENTS}-client create "
-        f"load of the same run wrote {create['rate']:.0f} events/s "
-        f"({one['events_per_s'] / max(create['rate'], 1e-9):.1f} times the create rate).",
+        f"**One relay process publishes {one['events_per_s']:.0f} events/s**, at "
+        f"{one['cpu_ms_per_event']:.3f} ms of CPU per event: a relay with a core of its own would "
+        f"publish about {1000 / max(one['cpu_ms_per_event'], 1e-9):,.0f} events/s. The "
+        f"{CLIENTS}-client create load of the same run wrote {create['rate']:.0f} events/s "
+        f"({one['events_per_s'] / max(create['rate'], 1e-9):.1f} times less). "
+        f"{len(results['relay'])} relays published {results['relay'][-1]['events_per_s']:.0f} events/s "
+        "together, each taking a share of the rows.",
         "",
         f"Create to inbox with {CLIENTS} clients creating for {CREATE_SECONDS:.0f} s "
         f"({create['rate']:.0f} creates/s): from the create's transaction to the first notification "

@@ -29,3 +29,17 @@ def test_cpu_burnt_here_is_the_load_generators() -> None:
     after = cpu.snapshot()
     per_op = cpu.per_operation(before, after, 3)
     assert per_op["load generator"] >= 0.25 * 1000 / 3
+
+
+def test_only_the_stack_under_test_counts() -> None:
+    # pid: (parent, seconds, command line); 10 is the benchmark, 50 a detached PostgreSQL.
+    table = {
+        10: (1, 0.0, "python -m tools.bench"),
+        11: (10, 0.0, "python -m services.expense"),
+        12: (11, 0.0, "child of a service"),
+        50: (1, 0.0, "postgres -D /tmp/x/postgres"),
+        51: (50, 0.0, "postgres: writer"),
+        90: (1, 0.0, "python -m services.expense"),  # another stack on the same machine
+    }
+    mine = {10, 50}
+    assert [pid for pid in table if cpu._descends(pid, mine, table)] == [10, 11, 12, 50, 51]
