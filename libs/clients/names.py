@@ -45,7 +45,8 @@ class NameBook:
         group_id = group_of(request)
         roster = await self._rosters.cached(group_id) if group_id else None
         if roster is not None:
-            found.update((u, roster.names[u]) for u in user_ids if roster.names.get(u))
+            # A member without a name has none in the directory either: no call for them.
+            found.update((u, roster.names[u]) for u in user_ids if u in roster.names)
         rest = [u for u in user_ids if u not in found]
         if not rest:
             return found

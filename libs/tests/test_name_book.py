@@ -37,7 +37,7 @@ class Users:
 
 
 def _book(users: Users) -> NameBook:
-    roster = Roster("g1", "trip", 3, {"asha": "Asha", "ravi": "Ravi"})
+    roster = Roster("g1", "trip", 3, {"asha": "Asha", "ravi": "Ravi", "nameless": ""})
     return NameBook(cast(RosterCache, Rosters({"g1": roster})), cast(UserDirectory, users))
 
 
@@ -59,6 +59,8 @@ async def test_members_are_named_from_the_roster_and_only_others_cost_a_call() -
     }
     assert users.asked == [["meera"]]
     assert await _book(users).names(request, ["ravi"]) == {"ravi": "Ravi"} and len(users.asked) == 1
+    # A member who never chose a name has none anywhere: the roster says so without a call.
+    assert await _book(users).names(request, ["nameless"]) == {"nameless": ""} and len(users.asked) == 1
 
 
 async def test_without_a_cached_roster_the_directory_names_everyone() -> None:
