@@ -39,9 +39,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def telemetry_receiver() -> Iterator[TelemetryReceiver]:
+def telemetry_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TelemetryReceiver]:
     """Where the stack's processes send spans (OTLP) and Envoy its X-Ray segments."""
-    receiver = TelemetryReceiver().start()
+    receiver = TelemetryReceiver(tmp_path_factory.mktemp("telemetry")).start()
     yield receiver
     receiver.stop()
 
@@ -66,6 +66,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, telemetry_receiver: Telemetr
         },
         processes=LEDGER_PROCESSES,
         trace_daemon=("127.0.0.1", telemetry_receiver.xray_port),
+        # A loaded machine (other stacks, no bytecode cache) can take minutes to import everything.
+        startup_timeout=180,
     ) as running:
         yield running
 

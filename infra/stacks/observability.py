@@ -16,6 +16,7 @@ from infra.stacks.common import log_group, rotating_key
 from infra.stacks.data import DataStack
 from infra.stacks.edge import STAGE, EdgeStack
 from infra.stacks.messaging import MessagingStack
+from libs.metrics import names
 
 # Thresholds: a tenth of a percent of 5xx is already many unhappy users; p99 over
 # two seconds feels broken on a phone.
@@ -25,6 +26,11 @@ AURORA_CPU_PERCENT = 80
 AURORA_ACU_PERCENT = 90  # of max capacity: time to raise it
 AURORA_REPLICA_LAG_MS = 1000
 CACHE_CPU_PERCENT = 75
+# The relay publishes within a second when healthy; five minutes of waiting means it is
+# down or the broker refuses, and notifications are late for everyone.
+OUTBOX_AGE_SECONDS = 300
+# A message waiting this long is a consumer that is down or far behind.
+QUEUE_LAG_SECONDS = 300
 
 
 class ObservabilityStack(Stack):
@@ -79,6 +85,7 @@ class ObservabilityStack(Stack):
                 0,
                 "a message gave up after its retries",
             )
+        self._app_alarms()
         db = data.database
         self._alarm("AuroraCpu", db.metric_cpu_utilization(), AURORA_CPU_PERCENT, "Aurora CPU", periods=3)
         self._alarm(
@@ -164,7 +171,39 @@ class ObservabilityStack(Stack):
             ),
         )
 
-    def _alarm(self, name: str, metric: cw.IMetric, threshold: float, what: str, *, periods: int = 1) -> None:
+    def _app_alarms(self) -> None:
+        """On the kit's own metrics (libs/metrics/names.py), as the ADOT collector's EMF
+        exporter writes them: namespace Hisaab, dimensions as k8s/observability declares.
+        These series are reported every export even when all is well (age and lag 0), so
+        a silent relay or consumer is missing data, and missing data is an alarm."""
+        self._alarm(
+            "OutboxOldestAge",
+            _app_metric(names.OUTBOX_OLDEST_AGE, {names.SERVICE: names.OUTBOX_RELAY}),
+            OUTBOX_AGE_SECONDS,
+            "the oldest unpublished outbox event waited over 5 minutes (or the relay reports nothing)",
+            periods=3,
+            missing=cw.TreatMissingData.BREACHING,
+        )
+        for process, queue in names.QUEUE_CONSUMERS:
+            self._alarm(
+                f"QueueLag-{queue}",
+                _app_metric(names.QUEUE_LAG, {names.SERVICE: process, names.QUEUE: queue}),
+                QUEUE_LAG_SECONDS,
+                f"messages of the {queue} queue waited over 5 minutes for {process} (or it reports nothing)",
+                periods=3,
+                missing=cw.TreatMissingData.BREACHING,
+            )
+
+    def _alarm(
+        self,
+        name: str,
+        metric: cw.IMetric,
+        threshold: float,
+        what: str,
+        *,
+        periods: int = 1,
+        missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING,
+    ) -> None:
         alarm = cw.Alarm(
             self,
             name,
@@ -172,11 +211,21 @@ class ObservabilityStack(Stack):
             threshold=threshold,
             evaluation_periods=periods,
             comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            treat_missing_data=missing,
             alarm_description=what,
         )
         alarm.add_alarm_action(actions.SnsAction(self.alarm_topic))
         self.alarms.append(alarm)
+
+
+def _app_metric(name: str, dimensions: dict[str, str]) -> cw.Metric:
+    return cw.Metric(
+        namespace=names.NAMESPACE,
+        metric_name=name,
+        dimensions_map=dimensions,
+        statistic="Maximum",
+        period=Duration.minutes(1),
+    )
 
 
 def _cloudwatch_principal() -> iam.ServicePrincipal:

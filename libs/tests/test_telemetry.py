@@ -82,3 +82,25 @@ def test_json_log_lines_carry_the_trace_id(capsys: pytest.CaptureFixture[str]) -
         expected = logs.xray_trace_id(span.get_span_context().trace_id)
     line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert line["message"] == "hello" and line["rpc"] == "/x" and line["trace_id"] == expected
+
+
+def test_an_outbox_event_carries_its_trace_to_the_consumer() -> None:
+    EXPORTER.clear()
+    tracer = PROVIDER.get_tracer("t")
+    with tracer.start_as_current_span("request") as request:
+        stored = telemetry.traceparent()
+    assert stored is not None
+    span, headers = telemetry.producing(stored, "events")
+    assert span is not None
+    telemetry.end_producing(span, accepted=True)
+    # SNS -> SQS raw delivery: the headers arrive as message attributes.
+    attributes = {k: {"DataType": "String", "StringValue": v} for k, v in headers.items()}
+    with telemetry.consuming("events", attributes) as consumed:
+        pass
+    publish, handle = span.get_span_context(), consumed.get_span_context()
+    trace_id = request.get_span_context().trace_id
+    assert publish.trace_id == handle.trace_id == trace_id
+    finished = {s.name: s for s in EXPORTER.get_finished_spans()}
+    assert finished["events publish"].parent.span_id == request.get_span_context().span_id  # type: ignore[union-attr]
+    assert finished["events process"].parent.span_id == publish.span_id  # type: ignore[union-attr]
+    assert telemetry.producing(None, "events") == (None, {})

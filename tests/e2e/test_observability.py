@@ -127,8 +127,14 @@ def test_one_rest_create_is_one_trace_from_the_gateway_to_the_notification_worke
     trace_id = root.trace_id
 
     def complete(spans: list[Span]) -> bool:
+        # Each process exports on its own schedule: wait until the worker's handling is in
+        # and no span's parent is still on its way.
         names = {(s.service, s.kind) for s in spans}
-        return {("hisaab-outbox-relay", "PRODUCER"), ("hisaab-notification-worker", "CONSUMER")} <= names
+        ids = {s.span_id for s in spans}
+        return {
+            ("hisaab-outbox-relay", "PRODUCER"),
+            ("hisaab-notification-worker", "CONSUMER"),
+        } <= names and all(s.parent_id is None or s.parent_id in ids for s in spans)
 
     spans = telemetry_receiver.wait_for(complete, trace_id, timeout=120)
     by_id = {s.span_id: s for s in spans}
