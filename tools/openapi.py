@@ -90,8 +90,8 @@ _WELL_KNOWN: dict[str, dict[str, Any]] = {
 _HTTP_BODY = "google.api.HttpBody"
 _STATUS = "google.rpc.Status"
 _ERROR_DETAILS_PACKAGE = "google.rpc"
-# gRPC status code -> HTTP status, as the transcoder maps them.
-_HTTP_OF_CODE = {3: 400, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409, 16: 401}
+# Our own error details are the messages of the file that defines the error reasons.
+_ERROR_REASON_ENUM = "ErrorReason"
 
 
 # Sent on calls counted against a free-tier quota (see docs/api.md).
@@ -129,7 +129,14 @@ class _Types:
     def __init__(self, fds: descriptor_pb2.FileDescriptorSet) -> None:
         self.messages: dict[str, _Message] = {}
         self.enums: dict[str, _Enum] = {}
+        # Messages a google.rpc.Status may carry in its details.
+        self.error_details: list[str] = []
         for fd in fds.file:
+            own_details = fd.package.startswith(apidoc.PACKAGE_PREFIX) and any(
+                e.name == _ERROR_REASON_ENUM for e in fd.enum_type
+            )
+            if own_details or fd.package == _ERROR_DETAILS_PACKAGE:
+                self.error_details += [f"{fd.package}.{m.name}" for m in fd.message_type]
             comments = {
                 tuple(loc.path): " ".join(loc.leading_comments.split())
                 for loc in fd.source_code_info.location
@@ -380,11 +387,7 @@ def _operation_ids(svcs: list[apidoc.Service]) -> dict[tuple[str, str], str]:
 
 
 def _error_components(builder: _Builder) -> None:
-    details = sorted(
-        full
-        for full, m in builder.types.messages.items()
-        if m.package == _ERROR_DETAILS_PACKAGE and full != _STATUS and "." not in full[len("google.rpc.") :]
-    )
+    details = sorted(full for full in builder.types.error_details if full != _STATUS)
     variants = []
     for full in details:
         builder.ref(full)
