@@ -92,6 +92,7 @@ _STATUS = "google.rpc.Status"
 _ERROR_DETAILS_PACKAGE = "google.rpc"
 # Our own error details are the messages of the file that defines the error reasons.
 _ERROR_REASON_ENUM = "ErrorReason"
+_UPDATE_MASK = "update_mask"
 
 
 # Sent on calls counted against a free-tier quota (see docs/api.md).
@@ -522,9 +523,14 @@ def _operation(
             msg = builder.types.messages[r.input_type]
             body_field = next(f for f in msg.proto.field if f.name == binding.body)
             nested = frozenset(p.split(".", 1)[1] for p in bound if p.startswith(f"{binding.body}."))
-            if nested:
+            is_update = any(f.name == _UPDATE_MASK for f in msg.proto.field)
+            if (nested or is_update) and body_field.type == _F.TYPE_MESSAGE:
                 key = f"{op_id}Body"
-                builder.schemas[key] = builder.message_schema(body_field.type_name.lstrip("."), nested)
+                body = builder.message_schema(body_field.type_name.lstrip("."), nested)
+                if is_update:
+                    # An update sends only what updateMask names; required applies to those paths.
+                    body.pop("required", None)
+                builder.schemas[key] = body
                 schema: dict[str, Any] = {"$ref": f"#/components/schemas/{key}"}
             else:
                 schema = builder.field_schema(body_field)

@@ -110,6 +110,8 @@ def test_body_field_binding_leaves_the_rest_to_the_query(document: dict[str, Any
     body = _schema(document, op["requestBody"]["content"]["application/json"]["schema"])
     # The path binds expense.name; the transcoder rejects a body that sets it too.
     assert "name" not in body["properties"] and "total" in body["properties"]
+    # An update sends only the fields updateMask names.
+    assert "required" not in body
 
 
 def test_json_names_and_types_are_what_the_transcoder_prints(document: dict[str, Any]) -> None:
