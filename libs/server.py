@@ -23,6 +23,7 @@ from libs import logs, telemetry
 from libs.auth.jwks import JwksCache
 from libs.auth.verifier import TokenVerifier
 from libs.rpc.descriptors import MethodRules, method_rules
+from libs.rpc.fields import FieldRules
 from libs.rpc.pipeline import ServerPipeline
 from libs.settings import Settings, SettingsError
 
@@ -59,15 +60,14 @@ def build_server(app: ServiceApp) -> tuple[grpc.aio.Server, Any]:
         service_client_ids=settings.service_client_ids,
     )
     rules = method_rules(settings.service.grpc_service)
-    interceptors: list[Any] = [
-        *telemetry.server_interceptors(),
-        ServerPipeline(verifier, rules),
-    ]
+    pipeline = ServerPipeline(verifier, rules)
+    interceptors: list[Any] = [*telemetry.server_interceptors(), pipeline]
     # The feature gate goes after the pipeline: it needs the authenticated caller,
     # and its errors are mapped by the pipeline like any domain error.
     gate = app.gate(settings, rules) if app.gate is not None else None
     if gate is not None:
         interceptors.append(gate)
+    interceptors.append(FieldRules(pipeline.fields))  # innermost: just before the servicer
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],

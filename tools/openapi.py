@@ -408,21 +408,16 @@ def _error_components(builder: _Builder) -> None:
     builder.schemas["Status"] = {
         "type": "object",
         "description": (
-            "A google.rpc.Status: `code` is the gRPC status code, `details` carry an "
-            "ErrorInfo (reason from hisaab.common.v1.ErrorReason) and, when a field is at "
-            "fault, a BadRequest naming it. Errors raised by the gateway itself (malformed "
-            "JSON, unknown query parameter, unknown path) currently carry `code`, `message` "
-            "and `http_status` only."
+            "A google.rpc.Status, from a service or from the gateway itself: `code` is the "
+            "gRPC status code, `details` carry an ErrorInfo (reason from "
+            "hisaab.common.v1.ErrorReason) and, when a field is at fault, a BadRequest "
+            "naming it by its JSON path."
         ),
         "required": ["code", "message"],
         "properties": {
             "code": {"type": "integer", "format": "int32"},
             "message": {"type": "string"},
             "details": {"type": "array", "items": {"anyOf": variants}},
-            "http_status": {
-                "type": "integer",
-                "description": "The HTTP status; present on errors raised by the gateway itself.",
-            },
         },
     }
 

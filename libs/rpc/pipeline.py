@@ -19,8 +19,9 @@ from grpc_status import rpc_status
 
 from libs.auth.caller import Caller, reset_caller, reset_method, set_caller, set_method
 from libs.auth.verifier import TokenVerifier
-from libs.errors import DomainError, Unauthenticated, internal_status, to_status
+from libs.errors import DomainError, InvalidArgument, Unauthenticated, internal_status, to_status
 from libs.rpc.descriptors import MethodRules
+from libs.rpc.fields import RequestFields, request_fields, with_json_path
 
 log = logging.getLogger("hisaab.rpc")
 
@@ -47,6 +48,9 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     ):
         self._verifier = verifier
         self._rules = rules
+        # Per method: its request's field rules, for error paths in JSON names here and for
+        # libs.rpc.fields.FieldRules, the innermost interceptor, to enforce.
+        self.fields = request_fields(rules, {path: rule.has_http for path, rule in rules.items()})
 
     async def intercept_service(
         self,
@@ -62,13 +66,16 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             # A method the contract does not describe: refuse rather than guess.
             rules = MethodRules(method, False, "", "", "", False)
         return grpc.unary_unary_rpc_method_handler(
-            self._wrap(handler.unary_unary, rules),
+            self._wrap(handler.unary_unary, rules, self.fields.get(method)),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
 
     def _wrap(
-        self, inner: Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]], rules: MethodRules
+        self,
+        inner: Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]],
+        rules: MethodRules,
+        fields: RequestFields | None,
     ) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
         async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             started = time.perf_counter()
@@ -84,6 +91,8 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 raise
             except DomainError as err:
                 code = err.code.name
+                if isinstance(err, InvalidArgument):
+                    err = with_json_path(err, fields)
                 await context.abort(
                     err.code, err.message, rpc_status.to_status(to_status(err)).trailing_metadata
                 )

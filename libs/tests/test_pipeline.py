@@ -94,14 +94,15 @@ async def test_protected_method_needs_a_valid_token(stub: Any) -> None:
 
 async def test_domain_error_carries_error_info(stub: Any) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await stub.UpdateMe(auth_pb2.UpdateMeRequest(), metadata=_auth(token()))
+        await stub.UpdateMe(auth_pb2.UpdateMeRequest(user=auth_pb2.User(locale="x")), metadata=_auth(token()))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     info = _info(err.value)
     assert info.reason == "INVALID_FIELD" and info.metadata["field"] == "user.locale"
 
 
 async def test_a_check_that_needs_the_caller_runs_after_authentication(stub: Any) -> None:
-    request = auth_pb2.RegisterDeviceRequest()
+    device = auth_pb2.Device(platform=auth_pb2.Device.Platform.ANDROID, push_token="t")
+    request = auth_pb2.RegisterDeviceRequest(device=device)
     with pytest.raises(grpc.aio.AioRpcError) as unauth:
         await stub.RegisterDevice(request)
     assert unauth.value.code() == grpc.StatusCode.UNAUTHENTICATED

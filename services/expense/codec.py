@@ -132,8 +132,9 @@ DEFAULT_PRESET = "default"
 
 
 def preset_ref(expense: expense_pb2.Expense, group_id: str, prefix: str = "expense") -> str | None:
-    """The id of the split preset that gives a new expense its split: the named one,
-    "default" when neither split nor preset is given, None when the split is spelled."""
+    """The id of the split preset that gives a new expense its split, None when the split is
+    spelled. One of the two must be given: the JSON gateway drops unknown fields, so a
+    misspelt split must not quietly become the group's default ("default" names that)."""
     field = f"{prefix}.split_preset"
     if expense.split_preset:
         if expense.HasField("split"):
@@ -144,7 +145,12 @@ def preset_ref(expense: expense_pb2.Expense, group_id: str, prefix: str = "expen
         if parts[1] != group_id:
             raise InvalidArgument(field, "must be a split preset of this group")
         return parts[3]
-    return None if expense.HasField("split") else DEFAULT_PRESET
+    if not expense.HasField("split"):
+        raise InvalidArgument(
+            f"{prefix}.split",
+            f"is required, or a split preset ({DEFAULT_PRESET} is the group's default)",
+        )
+    return None
 
 
 def draft(

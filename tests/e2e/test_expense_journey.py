@@ -96,7 +96,10 @@ def expense_body(
 def create(
     api: Api, group: Group, body: dict[str, Any], session: Session | None = None, **params: str
 ) -> Any:
-    resp = api.call("POST", f"/v1/{group.name}/expenses", session or group.owner, json=body, params=params)
+    who = session or group.owner
+    if "payers" not in body:  # payers are required: the caller pays, and says so
+        body = {**body, "payers": [{"user": u(who.user_id), "paidMinor": body["total"]["amountMinor"]}]}
+    resp = api.call("POST", f"/v1/{group.name}/expenses", who, json=body, params=params)
     assert resp.status_code == 200, resp.text
     return resp.json()
 
@@ -361,7 +364,7 @@ def test_edit_delete_restore_move_balances(api: Api, database_url: str) -> None:
 def test_idempotent_create(api: Api, database_url: str) -> None:
     group = _make_group(api, 1)
     a, b = group.users
-    body = expense_body(500, {"equal": {"participants": [u(a), u(b)]}})
+    body = expense_body(500, {"equal": {"participants": [u(a), u(b)]}}, payers=[(a, 500)])
     request_id = str(uuid.uuid4())
     first = create(api, group, body, requestId=request_id)
     again = create(api, group, body, requestId=request_id)
@@ -388,7 +391,9 @@ def test_non_member_sees_nothing(api: Api, trip: Group) -> None:
         (
             "POST",
             f"/v1/{trip.name}/expenses",
-            expense_body(100, {"equal": {"participants": [u(stranger.user_id)]}}),
+            expense_body(
+                100, {"equal": {"participants": [u(stranger.user_id)]}}, payers=[(stranger.user_id, 100)]
+            ),
         ),
         ("PATCH", f"/v1/{made['name']}", {"description": "mine now"}),
         ("DELETE", f"/v1/{made['name']}", None),
@@ -408,7 +413,12 @@ def test_non_member_sees_nothing(api: Api, trip: Group) -> None:
 def _invalid_cases(g: Group, stranger: str) -> list[tuple[dict[str, Any], str]]:
     a, b = g.users[0], g.users[1]
     two = {"equal": {"participants": [u(a), u(b)]}}
-    body = expense_body
+
+    def body(total: int, split: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        # Every case but the payers' own names who paid, so the field at fault is the one named.
+        kw.setdefault("payers", [(a, total or 1)])
+        return expense_body(total, split, **kw)
+
     return [
         (
             body(
@@ -437,9 +447,9 @@ def _invalid_cases(g: Group, stranger: str) -> list[tuple[dict[str, Any], str]]:
         ),
         (body(1000, two, payers=[(stranger, 1000)]), "expense.payers[0].user"),
         (body(1000, {"equal": {"participants": [u(a), u(stranger)]}}), "expense.split.equal.participants[1]"),
-        (body(0, two), "expense.total.amount_minor"),
-        (body(-5, two), "expense.total.amount_minor"),
-        (body(1000, two, currency="XYZ"), "expense.total.currency_code"),
+        (body(0, two), "expense.total.amountMinor"),
+        (body(-5, two), "expense.total.amountMinor"),
+        (body(1000, two, currency="XYZ"), "expense.total.currencyCode"),
         (body(1000, two, payers=[(a, 600), (b, 300)]), "expense.payers"),
         (
             body(1000, {"equal": {"participants": [u(f"p{i}") for i in range(1001)]}}),
@@ -461,7 +471,7 @@ def _invalid_cases(g: Group, stranger: str) -> list[tuple[dict[str, Any], str]]:
         ),
         (
             body(1000, {"shares": {"entries": [{"user": u(a), "shares": 0}, {"user": u(b), "shares": 0}]}}),
-            "expense.split.shares.entries",
+            "expense.split.shares.entries[0].shares",
         ),
         (
             body(
@@ -478,9 +488,9 @@ def _invalid_cases(g: Group, stranger: str) -> list[tuple[dict[str, Any], str]]:
         (body(1000, {"equal": {"participants": [u(a), u(a)]}}), "expense.split.equal.participants[1]"),
         (body(1000, {"equal": {"participants": ["alice"]}}), "expense.split.equal.participants[0]"),
         (body(1000, two, description=" "), "expense.description"),
-        (body(1000, two, payers=[(a, 1000), (b, 0)]), "expense.payers[1].paid_minor"),
+        (body(1000, two, payers=[(a, 1000), (b, 0)]), "expense.payers[1].paidMinor"),
         ({k: v for k, v in body(1000, two).items() if k != "split"}, "expense.split"),
-        ({k: v for k, v in body(1000, two).items() if k != "expenseDate"}, "expense.expense_date"),
+        ({k: v for k, v in body(1000, two).items() if k != "expenseDate"}, "expense.expenseDate"),
     ]
 
 
@@ -511,7 +521,7 @@ def test_invalid_expenses_are_refused_naming_the_field(api: Api, database_url: s
     bad_mask = api.call(
         "PATCH", f"/v1/{made['name']}", group.owner, params={"updateMask": "creator"}, json={}
     )
-    assert bad_mask.status_code == 400 and error_field(bad_mask) == "update_mask"
+    assert bad_mask.status_code == 400 and error_field(bad_mask) == "updateMask"
     assert api.call("GET", f"/v1/{made['name']}", group.owner).json()["etag"] == made["etag"]
 
 
@@ -613,7 +623,7 @@ def test_list_filters_and_pages(api: Api) -> None:
     wrong = api.call(
         "GET", f"/v1/{group.name}/expenses", group.owner, params={"pageToken": token or "abc", "payer": u(a)}
     )
-    assert wrong.status_code == 400 and error_field(wrong) == "page_token"
+    assert wrong.status_code == 400 and error_field(wrong) == "pageToken"
 
 
 def test_change_feed_resumes_from_its_cursor(api: Api) -> None:
@@ -713,7 +723,11 @@ def test_recurring_rules_are_stored_and_shown(api: Api) -> None:
     group = _make_group(api, 1)
     a, b = group.users
     template = expense_body(
-        150000, {"equal": {"participants": [u(a), u(b)]}}, description="Rent", category="RENT"
+        150000,
+        {"equal": {"participants": [u(a), u(b)]}},
+        payers=[(a, 150000)],
+        description="Rent",
+        category="RENT",
     )
     del template["expenseDate"]
     start = date(2024, 1, 31)
@@ -756,7 +770,7 @@ def test_recurring_rules_are_stored_and_shown(api: Api) -> None:
         params={"updateMask": "paused,endDate"},
         json={"paused": True, "endDate": _date_json(soon - timedelta(days=1)), "etag": weekly["etag"]},
     )
-    assert paused.status_code == 400 and error_field(paused) == "recurring_expense.end_date"
+    assert paused.status_code == 400 and error_field(paused) == "recurringExpense.endDate"
     paused = api.call(
         "PATCH",
         f"/v1/{weekly['name']}",
@@ -780,7 +794,7 @@ def test_recurring_rules_are_stored_and_shown(api: Api) -> None:
             "template": {**template, "total": {"currencyCode": "INR", "amountMinor": "0"}},
         },
     )
-    assert bad.status_code == 400 and error_field(bad) == "recurring_expense.template.total.amount_minor"
+    assert bad.status_code == 400 and error_field(bad) == "recurringExpense.template.total.amountMinor"
     # No live rule is left behind for the daily schedule to act on in later tests.
     assert api.call("DELETE", f"/v1/{rule['name']}", group.owner).status_code == 200
 
@@ -843,7 +857,7 @@ RETRIES = 1024
 def test_concurrent_retries_create_once(api: Api, database_url: str) -> None:
     group = _make_group(api, 1)
     a, b = group.users
-    body = expense_body(777, {"equal": {"participants": [u(a), u(b)]}})
+    body = expense_body(777, {"equal": {"participants": [u(a), u(b)]}}, payers=[(a, 777)])
     request_id = str(uuid.uuid4())
 
     async def run() -> list[httpx.Response]:

@@ -134,10 +134,10 @@ def test_bad_input_gets_json_errors_and_changes_nothing(api: Api) -> None:
     bad_phone = api.call("POST", "/v1/auth:startSignIn", json={"phoneNumber": "12345"})
     assert bad_phone.status_code == 400
     body = _error(bad_phone)
-    assert _reason(body) == "INVALID_FIELD" and "phone_number" in str(body["message"])
+    assert _reason(body) == "INVALID_FIELD" and "phoneNumber" in str(body["message"])
 
     long_name = api.call("POST", "/v1/groups", user, json={"displayName": "x" * 101, "kind": "TRIP"})
-    assert long_name.status_code == 400 and "group.display_name" in str(_error(long_name)["message"])
+    assert long_name.status_code == 400 and "group.displayName" in str(_error(long_name)["message"])
 
     no_kind = api.call("POST", "/v1/groups", user, json={"displayName": "Trip"})
     assert no_kind.status_code == 400 and "group.kind" in str(_error(no_kind)["message"])
@@ -216,7 +216,7 @@ def test_profile_update_validates_fields(api: Api) -> None:
     assert ok.status_code == 200, ok.text
     assert ok.json()["upiVpa"] == "asha@okbank" and ok.json()["defaultCurrency"] == "USD"
     bad = api.call("PATCH", "/v1/users/me?updateMask=defaultCurrency", user, json={"defaultCurrency": "XYZ"})
-    assert bad.status_code == 400 and "user.default_currency" in bad.json()["message"]
+    assert bad.status_code == 400 and "user.defaultCurrency" in bad.json()["message"]
     device = api.call(
         "POST", "/v1/users/me/devices", user, json={"platform": "ANDROID", "pushToken": "fcm-token-1"}
     )

@@ -49,7 +49,7 @@ def upload(api: Api, session: Session) -> httpx.Response:
 
 
 def summary(api: Api, session: Session) -> httpx.Response:
-    return api.call("GET", f"/v1/groups/{uuid.uuid4()}:summarizeSpending", session)
+    return api.call("GET", f"/v1/groups/{uuid.uuid4()}:summarizeSpending?currencyCode=INR", session)
 
 
 def create(api: Api, session: Session, description: str = "Chai") -> httpx.Response:
@@ -57,6 +57,7 @@ def create(api: Api, session: Session, description: str = "Chai") -> httpx.Respo
         "description": description,
         "expenseDate": {"year": 2026, "month": 1, "day": 2},
         "total": {"currencyCode": "INR", "amountMinor": "2000"},
+        "payers": [{"user": f"users/{session.user_id}", "paidMinor": "2000"}],
         "split": {"equal": {"participants": [f"users/{session.user_id}"]}},
     }
     return api.call("POST", f"/v1/groups/{uuid.uuid4()}/expenses", session, json=body)

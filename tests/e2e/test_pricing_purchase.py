@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import grpc
 import httpx
 import pytest
+from hisaab.common.v1 import money_pb2
 from hisaab.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 from tests.contract.test_contract import KNOWN_FEATURES
@@ -139,8 +140,10 @@ def test_internal_rpcs_are_for_admins_or_the_user_themself(api: Api) -> None:
     with grpc.insecure_channel(api.stack.address("pricing")) as channel:
         stub = pricing_pb2_grpc.PricingServiceStub(channel)
         auth = (("authorization", f"Bearer {asha.access_token}"),)
+        # A complete pack: the refusal is for the caller, not for a missing field.
+        pack = pricing_pb2.Pack(key="free", price=money_pb2.Money(currency_code="INR", amount_minor=100))
         with pytest.raises(grpc.RpcError) as denied:
-            stub.UpsertPack(pricing_pb2.UpsertPackRequest(pack=pricing_pb2.Pack(key="free")), metadata=auth)
+            stub.UpsertPack(pricing_pb2.UpsertPackRequest(pack=pack), metadata=auth)
         assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
         with pytest.raises(grpc.RpcError) as other:
             stub.CheckEntitlements(

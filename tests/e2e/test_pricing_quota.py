@@ -45,6 +45,7 @@ def expense(api: Api, session: Session, group: str, *, valid: bool = True) -> ht
         "category": "TRANSPORT",
         "expenseDate": {"year": 2026, "month": 1, "day": 2},
         "total": {"currencyCode": "INR", "amountMinor": "15000" if valid else "-1"},
+        "payers": [{"user": f"users/{session.user_id}", "paidMinor": "15000" if valid else "-1"}],
         "split": {"equal": {"participants": [f"users/{session.user_id}"]}},
     }
     return api.call(

@@ -127,12 +127,13 @@ def test_photo_to_draft_to_itemized_expense_for_three(api: Api) -> None:
     assert all(0 < i["confidencePercent"] <= 100 for i in draft["items"])
 
     users = [f"users/{p.user_id}" for p in (asha, ravi, meera)]
-    body = {
+    body: dict[str, Any] = {
         "assignments": [
             {"item": 0, "participants": [users[0]]},
             {"item": 1, "participants": [users[1], users[2]]},
             {"item": 2, "participants": users},
         ],
+        "payers": [{"user": users[0], "paidMinor": str(label.total_minor)}],
         "category": "FOOD",
     }
     outsider = {
@@ -182,7 +183,7 @@ def test_scan_requests_are_checked(api: Api) -> None:
         asha,
         json={"contentType": "application/pdf", "sizeBytes": 9},
     )
-    assert wrong_type.status_code == 400 and "content_type" in wrong_type.text
+    assert wrong_type.status_code == 400 and "contentType" in wrong_type.text
     missing = api.call(
         "POST", f"/v1/{group}/receiptScans:scan", asha, json={"key": f"receipts/{group[7:]}/scans/x.jpg"}
     )
@@ -231,7 +232,10 @@ def test_a_receipt_that_does_not_add_up_is_shown_not_fixed(api: Api) -> None:
     verdict = done["draft"]["reconciliation"]
     assert verdict["balanced"] is False and int(verdict.get("differenceMinor", "0")) == 1000
     assert int(done["draft"]["totalDue"]["money"]["amountMinor"]) == label.total_minor
-    body = {"assignments": [{"item": i, "participants": [f"users/{asha.user_id}"]} for i in range(3)]}
+    body = {
+        "assignments": [{"item": i, "participants": [f"users/{asha.user_id}"]} for i in range(3)],
+        "payers": [{"user": f"users/{asha.user_id}", "paidMinor": str(label.total_minor)}],
+    }
     refused = api.call("POST", f"/v1/{done['name']}:createExpense", asha, json=body)
     assert refused.status_code == 400 and "does not add up" in refused.text
 

@@ -106,7 +106,7 @@ async def test_group_balances_per_currency_with_names(api: Api, db: Database) ->
     assert api.call("GET", f"/v1/{group}/debts", stranger).status_code == 404
     assert api.call("GET", "/v1/groups/not-a-uuid/balances", asha).status_code == 404
     bad = api.call("GET", f"/v1/{group}/balances?currencyCode=XYZ", asha)
-    assert bad.status_code == 400 and "currency_code" in bad.json()["message"]
+    assert bad.status_code == 400 and "currencyCode" in bad.json()["message"]
 
 
 async def test_my_balances_across_groups_and_friend_ledgers(api: Api, db: Database) -> None:

@@ -175,16 +175,16 @@ async def test_bad_settlements_are_refused_and_write_nothing(api: Api, db: Datab
         (_payment(stranger, asha, 100), "settlement.payer"),
         (_payment(ravi, stranger, 100), "settlement.payee"),
         (_payment(ravi, ravi, 100), "settlement.payee"),
-        (_payment(ravi, asha, 0), "settlement.amount.amount_minor"),
-        (_payment(ravi, asha, -5), "settlement.amount.amount_minor"),
+        (_payment(ravi, asha, 0), "settlement.amount.amountMinor"),
+        (_payment(ravi, asha, -5), "settlement.amount.amountMinor"),
         (
             {**_payment(ravi, asha, 100), "amount": {"currencyCode": "ABC", "amountMinor": "1"}},
-            "settlement.amount.currency_code",
+            "settlement.amount.currencyCode",
         ),
         ({**_payment(ravi, asha, 100), "note": "n" * 501}, "settlement.note"),
         (
             {**_payment(ravi, asha, 100), "settleDate": {"year": 2025, "month": 2, "day": 30}},
-            "settlement.settle_date",
+            "settlement.settleDate",
         ),
         ({**_payment(ravi, asha, 100), "payer": "ravi"}, "settlement.payer"),
     ]
@@ -230,7 +230,7 @@ def test_upi_link_for_a_suggested_transfer(api: Api) -> None:
     usd = api.call("GET", url, ravi, params={**query, "amount.currencyCode": "USD"})
     assert (
         usd.status_code == 400
-        and _field(usd) == "amount.currency_code"
+        and _field(usd) == "amount.currencyCode"
         and "INR only" in usd.json()["message"]
     )
     stranger = api.sign_in()

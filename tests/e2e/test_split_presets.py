@@ -33,6 +33,10 @@ def expense_body(payer: Session, amount: int, **extra: Any) -> dict[str, Any]:
     }
 
 
+def default_body(group: str, payer: Session, amount: int) -> dict[str, Any]:
+    return expense_body(payer, amount, splitPreset=f"{group}/splitPresets/default")
+
+
 def owed(expense: dict[str, Any]) -> dict[str, int]:
     return {s["user"].removeprefix("users/"): int(s.get("owedMinor", "0")) for s in expense["shares"]}
 
@@ -41,10 +45,14 @@ def test_presets_give_expenses_their_split(api: Api) -> None:
     asha, ravi, meera = api.sign_in(), api.sign_in(), api.sign_in()
     group = group_of(api, asha, ravi, meera)
 
-    # No default yet: an expense without a split names the missing field.
+    # An expense without a split or a preset names the missing field, and so does asking
+    # for the default before the group has one.
     bare = api.call("POST", f"/v1/{group}/expenses", asha, json=expense_body(asha, 1000))
     assert bare.status_code == 400, bare.text
     assert "expense.split" in bare.text
+    no_default = expense_body(asha, 1000, splitPreset=f"{group}/splitPresets/default")
+    refused = api.call("POST", f"/v1/{group}/expenses", asha, json=no_default)
+    assert refused.status_code == 400 and "expense.split: is required" in refused.text
 
     rooms = {
         "displayName": "Rent by room",
@@ -77,8 +85,9 @@ def test_presets_give_expenses_their_split(api: Api) -> None:
     listed = api.call("GET", f"/v1/{group}/splitPresets", meera).json()["splitPresets"]
     assert [p["displayName"] for p in listed] == ["Rent by room", "Asha and Ravi"]
 
-    # The default applies when no split is given; a named preset when one is.
-    by_default = api.call("POST", f"/v1/{group}/expenses", asha, json=expense_body(asha, 1001))
+    # The default applies when asked for by name, as does any other preset; without either a
+    # split or a preset nothing is assumed (a misspelt split is dropped by the gateway).
+    by_default = api.call("POST", f"/v1/{group}/expenses", asha, json=default_body(group, asha, 1001))
     assert by_default.status_code == 200, by_default.text
     shares = owed(by_default.json())
     assert sum(shares.values()) == 1001 and shares[asha.user_id] in (500, 501)
@@ -89,18 +98,23 @@ def test_presets_give_expenses_their_split(api: Api) -> None:
     assert by_name.status_code == 200, by_name.text
     assert owed(by_name.json()) == {asha.user_id: 700, ravi.user_id: 300}
 
-    both = expense_body(asha, 1000, splitPreset=second.json()["name"], split={"equal": {"participants": []}})
+    both = expense_body(
+        asha,
+        1000,
+        splitPreset=second.json()["name"],
+        split={"equal": {"participants": [f"users/{asha.user_id}"]}},
+    )
     refused = api.call("POST", f"/v1/{group}/expenses", asha, json=both)
-    assert refused.status_code == 400 and "expense.split_preset" in refused.text
+    assert refused.status_code == 400 and "expense.splitPreset" in refused.text
 
     # Bad presets name their field.
     bad = dict(pair, entries=[{"user": f"users/{asha.user_id}", "value": "9000"}])
     wrong = api.call("POST", f"/v1/{group}/splitPresets", asha, json=bad)
-    assert wrong.status_code == 400 and "split_preset.entries.value" in wrong.text
+    assert wrong.status_code == 400 and "splitPreset.entries.value" in wrong.text
     stranger = api.sign_in()
     outsider = dict(pair, entries=[{"user": f"users/{stranger.user_id}", "value": "10000"}])
     wrong = api.call("POST", f"/v1/{group}/splitPresets", asha, json=outsider)
-    assert wrong.status_code == 400 and "split_preset.entries[0].user" in wrong.text
+    assert wrong.status_code == 400 and "splitPreset.entries[0].user" in wrong.text
     assert api.call("GET", f"/v1/{group}/splitPresets", stranger).status_code == 404
 
     # A stale etag is refused; the current one moves the default.
@@ -139,7 +153,7 @@ def test_a_preset_naming_someone_who_left_is_refused(api: Api) -> None:
     preset = api.call("GET", f"/v1/{created.json()['name']}", asha).json()
     assert preset["valid"] is False and preset["departedUsers"] == [f"users/{meera.user_id}"]
 
-    refused = api.call("POST", f"/v1/{group}/expenses", asha, json=expense_body(asha, 900))
+    refused = api.call("POST", f"/v1/{group}/expenses", asha, json=default_body(group, asha, 900))
     assert refused.status_code == 400 or refused.status_code == 412, refused.text
     assert meera.user_id in refused.text and "split_preset" in refused.text
 
@@ -154,7 +168,7 @@ def test_a_preset_naming_someone_who_left_is_refused(api: Api) -> None:
     assert fixed.status_code == 200 and fixed.json()["valid"] is True
     listed = api.call("GET", f"/v1/{group}/expenses", asha).json().get("expenses", [])
     assert listed == []
-    ok = api.call("POST", f"/v1/{group}/expenses", asha, json=expense_body(asha, 900))
+    ok = api.call("POST", f"/v1/{group}/expenses", asha, json=default_body(group, asha, 900))
     assert ok.status_code == 200, ok.text
     assert owed(ok.json()) == {asha.user_id: 450, ravi.user_id: 450}
 

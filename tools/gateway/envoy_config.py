@@ -7,8 +7,11 @@ the local stack runs a service as several processes). A route matches only the
 methods the contract binds to REST: internal RPCs (no HTTP binding) are not
 reachable through the gateway, not even by a client speaking raw gRPC to it. Errors
 leave as JSON: upstream gRPC errors become a google.rpc.Status body
-(``convert_grpc_status``), and Envoy's own replies (bad JSON, unknown path or
-query parameter, body too large) are rewritten to the same JSON shape.
+(``convert_grpc_status``), and Envoy's own replies (bad JSON, a wrong type, unknown
+path or query parameter, body too large, upstream down or slow) are rewritten to the
+same shape with an ErrorInfo reason (``local_reply_config``); a small Lua filter adds
+the BadRequest field violation, in JSON names, when the transcoder's message names the
+field. Its only cost on a successful response is reading the status header.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from libs.catalog import GATEWAY_ADMIN_PORT, GATEWAY_PORT, SERVICES
+from libs.errors import ERROR_DOMAIN
 from tools.gateway.grpc_headers import grpc_safe_headers_filter
 from tools.gateway.openapi_route import DEFAULT_DOCUMENT, MAX_BODY_BYTES, openapi_route
 
@@ -28,13 +32,31 @@ MAX_REQUEST_BYTES = 1024 * 1024
 MAX_DOWNSTREAM_CONNECTIONS = 50_000
 UPSTREAM_TIMEOUT = "15s"
 
-# Envoy's local replies, mapped to the gRPC code a client would get from the service.
-_LOCAL_REPLY_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 413: 3, 429: 8, 503: 14, 504: 4}
+# Envoy's own replies (bad JSON or a wrong type, unknown query parameter, body too large,
+# no route, upstream down or slow), as the gRPC code and ErrorInfo reason a service would
+# give (hisaab.common.v1.ErrorReason). A path the API does not have is UNIMPLEMENTED, as
+# gRPC answers an unknown method.
+_LOCAL_REPLIES: tuple[tuple[int, int, str, str | None], ...] = (
+    (400, 3, "INVALID_REQUEST", None),
+    (401, 16, "TOKEN_INVALID", None),
+    (403, 7, "NOT_ALLOWED", None),
+    (404, 12, "NO_SUCH_METHOD", None),
+    (405, 12, "NO_SUCH_METHOD", None),
+    (413, 3, "REQUEST_TOO_LARGE", f"the request body is over {MAX_REQUEST_BYTES} bytes"),
+    (429, 8, "RATE_LIMITED", None),
+    # Envoy's own wording names connection internals; a client only needs to know it may retry.
+    (503, 14, "UNAVAILABLE", "the service is unavailable; retry with the same requestId"),
+    (504, 4, "UNAVAILABLE", "the service did not answer in time; retry with the same requestId"),
+)
+_ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 
 _HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 _TRANSCODER = "type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder"
 _BUFFER = "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer"
 _ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+_LUA = "type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua"
+# Names the field in the transcoder's own 400s (wrong type, unknown query parameter).
+FIELD_ERRORS_LUA = Path(__file__).with_name("field_errors.lua")
 _DOWNSTREAM_CONNECTIONS = (
     "type.googleapis.com/envoy.extensions.resource_monitors."
     "downstream_connections.v3.DownstreamConnectionsConfig"
@@ -54,8 +76,11 @@ def endpoints_of(upstream: Upstream) -> list[Endpoint]:
     return list(upstream)
 
 
-def _local_reply_mapper(status: int, grpc_code: int) -> dict[str, Any]:
+def _local_reply_mapper(status: int, grpc_code: int, reason: str, message: str | None) -> dict[str, Any]:
+    """A google.rpc.Status body like the ones services send through the transcoder."""
+    replaced = {"body": {"inline_string": message}} if message else {}
     return {
+        **replaced,
         "filter": {
             "status_code_filter": {
                 "comparison": {
@@ -68,7 +93,7 @@ def _local_reply_mapper(status: int, grpc_code: int) -> dict[str, Any]:
             "json_format": {
                 "code": grpc_code,
                 "message": "%LOCAL_REPLY_BODY%",
-                "http_status": "%RESPONSE_CODE%",
+                "details": [{"@type": _ERROR_INFO, "reason": reason, "domain": ERROR_DOMAIN}],
             },
             "content_type": "application/json",
         },
@@ -122,6 +147,7 @@ def build_config(
     admin_port: int | str = GATEWAY_ADMIN_PORT,
     *,
     admin_address: str = "127.0.0.1",
+    upstream_timeout: str = UPSTREAM_TIMEOUT,
     openapi_document: str = DEFAULT_DOCUMENT,
 ) -> dict[str, Any]:
     """``upstreams`` maps a service short name (see libs.catalog) to (host, port), or to a
@@ -134,7 +160,7 @@ def build_config(
     routes: list[dict[str, Any]] = [
         {
             "match": {"safe_regex": {"regex": exposed_methods_regex(spec.grpc_service)}},
-            "route": {"cluster": spec.name, "timeout": UPSTREAM_TIMEOUT},
+            "route": {"cluster": spec.name, "timeout": upstream_timeout},
         }
         for spec in specs
     ]
@@ -159,10 +185,15 @@ def build_config(
             "max_direct_response_body_size_bytes": MAX_BODY_BYTES,
             "virtual_hosts": [{"name": "hisaab", "domains": ["*"], "routes": routes}],
         },
-        "local_reply_config": {
-            "mappers": [_local_reply_mapper(status, code) for status, code in _LOCAL_REPLY_CODES.items()]
-        },
+        "local_reply_config": {"mappers": [_local_reply_mapper(*reply) for reply in _LOCAL_REPLIES]},
         "http_filters": [
+            {
+                "name": "envoy.filters.http.lua",
+                "typed_config": {
+                    "@type": _LUA,
+                    "default_source_code": {"inline_string": FIELD_ERRORS_LUA.read_text(encoding="utf-8")},
+                },
+            },
             {
                 "name": "envoy.filters.http.buffer",
                 "typed_config": {"@type": _BUFFER, "max_request_bytes": MAX_REQUEST_BYTES},
