@@ -90,8 +90,9 @@ _WELL_KNOWN: dict[str, dict[str, Any]] = {
 _HTTP_BODY = "google.api.HttpBody"
 _STATUS = "google.rpc.Status"
 _ERROR_DETAILS_PACKAGE = "google.rpc"
-# gRPC status code -> HTTP status, as the transcoder maps them.
-_HTTP_OF_CODE = {3: 400, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409, 16: 401}
+# Our own error details are the messages of the file that defines the error reasons.
+_ERROR_REASON_ENUM = "ErrorReason"
+_UPDATE_MASK = "update_mask"
 
 
 # Sent on calls counted against a free-tier quota (see docs/api.md).
@@ -129,7 +130,14 @@ class _Types:
     def __init__(self, fds: descriptor_pb2.FileDescriptorSet) -> None:
         self.messages: dict[str, _Message] = {}
         self.enums: dict[str, _Enum] = {}
+        # Messages a google.rpc.Status may carry in its details.
+        self.error_details: list[str] = []
         for fd in fds.file:
+            own_details = fd.package.startswith(apidoc.PACKAGE_PREFIX) and any(
+                e.name == _ERROR_REASON_ENUM for e in fd.enum_type
+            )
+            if own_details or fd.package == _ERROR_DETAILS_PACKAGE:
+                self.error_details += [f"{fd.package}.{m.name}" for m in fd.message_type]
             comments = {
                 tuple(loc.path): " ".join(loc.leading_comments.split())
                 for loc in fd.source_code_info.location
@@ -380,11 +388,7 @@ def _operation_ids(svcs: list[apidoc.Service]) -> dict[tuple[str, str], str]:
 
 
 def _error_components(builder: _Builder) -> None:
-    details = sorted(
-        full
-        for full, m in builder.types.messages.items()
-        if m.package == _ERROR_DETAILS_PACKAGE and full != _STATUS and "." not in full[len("google.rpc.") :]
-    )
+    details = sorted(full for full in builder.types.error_details if full != _STATUS)
     variants = []
     for full in details:
         builder.ref(full)
@@ -404,21 +408,16 @@ def _error_components(builder: _Builder) -> None:
     builder.schemas["Status"] = {
         "type": "object",
         "description": (
-            "A google.rpc.Status: `code` is the gRPC status code, `details` carry an "
-            "ErrorInfo (reason from hisaab.common.v1.ErrorReason) and, when a field is at "
-            "fault, a BadRequest naming it. Errors raised by the gateway itself (malformed "
-            "JSON, unknown query parameter, unknown path) currently carry `code`, `message` "
-            "and `http_status` only."
+            "A google.rpc.Status, from a service or from the gateway itself: `code` is the "
+            "gRPC status code, `details` carry an ErrorInfo (reason from "
+            "hisaab.common.v1.ErrorReason) and, when a field is at fault, a BadRequest "
+            "naming it by its JSON path."
         ),
         "required": ["code", "message"],
         "properties": {
             "code": {"type": "integer", "format": "int32"},
             "message": {"type": "string"},
             "details": {"type": "array", "items": {"anyOf": variants}},
-            "http_status": {
-                "type": "integer",
-                "description": "The HTTP status; present on errors raised by the gateway itself.",
-            },
         },
     }
 
@@ -519,9 +518,14 @@ def _operation(
             msg = builder.types.messages[r.input_type]
             body_field = next(f for f in msg.proto.field if f.name == binding.body)
             nested = frozenset(p.split(".", 1)[1] for p in bound if p.startswith(f"{binding.body}."))
-            if nested:
+            is_update = any(f.name == _UPDATE_MASK for f in msg.proto.field)
+            if (nested or is_update) and body_field.type == _F.TYPE_MESSAGE:
                 key = f"{op_id}Body"
-                builder.schemas[key] = builder.message_schema(body_field.type_name.lstrip("."), nested)
+                body = builder.message_schema(body_field.type_name.lstrip("."), nested)
+                if is_update:
+                    # An update sends only what updateMask names; required applies to those paths.
+                    body.pop("required", None)
+                builder.schemas[key] = body
                 schema: dict[str, Any] = {"$ref": f"#/components/schemas/{key}"}
             else:
                 schema = builder.field_schema(body_field)

@@ -91,6 +91,15 @@ def new_invite_token() -> str:
     return secrets.token_urlsafe(INVITE_TOKEN_BYTES)
 
 
+_TOKEN_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def could_be_invite_token(token: str) -> bool:
+    """False for text no link was ever given (new_invite_token is URL-safe base64), so it is
+    refused before the lookup: a NUL byte, for one, cannot even be sent to PostgreSQL."""
+    return bool(token) and set(token) <= _TOKEN_ALPHABET
+
+
 def require_owner(group: Group) -> None:
     if group.my_role is not Role.OWNER:
         raise NotAllowed("only an owner of the group can do this")

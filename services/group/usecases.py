@@ -297,7 +297,7 @@ class GroupUseCases:
             return await repository.revoke_link(conn, link_id)
 
     async def _usable_link(self, conn: Any, token: str) -> InviteLink:
-        link = await repository.link_by_token(conn, token) if token else None
+        link = await repository.link_by_token(conn, token) if domain.could_be_invite_token(token) else None
         if link is None or not link.usable(self._now()):
             raise NotFound("this invite link is not valid any more", reason="INVITE_INVALID")
         return link

@@ -110,6 +110,8 @@ def test_body_field_binding_leaves_the_rest_to_the_query(document: dict[str, Any
     body = _schema(document, op["requestBody"]["content"]["application/json"]["schema"])
     # The path binds expense.name; the transcoder rejects a body that sets it too.
     assert "name" not in body["properties"] and "total" in body["properties"]
+    # An update sends only the fields updateMask names.
+    assert "required" not in body
 
 
 def test_json_names_and_types_are_what_the_transcoder_prints(document: dict[str, Any]) -> None:
@@ -171,3 +173,27 @@ def test_errors_are_status_with_typed_details(document: dict[str, Any]) -> None:
     } <= detail_types
     for _, _, op in _operations(document).values():
         assert op["responses"]["default"] == {"$ref": "#/components/responses/Error"}
+
+
+@pytest.mark.parametrize(
+    ("template", "path", "params"),
+    [
+        ("/v1/{name=users/*/devices/*}", "/v1/users/{userId}/devices/{deviceId}", ("userId", "deviceId")),
+        ("/v1/invites/{token}", "/v1/invites/{token}", ("token",)),
+        (
+            "/v1/{recurring_expense.name=groups/*/recurringExpenses/*}",
+            "/v1/groups/{groupId}/recurringExpenses/{recurringExpenseId}",
+            ("groupId", "recurringExpenseId"),
+        ),
+        ("/v1/{parent=groups/*}/activities", "/v1/groups/{groupId}/activities", ("groupId",)),
+    ],
+)
+def test_path_templates(template: str, path: str, params: tuple[str, ...]) -> None:
+    got, variables = openapi._parse_path(template)
+    assert got == path
+    assert tuple(p for v in variables for p in v.params) == params
+
+
+def test_multi_segment_wildcards_are_refused() -> None:
+    with pytest.raises(SystemExit, match="single-segment"):
+        openapi._parse_path("/v1/{name=files/**}")

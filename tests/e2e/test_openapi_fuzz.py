@@ -154,3 +154,9 @@ def test_a_header_grpc_cannot_carry_is_dropped_not_a_server_error(api: Api, worl
     resp = api.call("GET", "/v1/users/me", world.owner, headers={"x-odd$name": "1", "a|b": "2"})
     assert resp.status_code == 200, resp.text
     assert resp.json()["name"] == f"users/{world.owner.user_id}"
+
+
+def test_an_invite_token_no_link_was_given_is_not_found_not_a_server_error(api: Api, world: World) -> None:
+    # A NUL byte cannot reach PostgreSQL; the token is refused as never issued.
+    resp = api.call("POST", "/v1/groups:join", world.owner, json={"token": "abc\u0000def"})
+    assert resp.status_code == 404, resp.text

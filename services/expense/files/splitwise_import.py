@@ -16,6 +16,7 @@ import csv
 import hashlib
 import io
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -118,7 +119,15 @@ def _postings(nets: dict[str, int], total: int, seed: str) -> tuple[int, dict[st
 
 
 def parse(text: str) -> ParsedFile:
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    # newline="" lets the csv module see every line ending (a lone "\r" too), as its docs ask.
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        return _parse(reader)
+    except csv.Error as err:  # e.g. a NUL byte: not a CSV file at all
+        raise UnreadableFile(f"the file is not readable as CSV: {err}") from None
+
+
+def _parse(reader: Iterator[list[str]]) -> ParsedFile:
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:

@@ -193,6 +193,17 @@ def test_splitwise_ids_are_stable_and_headers_checked() -> None:
         splitwise_import.parse("Name,Amount\nx,1\n")
 
 
+@pytest.mark.parametrize("text", ["\u00f3\t\r\u00d2", "Date,Description\x00\n", "a\rb\r\n"])
+def test_splitwise_text_that_is_not_csv_is_unreadable_not_a_crash(text: str) -> None:
+    with pytest.raises(splitwise_import.UnreadableFile):
+        splitwise_import.parse(text)
+
+
+def test_splitwise_old_mac_line_endings_read_like_any_other() -> None:
+    old_mac = SPLITWISE.replace("\n", "\r")
+    assert splitwise_import.parse(old_mac).rows == splitwise_import.parse(SPLITWISE).rows
+
+
 def test_splitwise_cells_that_are_not_amounts_are_reported_by_line_and_column() -> None:
     parsed = splitwise_import.parse(
         "Date,Description,Category,Cost,Currency,Asha,Ravi\n"

@@ -57,6 +57,8 @@ def test_a_friend_ledger_key_is_the_same_from_either_side() -> None:
 def test_invite_links_are_unguessable_and_expire() -> None:
     tokens = {domain.new_invite_token() for _ in range(100)}
     assert len(tokens) == 100 and all(len(t) >= 24 for t in tokens)
+    assert all(domain.could_be_invite_token(t) for t in tokens)
+    assert not any(domain.could_be_invite_token(t) for t in ("", "abc\x00def", "a b", "é", "a/b"))
     link = InviteLink("l1", "g1", "t", AT + timedelta(days=1), False, "a", AT)
     assert link.usable(AT) and not link.usable(AT + timedelta(days=1))
     assert not replace(link, revoked=True).usable(AT)
