@@ -17,12 +17,14 @@ driver connection, so it commits or rolls back with everything else the caller d
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg import AsyncConnection as DriverConnection
 from psycopg.rows import namedtuple_row
+from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 _DEFERRED = "hisaab.deferred_statements"
@@ -88,4 +90,8 @@ async def commit(conn: AsyncConnection) -> None:
 
 
 def discard(conn: AsyncConnection) -> None:
-    conn.info.pop(_DEFERRED, None)
+    # The server may have ended the connection mid-transaction (a restart, say): it is invalid
+    # and its info goes with it. Raising here would hide the error that ended it, which is the
+    # retriable one the caller must see.
+    with contextlib.suppress(PendingRollbackError):
+        conn.info.pop(_DEFERRED, None)

@@ -89,3 +89,16 @@ async def test_deferring_outside_a_unit_of_work_is_refused(db: Database) -> None
         with pytest.raises(RuntimeError, match=r"Database\.transaction"):
             batch.defer(conn, Statement("SELECT 1"))
     await db.close()
+
+
+def test_discard_leaves_the_error_that_ended_the_connection_to_the_caller() -> None:
+    """After the server drops a connection mid-transaction even reading its info fails; the
+    caller must still see the original (retriable) error, not this one."""
+    from sqlalchemy.exc import PendingRollbackError
+
+    class Ended:
+        @property
+        def info(self) -> dict[str, object]:
+            raise PendingRollbackError("Can't reconnect until invalid transaction is rolled back")
+
+    batch.discard(Ended())  # type: ignore[arg-type]

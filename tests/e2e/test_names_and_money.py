@@ -127,4 +127,4 @@ def test_currencies_give_exponent_symbol_and_name_in_the_language_asked(api: Api
     hindi = ok(api.call("GET", "/v1/currencies?languageCode=hi-IN", user))["currencies"]
     assert next(c for c in hindi if c["currencyCode"] == "INR")["displayName"] == "भारतीय रुपया"
     bad = api.call("GET", "/v1/currencies?languageCode=not a tag", user)
-    assert bad.status_code == 400 and "language_code" in bad.text
+    assert bad.status_code == 400 and "languageCode" in bad.text

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.faults.control import REQUEST_BUDGET_SECONDS, full_scale
-from tests.support import Api
+from tests.support import SIGN_IN_LIMITS_ENV, Api
 from tools.devstack.stack import Stack, free_ports
 
 
@@ -41,6 +41,8 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "HISAAB_SHUTDOWN_DRAIN_SECONDS": "1",
                 "HISAAB_LOG_LEVEL": "WARNING",
                 "HISAAB_REQUEST_TIMEOUT_SECONDS": str(REQUEST_BUDGET_SECONDS),
+                # The loads sign in many people from this machine's address.
+                **SIGN_IN_LIMITS_ENV,
             },
             processes={"expense": 2},
             startup_timeout=180,  # a busy CI machine starts six services slowly

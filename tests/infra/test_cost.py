@@ -6,7 +6,8 @@ import datetime
 
 import pytest
 
-from infra import cost
+from infra import cost, limits
+from infra.stacks.edge import MANAGED_RULE_GROUPS
 from tests.infra.conftest import Synthesized
 
 Synth = dict[tuple[str, int], Synthesized]
@@ -25,7 +26,11 @@ def test_the_inventory_counts_what_each_phase_creates(synthesized: Synth) -> Non
     assert (one.aurora_instances, two.aurora_instances, three.aurora_instances) == (1, 3, 4)
     assert (one.eks_clusters, three.eks_clusters) == (1, 2)
     assert one.nat_gateways == 3 and three.nat_gateways == 6
-    assert one.waf_rules == 5 and not one.global_database and three.global_database and three.athena
+    # The managed rule groups, then per-IP rates: one per sign-in method, /v1/auth:* and everything.
+    waf_rules = len(MANAGED_RULE_GROUPS) + len(limits.WAF_PER_IP_METHOD) + 2
+    assert (
+        one.waf_rules == waf_rules == 7 and not one.global_database and three.global_database and three.athena
+    )
     assert _inventory(synthesized, "dev", 1).nat_gateways == 1
     assert _inventory(synthesized, "dev", 1).spot and not one.spot
 

@@ -160,9 +160,9 @@ async def test_stored_reference_rates_convert_and_name_their_day(db: Database) -
         nets[t.payee] -= t.amount_minor
     assert set(nets.values()) == {0}
 
-    # A later day asks for the newest on or before it, which is still ours when nothing nearer is stored.
+    # Each currency's value in rupees, as GetExchangeRates lists them.
     reference, rates = await uc.exchange_rates("INR", day)
-    assert reference.day == day and rates == {"EUR": "0.0111111111", "USD": "0.012"}
+    assert reference.day == day and rates == {"EUR": "90", "USD": "83.3333333333"}
 
     with pytest.raises(InvalidArgument) as unknown:
         await uc.converted_debts("a", group, "JPY", None, day)
