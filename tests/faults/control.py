@@ -43,8 +43,13 @@ def postgres_processes(stack: Stack) -> list[psutil.Process]:
 def postgres_frozen(stack: Stack) -> Iterator[None]:
     """Every PostgreSQL process stopped (SIGSTOP) inside the block: the server accepts
     connections at the socket but answers nothing, as a hung host would."""
-    frozen = postgres_processes(stack)
-    for proc in frozen:
+    # The postmaster first: once it is stopped it forks no new backend, so the children
+    # listed after it are all there are (listed before, one forked meanwhile would keep serving).
+    assert stack.postgres is not None and stack.postgres.pid
+    postmaster = psutil.Process(stack.postgres.pid)
+    postmaster.send_signal(signal.SIGSTOP)
+    frozen = [postmaster, *postmaster.children(recursive=True)]
+    for proc in frozen[1:]:
         proc.send_signal(signal.SIGSTOP)
     try:
         yield

@@ -11,7 +11,7 @@ import pytest
 
 from tests.faults.control import REQUEST_BUDGET_SECONDS, postgres_frozen
 from tests.faults.load import Answer, Create, Ledger, assert_retriable, until
-from tests.support import Api
+from tests.support import Api, random_phone
 from tools.devstack.stack import Stack
 
 pytestmark = pytest.mark.faults
@@ -42,6 +42,29 @@ async def _retry_until_created(ledger: Ledger, client: httpx.AsyncClient, create
         answer = await ledger.send(client, create)
         if answer.status != 200:
             assert_retriable(answer)
+            await asyncio.sleep(0.2)
+
+
+async def _every_service_answers(ledger: Ledger, client: httpx.AsyncClient) -> None:
+    """Each service's pool dropped its dead connections: after at most a retriable error or
+    two, every service serves again (auth, group, settlement, pricing, notification)."""
+    headers = {"authorization": f"Bearer {ledger.owner.access_token}"}
+    calls = [
+        ("POST", "/v1/auth:startSignIn", {"phoneNumber": random_phone()}),
+        ("GET", "/v1/groups", None),
+        ("GET", "/v1/users/me/balances", None),
+        ("GET", "/v1/packs", None),
+        ("GET", "/v1/users/me/notifications", None),
+    ]
+    for method, path, body in calls:
+        deadline = time.monotonic() + RECOVERY_SECONDS
+        while True:
+            sent = time.monotonic()
+            got = await client.request(method, path, json=body, headers=headers, timeout=30)
+            if got.status_code == 200:
+                break
+            assert_retriable(Answer(got.status_code, got.json(), sent, time.monotonic() - sent))
+            assert time.monotonic() < deadline, (path, got.text)
             await asyncio.sleep(0.2)
 
 
@@ -111,5 +134,6 @@ async def test_restarted_postgres_is_reconnected_without_restarting_services(
             creates.append(create)
             await _retry_until_created(ledger, client, create)
         assert creates[1].answers[-1].sent + creates[1].answers[-1].seconds - restarted_at < RECOVERY_SECONDS
+        await _every_service_answers(ledger, client)
     ledger.assert_whole(fault_api, creates)
     assert {p.name: p.pid for p in fault_stack.supervisor.processes if p.alive()} == services
