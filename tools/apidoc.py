@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -292,20 +292,28 @@ def render(fds: descriptor_pb2.FileDescriptorSet) -> str:
     return "\n".join(out)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--check", action="store_true", help="exit 1 if docs/api.md is stale")
+def write_or_check(doc: Path, root: Path, build: Callable[[], str], description: str | None) -> None:
+    """The command line of a document generated from the contract: write it, or with
+    ``--check`` exit 1 when the committed copy differs from a fresh render."""
+    name = doc.relative_to(root)
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--check", action="store_true", help=f"exit 1 if {name} is stale")
     args = parser.parse_args()
-    text = render(load_descriptor_set())
+    text = build()
     if args.check:
-        if not DOC.exists() or DOC.read_text(encoding="utf-8") != text:
-            print(f"{DOC.relative_to(ROOT)} is stale: run `make docs`")
+        if not doc.exists() or doc.read_text(encoding="utf-8") != text:
+            print(f"{name} is stale: run `make docs`")
             raise SystemExit(1)
-        print(f"{DOC.relative_to(ROOT)} is up to date")
+        print(f"{name} is up to date")
         return
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text, encoding="utf-8")
-    print(f"wrote {DOC.relative_to(ROOT)}")
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text, encoding="utf-8")
+    print(f"wrote {name}")
+
+
+def main() -> None:
+    summary = __doc__.splitlines()[0] if __doc__ else None
+    write_or_check(DOC, ROOT, lambda: render(load_descriptor_set()), summary)
 
 
 if __name__ == "__main__":

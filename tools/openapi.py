@@ -22,7 +22,6 @@ docs/openapi.json is stale.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from collections.abc import Iterator
@@ -553,19 +552,8 @@ def render(fds: descriptor_pb2.FileDescriptorSet) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--check", action="store_true", help="exit 1 if docs/openapi.json is stale")
-    args = parser.parse_args()
-    text = render(apidoc.load_descriptor_set())
-    if args.check:
-        if not DOC.exists() or DOC.read_text(encoding="utf-8") != text:
-            print(f"{DOC.relative_to(ROOT)} is stale: run `make docs`")
-            raise SystemExit(1)
-        print(f"{DOC.relative_to(ROOT)} is up to date")
-        return
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text, encoding="utf-8")
-    print(f"wrote {DOC.relative_to(ROOT)}")
+    summary = __doc__.splitlines()[0] if __doc__ else None
+    apidoc.write_or_check(DOC, ROOT, lambda: render(apidoc.load_descriptor_set()), summary)
 
 
 if __name__ == "__main__":
