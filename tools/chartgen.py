@@ -50,7 +50,23 @@ def _port_placeholders() -> dict[int, str]:
     return {
         _SENTINEL_BASE + 90: "{{ $.Values.gateway.port }}",
         _SENTINEL_BASE + 91: "{{ $.Values.gateway.adminPort }}",
+        _SENTINEL_BASE + 92: "{{ $.Values.gateway.tracing.daemonPort }}",
     }
+
+
+# Envoy's X-Ray tracer takes an IP address, not a name, so in the cluster it sends to a
+# collector sidecar in the gateway pod (templates/gateway/deployment.yaml), which
+# forwards to the cluster's collector over OTLP. The sampling manifest is a JSON string,
+# so its numbers are swapped as text: with tracing off, Envoy starts no trace itself.
+_TRACE_DAEMON = ("127.0.0.1", _SENTINEL_BASE + 92)
+_RATE_SENTINEL = 0.640925
+_SAMPLING_PLACEHOLDERS = {
+    '"fixed_target": 1': '"fixed_target": {{ if $.Values.gateway.tracing.enabled }}1{{ else }}0{{ end }}',
+    f'"rate": {_RATE_SENTINEL}': (
+        '"rate": {{ if $.Values.gateway.tracing.enabled }}{{ $.Values.gateway.tracing.sampleRate }}'
+        "{{ else }}0{{ end }}"
+    ),
+}
 
 
 def _host(name: str) -> str:
@@ -81,7 +97,7 @@ def render_template(descriptor_set: bytes) -> str:
     Only services the contract already defines are routed: the transcoder
     refuses a service missing from its descriptor.
     """
-    from tools.gateway.envoy_config import build_config
+    from tools.gateway.envoy_config import build_config, tracing
 
     defined = contract_services(descriptor_set)
     specs = [spec for spec in SERVICES if spec.grpc_service in defined]
@@ -97,6 +113,7 @@ def render_template(descriptor_set: bytes) -> str:
         _SENTINEL_BASE + 90,
         _SENTINEL_BASE + 91,
         openapi_document=OPENAPI_MOUNT_PATH,
+        trace_to=tracing(_TRACE_DAEMON, _RATE_SENTINEL),
     )
     seen: set[int] = set()
     replaced = _replace_ports(config, placeholders, seen)
@@ -109,6 +126,10 @@ def render_template(descriptor_set: bytes) -> str:
         marker = f"__PORT_{sentinel_port}__"
         for quoted in (f"'{marker}'", f'"{marker}"', marker):
             text = text.replace(quoted, expression)
+    for literal, expression in _SAMPLING_PLACEHOLDERS.items():
+        if literal not in text:
+            raise SystemExit(f"the tracer's sampling manifest has no {literal!r}: cannot template it")
+        text = text.replace(literal, expression)
     return HEADER + text
 
 

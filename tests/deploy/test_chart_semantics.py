@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from google.protobuf import descriptor_pb2
 
 from tests.deploy.helm_render import (
@@ -17,6 +19,7 @@ from tests.deploy.helm_render import (
     component,
     containers,
     deep_merge,
+    load_values,
     of_kind,
     parse,
     render,
@@ -309,3 +312,54 @@ def test_worker_modules_exist() -> None:
 
     for worker in WORKERS:
         assert importlib.util.find_spec(worker.module) is not None, worker.module
+
+
+def _gateway_tracing(value_set: str) -> tuple[dict[str, object], Manifest, dict[str, Manifest]]:
+    """Envoy's tracer block, the gateway pod spec and its init containers by name."""
+    docs = render(value_set)
+    envoy = yaml.safe_load(of_kind(docs, "ConfigMap")["hisaab-gateway"]["data"]["envoy.yaml"])
+    listener = envoy["static_resources"]["listeners"][0]
+    manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    xray = manager["tracing"]["provider"]["typed_config"]
+    xray["manifest"] = json.loads(xray["sampling_rule_manifest"]["inline_string"])
+    pod = of_kind(docs, "Deployment")["hisaab-gateway"]["spec"]["template"]["spec"]
+    return xray, pod, {c["name"]: c for c in pod.get("initContainers", [])}
+
+
+def test_gateway_segments_reach_the_cluster_collector_through_a_sidecar() -> None:
+    values = value_sets()["prod"]
+    xray, pod, init = _gateway_tracing("prod")
+    relay = init["xray-relay"]
+    # A native sidecar: started before Envoy and kept running beside it.
+    assert relay["restartPolicy"] == "Always"
+    daemon = xray["daemon_endpoint"]
+    assert (daemon["address"], daemon["protocol"]) == ("127.0.0.1", "UDP")
+
+    config_map = of_kind(render("prod"), "ConfigMap")["hisaab-gateway"]
+    collector = yaml.safe_load(config_map["data"]["xray-relay.yaml"])
+    receiver = collector["receivers"]["awsxray"]
+    assert receiver["endpoint"] == f"127.0.0.1:{daemon['port_value']}"
+    assert receiver["proxy_server"]["endpoint"].startswith("127.0.0.1:")
+    assert collector["exporters"]["otlp"]["endpoint"] == values["config"]["otel"]["endpoint"]
+    assert collector["service"]["pipelines"]["traces"]["exporters"] == ["otlp"]
+    mount = {m["name"]: m["mountPath"] for m in relay["volumeMounts"]}["xray-relay"]
+    volume = {v["name"]: v for v in pod["volumes"]}["xray-relay"]["configMap"]
+    assert volume["name"] == "hisaab-gateway"
+    assert [f"{mount}/{i['path']}" for i in volume["items"] if i["key"] == "xray-relay.yaml"] == [
+        a.split("=", 1)[1] for a in relay["args"] if a.startswith("--config=")
+    ]
+    assert xray["manifest"]["default"]["fixed_target"] == 1
+    expected_rate = deep_merge(load_values(CHART / "values.yaml"), values)["gateway"]["tracing"]["sampleRate"]
+    assert xray["manifest"]["default"]["rate"] == expected_rate
+
+
+def test_gateway_without_a_collector_starts_no_trace_itself() -> None:
+    xray, _, init = _gateway_tracing("dev")
+    assert "xray-relay" not in init
+    assert xray["manifest"]["default"] == {"fixed_target": 0, "rate": 0}
+
+
+def test_gateway_tracing_without_a_collector_endpoint_is_refused() -> None:
+    values = deep_merge(value_sets()["prod"], {"config": {"otel": {"endpoint": ""}}})
+    with pytest.raises(Exception, match=r"config\.otel\.endpoint"):
+        render_chart(CHART, values)
