@@ -314,7 +314,7 @@ def test_worker_modules_exist() -> None:
         assert importlib.util.find_spec(worker.module) is not None, worker.module
 
 
-def _gateway_tracing(value_set: str) -> tuple[dict[str, object], Manifest, dict[str, Manifest]]:
+def _gateway_tracing(value_set: str) -> tuple[Manifest, Manifest, dict[str, Manifest]]:
     """Envoy's tracer block, the gateway pod spec and its init containers by name."""
     docs = render(value_set)
     envoy = yaml.safe_load(of_kind(docs, "ConfigMap")["hisaab-gateway"]["data"]["envoy.yaml"])
