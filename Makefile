@@ -25,10 +25,10 @@ $(INSTALLED): pyproject.toml
 
 venv: $(INSTALLED) ## create .venv with every dependency
 
-$(INFRA_INSTALLED): $(INSTALLED) pyproject.toml infra/lint-requirements.txt
+$(INFRA_INSTALLED): $(INSTALLED) pyproject.toml infra/lint-requirements.txt infra/lint-constraints.txt
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[local,dev,infra]'
 	@test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV)
-	$(INFRA_VENV)/bin/python -m pip install -q --disable-pip-version-check -r infra/lint-requirements.txt
+	$(INFRA_VENV)/bin/python -m pip install -q --disable-pip-version-check -r infra/lint-requirements.txt -c infra/lint-constraints.txt
 	@touch $@
 
 infra-venv: $(INFRA_INSTALLED) ## install the CDK (extra `infra`) and the policy checkers (.venv-infra)
