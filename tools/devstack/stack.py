@@ -118,7 +118,9 @@ class Stack:
         env: Mapping[str, str] | None = None,
         services: Sequence[catalog.ServiceSpec] | None = None,
         workers: Sequence[catalog.WorkerSpec] | None = None,
-        startup_timeout: float = 60.0,
+        # A process that dies is reported at once; this only bounds one that is alive but
+        # slow, as on a first start (no bytecode cache) on a busy or slow-disk machine.
+        startup_timeout: float = 180.0,
         background_nice: int = 0,
         processes: Mapping[str, int] | None = None,
         trace_daemon: tuple[str, int] | None = None,
