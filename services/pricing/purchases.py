@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.db.database import Database
 from libs.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
+from libs.idempotency import M, Once
 from services.pricing import domain, repository
 from services.pricing.domain import Order, OrderState, ProviderKind, Settle
 from services.pricing.entitlements import EntitlementUseCases
@@ -53,6 +54,45 @@ class PurchaseUseCases:
         if provider is None:
             raise InvalidArgument("provider", f"{kind.value} payments are not available here")
         return provider
+
+    async def create(
+        self,
+        user_id: str,
+        pack_key: str,
+        kind: ProviderKind,
+        currency: str,
+        once: Once[M],
+        present: Callable[[Order], M],
+    ) -> M:
+        """CreateOrder: at most once per request_id. The provider's order is opened inside the
+        idempotency transaction on purpose: a retry then gets the stored order, never a second
+        provider order the user could pay twice."""
+        self._provider(kind)
+
+        async def work(conn: AsyncConnection) -> M:
+            return present(await self.create_order(conn, user_id, pack_key, kind, currency))
+
+        return await once(work)
+
+    async def confirm_payment(
+        self,
+        user_id: str,
+        order_id: str,
+        payment_id: str,
+        signature: str,
+        once: Once[M],
+        present: Callable[[Order], M],
+    ) -> M:
+        """ConfirmPayment: the locked state change in one transaction, then the user's cached
+        features are dropped. After the commit: an invalidation before it could be refilled
+        with the old state."""
+
+        async def work(conn: AsyncConnection) -> M:
+            return present(await self.confirm(conn, user_id, order_id, payment_id, signature))
+
+        confirmed = await once(work)
+        await self._entitlements.invalidate(user_id)
+        return confirmed
 
     async def create_order(
         self, conn: AsyncConnection, user_id: str, pack_key: str, kind: ProviderKind, currency: str
