@@ -36,14 +36,16 @@ def group_of(request: Any) -> str:
 
 
 class NameBook:
-    def __init__(self, rosters: RosterCache, users: UserDirectory):
+    def __init__(self, rosters: RosterCache | None, users: UserDirectory):
+        # No roster cache (a service without Valkey, whose responses are not about a group):
+        # every name comes from the directory.
         self._rosters = rosters
         self._users = users
 
     async def names(self, request: Any, user_ids: Sequence[str]) -> Mapping[str, str]:
         found: dict[str, str] = {}
         group_id = group_of(request)
-        roster = await self._rosters.cached(group_id) if group_id else None
+        roster = await self._rosters.cached(group_id) if group_id and self._rosters else None
         if roster is not None:
             # A member without a name has none in the directory either: no call for them.
             found.update((u, roster.names[u]) for u in user_ids if u in roster.names)

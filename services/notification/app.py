@@ -12,7 +12,10 @@ from hisaab.notification.v1 import notification_pb2_grpc
 from libs import aws
 from libs import settings as settings_mod
 from libs.clients.features.install import gate_interceptor
+from libs.clients.names import NameBook
+from libs.clients.users import UserDirectory
 from libs.db.database import Database
+from libs.display_names import labelled
 from libs.jobs.analytics import analytics_job
 from libs.rpc.peers import identity_of, peer_channel
 from libs.server import ServiceApp
@@ -28,6 +31,7 @@ class Parts:
     settings: Settings
     db: Database
     usecases: NotificationUseCases
+    names: NameBook
     channels: list[grpc.aio.Channel] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -54,12 +58,16 @@ def assemble(*, pool_size: int = 10, name: str = "hisaab-notification") -> Parts
     usecases = NotificationUseCases(
         db, AuthDirectory(auth, identity), SettlementBalances(settlement, identity), external_jobs=jobs
     )
-    return Parts(settings, db, usecases, [auth, settlement, expense, pricing])
+    return Parts(
+        settings, db, usecases, NameBook(None, UserDirectory(auth)), [auth, settlement, expense, pricing]
+    )
 
 
 async def build() -> ServiceApp:
     parts = assemble()
-    servicer = NotificationServicer(parts.usecases)
+    servicer = labelled(
+        NotificationServicer(parts.usecases), parts.names, parts.settings.service.grpc_service
+    )
     return ServiceApp(
         gate=gate_interceptor,
         settings=parts.settings,

@@ -125,6 +125,7 @@ def test_added_member_hears_about_it_in_their_language_and_by_push(api: Api, sta
     note = found[0]
     assert note["eventType"] == "ADDED_TO_GROUP"
     assert note["group"] == group and note["actor"] == f"users/{asha.user_id}"
+    assert note["actorDisplayName"] == "Asha"  # the row needs no second call to label the actor
     assert note["title"] == "समूह में जोड़ा गया" and "Asha" in note["body"]  # Hindi, by Ravi's locale
     assert note["deepLink"].startswith("hisaab://groups/")
     assert _inbox(api, asha) == []  # never the actor
