@@ -244,3 +244,57 @@ def test_feeds_refuse_bad_requests_naming_the_field(api: Api) -> None:
             if g != f:
                 crossed = api.call("GET", f"/v1/{name}/{g}", asha, params={"cursor": cursor})
                 assert crossed.status_code == 400 and error_field(crossed) == "cursor"
+
+
+def _expense_body(payer: Session, other_user: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "expenseDate": {"year": 2026, "month": 4, "day": 1},
+        "total": {"currencyCode": "INR", "amountMinor": "2000"},
+        "payers": [{"user": u(payer), "paidMinor": "2000"}],
+        "split": {"equal": {"participants": [u(payer), other_user]}},
+    }
+
+
+def _group_with_history(api: Api, owner: Session, title: str) -> tuple[str, str, str]:
+    """A group with a placeholder member, an expense and a settlement: (group, expense, settlement)."""
+    name = _ok(api.call("POST", "/v1/groups", owner, json={"displayName": title, "kind": "TRIP"}))["name"]
+    invite = {"phoneNumber": random_phone(), "displayName": "Kabir"}
+    friend = _ok(api.call("POST", f"/v1/{name}/members", owner, json=invite))["user"]
+    expense = _ok(api.call("POST", f"/v1/{name}/expenses", owner, json=_expense_body(owner, friend, title)))
+    paid = _ok(
+        api.call(
+            "POST",
+            f"/v1/{name}/settlements",
+            owner,
+            json={
+                "payer": friend,
+                "payee": u(owner),
+                "amount": {"currencyCode": "INR", "amountMinor": "500"},
+            },
+        )
+    )
+    return name, expense["name"], paid["name"]
+
+
+def test_a_group_joined_later_comes_with_its_history(api: Api) -> None:
+    asha, ravi = api.sign_in(), api.sign_in()
+    # Ravi's group and what happened in it are older than anything Asha's phone will hold.
+    theirs, old_expense, old_payment = _group_with_history(api, ravi, "Ravi's trip")
+    mine, my_expense, my_payment = _group_with_history(api, asha, "Asha's trip")
+    feeds = {f: Feed(api, asha, f"/v1/groups/-/{f}") for f in FEEDS}
+    feeds["expenseChanges"].until(_has(my_expense))
+    feeds["settlementChanges"].until(_has(my_payment))
+    feeds["groupChanges"].until(_has(mine))
+
+    _ok(api.call("POST", f"/v1/{theirs}/members", ravi, json={"user": u(asha)}))
+    expenses = feeds["expenseChanges"].until(_has(old_expense))
+    assert _names(expenses) == [old_expense]
+    settlements = feeds["settlementChanges"].until(_has(old_payment))
+    assert _names(settlements) == [old_payment]
+    groups = feeds["groupChanges"].until(_has(theirs, f"{theirs}/members/{asha.user_id}"))
+    # The group and all three of its members (Ravi, his placeholder friend and Asha).
+    assert [c["group"]["name"] for c in groups if "group" in c] == [theirs]
+    members = [c["member"]["name"] for c in groups if "member" in c]
+    assert len(groups) == 4 and len(members) == 3 and all(m.startswith(f"{theirs}/") for m in members)
+    assert {f"{theirs}/members/{ravi.user_id}", f"{theirs}/members/{asha.user_id}"} <= set(members)
