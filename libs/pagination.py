@@ -67,10 +67,10 @@ class Cursor:
     key: list[Any]
 
 
-def encode(key: list[Any], query: dict[str, Any], *, ttl: timedelta = PAGE_TOKEN_TTL) -> str:
+def encode(key: list[Any], query: dict[str, Any], *, ttl: timedelta | None = PAGE_TOKEN_TTL) -> str:
     """An opaque token for the page after ``key``: signed, bound to this query, method and
-    caller, and good until ``ttl`` from now."""
-    expires = int((clock.now() + ttl).timestamp())
+    caller, and good until ``ttl`` from now (``None``: for ever, as change-feed cursors)."""
+    expires = 0 if ttl is None else int((clock.now() + ttl).timestamp())
     body = _b64(
         json.dumps(
             {"k": key, "q": _fingerprint(query), "e": expires}, separators=(",", ":"), default=str
@@ -98,7 +98,7 @@ def decode(token: str, query: dict[str, Any], *, field: str = "page_token") -> C
         or fingerprint != _fingerprint(query)
     ):
         raise InvalidArgument(field, "belongs to a different query")
-    if not isinstance(expires, int) or clock.now().timestamp() >= expires:
+    if not isinstance(expires, int) or (expires != 0 and clock.now().timestamp() >= expires):
         raise InvalidArgument(field, "has expired; start again from the first page")
     return Cursor(key=key)
 

@@ -172,6 +172,9 @@ class Comment:
     author: str
     text: str
     created_at: datetime
+    deleted_at: datetime | None = None
+    # (writing transaction, id): its place in the change feed
+    change_key: tuple[int, str] = (0, "")
 
     @property
     def name(self) -> str:

@@ -256,30 +256,68 @@ def order_key(expense: Expense, order_by: str) -> list[str]:
     return [value.isoformat(), expense.id]
 
 
-async def changes_since(
-    conn: AsyncConnection, group_ids: Sequence[str], after: tuple[int, str] | None, limit: int
-) -> list[Expense]:
-    """Expenses written since `after`, oldest write first, only by transactions that are
-    over: anything newer than the oldest running transaction waits for the next call."""
+def _change_bounds(after: tuple[int, str] | None, upto: tuple[int, str] | None) -> tuple[str, dict[str, Any]]:
+    """Conditions on (change_xid, id): after the cursor, up to a bound, and only writes of
+    transactions that are over, so nothing newer than the oldest running one is handed out."""
     where = [
         "group_id = ANY(CAST(:groups AS uuid[]))",
         "change_xid < pg_snapshot_xmin(pg_current_snapshot())",
     ]
-    params: dict[str, Any] = {"groups": list(group_ids), "limit": limit}
+    params: dict[str, Any] = {}
     if after:
         where.append("(change_xid, id) > (CAST(:xid AS xid8), CAST(:id AS uuid))")
         params["xid"], params["id"] = str(after[0]), after[1]
-    rows = await conn.execute(
-        text(
-            f"SELECT {_EXPENSE_COLUMNS} FROM expense.expenses WHERE {' AND '.join(where)} "
-            "ORDER BY change_xid, id LIMIT :limit"
-        ),
-        params,
-    )
-    return await _expenses(conn, rows.all())
+    if upto:
+        where.append("(change_xid, id) <= (CAST(:upto_xid AS xid8), CAST(:upto_id AS uuid))")
+        params["upto_xid"], params["upto_id"] = str(upto[0]), upto[1]
+    return " AND ".join(where), params
+
+
+async def changes_since(
+    conn: AsyncConnection,
+    group_ids: Sequence[str],
+    after: tuple[int, str] | None,
+    upto: tuple[int, str] | None,
+    limit: int,
+) -> list[Expense | Comment]:
+    """Expenses and comments written after `after` (and up to `upto`), oldest write first.
+    Both are keyed by (change_xid, id) and ids are UUIDs, so one cursor orders the two."""
+    where, params = _change_bounds(after, upto)
+    params |= {"groups": list(group_ids), "limit": limit}
+    picked = (
+        await conn.execute(
+            text(
+                f"SELECT 'expense' AS kind, change_xid, id FROM expense.expenses WHERE {where} "
+                f"UNION ALL SELECT 'comment', change_xid, id FROM expense.comments WHERE {where} "
+                "ORDER BY change_xid, id LIMIT :limit"
+            ),
+            params,
+        )
+    ).all()
+    expense_ids = [str(r.id) for r in picked if r.kind == "expense"]
+    comment_ids = [str(r.id) for r in picked if r.kind == "comment"]
+    found: dict[str, Expense | Comment] = {}
+    if expense_ids:
+        rows = await conn.execute(
+            text(f"SELECT {_EXPENSE_COLUMNS} FROM expense.expenses WHERE id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": expense_ids},
+        )
+        found |= {e.id: e for e in await _expenses(conn, rows.all())}
+    if comment_ids:
+        rows = await conn.execute(
+            text(f"SELECT {_COMMENT_COLUMNS} FROM expense.comments WHERE id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": comment_ids},
+        )
+        found |= {c.id: c for c in (_comment(r) for r in rows)}
+    return [found[str(r.id)] for r in picked]
 
 
 # --- comments -----------------------------------------------------------------------------
+
+
+_COMMENT_COLUMNS = (
+    "id, group_id, expense_id, author, body, created_at, deleted_at, change_xid::text AS change_xid"
+)
 
 
 def _comment(row: Any) -> Comment:
@@ -290,6 +328,8 @@ def _comment(row: Any) -> Comment:
         author=row.author,
         text=row.body,
         created_at=row.created_at,
+        deleted_at=row.deleted_at,
+        change_key=(int(row.change_xid), str(row.id)),
     )
 
 
@@ -300,7 +340,7 @@ async def insert_comment(
         await conn.execute(
             text(
                 "INSERT INTO expense.comments (id, group_id, expense_id, author, body) "
-                "VALUES (:id, :g, :e, :a, :b) RETURNING id, group_id, expense_id, author, body, created_at"
+                f"VALUES (:id, :g, :e, :a, :b) RETURNING {_COMMENT_COLUMNS}"
             ),
             {"id": str(uuid.uuid4()), "g": group_id, "e": expense_id, "a": author, "b": body},
         )
@@ -330,7 +370,7 @@ async def comments(
         params["ts"], params["id"] = after
     rows = await conn.execute(
         text(
-            "SELECT id, group_id, expense_id, author, body, created_at FROM expense.comments "
+            f"SELECT {_COMMENT_COLUMNS} FROM expense.comments "
             f"WHERE {' AND '.join(where)} ORDER BY created_at, id LIMIT :limit"
         ),
         params,
@@ -344,7 +384,7 @@ async def get_comment(conn: AsyncConnection, expense_id: str, comment_id: str) -
     row = (
         await conn.execute(
             text(
-                "SELECT id, group_id, expense_id, author, body, created_at FROM expense.comments "
+                f"SELECT {_COMMENT_COLUMNS} FROM expense.comments "
                 "WHERE id = :id AND expense_id = :e AND deleted_at IS NULL"
             ),
             {"id": comment_id, "e": expense_id},
@@ -355,7 +395,10 @@ async def get_comment(conn: AsyncConnection, expense_id: str, comment_id: str) -
 
 async def delete_comment(conn: AsyncConnection, comment: Comment) -> None:
     await conn.execute(
-        text("UPDATE expense.comments SET deleted_at = now() WHERE id = :id"), {"id": comment.id}
+        text(
+            "UPDATE expense.comments SET deleted_at = now(), change_xid = pg_current_xact_id() WHERE id = :id"
+        ),
+        {"id": comment.id},
     )
     await _count_comment(conn, comment.expense_id, -1)
 

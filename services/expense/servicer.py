@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from google.protobuf import empty_pb2
@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from hisaab.common.v1 import money_pb2
 from hisaab.expense.v1 import expense_pb2, expense_pb2_grpc
 
-from libs import idempotency, money_format, names, pagination, validation, wire
+from libs import change_feed, clock, idempotency, money_format, names, pagination, validation, wire
 from libs.auth.caller import require_caller, require_internal
 from libs.db.database import Database
 from libs.errors import InvalidArgument
@@ -28,8 +28,6 @@ from services.expense.usecases import ExpenseUseCases, RuleChanges
 
 M = TypeVar("M", bound=Message)
 
-CHANGES_DEFAULT_PAGE = 200
-CHANGES_MAX_PAGE = 500
 _CHANGE_TYPE = {
     ChangeType.CREATED: expense_pb2.ExpenseChange.CREATED,
     ChangeType.UPDATED: expense_pb2.ExpenseChange.UPDATED,
@@ -43,9 +41,6 @@ _VERB = {
     "restored": expense_pb2.Activity.RESTORED,
     "commented": expense_pb2.Activity.COMMENTED,
 }
-_ZERO_UUID = "00000000-0000-0000-0000-000000000000"
-# A phone may stay offline for weeks and still resume from its cursor; past this it resyncs.
-CHANGE_CURSOR_TTL = timedelta(days=90)
 
 
 def _group_id(name: str, field: str = "parent", *, allow_all: bool = False) -> str:
@@ -212,31 +207,51 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     ) -> expense_pb2.ListExpenseChangesResponse:
         caller = require_caller().user_id
         group_id = _group_id(request.parent, allow_all=True)
-        size = pagination.page_size(request.page_size, default=CHANGES_DEFAULT_PAGE, maximum=CHANGES_MAX_PAGE)
         # Cursors are tied to the feed they came from, never to a page size.
-        query = {"feed": group_id, "caller": caller}
-        cursor = pagination.decode(request.cursor, query, field="cursor")
-        after = (int(cursor.key[0]), str(cursor.key[1])) if cursor else None
-        groups = await self._uc.group_ids(caller, group_id)
-        found = await self._uc.changes(groups, after, size + 1)
-        page = found[:size]
-        last = page[-1].change_key if page else (after or (0, _ZERO_UUID))
+        bound = {"feed": group_id, "caller": caller}
+        state = change_feed.decode(request.cursor, bound)
+        size = change_feed.page_size(request.page_size)
+        groups = await self._uc.feed_groups(caller, group_id, resuming=state is not None)
+        page = await change_feed.read(state, groups, size, self._uc.changes, lambda row: row.change_key)
+        authors = sorted({row.author for row in page.rows if isinstance(row, Comment)})
+        display = await self._uc.display_names(authors) if authors else {}
+        noticed = wire.timestamp(clock.now())
+        revoked = [
+            expense_pb2.ExpenseChange(
+                change_type=expense_pb2.ExpenseChange.ACCESS_REVOKED,
+                removed=f"groups/{g}",
+                change_time=noticed,
+            )
+            for g in page.revoked
+        ]
         return expense_pb2.ListExpenseChangesResponse(
-            changes=[self._change(e) for e in page],
-            next_cursor=pagination.encode([last[0], last[1]], query, ttl=CHANGE_CURSOR_TTL),
-            has_more=len(found) > size,
+            changes=revoked + [self._change(row, display) for row in page.rows],
+            next_cursor=change_feed.encode(page.state, bound),
+            has_more=page.has_more,
         )
 
     @staticmethod
-    def _change(expense: Expense) -> expense_pb2.ExpenseChange:
+    def _change(row: Expense | Comment, display: dict[str, str]) -> expense_pb2.ExpenseChange:
+        if isinstance(row, Comment):
+            if row.deleted_at is not None:
+                return expense_pb2.ExpenseChange(
+                    change_type=expense_pb2.ExpenseChange.DELETED,
+                    removed=row.name,
+                    change_time=wire.timestamp(row.deleted_at),
+                )
+            return expense_pb2.ExpenseChange(
+                change_type=expense_pb2.ExpenseChange.CREATED,
+                comment=_comment_pb(row, display),
+                change_time=wire.timestamp(row.created_at),
+            )
         change = expense_pb2.ExpenseChange(
-            change_type=_CHANGE_TYPE[expense.last_change],
-            change_time=wire.timestamp(expense.updated_at),
+            change_type=_CHANGE_TYPE[row.last_change],
+            change_time=wire.timestamp(row.updated_at),
         )
-        if expense.deleted:
-            change.removed = expense.name
+        if row.deleted:
+            change.removed = row.name
         else:
-            change.expense.CopyFrom(codec.expense_pb(expense))
+            change.expense.CopyFrom(codec.expense_pb(row))
         return change
 
     # --- comments --------------------------------------------------------------------------

@@ -374,13 +374,30 @@ class ExpenseUseCases:
             await self._announce(conn, caller, updated, change, effects)
             return updated
 
-    async def changes(self, group_ids: list[str], after: tuple[int, str] | None, limit: int) -> list[Expense]:
+    async def feed_groups(self, caller: str, group_id: str, *, resuming: bool) -> list[str]:
+        """The groups a change feed covers now. A client resuming a one-group feed after
+        losing access gets an empty set (and so ACCESS_REVOKED), not NOT_FOUND."""
+        if group_id == "-":
+            return await self._groups.groups_of_caller()
+        if resuming and is_uuid(group_id):
+            members = await self._groups.members_among(group_id, [caller])
+            return [group_id] if members and caller in members else []
+        await self.require_member(caller, group_id)
+        return [group_id]
+
+    async def changes(
+        self,
+        group_ids: list[str],
+        after: tuple[int, str] | None,
+        upto: tuple[int, str] | None,
+        limit: int,
+    ) -> list[Expense | Comment]:
         if not group_ids:
             return []
         # On the writer: the feed's "every older transaction is over" test needs the
         # primary's view of running transactions.
         async with self._db.transaction() as conn:
-            return await repository.changes_since(conn, group_ids, after, limit)
+            return await repository.changes_since(conn, group_ids, after, upto, limit)
 
     # --- comments --------------------------------------------------------------------------
 

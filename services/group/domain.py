@@ -45,6 +45,10 @@ class Group:
     # phone number or email they were added by (until they choose a name of their own).
     friend: str = ""
     friend_contact: str = ""
+    # How it last changed ("created", "updated", "archived", "unarchived") and its place in
+    # the change feed: (writing transaction, id).
+    last_change: str = "created"
+    change_key: tuple[int, str] = (0, "")
 
     @property
     def name(self) -> str:
@@ -66,6 +70,30 @@ class Member:
     invited_email: str
     added_by: str
     joined_at: datetime
+    # How the membership last changed ("added", "joined", "role_changed"), when, and its
+    # place in the change feed.
+    last_change: str = "added"
+    changed_at: datetime | None = None
+    change_key: tuple[int, str] = (0, "")
+
+    @property
+    def name(self) -> str:
+        return f"groups/{self.group_id}/members/{self.user_id}"
+
+
+@dataclass(frozen=True)
+class MemberRemoval:
+    """The tombstone of a member who left ("left") or was removed ("removed")."""
+
+    group_id: str
+    user_id: str
+    how: str
+    removed_at: datetime
+    change_key: tuple[int, str]
+
+    @property
+    def name(self) -> str:
+        return f"groups/{self.group_id}/members/{self.user_id}"
 
 
 @dataclass(frozen=True)

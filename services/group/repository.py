@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,11 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.validation import is_uuid
-from services.group.domain import Group, InviteLink, Kind, Member, Role
+from services.group.domain import Group, InviteLink, Kind, Member, MemberRemoval, Role
 
 _GROUP_SELECT = """
 SELECT g.id, g.display_name, g.kind, g.description, g.default_currency, g.simplify_debts, g.archived,
-       g.created_by, g.version, g.created_at, g.updated_at,
+       g.created_by, g.version, g.created_at, g.updated_at, g.last_change, g.change_xid::text AS change_xid,
        (SELECT count(*) FROM groups.members c WHERE c.group_id = g.id) AS member_count,
        m.role AS my_role,
        f.user_id AS friend, f.contact AS friend_contact
@@ -27,6 +28,10 @@ LEFT JOIN LATERAL (
     LIMIT 1
 ) f ON TRUE
 """
+_MEMBER_COLUMNS = (
+    "group_id, user_id, role, invited_phone_number, invited_email, added_by, joined_at, last_change, "
+    "changed_at, change_xid::text AS change_xid"
+)
 GROUP_FIELDS = ("display_name", "description", "default_currency", "simplify_debts")
 
 
@@ -47,6 +52,8 @@ def _group(row: Any) -> Group:
         my_role=Role(row.my_role) if row.my_role else None,
         friend=row.friend or "",
         friend_contact=row.friend_contact or "",
+        last_change=row.last_change,
+        change_key=(int(row.change_xid), str(row.id)),
     )
 
 
@@ -59,6 +66,9 @@ def _member(row: Any) -> Member:
         invited_email=row.invited_email,
         added_by=row.added_by,
         joined_at=row.joined_at,
+        last_change=row.last_change,
+        changed_at=row.changed_at,
+        change_key=(int(row.change_xid), f"{row.group_id}/{row.user_id}"),
     )
 
 
@@ -130,12 +140,19 @@ async def direct_group_id(conn: AsyncConnection, key: str) -> str | None:
     return str(row[0]) if row else None
 
 
-async def update_group(conn: AsyncConnection, group_id: str, changes: dict[str, Any]) -> None:
+async def update_group(
+    conn: AsyncConnection, group_id: str, changes: dict[str, Any], *, how: str = "updated"
+) -> None:
+    """Apply ``changes``; ``how`` is what the change feed calls it ("updated", "archived",
+    "unarchived")."""
     sets = ", ".join(f"{k} = :{k}" for k in changes)
     prefix = f"{sets}, " if sets else ""
     await conn.execute(
-        text(f"UPDATE groups.groups SET {prefix}version = version + 1, updated_at = now() WHERE id = :id"),
-        {"id": group_id, **changes},
+        text(
+            f"UPDATE groups.groups SET {prefix}version = version + 1, updated_at = now(), "
+            "last_change = :how, change_xid = pg_current_xact_id() WHERE id = :id"
+        ),
+        {"id": group_id, "how": how, **changes},
     )
 
 
@@ -152,12 +169,15 @@ async def insert_member(
     *,
     invited_phone_number: str = "",
     invited_email: str = "",
+    how: str = "added",
 ) -> bool:
+    """Insert the membership (``how``: "added" or "joined"); False when it exists already.
+    A tombstone from an earlier leaving goes: the member is back."""
     result = await conn.execute(
         text(
             "INSERT INTO groups.members "
-            "(group_id, user_id, role, added_by, invited_phone_number, invited_email) "
-            "VALUES (:g, :u, :r, :by, :p, :e) ON CONFLICT DO NOTHING"
+            "(group_id, user_id, role, added_by, invited_phone_number, invited_email, last_change) "
+            "VALUES (:g, :u, :r, :by, :p, :e, :how) ON CONFLICT DO NOTHING"
         ),
         {
             "g": group_id,
@@ -166,9 +186,16 @@ async def insert_member(
             "by": added_by,
             "p": invited_phone_number,
             "e": invited_email,
+            "how": how,
         },
     )
-    return bool(result.rowcount)
+    if not result.rowcount:
+        return False
+    await conn.execute(
+        text("DELETE FROM groups.member_removals WHERE group_id = :g AND user_id = :u"),
+        {"g": group_id, "u": user_id},
+    )
+    return True
 
 
 async def members(
@@ -181,7 +208,7 @@ async def members(
         params |= {"after_ts": after[0], "after_id": after[1]}
     rows = await conn.execute(
         text(
-            "SELECT group_id, user_id, role, invited_phone_number, invited_email, added_by, joined_at "
+            f"SELECT {_MEMBER_COLUMNS} "
             f"FROM groups.members WHERE group_id = :g{cond} ORDER BY joined_at, user_id LIMIT :limit"
         ),
         params,
@@ -192,10 +219,7 @@ async def members(
 async def member(conn: AsyncConnection, group_id: str, user_id: str) -> Member | None:
     row = (
         await conn.execute(
-            text(
-                "SELECT group_id, user_id, role, invited_phone_number, invited_email, added_by, joined_at "
-                "FROM groups.members WHERE group_id = :g AND user_id = :u"
-            ),
+            text(f"SELECT {_MEMBER_COLUMNS} FROM groups.members WHERE group_id = :g AND user_id = :u"),
             {"g": group_id, "u": user_id},
         )
     ).first()
@@ -221,16 +245,31 @@ async def count_owners(conn: AsyncConnection, group_id: str) -> int:
 
 async def set_role(conn: AsyncConnection, group_id: str, user_id: str, role: Role) -> None:
     await conn.execute(
-        text("UPDATE groups.members SET role = :r WHERE group_id = :g AND user_id = :u"),
+        text(
+            "UPDATE groups.members SET role = :r, last_change = 'role_changed', changed_at = now(), "
+            "change_xid = pg_current_xact_id() WHERE group_id = :g AND user_id = :u"
+        ),
         {"r": role.value, "g": group_id, "u": user_id},
     )
 
 
-async def delete_member(conn: AsyncConnection, group_id: str, user_id: str) -> bool:
+async def delete_member(conn: AsyncConnection, group_id: str, user_id: str, *, how: str) -> bool:
+    """Delete the membership, leaving a tombstone (``how``: "left" or "removed") for the
+    change feed."""
     result = await conn.execute(
         text("DELETE FROM groups.members WHERE group_id = :g AND user_id = :u"), {"g": group_id, "u": user_id}
     )
-    return bool(result.rowcount)
+    if not result.rowcount:
+        return False
+    await conn.execute(
+        text(
+            "INSERT INTO groups.member_removals (group_id, user_id, how) VALUES (:g, :u, :how) "
+            "ON CONFLICT (group_id, user_id) DO UPDATE SET how = EXCLUDED.how, removed_at = now(), "
+            "change_xid = pg_current_xact_id()"
+        ),
+        {"g": group_id, "u": user_id, "how": how},
+    )
+    return True
 
 
 async def roster(conn: AsyncConnection, group_id: str) -> tuple[str, int, list[str]] | None:
@@ -345,3 +384,87 @@ async def group_summary(conn: AsyncConnection, group_id: str) -> tuple[str, Kind
         )
     ).first()
     return (row[0], Kind(row[1]), int(row[2])) if row else None
+
+
+# --- change feed --------------------------------------------------------------------------
+
+# Groups, memberships and tombstones of memberships in one stream keyed by (change_xid, key):
+# the group id, or "{group id}/{user id}" (a membership and its tombstone never coexist).
+_FEED = """
+SELECT * FROM (
+    SELECT 'group' AS kind, change_xid, id::text COLLATE "C" AS k FROM groups.groups
+    WHERE id = ANY(CAST(:groups AS uuid[]))
+    UNION ALL
+    SELECT 'member', change_xid, (group_id::text || '/' || user_id) COLLATE "C" FROM groups.members
+    WHERE group_id = ANY(CAST(:groups AS uuid[]))
+    UNION ALL
+    SELECT 'removal', change_xid, (group_id::text || '/' || user_id) COLLATE "C" FROM groups.member_removals
+    WHERE group_id = ANY(CAST(:groups AS uuid[]))
+) feed
+"""
+
+
+_PAIRS = "SELECT * FROM unnest(CAST(:gs AS uuid[]), CAST(:us AS text[]))"
+
+
+async def group_ids_of(conn: AsyncConnection, caller: str) -> list[str]:
+    rows = await conn.execute(
+        text("SELECT group_id FROM groups.members WHERE user_id = :u ORDER BY group_id"), {"u": caller}
+    )
+    return [str(r.group_id) for r in rows]
+
+
+async def changes_since(
+    conn: AsyncConnection,
+    caller: str,
+    group_ids: Sequence[str],
+    after: tuple[int, str] | None,
+    upto: tuple[int, str] | None,
+    limit: int,
+) -> list[Group | Member | MemberRemoval]:
+    """Groups (as ``caller`` sees them), memberships and tombstones written after `after`
+    (and up to `upto`), oldest write first, only by transactions that are over: anything
+    newer than the oldest running transaction waits for the next call."""
+    where = ["change_xid < pg_snapshot_xmin(pg_current_snapshot())"]
+    params: dict[str, Any] = {"groups": list(group_ids), "limit": limit, "caller": caller}
+    if after:
+        where.append('(change_xid, k) > (CAST(:xid AS xid8), CAST(:key AS text) COLLATE "C")')
+        params["xid"], params["key"] = str(after[0]), after[1]
+    if upto:
+        where.append('(change_xid, k) <= (CAST(:upto_xid AS xid8), CAST(:upto_key AS text) COLLATE "C")')
+        params["upto_xid"], params["upto_key"] = str(upto[0]), upto[1]
+    picked = (
+        await conn.execute(
+            text(f"{_FEED} WHERE {' AND '.join(where)} ORDER BY change_xid, k LIMIT :limit"), params
+        )
+    ).all()
+    found: dict[tuple[str, str], Group | Member | MemberRemoval] = {}
+    groups = [r.k for r in picked if r.kind == "group"]
+    if groups:
+        rows = await conn.execute(
+            text(_GROUP_SELECT + " WHERE g.id = ANY(CAST(:ids AS uuid[]))"), {"ids": groups, "caller": caller}
+        )
+        found |= {("group", str(r.id)): _group(r) for r in rows}
+    pairs = [r.k.split("/", 1) for r in picked if r.kind != "group"]
+    if pairs:
+        keys = {"gs": [g for g, _ in pairs], "us": [u for _, u in pairs]}
+        rows = await conn.execute(
+            text(f"SELECT {_MEMBER_COLUMNS} FROM groups.members WHERE (group_id, user_id) IN ({_PAIRS})"),
+            keys,
+        )
+        found |= {("member", f"{r.group_id}/{r.user_id}"): _member(r) for r in rows}
+        rows = await conn.execute(
+            text(
+                "SELECT group_id, user_id, how, removed_at, change_xid::text AS change_xid "
+                "FROM groups.member_removals "
+                f"WHERE (group_id, user_id) IN ({_PAIRS})"
+            ),
+            keys,
+        )
+        for r in rows:
+            key = f"{r.group_id}/{r.user_id}"
+            found[("removal", key)] = MemberRemoval(
+                str(r.group_id), r.user_id, r.how, r.removed_at, (int(r.change_xid), key)
+            )
+    # A row deleted between the two reads (a concurrent leave, say) comes again as its newer write.
+    return [found[(r.kind, r.k)] for r in picked if (r.kind, r.k) in found]

@@ -10,12 +10,12 @@ from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 from hisaab.group.v1 import group_pb2, group_pb2_grpc
 
-from libs import etag, idempotency, names, pagination, validation, wire
+from libs import change_feed, clock, etag, idempotency, names, pagination, validation, wire
 from libs.auth.caller import is_internal, require_caller
 from libs.db.database import Database
 from libs.errors import InvalidArgument
 from services.group import preset_codec
-from services.group.domain import Group, InviteLink, Kind, Member, Role
+from services.group.domain import Group, InviteLink, Kind, Member, MemberRemoval, Role
 from services.group.ports import Profile
 from services.group.preset_usecases import PresetUseCases
 from services.group.repository import GROUP_FIELDS
@@ -81,6 +81,43 @@ def link_proto(link: InviteLink) -> group_pb2.InviteLink:
     if link.expires_at is not None:
         proto.expire_time.CopyFrom(wire.timestamp(link.expires_at))
     return proto
+
+
+_GROUP_CHANGE = {
+    "created": group_pb2.GroupChange.CREATED,
+    "updated": group_pb2.GroupChange.UPDATED,
+    "archived": group_pb2.GroupChange.ARCHIVED,
+    "unarchived": group_pb2.GroupChange.UNARCHIVED,
+}
+_MEMBER_CHANGE = {
+    "added": (group_pb2.GroupChange.CREATED, group_pb2.GroupChange.ADDED),
+    "joined": (group_pb2.GroupChange.CREATED, group_pb2.GroupChange.JOINED),
+    "role_changed": (group_pb2.GroupChange.UPDATED, group_pb2.GroupChange.ROLE_CHANGED),
+}
+_MEMBER_REMOVAL = {"left": group_pb2.GroupChange.LEFT, "removed": group_pb2.GroupChange.REMOVED}
+
+
+def _change_proto(row: Group | Member | MemberRemoval, profiles: dict[str, Profile]) -> group_pb2.GroupChange:
+    if isinstance(row, Group):
+        return group_pb2.GroupChange(
+            change_type=_GROUP_CHANGE[row.last_change],
+            group=group_proto(row),
+            change_time=wire.timestamp(row.updated_at),
+        )
+    if isinstance(row, Member):
+        change_type, member_change = _MEMBER_CHANGE[row.last_change]
+        return group_pb2.GroupChange(
+            change_type=change_type,
+            member=member_proto(row, profiles.get(row.user_id)),
+            member_change=member_change,
+            change_time=wire.timestamp(row.changed_at or row.joined_at),
+        )
+    return group_pb2.GroupChange(
+        change_type=group_pb2.GroupChange.DELETED,
+        removed=row.name,
+        member_change=_MEMBER_REMOVAL[row.how],
+        change_time=wire.timestamp(row.removed_at),
+    )
 
 
 def _group_id(name: str, field: str = "name") -> str:
@@ -218,6 +255,38 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         )
         return group_pb2.ListMembersResponse(
             members=[member_proto(m, profiles.get(m.user_id)) for m in page], next_page_token=token
+        )
+
+    async def ListGroupChanges(
+        self, request: group_pb2.ListGroupChangesRequest, context: Any
+    ) -> group_pb2.ListGroupChangesResponse:
+        caller = require_caller().user_id
+        group_id = _group_id(request.parent, "parent")
+        # Cursors are tied to the feed they came from, never to a page size.
+        bound = {"feed": group_id, "caller": caller}
+        state = change_feed.decode(request.cursor, bound)
+        size = change_feed.page_size(request.page_size)
+        groups = await self._uc.feed_groups(caller, group_id, resuming=state is not None)
+        profiles: dict[str, Profile] = {}
+
+        async def fetch(
+            ids: list[str], after: change_feed.Key | None, upto: change_feed.Key | None, limit: int
+        ) -> list[Group | Member | MemberRemoval]:
+            rows, found = await self._uc.changes(caller, ids, after, upto, limit)
+            profiles.update(found)
+            return rows
+
+        page = await change_feed.read(state, groups, size, fetch, lambda row: row.change_key)
+        noticed = wire.timestamp(clock.now())
+        changes = [
+            group_pb2.GroupChange(
+                change_type=group_pb2.GroupChange.ACCESS_REVOKED, removed=f"groups/{g}", change_time=noticed
+            )
+            for g in page.revoked
+        ]
+        changes += [_change_proto(row, profiles) for row in page.rows]
+        return group_pb2.ListGroupChangesResponse(
+            changes=changes, next_cursor=change_feed.encode(page.state, bound), has_more=page.has_more
         )
 
     async def AddMember(self, request: group_pb2.AddMemberRequest, context: Any) -> group_pb2.Member:

@@ -49,6 +49,11 @@ class Settlement:
     version: int
     created_at: datetime
     deleted_at: datetime | None
+    # How it last changed ("created", "deleted" or "restored"), when, and its place in the
+    # change feed: (writing transaction, id).
+    last_change: str = "created"
+    changed_at: datetime | None = None
+    change_key: tuple[int, str] = (0, "")
 
     @property
     def name(self) -> str:

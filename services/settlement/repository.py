@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -12,7 +13,8 @@ from services.settlement.domain import Method, Settlement
 
 _COLUMNS = (
     "id, group_id, payer, payee, currency, amount_minor, settle_date, note, method, payment_reference, "
-    "creator, deleted, version, created_at, deleted_at"
+    "creator, deleted, version, created_at, deleted_at, last_change, changed_at, "
+    "change_xid::text AS change_xid"
 )
 
 
@@ -33,6 +35,9 @@ def _settlement(row: Any) -> Settlement:
         version=row.version,
         created_at=row.created_at,
         deleted_at=row.deleted_at,
+        last_change=row.last_change,
+        changed_at=row.changed_at,
+        change_key=(int(row.change_xid), str(row.id)),
     )
 
 
@@ -83,7 +88,9 @@ async def set_deleted(conn: AsyncConnection, settlement_id: str, deleted: bool) 
         await conn.execute(
             text(
                 "UPDATE settlement.settlements SET deleted = :d, version = version + 1, "
-                "deleted_at = CASE WHEN :d THEN now() END "
+                "deleted_at = CASE WHEN :d THEN now() END, "
+                "last_change = CASE WHEN :d THEN 'deleted' ELSE 'restored' END, changed_at = now(), "
+                "change_xid = pg_current_xact_id() "
                 f"WHERE id = :id RETURNING {_COLUMNS}"
             ),
             {"d": deleted, "id": settlement_id},
@@ -127,6 +134,37 @@ async def page(
         text(
             f"SELECT {_COLUMNS} FROM settlement.settlements WHERE {' AND '.join(where)} "
             "ORDER BY settle_date DESC, created_at DESC, id DESC LIMIT :limit"
+        ),
+        params,
+    )
+    return [_settlement(r) for r in rows]
+
+
+async def changes_since(
+    conn: AsyncConnection,
+    group_ids: Sequence[str],
+    after: tuple[int, str] | None,
+    upto: tuple[int, str] | None,
+    limit: int,
+) -> list[Settlement]:
+    """Settlements written after `after` (and up to `upto`), oldest write first, only by
+    transactions that are over: anything newer than the oldest running transaction waits
+    for the next call, so a cursor never skips a late commit."""
+    where = [
+        "group_id = ANY(CAST(:groups AS uuid[]))",
+        "change_xid < pg_snapshot_xmin(pg_current_snapshot())",
+    ]
+    params: dict[str, Any] = {"groups": list(group_ids), "limit": limit}
+    if after:
+        where.append("(change_xid, id) > (CAST(:xid AS xid8), CAST(:id AS uuid))")
+        params["xid"], params["id"] = str(after[0]), after[1]
+    if upto:
+        where.append("(change_xid, id) <= (CAST(:upto_xid AS xid8), CAST(:upto_id AS uuid))")
+        params["upto_xid"], params["upto_id"] = str(upto[0]), upto[1]
+    rows = await conn.execute(
+        text(
+            f"SELECT {_COLUMNS} FROM settlement.settlements WHERE {' AND '.join(where)} "
+            "ORDER BY change_xid, id LIMIT :limit"
         ),
         params,
     )

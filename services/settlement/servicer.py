@@ -9,7 +9,7 @@ from typing import Any
 from hisaab.common.v1 import money_pb2
 from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
-from libs import clock, etag, idempotency, money, names, pagination, validation, wire
+from libs import change_feed, clock, etag, idempotency, money, names, pagination, validation, wire
 from libs.auth.caller import is_internal, require_caller, require_internal
 from libs.db.database import Database
 from libs.errors import InvalidArgument, NotFound
@@ -37,6 +37,11 @@ _METHOD = {
     settlement_pb2.Settlement.OTHER: Method.OTHER,
 }
 _METHOD_PB = {v: k for k, v in _METHOD.items()}
+_CHANGE_TYPE = {
+    "created": settlement_pb2.SettlementChange.CREATED,
+    "deleted": settlement_pb2.SettlementChange.DELETED,
+    "restored": settlement_pb2.SettlementChange.RESTORED,
+}
 
 
 def _group_id(name: str, field: str) -> str:
@@ -342,6 +347,42 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         group_id, settlement_id = _settlement_name(request.name)
         return settlement_proto(
             await self._uc.set_deleted(caller.user_id, group_id, settlement_id, False, request.etag)
+        )
+
+    async def ListSettlementChanges(
+        self, request: settlement_pb2.ListSettlementChangesRequest, context: Any
+    ) -> settlement_pb2.ListSettlementChangesResponse:
+        caller = require_caller().user_id
+        group_id = names.one(request.parent, "groups", "parent")
+        # Cursors are tied to the feed they came from, never to a page size.
+        bound = {"feed": group_id, "caller": caller}
+        state = change_feed.decode(request.cursor, bound)
+        size = change_feed.page_size(request.page_size)
+        if group_id != "-" and not is_uuid(group_id) and state is None:
+            raise NotFound(GROUP_NOT_FOUND)
+        groups = await self._uc.feed_groups(caller, group_id, resuming=state is not None)
+        page = await change_feed.read(state, groups, size, self._uc.changes, lambda s: s.change_key)
+        noticed = wire.timestamp(clock.now())
+        changes = [
+            settlement_pb2.SettlementChange(
+                change_type=settlement_pb2.SettlementChange.ACCESS_REVOKED,
+                removed=f"groups/{g}",
+                change_time=noticed,
+            )
+            for g in page.revoked
+        ]
+        for s in page.rows:
+            change = settlement_pb2.SettlementChange(
+                change_type=_CHANGE_TYPE[s.last_change],
+                change_time=wire.timestamp(s.changed_at or s.created_at),
+            )
+            if s.deleted:
+                change.removed = s.name
+            else:
+                change.settlement.CopyFrom(settlement_proto(s))
+            changes.append(change)
+        return settlement_pb2.ListSettlementChangesResponse(
+            changes=changes, next_cursor=change_feed.encode(page.state, bound), has_more=page.has_more
         )
 
     async def GetUpiPaymentLink(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -384,6 +384,35 @@ class SettlementUseCases:
             change = ev.DELETED if deleted else ev.RESTORED
             await outbox.record(conn, _event(updated, change), updated.name, actor=caller)
             return updated
+
+    # -- change feed ------------------------------------------------------------------------
+
+    async def feed_groups(self, caller: str, group_id: str, *, resuming: bool) -> Sequence[str]:
+        """The groups a change feed covers now. A client resuming a one-group feed after
+        losing access gets an empty set (and so ACCESS_REVOKED), not NOT_FOUND."""
+        if group_id == "-":
+            return [g.group_id for g in await self._groups.my_groups()]
+        try:
+            await self._require_members(group_id, caller)
+        except NotFound:
+            if resuming:
+                return []
+            raise
+        return [group_id]
+
+    async def changes(
+        self,
+        group_ids: Sequence[str],
+        after: tuple[int, str] | None,
+        upto: tuple[int, str] | None,
+        limit: int,
+    ) -> Sequence[Settlement]:
+        if not group_ids:
+            return []
+        # On the writer: the feed's "every older transaction is over" test needs the
+        # primary's view of running transactions.
+        async with self._db.transaction() as conn:
+            return await repository.changes_since(conn, group_ids, after, upto, limit)
 
     # -- UPI --------------------------------------------------------------------------------
 

@@ -76,6 +76,12 @@ PAGINATION_EXCEPTIONS: dict[str, str] = {
         "a resumable change feed: cursor/next_cursor/has_more, where next_cursor is never empty "
         "(stored by the client to resume later), unlike next_page_token"
     ),
+    "hisaab.settlement.v1.SettlementService.ListSettlementChanges": (
+        "a resumable change feed of the same shape as ListExpenseChanges (libs.change_feed)"
+    ),
+    "hisaab.group.v1.GroupService.ListGroupChanges": (
+        "a resumable change feed of the same shape as ListExpenseChanges (libs.change_feed)"
+    ),
 }
 
 # Violations in protos outside this area that are reported for a fix. Each
