@@ -406,7 +406,7 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         response = pricing_pb2.CheckEntitlementsResponse(
             granted=sorted(check.held), quotas=[usage_proto(u) for u in check.quotas]
         )
-        _set_ts(response.valid_until, check.valid_until)
+        _set_ts(response.expire_time, check.expire_time)
         return response
 
     async def RecordQuotaUsage(
