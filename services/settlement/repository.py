@@ -103,7 +103,7 @@ async def page(
     after: list[Any] | None,
     limit: int,
 ) -> list[Settlement]:
-    """Newest settle_date first; ties by creation time, then id (the keyset of the page token)."""
+    """Newest transaction date first; ties by creation time, then id (the keyset of the page token)."""
     where = ["group_id = :g"]
     params: dict[str, Any] = {"g": group_id, "limit": limit}
     if user:
