@@ -139,7 +139,7 @@ def paid_by_one(
     return {
         "description": description,
         "category": category,
-        "expenseDate": {"year": day.year, "month": day.month, "day": day.day},
+        "transactionDate": {"year": day.year, "month": day.month, "day": day.day},
         "total": {"currencyCode": "INR", "amountMinor": str(amount)},
         "payers": [{"user": f"users/{payer}", "paidMinor": str(amount)}],
         "split": {"equal": {"participants": [f"users/{u}" for u in participants]}},

@@ -310,21 +310,21 @@ class _Builder:
             else:
                 schema = self.field_schema(f)
             behaviors = _behaviors(f)
-            notes: list[str] = []
+            remarks: list[str] = []
             if msg.field_comments.get(f.name):
-                notes.append(msg.field_comments[f.name])
+                remarks.append(msg.field_comments[f.name])
             if field_behavior_pb2.IMMUTABLE in behaviors:
-                notes.append("Immutable: set on create, ignored on update.")
+                remarks.append("Immutable: set on create, ignored on update.")
             if field_behavior_pb2.INPUT_ONLY in behaviors:
                 # Not writeOnly: the transcoder prints every field without presence, so
                 # responses carry it, empty.
-                notes.append("Input only: responses leave it empty.")
+                remarks.append("Input only: responses leave it empty.")
             if f.HasField("oneof_index") and not f.proto3_optional:
                 oneofs.setdefault(f.oneof_index, []).append(f.json_name)
-            if notes or field_behavior_pb2.OUTPUT_ONLY in behaviors:
+            if remarks or field_behavior_pb2.OUTPUT_ONLY in behaviors:
                 schema = {"allOf": [schema]} if "$ref" in schema else schema
-                if notes:
-                    schema["description"] = " ".join(notes)
+                if remarks:
+                    schema["description"] = " ".join(remarks)
                 if field_behavior_pb2.OUTPUT_ONLY in behaviors:
                     schema["readOnly"] = True
             props[f.json_name] = schema
@@ -499,9 +499,9 @@ def _operation(
     op: dict[str, Any] = {"tags": [svc.short_name], "summary": r.summary}
     if r.comment:
         op["description"] = " ".join(r.comment.split())
-    notes = r.needs()
-    if notes:
-        op["description"] = f"{op.get('description', '')} Needs: {notes}.".strip()
+    needs = r.needs()
+    if needs:
+        op["description"] = f"{op.get('description', '')} Needs: {needs}.".strip()
     if r.input_type == _HTTP_BODY:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {}}}}
     elif binding.body == "*":

@@ -17,7 +17,7 @@ def test_names_are_the_ones_subscriptions_filter_on() -> None:
 
 def test_an_event_round_trips_through_its_json_form() -> None:
     sent = ev.ExpenseChanged(
-        group="g", expense="x", change=ev.RESTORED, currency="INR", total_minor=12345, deltas={"a": -5}
+        group="g", expense="x", change=ev.RESTORED, currency_code="INR", total_minor=12345, deltas={"a": -5}
     )
     payload = events.encode(sent)
     assert payload["group"] == "g" and payload["change"] == "RESTORED"

@@ -37,7 +37,7 @@ def rules(path: str, *, rest: bool = True) -> RequestFields:
 def expense(**overrides: object) -> expense_pb2.Expense:
     fields: dict[str, object] = {
         "description": "Dinner",
-        "expense_date": date_pb2.Date(year=2026, month=11, day=1),
+        "transaction_date": date_pb2.Date(year=2026, month=11, day=1),
         "total": money_pb2.Money(currency_code="INR", amount_minor=1000),
         "payers": [expense_pb2.Payer(user="users/a", paid_minor=1000)],
         "split": expense_pb2.Split(equal=expense_pb2.EqualSplit(participants=["users/a", "users/b"])),

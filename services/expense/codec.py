@@ -28,7 +28,7 @@ CATEGORY = {
 CATEGORY_PB = {c: getattr(_PB, c.name) for c in Category}
 FREQUENCY = {getattr(expense_pb2.RecurringExpense, f.name): f for f in Frequency}
 FREQUENCY_PB = {f: getattr(expense_pb2.RecurringExpense, f.name) for f in Frequency}
-EXPENSE_FIELDS = ("description", "category", "expense_date", "notes", "total", "payers", "split")
+EXPENSE_FIELDS = ("description", "category", "transaction_date", "note", "total", "payers", "split")
 RULE_FIELDS = ("frequency", "interval", "end_date", "template", "paused")
 
 
@@ -166,10 +166,10 @@ def draft(
     if not expense.HasField("total"):
         raise InvalidArgument(f"{prefix}.total", "is required")
     currency, amount = total(expense.total, f"{prefix}.total")
-    if expense.HasField("expense_date"):
-        day = parse_date(expense.expense_date, f"{prefix}.expense_date")
+    if expense.HasField("transaction_date"):
+        day = parse_date(expense.transaction_date, f"{prefix}.transaction_date")
     elif need_date:
-        raise InvalidArgument(f"{prefix}.expense_date", "is required")
+        raise InvalidArgument(f"{prefix}.transaction_date", "is required")
     else:
         day = date(1970, 1, 1)  # a template's date is replaced by each occurrence's
     if resolved_split is None and expense.split_preset:
@@ -182,8 +182,8 @@ def draft(
             expense.description, f"{prefix}.description", max_length=domain.MAX_DESCRIPTION, required=True
         ),
         category=category(expense.category, f"{prefix}.category"),
-        expense_date=day,
-        notes=validation.text(expense.notes, f"{prefix}.notes", max_length=domain.MAX_NOTES, multiline=True),
+        transaction_date=day,
+        note=validation.text(expense.note, f"{prefix}.note", max_length=domain.MAX_NOTE, multiline=True),
         currency=currency,
         total_minor=amount,
         payers=paid,
@@ -206,10 +206,10 @@ def updates(expense: expense_pb2.Expense, paths: list[str]) -> Updates:
             )
         elif path == "category":
             values[path] = category(expense.category, field)
-        elif path == "expense_date":
-            values[path] = parse_date(expense.expense_date, field)
-        elif path == "notes":
-            values[path] = validation.text(expense.notes, field, max_length=domain.MAX_NOTES, multiline=True)
+        elif path == "transaction_date":
+            values[path] = parse_date(expense.transaction_date, field)
+        elif path == "note":
+            values[path] = validation.text(expense.note, field, max_length=domain.MAX_NOTE, multiline=True)
         elif path == "total":
             values[path] = total(expense.total, field)
         elif path == "payers":
@@ -224,8 +224,8 @@ def updates(expense: expense_pb2.Expense, paths: list[str]) -> Updates:
 
 
 def _is_set(expense: expense_pb2.Expense, path: str) -> bool:
-    if path == "expense_date":
-        return expense.HasField("expense_date")
+    if path == "transaction_date":
+        return expense.HasField("transaction_date")
     if path == "total":
         return expense.HasField("total")
     if path == "split":
@@ -253,8 +253,8 @@ def expense_pb(expense: Expense) -> expense_pb2.Expense:
         expense_id=expense.id,
         description=d.description,
         category=CATEGORY_PB[d.category],
-        expense_date=wire.date_pb(d.expense_date),
-        notes=d.notes,
+        transaction_date=wire.date_pb(d.transaction_date),
+        note=d.note,
         total=money_pb2.Money(currency_code=d.currency, amount_minor=d.total_minor),
         payers=[expense_pb2.Payer(user=f"users/{u}", paid_minor=p) for u, p in d.payers],
         split=split_pb(d.split),
@@ -367,7 +367,7 @@ def rule_pb(rule: Rule) -> expense_pb2.RecurringExpense:
         template=expense_pb2.Expense(
             description=template.description,
             category=CATEGORY_PB[template.category],
-            notes=template.notes,
+            note=template.note,
             total=money_pb2.Money(currency_code=template.currency, amount_minor=template.total_minor),
             payers=[expense_pb2.Payer(user=f"users/{u}", paid_minor=p) for u, p in template.payers],
             split=split_pb(template.split),

@@ -25,7 +25,7 @@ from libs.ledger.postings import Posting
 from libs.ledger.splits import SplitMode
 
 MAX_DESCRIPTION: Final = 200
-MAX_NOTES: Final = 2000
+MAX_NOTE: Final = 2000
 MAX_COMMENT: Final = 2000
 
 
@@ -117,8 +117,8 @@ class SplitSpec:
 class Draft:
     description: str
     category: Category
-    expense_date: date
-    notes: str
+    transaction_date: date
+    note: str
     currency: str
     total_minor: int
     payers: tuple[tuple[str, int], ...]
@@ -201,8 +201,8 @@ class Updates:
 
     description: str | None = None
     category: Category | None = None
-    expense_date: date | None = None
-    notes: str | None = None
+    transaction_date: date | None = None
+    note: str | None = None
     total: tuple[str, int] | None = None
     payers: tuple[tuple[str, int], ...] | None = None
     split: SplitSpec | None = None
@@ -215,10 +215,10 @@ def apply_updates(draft: Draft, updates: Updates, editor: str) -> Draft:
         new = replace(new, description=updates.description)
     if updates.category is not None:
         new = replace(new, category=updates.category)
-    if updates.expense_date is not None:
-        new = replace(new, expense_date=updates.expense_date)
-    if updates.notes is not None:
-        new = replace(new, notes=updates.notes)
+    if updates.transaction_date is not None:
+        new = replace(new, transaction_date=updates.transaction_date)
+    if updates.note is not None:
+        new = replace(new, note=updates.note)
     if updates.total is not None:
         currency, total = updates.total
         new = replace(new, currency=currency, total_minor=total)
@@ -437,8 +437,8 @@ def draft_to_json(draft: Draft) -> dict[str, Any]:
     return {
         "description": draft.description,
         "category": draft.category.value,
-        "expense_date": draft.expense_date.isoformat(),
-        "notes": draft.notes,
+        "transaction_date": draft.transaction_date.isoformat(),
+        "note": draft.note,
         "currency": draft.currency,
         "total_minor": draft.total_minor,
         "payers": [[u, p] for u, p in draft.payers],
@@ -450,8 +450,8 @@ def draft_from_json(data: Mapping[str, Any]) -> Draft:
     return Draft(
         description=data["description"],
         category=Category(data["category"]),
-        expense_date=date.fromisoformat(data["expense_date"]),
-        notes=data["notes"],
+        transaction_date=date.fromisoformat(data["transaction_date"]),
+        note=data["note"],
         currency=data["currency"],
         total_minor=int(data["total_minor"]),
         payers=tuple((str(u), int(p)) for u, p in data["payers"]),
@@ -475,14 +475,18 @@ def changes(old: Draft, new: Draft) -> list[dict[str, Any]]:
         )
     if old.description != new.description:
         out.append({"field": "description", "from": old.description, "to": new.description})
-    if old.expense_date != new.expense_date:
+    if old.transaction_date != new.transaction_date:
         out.append(
-            {"field": "date", "from": old.expense_date.isoformat(), "to": new.expense_date.isoformat()}
+            {
+                "field": "date",
+                "from": old.transaction_date.isoformat(),
+                "to": new.transaction_date.isoformat(),
+            }
         )
     if old.category != new.category:
         out.append({"field": "category", "from": old.category.value, "to": new.category.value})
-    if old.notes != new.notes:
-        out.append({"field": "notes"})
+    if old.note != new.note:
+        out.append({"field": "note"})
     if old.payers != new.payers:
         out.append({"field": "payers"})
     if old.split != new.split:

@@ -131,7 +131,7 @@ class SettlementRecorder:
                 payer=f"users/{payer}",
                 payee=f"users/{payee}",
                 amount=money_pb2.Money(currency_code=currency, amount_minor=amount_minor),
-                settle_date=wire.date_pb(when),
+                transaction_date=wire.date_pb(when),
                 note=note,
                 method=settlement_pb2.Settlement.OTHER,
             ),

@@ -109,7 +109,7 @@ class RecurringJob:
         return created
 
     async def _create(self, conn: AsyncConnection, rule: Rule, expense_id: str, day: date) -> None:
-        draft = replace(rule.template, expense_date=day)
+        draft = replace(rule.template, transaction_date=day)
         postings = domain.postings(draft, seed=expense_id)
         await self._expenses.create(
             conn,

@@ -43,8 +43,8 @@ receipt_key, receipt_content_type, receipt_size, receipt_uploaded_at
 
 # order_by value → (column, descending)
 ORDERS = {
-    "expense_date desc": ("expense_date", True),
-    "expense_date": ("expense_date", False),
+    "transaction_date desc": ("expense_date", True),
+    "transaction_date": ("expense_date", False),
     "create_time desc": ("created_at", True),
     "create_time": ("created_at", False),
     "update_time desc": ("updated_at", True),
@@ -55,8 +55,8 @@ def _draft(row: Any) -> Draft:
     return Draft(
         description=row.description,
         category=Category(row.category),
-        expense_date=row.expense_date,
-        notes=row.notes,
+        transaction_date=row.expense_date,
+        note=row.notes,
         currency=row.currency,
         total_minor=int(row.total_minor),
         payers=tuple((str(u), int(p)) for u, p in row.payers),
@@ -98,8 +98,8 @@ def _draft_params(draft: Draft, postings: dict[str, Posting]) -> dict[str, Any]:
     return {
         "description": draft.description,
         "category": draft.category.value,
-        "expense_date": draft.expense_date,
-        "notes": draft.notes,
+        "expense_date": draft.transaction_date,
+        "notes": draft.note,
         "currency": draft.currency,
         "total": draft.total_minor,
         "payers": json.dumps([[u, p] for u, p in draft.payers]),
@@ -195,7 +195,7 @@ class ExpenseFilter:
     categories: tuple[Category, ...] = ()
     query: str = ""
     show_deleted: bool = False
-    order_by: str = "expense_date desc"
+    order_by: str = "transaction_date desc"
 
 
 def _like(value: str) -> str:
@@ -249,7 +249,7 @@ async def list_expenses(
 def order_key(expense: Expense, order_by: str) -> list[str]:
     column = ORDERS[order_by][0]
     value: date | datetime = {
-        "expense_date": expense.draft.expense_date,
+        "expense_date": expense.draft.transaction_date,
         "created_at": expense.created_at,
         "updated_at": expense.updated_at,
     }[column]

@@ -110,15 +110,15 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     async def ListCurrencies(
         self, request: expense_pb2.ListCurrenciesRequest, context: Any
     ) -> expense_pb2.ListCurrenciesResponse:
-        language = request.language_code
-        if language:
-            validation.locale(language, "language_code")
+        locale = request.locale
+        if locale:
+            validation.locale(locale, "locale")
         return expense_pb2.ListCurrenciesResponse(
             currencies=[
                 expense_pb2.Currency(
                     currency_code=c.code, exponent=c.exponent, symbol=c.symbol, display_name=c.display_name
                 )
-                for c in money_format.currencies(language)
+                for c in money_format.currencies(locale)
             ]
         )
 
@@ -150,7 +150,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     ) -> expense_pb2.ListExpensesResponse:
         caller = require_caller().user_id
         group_id = _group_id(request.parent)
-        order_by = " ".join(request.order_by.split()) or "expense_date desc"
+        order_by = " ".join(request.order_by.split()) or "transaction_date desc"
         if order_by not in ORDERS:
             raise InvalidArgument("order_by", f"must be one of: {', '.join(ORDERS)}")
         filters = ExpenseFilter(

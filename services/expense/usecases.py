@@ -81,7 +81,7 @@ def _announcements(
         expense=expense_id,
         change=domain.CHANGE_KIND[change],
         description=draft.description,
-        currency=draft.currency,
+        currency_code=draft.currency,
         total_minor=draft.total_minor,
         deltas=effects,
         recurring=recurring,

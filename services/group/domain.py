@@ -35,7 +35,7 @@ class Group:
     default_currency: str
     simplify_debts: bool
     archived: bool
-    created_by: str
+    creator: str
     version: int
     created_at: datetime
     updated_at: datetime
@@ -68,7 +68,7 @@ class Member:
     role: Role
     invited_phone_number: str
     invited_email: str
-    added_by: str
+    creator: str
     joined_at: datetime
     # How the membership last changed ("added", "joined", "role_changed"), when, and its
     # place in the change feed.
@@ -103,7 +103,7 @@ class InviteLink:
     token: str
     expires_at: datetime | None
     revoked: bool
-    created_by: str
+    creator: str
     created_at: datetime
 
     def usable(self, now: datetime) -> bool:

@@ -73,7 +73,7 @@ def preset_pb(preset: Preset, members: Collection[str], timestamp: Any) -> group
         is_default=s.is_default,
         valid=not departed,
         departed_users=[f"users/{u}" for u in departed],
-        creator=f"users/{preset.created_by}",
+        creator=f"users/{preset.creator}",
         create_time=timestamp(preset.created_at),
         update_time=timestamp(preset.updated_at),
         etag=etag.make(preset.name, preset.version),

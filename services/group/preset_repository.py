@@ -29,7 +29,7 @@ def _preset(row: Any) -> Preset:
             currency_code=row.currency_code,
             is_default=row.is_default,
         ),
-        created_by=row.created_by,
+        creator=row.created_by,
         version=int(row.version),
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -56,7 +56,7 @@ async def clear_default(conn: AsyncConnection, group_id: str, *, except_id: str 
     )
 
 
-async def insert(conn: AsyncConnection, group_id: str, spec: PresetSpec, created_by: str) -> Preset:
+async def insert(conn: AsyncConnection, group_id: str, spec: PresetSpec, creator: str) -> Preset:
     row = (
         await conn.execute(
             text(
@@ -64,7 +64,7 @@ async def insert(conn: AsyncConnection, group_id: str, spec: PresetSpec, created
                 "is_default, created_by) VALUES (:id, :g, :display_name, :mode, CAST(:entries AS jsonb), "
                 f":currency_code, :is_default, :by) RETURNING {_COLUMNS}"
             ),
-            {"id": str(uuid.uuid4()), "g": group_id, "by": created_by, **_values(spec)},
+            {"id": str(uuid.uuid4()), "g": group_id, "by": creator, **_values(spec)},
         )
     ).one()
     return _preset(row)

@@ -48,7 +48,7 @@ class Preset:
     id: str
     group_id: str
     spec: PresetSpec
-    created_by: str
+    creator: str
     version: int
     created_at: datetime
     updated_at: datetime

@@ -44,7 +44,7 @@ def _group(row: Any) -> Group:
         default_currency=row.default_currency,
         simplify_debts=row.simplify_debts,
         archived=row.archived,
-        created_by=row.created_by,
+        creator=row.created_by,
         version=row.version,
         created_at=row.created_at,
         updated_at=row.updated_at,
@@ -64,7 +64,7 @@ def _member(row: Any) -> Member:
         role=Role(row.role),
         invited_phone_number=row.invited_phone_number,
         invited_email=row.invited_email,
-        added_by=row.added_by,
+        creator=row.added_by,
         joined_at=row.joined_at,
         last_change=row.last_change,
         changed_at=row.changed_at,
@@ -108,7 +108,7 @@ async def insert_group(
     description: str,
     default_currency: str,
     simplify_debts: bool,
-    created_by: str,
+    creator: str,
     direct_key: str | None = None,
 ) -> str | None:
     """The new group's id; None when a DIRECT group for this pair already exists."""
@@ -127,7 +127,7 @@ async def insert_group(
                 "desc": description,
                 "cur": default_currency,
                 "simp": simplify_debts,
-                "by": created_by,
+                "by": creator,
                 "dk": direct_key,
             },
         )
@@ -165,7 +165,7 @@ async def insert_member(
     group_id: str,
     user_id: str,
     role: Role,
-    added_by: str,
+    creator: str,
     *,
     invited_phone_number: str = "",
     invited_email: str = "",
@@ -183,7 +183,7 @@ async def insert_member(
             "g": group_id,
             "u": user_id,
             "r": role.value,
-            "by": added_by,
+            "by": creator,
             "p": invited_phone_number,
             "e": invited_email,
             "how": how,
@@ -297,7 +297,7 @@ def _link(row: Any) -> InviteLink:
         token=row.token,
         expires_at=row.expires_at,
         revoked=row.revoked_at is not None,
-        created_by=row.created_by,
+        creator=row.created_by,
         created_at=row.created_at,
     )
 
@@ -306,7 +306,7 @@ _LINK_COLUMNS = "id, group_id, token, expires_at, revoked_at, created_by, create
 
 
 async def insert_link(
-    conn: AsyncConnection, group_id: str, token: str, expires_at: datetime | None, created_by: str
+    conn: AsyncConnection, group_id: str, token: str, expires_at: datetime | None, creator: str
 ) -> InviteLink:
     row = (
         await conn.execute(
@@ -314,7 +314,7 @@ async def insert_link(
                 "INSERT INTO groups.invite_links (id, group_id, token, expires_at, created_by) "
                 f"VALUES (:id, :g, :t, :e, :by) RETURNING {_LINK_COLUMNS}"
             ),
-            {"id": str(uuid.uuid4()), "g": group_id, "t": token, "e": expires_at, "by": created_by},
+            {"id": str(uuid.uuid4()), "g": group_id, "t": token, "e": expires_at, "by": creator},
         )
     ).one()
     return _link(row)

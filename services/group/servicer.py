@@ -64,7 +64,7 @@ def member_proto(member: Member, profile: Profile | None) -> group_pb2.Member:
         state=group_pb2.Member.INVITED if placeholder else group_pb2.Member.ACTIVE,
         invited_phone_number=member.invited_phone_number if placeholder else "",
         invited_email=member.invited_email if placeholder else "",
-        added_by=f"users/{member.added_by}",
+        creator=f"users/{member.creator}",
         join_time=wire.timestamp(member.joined_at),
         etag=etag.make(f"groups/{member.group_id}/members/{member.user_id}", member.role.value),
     )
@@ -75,7 +75,7 @@ def link_proto(link: InviteLink) -> group_pb2.InviteLink:
         name=f"groups/{link.group_id}/inviteLinks/{link.id}",
         token=link.token,
         revoked=link.revoked,
-        created_by=f"users/{link.created_by}",
+        creator=f"users/{link.creator}",
         create_time=wire.timestamp(link.created_at),
     )
     if link.expires_at is not None:

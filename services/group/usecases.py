@@ -54,7 +54,7 @@ class GroupUseCases:
         return group
 
     async def create(self, conn: Any, caller: str, fields: dict[str, Any]) -> Group:
-        group_id = await repository.insert_group(conn, created_by=caller, **fields)
+        group_id = await repository.insert_group(conn, creator=caller, **fields)
         assert group_id is not None
         await repository.insert_member(conn, group_id, caller, Role.OWNER, caller)
         await outbox.record(
@@ -119,7 +119,7 @@ class GroupUseCases:
                 description="",
                 default_currency=default_currency,
                 simplify_debts=False,
-                created_by=caller,
+                creator=caller,
                 direct_key=key,
             )
             if group_id is None:
@@ -294,7 +294,7 @@ class GroupUseCases:
             link = await repository.link_by_id(conn, group_id, link_id)
             if link is None:
                 raise NotFound("invite link not found")
-            if link.created_by != caller:
+            if link.creator != caller:
                 domain.require_owner(group)
             return await repository.revoke_link(conn, link_id)
 
@@ -319,7 +319,7 @@ class GroupUseCases:
             if await repository.count_members(conn, link.group_id) >= domain.MAX_MEMBERS:
                 raise FailedPrecondition(f"a group has at most {domain.MAX_MEMBERS} members")
             if await repository.insert_member(
-                conn, link.group_id, caller, Role.MEMBER, link.created_by, how="joined"
+                conn, link.group_id, caller, Role.MEMBER, link.creator, how="joined"
             ):
                 await repository.touch_group(conn, link.group_id)
                 await outbox.record(

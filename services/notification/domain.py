@@ -209,7 +209,7 @@ def from_event(
     for key in ("description", "url", "format"):
         if _field(message, key):
             attributes[key] = _field(message, key)
-    currency = _field(message, "currency")
+    currency = _field(message, "currency_code")
     match message:
         case ev.ExpenseChanged():
             amount = message.total_minor

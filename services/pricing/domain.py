@@ -176,7 +176,7 @@ def held_features(grants: Iterable[Grant], now: datetime) -> dict[str, datetime 
     return held
 
 
-def valid_until(grants: Iterable[Grant], now: datetime) -> datetime | None:
+def expire_time(grants: Iterable[Grant], now: datetime) -> datetime | None:
     """The earliest moment the held set can change by itself: a lapse or a grant starting."""
     grants = list(grants)
     moments = [end for end in held_features(grants, now).values() if end is not None]

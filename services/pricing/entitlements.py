@@ -40,7 +40,7 @@ class Usage:
 @dataclass(frozen=True)
 class Check:
     held: dict[str, datetime | None]  # feature -> when continuous coverage ends (None: never)
-    valid_until: datetime | None
+    expire_time: datetime | None
     quotas: list[Usage]
 
 
@@ -92,7 +92,7 @@ class EntitlementUseCases:
                     usages.append(await self._usage_of(conn, user_id, quota, held, now))
         if features:
             held = {f: held[f] for f in features if f in held}
-        return Check(held, domain.valid_until(grants, now), usages)
+        return Check(held, domain.expire_time(grants, now), usages)
 
     async def _usage_of(
         self, conn: AsyncConnection, user_id: str, quota: Quota, held: dict[str, Any], now: datetime
@@ -154,7 +154,7 @@ class EntitlementUseCases:
                     continue
                 lapsed[user_id] = gone
                 expired = ev.EntitlementsExpired(user=user_id, features=gone)
-                expired.at.FromDatetime(now)
+                expired.expire_time.FromDatetime(now)
                 await outbox.record(conn, expired, f"users/{user_id}")
         users = sorted(lapsed)
         await self.invalidate(*users)

@@ -226,7 +226,7 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         response = pricing_pb2.CheckEntitlementsResponse(
             granted=sorted(check.held), quotas=[codec.usage_proto(u) for u in check.quotas]
         )
-        codec.set_time(response.valid_until, check.valid_until)
+        codec.set_time(response.expire_time, check.expire_time)
         return response
 
     async def RecordQuotaUsage(

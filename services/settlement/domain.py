@@ -40,7 +40,7 @@ class Settlement:
     payee: str
     currency: str
     amount_minor: int
-    settle_date: date
+    transaction_date: date
     note: str
     method: Method
     payment_reference: str
@@ -148,12 +148,12 @@ def decimal_text(amount_minor: int, currency: str) -> str:
     return f"{whole}.{frac:0{exp}d}" if exp else str(whole)
 
 
-def upi_uri(vpa: str, payee_name: str, amount_minor: int, note: str) -> str:
+def upi_uri(vpa: str, payee_display_name: str, amount_minor: int, note: str) -> str:
     """A UPI deep link (NPCI's `upi://pay` form); every value percent-encoded.
 
     Spaces become %20, not "+": several UPI apps show a literal "+" in the name.
     """
-    params = [("pa", vpa), ("pn", payee_name), ("am", decimal_text(amount_minor, UPI_CURRENCY))]
+    params = [("pa", vpa), ("pn", payee_display_name), ("am", decimal_text(amount_minor, UPI_CURRENCY))]
     params.append(("cu", UPI_CURRENCY))
     if note:
         params.append(("tn", note))

@@ -26,7 +26,7 @@ def _settlement(row: Any) -> Settlement:
         payee=row.payee,
         currency=row.currency,
         amount_minor=int(row.amount_minor),
-        settle_date=row.settle_date,
+        transaction_date=row.settle_date,
         note=row.note,
         method=Method(row.method),
         payment_reference=row.payment_reference,
@@ -57,7 +57,7 @@ async def insert(conn: AsyncConnection, s: Settlement) -> Settlement:
                 "payee": s.payee,
                 "c": s.currency,
                 "a": s.amount_minor,
-                "d": s.settle_date,
+                "d": s.transaction_date,
                 "note": s.note,
                 "m": s.method.value,
                 "ref": s.payment_reference,
@@ -110,7 +110,7 @@ async def page(
     after: list[Any] | None,
     limit: int,
 ) -> list[Settlement]:
-    """Newest settle_date first; ties by creation time, then id (the keyset of the page token)."""
+    """Newest transaction date first; ties by creation time, then id (the keyset of the page token)."""
     where = ["group_id = :g"]
     params: dict[str, Any] = {"g": group_id, "limit": limit}
     if user:

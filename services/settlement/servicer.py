@@ -108,10 +108,10 @@ def settlement_proto(s: Settlement) -> settlement_pb2.Settlement:
         etag=etag.make(s.name, s.version),
     )
     # google.type.Date is set in place: its Python module ships without type information
-    proto.settle_date.year, proto.settle_date.month, proto.settle_date.day = (
-        s.settle_date.year,
-        s.settle_date.month,
-        s.settle_date.day,
+    proto.transaction_date.year, proto.transaction_date.month, proto.transaction_date.day = (
+        s.transaction_date.year,
+        s.transaction_date.month,
+        s.transaction_date.day,
     )
     if s.deleted_at is not None:
         proto.delete_time.CopyFrom(wire.timestamp(s.deleted_at))
@@ -153,10 +153,10 @@ def _new_settlement(s: settlement_pb2.Settlement) -> NewSettlement:
     if not s.HasField("amount"):
         raise InvalidArgument("settlement.amount", "is required")
     currency, amount = _amount(s.amount, "settlement.amount")
-    settle_date = _date(s.settle_date, "settlement.settle_date")
+    transaction_date = _date(s.transaction_date, "settlement.transaction_date")
     # a day of slack: the caller's "today" may already be tomorrow where the caller is
-    if settle_date is not None and settle_date > clock.business_today() + timedelta(days=1):
-        raise InvalidArgument("settlement.settle_date", "cannot be in the future")
+    if transaction_date is not None and transaction_date > clock.business_today() + timedelta(days=1):
+        raise InvalidArgument("settlement.transaction_date", "cannot be in the future")
     method = _METHOD.get(s.method)
     if method is None:
         raise InvalidArgument("settlement.method", "must be CASH, UPI or OTHER")
@@ -165,7 +165,7 @@ def _new_settlement(s: settlement_pb2.Settlement) -> NewSettlement:
         payee=payee,
         currency=currency,
         amount_minor=amount,
-        settle_date=settle_date,
+        transaction_date=transaction_date,
         note=validation.text(s.note, "settlement.note", max_length=domain.MAX_NOTE, multiline=True),
         method=method,
         payment_reference=validation.text(
@@ -324,7 +324,7 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         page, token = pagination.page_of(
             found,
             size,
-            lambda last: [last.settle_date.isoformat(), last.created_at.isoformat(), last.id],
+            lambda last: [last.transaction_date.isoformat(), last.created_at.isoformat(), last.id],
             bound,
         )
         return settlement_pb2.ListSettlementsResponse(
@@ -404,7 +404,7 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         note = validation.text(request.note, "note", max_length=domain.MAX_UPI_NOTE)
         link = await self._uc.upi_link(caller.user_id, group_id, payee, amount, note)
         return settlement_pb2.UpiPaymentLink(
-            uri=link.uri, qr_payload=link.uri, payee_vpa=link.vpa, payee_name=link.payee_name
+            uri=link.uri, qr_payload=link.uri, payee_vpa=link.vpa, payee_display_name=link.payee_display_name
         )
 
     async def GetMemberBalance(

@@ -39,7 +39,7 @@ class NewSettlement:
     payee: str
     currency: str
     amount_minor: int
-    settle_date: date | None
+    transaction_date: date | None
     note: str
     method: Method
     payment_reference: str
@@ -82,7 +82,7 @@ class MyNets:
 class UpiLink:
     uri: str
     vpa: str
-    payee_name: str
+    payee_display_name: str
 
 
 @dataclass(frozen=True)
@@ -310,7 +310,7 @@ class SettlementUseCases:
             payee=new.payee,
             currency=new.currency,
             amount_minor=new.amount_minor,
-            settle_date=new.settle_date or clock.business_date(created_at),
+            transaction_date=new.transaction_date or clock.business_date(created_at),
             note=new.note,
             method=new.method,
             payment_reference=new.payment_reference,
@@ -436,7 +436,7 @@ def _event(s: Settlement, change: ev.ChangeKind.ValueType) -> ev.SettlementChang
         change=change,
         payer=s.payer,
         payee=s.payee,
-        currency=s.currency,
+        currency_code=s.currency,
         amount_minor=s.amount_minor,
-        settle_date=s.settle_date.isoformat(),
+        transaction_date=s.transaction_date.isoformat(),
     )

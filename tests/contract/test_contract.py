@@ -4,7 +4,8 @@
 - an AIP-style lint of every hisaab.* file: /v1/ paths that name real fields,
   no duplicate routes, request_id on creates and money-moving calls,
   update_mask on updates, etag on updatable resources, pagination on lists,
-  known feature keys, money only as hisaab.common.v1.Money (no floats), a
+  known feature keys, money only as hisaab.common.v1.Money (no floats), one
+  field name per idea (no name the contract retired before v1 froze), a
   leading comment on every RPC and "Internal:" exactly on the RPCs without
   an HTTP binding.
 
@@ -92,6 +93,26 @@ KNOWN_VIOLATIONS: dict[str, str] = {}
 # Field names that hold an amount of money and so must be Money messages
 # (integer minor-unit fields are spelled *_minor).
 MONEY_NAMES = re.compile(r"^(amount|price|total|cost|balance|net)$|_(amount|price|total|cost)$")
+
+# One name per idea: field names the contract settled on, by the names it retired.
+SETTLED_NAMES: dict[str, str] = {
+    "expense_date": "transaction_date",
+    "settle_date": "transaction_date",
+    "notes": "note",
+    "currency": "currency_code",
+    "language_code": "locale",
+    "valid_until": "expire_time",
+    "at": "a *_time timestamp",
+    "payee_name": "payee_display_name",
+}
+# Patterns of names AIP spells otherwise: *_time timestamps (AIP-142), creator for who made
+# something (AIP-148), *_count for a number of things (AIP-141).
+SETTLED_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"_at$"), "a *_time timestamp"),
+    # order_by is AIP-132's own name.
+    (re.compile(r"^(?!order_by$).*_by(_display_name)?$"), "creator (creator_display_name)"),
+    (re.compile(r"(^|_)counts$|^num_"), "a *_count"),
+]
 
 
 # --------------------------------------------------------------------------- lint
@@ -254,6 +275,18 @@ def check_money(c: Contract) -> list[str]:
     return found
 
 
+def check_vocabulary(c: Contract) -> list[str]:
+    found: list[str] = []
+    for name, m in c.hisaab_messages():
+        for f in m.field:
+            settled = SETTLED_NAMES.get(f.name) or next(
+                (say for pattern, say in SETTLED_PATTERNS if pattern.search(f.name)), None
+            )
+            if settled:
+                found.append(f"{name.lstrip('.')}.{f.name}: the contract says {settled}")
+    return found
+
+
 def check_comments(c: Contract) -> list[str]:
     found: list[str] = []
     for r in c.rpcs:
@@ -276,6 +309,7 @@ CHECKS: dict[str, Callable[[Contract], list[str]]] = {
     "pagination": check_pagination,
     "features": check_features,
     "money": check_money,
+    "vocabulary": check_vocabulary,
     "comments": check_comments,
 }
 
@@ -585,6 +619,17 @@ DEFECTS: list[tuple[str, Callable[[descriptor_pb2.FileDescriptorProto], None], s
         ".google.type.Money instead of",
     ),
     ("money", _add_field("Widget", "tax_amount", type=FDP.TYPE_INT64), "Widget.tax_amount: holds money"),
+    (
+        "vocabulary",
+        _add_field("Widget", "notes", type=FDP.TYPE_STRING),
+        "Widget.notes: the contract says note",
+    ),
+    ("vocabulary", _add_field("Widget", "created_by", type=FDP.TYPE_STRING), "says creator"),
+    ("vocabulary", _add_field("Widget", "added_by_display_name", type=FDP.TYPE_STRING), "says creator"),
+    ("vocabulary", _add_field("Widget", "paid_at", type=FDP.TYPE_MESSAGE), "a *_time timestamp"),
+    ("vocabulary", _add_field("ListWidgetsRequest", "currency", type=FDP.TYPE_STRING), "currency_code"),
+    ("vocabulary", _add_field("Widget", "settle_date", type=FDP.TYPE_MESSAGE), "transaction_date"),
+    ("vocabulary", _add_field("Widget", "counts", type=FDP.TYPE_INT32), "a *_count"),
     ("comments", _drop_comment(2), "ListWidgets: no leading comment"),
     ("comments", _set_comment(4, " Job handler.\n"), "does not start with 'Internal:'"),
     ("comments", _set_comment(2, " Internal: lists.\n"), "says 'Internal:' but it has an HTTP binding"),

@@ -1,5 +1,5 @@
-"""Names, descriptions and notes through REST: bidi and control characters are refused naming the field;
-line breaks stay where a field is multi-line."""
+"""Names, descriptions and an expense's note through REST: bidi and control characters are refused
+naming the field; line breaks stay where a field is multi-line."""
 
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ def test_spoofing_and_control_characters_are_refused_where_people_type(api: Api)
         "POST",
         f"/v1/{name}/expenses",
         asha,
-        json={**paid_by_one(asha.user_id, [asha.user_id], 1000), "notes": "a\nb"},
+        json={**paid_by_one(asha.user_id, [asha.user_id], 1000), "note": "a\nb"},
     )
-    assert ok.status_code == 200 and ok.json()["notes"] == "a\nb", ok.text
+    assert ok.status_code == 200 and ok.json()["note"] == "a\nb", ok.text
     comment = api.call("POST", f"/v1/{ok.json()['name']}/comments", asha, json={"text": f"see {SPOOF}"})
     assert comment.status_code == 400 and field(comment) == "comment.text", comment.text

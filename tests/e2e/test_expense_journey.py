@@ -84,7 +84,7 @@ def expense_body(
     body: dict[str, Any] = {
         "description": description,
         "category": category,
-        "expenseDate": {"year": day.year, "month": day.month, "day": day.day},
+        "transactionDate": {"year": day.year, "month": day.month, "day": day.day},
         "total": {"currencyCode": currency, "amountMinor": str(total)},
         "split": split,
     }
@@ -373,7 +373,7 @@ def test_idempotent_create(api: Api, database_url: str) -> None:
         "POST",
         f"/v1/{group.name}/expenses",
         group.owner,
-        json={**body, "notes": "x"},
+        json={**body, "note": "x"},
         params={"requestId": request_id},
     )
     assert other.status_code == 409 and reason(other) == "REQUEST_ID_REUSED"
@@ -490,7 +490,7 @@ def _invalid_cases(g: Group, stranger: str) -> list[tuple[dict[str, Any], str]]:
         (body(1000, two, description=" "), "expense.description"),
         (body(1000, two, payers=[(a, 1000), (b, 0)]), "expense.payers[1].paidMinor"),
         ({k: v for k, v in body(1000, two).items() if k != "split"}, "expense.split"),
-        ({k: v for k, v in body(1000, two).items() if k != "expenseDate"}, "expense.expenseDate"),
+        ({k: v for k, v in body(1000, two).items() if k != "transactionDate"}, "expense.transactionDate"),
     ]
 
 
@@ -585,7 +585,7 @@ def test_list_filters_and_pages(api: Api) -> None:
         return [e["description"] for e in resp.json().get("expenses", [])]
 
     assert names() == ["Taxi back", "Fish thali 100% veg_no", "Groceries", "Taxi to airport"]
-    assert names(orderBy="expense_date") == [
+    assert names(orderBy="transaction_date") == [
         "Taxi to airport",
         "Groceries",
         "Fish thali 100% veg_no",
@@ -729,7 +729,7 @@ def test_recurring_rules_are_stored_and_shown(api: Api) -> None:
         description="Rent",
         category="RENT",
     )
-    del template["expenseDate"]
+    del template["transactionDate"]
     start = date(2024, 1, 31)
     # The server's business day when it made the rule: the day before or after the call
     # (they differ only when the call straddles midnight there).

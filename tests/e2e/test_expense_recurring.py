@@ -52,7 +52,7 @@ def test_daily_rule_runs_once_per_occurrence(api: Api) -> None:
         "template": {
             "description": "Milk",
             "category": "GROCERIES",
-            "expenseDate": _date(start),
+            "transactionDate": _date(start),
             "total": {"currencyCode": "INR", "amountMinor": "6000"},
             "payers": [{"user": f"users/{asha.user_id}", "paidMinor": "6000"}],
             "split": {"equal": {"participants": [f"users/{asha.user_id}", f"users/{ravi.user_id}"]}},

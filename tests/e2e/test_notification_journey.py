@@ -150,7 +150,7 @@ def test_expense_reaches_every_other_member_but_not_the_actor(api: Api, stack: S
     body = {
         "description": "Groceries",
         "category": "GROCERIES",
-        "expenseDate": {"year": 2024, "month": 5, "day": 1},
+        "transactionDate": {"year": 2024, "month": 5, "day": 1},
         "total": {"currencyCode": "INR", "amountMinor": "90000"},
         "payers": [{"user": f"users/{asha.user_id}", "paidMinor": "90000"}],
         "split": {"equal": {"participants": [f"users/{p.user_id}" for p in (asha, ravi, meera)]}},

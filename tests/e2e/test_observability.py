@@ -95,7 +95,7 @@ def _create_expense(api: Api) -> tuple[Session, str]:
     body = {
         "description": "Traced dinner",
         "category": "FOOD",
-        "expenseDate": {"year": 2026, "month": 11, "day": 1},
+        "transactionDate": {"year": 2026, "month": 11, "day": 1},
         "total": {"currencyCode": "INR", "amountMinor": "60000"},
         "payers": [{"user": f"users/{asha.user_id}", "paidMinor": "60000"}],
         "split": {"equal": {"participants": [f"users/{asha.user_id}", f"users/{ravi.user_id}"]}},

@@ -133,7 +133,7 @@ def test_journey_through_the_generated_client(api: Api, client_package: ModuleTy
         body=m.Expense(
             description="Dinner",
             category=m.ExpenseCategory.FOOD,
-            expense_date=m.Date(year=2026, month=11, day=1),
+            transaction_date=m.Date(year=2026, month=11, day=1),
             total=m.Money(currency_code="INR", amount_minor="90000"),
             payers=[
                 m.Payer(user=asha_user, paid_minor="60000"),

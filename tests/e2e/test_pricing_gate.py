@@ -55,7 +55,7 @@ def summary(api: Api, session: Session) -> httpx.Response:
 def create(api: Api, session: Session, description: str = "Chai") -> httpx.Response:
     body = {
         "description": description,
-        "expenseDate": {"year": 2026, "month": 1, "day": 2},
+        "transactionDate": {"year": 2026, "month": 1, "day": 2},
         "total": {"currencyCode": "INR", "amountMinor": "2000"},
         "payers": [{"user": f"users/{session.user_id}", "paidMinor": "2000"}],
         "split": {"equal": {"participants": [f"users/{session.user_id}"]}},

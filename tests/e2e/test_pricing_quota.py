@@ -43,7 +43,7 @@ def expense(api: Api, session: Session, group: str, *, valid: bool = True) -> ht
     body = {
         "description": "Auto to the station" if valid else FAIL,
         "category": "TRANSPORT",
-        "expenseDate": {"year": 2026, "month": 1, "day": 2},
+        "transactionDate": {"year": 2026, "month": 1, "day": 2},
         "total": {"currencyCode": "INR", "amountMinor": "15000" if valid else "-1"},
         "payers": [{"user": f"users/{session.user_id}", "paidMinor": "15000" if valid else "-1"}],
         "split": {"equal": {"participants": [f"users/{session.user_id}"]}},

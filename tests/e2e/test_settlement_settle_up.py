@@ -96,7 +96,7 @@ async def test_settle_up_journey(api: Api, db: Database) -> None:
     # Ravi pays Asha back; a retry with the same request_id records nothing twice.
     rid = str(uuid.uuid4())
     body = _payment(
-        ravi, asha, 45000, note="Goa", method="UPI", settleDate={"year": 2025, "month": 1, "day": 5}
+        ravi, asha, 45000, note="Goa", method="UPI", transactionDate={"year": 2025, "month": 1, "day": 5}
     )
     first = api.call("POST", f"/v1/{group}/settlements?requestId={rid}", ravi, json=body)
     assert first.status_code == 200, first.text
@@ -107,7 +107,10 @@ async def test_settle_up_journey(api: Api, db: Database) -> None:
     settlement = first.json()
     assert settlement["payer"] == f"users/{ravi.user_id}" and settlement["creator"] == f"users/{ravi.user_id}"
     assert settlement["amount"] == {"currencyCode": "INR", "amountMinor": "45000"}
-    assert settlement["settleDate"] == {"year": 2025, "month": 1, "day": 5} and settlement["method"] == "UPI"
+    assert (
+        settlement["transactionDate"] == {"year": 2025, "month": 1, "day": 5}
+        and settlement["method"] == "UPI"
+    )
     assert _net(api, asha, group, ravi) == 0
     assert _net(api, asha, group, asha) == 45000
 
@@ -153,13 +156,15 @@ async def test_settle_up_journey(api: Api, db: Database) -> None:
         assert paid.status_code == 200, paid.text
     assert api.call("DELETE", f"/v1/{group}/members/{meera.user_id}", asha).status_code == 200
 
-    # Newest settle_date first (today's two before January's), and pages chain.
+    # Newest transactionDate first (today's two before January's), and pages chain.
     page1 = api.call("GET", f"/v1/{group}/settlements?pageSize=2", asha).json()
     page2 = api.call(
         "GET", f"/v1/{group}/settlements?pageSize=2&pageToken={page1['nextPageToken']}", asha
     ).json()
     assert [s["name"] for s in page2["settlements"]] == [name] and page2["nextPageToken"] == ""
-    assert all(s["settleDate"]["year"] > 2025 or s["settleDate"]["month"] > 1 for s in page1["settlements"])
+    assert all(
+        s["transactionDate"]["year"] > 2025 or s["transactionDate"]["month"] > 1 for s in page1["settlements"]
+    )
 
     balances = api.call("GET", f"/v1/{group}/balances", asha).json()["members"]
     assert [m["net"] for m in balances] == [[]]
@@ -183,8 +188,8 @@ async def test_bad_settlements_are_refused_and_write_nothing(api: Api, db: Datab
         ),
         ({**_payment(ravi, asha, 100), "note": "n" * 501}, "settlement.note"),
         (
-            {**_payment(ravi, asha, 100), "settleDate": {"year": 2025, "month": 2, "day": 30}},
-            "settlement.settleDate",
+            {**_payment(ravi, asha, 100), "transactionDate": {"year": 2025, "month": 2, "day": 30}},
+            "settlement.transactionDate",
         ),
         ({**_payment(ravi, asha, 100), "payer": "ravi"}, "settlement.payer"),
     ]
@@ -224,7 +229,7 @@ def test_upi_link_for_a_suggested_transfer(api: Api) -> None:
         "uri": "upi://pay?pa=asha.k@okbank&pn=Asha%20K&am=1234.05&cu=INR&tn=Goa%20trip%20%26%20fuel",
         "qrPayload": "upi://pay?pa=asha.k@okbank&pn=Asha%20K&am=1234.05&cu=INR&tn=Goa%20trip%20%26%20fuel",
         "payeeVpa": "asha.k@okbank",
-        "payeeName": "Asha K",
+        "payeeDisplayName": "Asha K",
     }
 
     usd = api.call("GET", url, ravi, params={**query, "amount.currencyCode": "USD"})

@@ -26,7 +26,7 @@ def group_of(api: Api, owner: Session, *others: Session) -> str:
 def expense_body(payer: Session, amount: int, **extra: Any) -> dict[str, Any]:
     return {
         "description": "Electricity",
-        "expenseDate": {"year": 2026, "month": 10, "day": 3},
+        "transactionDate": {"year": 2026, "month": 10, "day": 3},
         "total": {"currencyCode": "INR", "amountMinor": str(amount)},
         "payers": [{"user": f"users/{payer.user_id}", "paidMinor": str(amount)}],
         **extra,

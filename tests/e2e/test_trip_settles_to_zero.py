@@ -20,7 +20,7 @@ def u(s: Session) -> str:
 
 
 def create(api: Api, who: Session, group: str, body: dict[str, Any]) -> dict[str, Any]:
-    base = {"category": "TRAVEL", "expenseDate": {"year": 2026, "month": 12, "day": 1}}
+    base = {"category": "TRAVEL", "transactionDate": {"year": 2026, "month": 12, "day": 1}}
     resp = api.call("POST", f"/v1/{group}/expenses", who, json={**base, **body})
     assert resp.status_code == 200, resp.text
     return dict(resp.json())

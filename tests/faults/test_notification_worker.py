@@ -128,8 +128,8 @@ def test_aws_outage_delays_notifications_and_loses_none(
     _eventually(lambda: len(failing_aws.failed) >= polls + 3)  # it keeps trying
     failing_aws.heal()
     for friend in friends:
-        notes = _eventually(partial(_inbox, fault_api, friend))
-        assert [n["eventType"] for n in notes].count("ADDED_TO_GROUP") == 1
+        inbox = _eventually(partial(_inbox, fault_api, friend))
+        assert [n["eventType"] for n in inbox].count("ADDED_TO_GROUP") == 1
     for friend in friends:  # and every push went out, once each
         _eventually(partial(_pushes_settled, fault_api, fault_stack, friend))
 

@@ -40,8 +40,8 @@ class EntitlementCache:
 
     async def put(self, user_id: str, holdings: Holdings, now: datetime) -> None:
         ttl = MAX_TTL_SECONDS
-        if holdings.valid_until is not None:
-            ttl = min(ttl, (holdings.valid_until - now).total_seconds())
+        if holdings.expire_time is not None:
+            ttl = min(ttl, (holdings.expire_time - now).total_seconds())
         await self._cache.set(keys.entitlements(user_id), holdings.to_bytes(), ttl)
 
     async def invalidate(self, *user_ids: str) -> None:

@@ -14,7 +14,7 @@ class Holdings:
     features: Mapping[str, datetime | None] = field(default_factory=dict)
     # The earliest moment this answer can change on its own (a feature lapses
     # or a renewal starts); None when nothing is scheduled.
-    valid_until: datetime | None = None
+    expire_time: datetime | None = None
 
     def holds(self, feature: str, now: datetime) -> bool:
         # Times are compared on every check, so a cache entry or an expiry job
@@ -28,7 +28,7 @@ class Holdings:
         return json.dumps(
             {
                 "f": {k: _epoch(v) for k, v in self.features.items()},
-                "u": _epoch(self.valid_until),
+                "u": _epoch(self.expire_time),
             },
             separators=(",", ":"),
         ).encode()
@@ -38,7 +38,7 @@ class Holdings:
         data = json.loads(raw)
         return cls(
             features={str(k): _time(v) for k, v in data["f"].items()},
-            valid_until=_time(data["u"]),
+            expire_time=_time(data["u"]),
         )
 
 

@@ -104,12 +104,12 @@ class GrpcPricingSource:
             response = await self._stub.CheckEntitlements(request)
         except grpc.aio.AioRpcError as err:
             raise Unavailable("entitlements could not be checked; retry") from err
-        valid_until = (
-            response.valid_until.ToDatetime(tzinfo=UTC) if response.HasField("valid_until") else None
+        expire_time = (
+            response.expire_time.ToDatetime(tzinfo=UTC) if response.HasField("expire_time") else None
         )
         # Per-feature expiries are not on the wire; the earliest one bounds them all,
         # which only ever makes the copy lapse early, never late.
-        holdings = Holdings({f: valid_until for f in response.granted}, valid_until)
+        holdings = Holdings({f: expire_time for f in response.granted}, expire_time)
         return holdings, {q.key: quota_state(q) for q in response.quotas}
 
     async def catalog(self) -> Catalog:

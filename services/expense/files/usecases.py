@@ -292,8 +292,8 @@ class FileUseCases:
         draft = Draft(
             description=row.description,
             category=Category[row.category],
-            expense_date=row.when,
-            notes="Imported from Splitwise",
+            transaction_date=row.when,
+            note="Imported from Splitwise",
             currency=row.currency,
             total_minor=row.total_minor,
             payers=tuple((u, p.paid_minor) for u, p in sorted(postings.items()) if p.paid_minor),

@@ -121,10 +121,10 @@ def choices(request: expense_pb2.CreateExpenseFromScanRequest) -> ExpenseChoices
         payers=payers,
         description=validation.text(request.description, "description", max_length=domain.MAX_DESCRIPTION),
         category=codec.category(request.category, "category"),
-        expense_date=(
-            codec.parse_date(request.expense_date, "expense_date")
-            if request.HasField("expense_date")
+        transaction_date=(
+            codec.parse_date(request.transaction_date, "transaction_date")
+            if request.HasField("transaction_date")
             else None
         ),
-        notes=validation.text(request.notes, "notes", max_length=domain.MAX_NOTES),
+        note=validation.text(request.note, "note", max_length=domain.MAX_NOTE),
     )

@@ -53,8 +53,8 @@ class ExpenseChoices:
     payers: tuple[tuple[str, int], ...]
     description: str
     category: Category
-    expense_date: date | None
-    notes: str
+    transaction_date: date | None
+    note: str
 
 
 class ScanUseCases:
@@ -167,8 +167,8 @@ class ScanUseCases:
         expense = Draft(
             description=choices.description or draft.merchant[:200] or "Receipt",
             category=choices.category,
-            expense_date=choices.expense_date or draft.date or self._today(),
-            notes=choices.notes,
+            transaction_date=choices.transaction_date or draft.date or self._today(),
+            note=choices.note,
             currency=draft.currency,
             total_minor=total,
             payers=choices.payers or ((caller, total),),

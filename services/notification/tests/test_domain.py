@@ -22,7 +22,7 @@ def test_expense_event_goes_to_members_and_participants_never_the_actor() -> Non
             group="g",
             expense="x",
             change=ev.CREATED,
-            currency="INR",
+            currency_code="INR",
             total_minor=45050,
             deltas={"a": 300, "d": -300},
         ),
@@ -63,7 +63,7 @@ def test_settlement_reaches_payer_and_payee() -> None:
     event = domain.from_event(
         "e3",
         ev.SettlementChanged(
-            group="g", change=ev.CREATED, payer="a", payee="z", currency="JPY", amount_minor=500
+            group="g", change=ev.CREATED, payer="a", payee="z", currency_code="JPY", amount_minor=500
         ),
         "groups/g/settlements/s",
         "a",
@@ -120,7 +120,7 @@ def test_a_notification_and_the_activity_feed_write_an_amount_alike() -> None:
     event = domain.from_event(
         "e1",
         ev.SettlementChanged(
-            group="g", change=ev.CREATED, payer="a", payee="z", currency="INR", amount_minor=30000
+            group="g", change=ev.CREATED, payer="a", payee="z", currency_code="INR", amount_minor=30000
         ),
         "groups/g/settlements/s",
         "a",

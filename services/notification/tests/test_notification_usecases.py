@@ -218,8 +218,8 @@ async def test_reminders_respect_preferences_minimum_and_once_a_day(
     slot = datetime(2031, 3, 4, 13, 0, tzinfo=UTC)
     first = await uc.run_job("balance_reminders", slot)
     assert first.notifications_created == 1 and not first.duplicate
-    notes = await uc.inbox(owes, unread_only=False, after=None, limit=10)
-    assert [n.event_type for n in notes] == [EventType.BALANCE_REMINDER] and "₹250.00" in notes[0].body
+    inbox = await uc.inbox(owes, unread_only=False, after=None, limit=10)
+    assert [n.event_type for n in inbox] == [EventType.BALANCE_REMINDER] and "₹250.00" in inbox[0].body
     for user in (tiny, muted, owed):
         assert await uc.inbox(user, unread_only=False, after=None, limit=10) == []
 

@@ -43,15 +43,15 @@ def test_a_new_feature_or_a_lapsed_one_starts_now_and_lifetime_never_ends() -> N
     assert domain.held_features([forever], NOW) == {"receipts": None}
 
 
-def test_revoked_and_future_grants_are_not_held_and_valid_until_is_the_earliest_change() -> None:
+def test_revoked_and_future_grants_are_not_held_and_expire_time_is_the_earliest_change() -> None:
     revoked = grant("receipts", NOW - timedelta(days=1), NOW + WEEK, revoked=True)
     current = grant("charts", NOW - timedelta(days=1), NOW + timedelta(hours=3))
     later = grant("export_pdf", NOW + timedelta(hours=1), NOW + WEEK)
     grants = [revoked, current, later]
     assert domain.held_features(grants, NOW) == {"charts": NOW + timedelta(hours=3)}
     # The cached answer must end when export_pdf starts, before charts lapses.
-    assert domain.valid_until(grants, NOW) == NOW + timedelta(hours=1)
-    assert domain.valid_until([], NOW) is None
+    assert domain.expire_time(grants, NOW) == NOW + timedelta(hours=1)
+    assert domain.expire_time([], NOW) is None
     assert not current.active(NOW + timedelta(hours=3))  # the end is exclusive
 
 
