@@ -42,6 +42,12 @@ _VERB = {
     "deleted": expense_pb2.Activity.DELETED,
     "restored": expense_pb2.Activity.RESTORED,
     "commented": expense_pb2.Activity.COMMENTED,
+    "settled": expense_pb2.Activity.SETTLED,
+    "member_invited": expense_pb2.Activity.MEMBER_INVITED,
+    "member_joined": expense_pb2.Activity.MEMBER_JOINED,
+    "member_left": expense_pb2.Activity.MEMBER_LEFT,
+    "member_removed": expense_pb2.Activity.MEMBER_REMOVED,
+    "group_updated": expense_pb2.Activity.GROUP_UPDATED,
 }
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 # A phone may stay offline for weeks and still resume from its cursor; past this it resyncs.
@@ -73,7 +79,7 @@ def _activity_pb(activity: Activity, display: dict[str, str], caller: str) -> ex
         actor_display_name=display.get(activity.actor, ""),
         verb=_VERB.get(activity.verb, expense_pb2.Activity.VERB_UNSPECIFIED),
         subject=activity.subject,
-        summary=summaries.summary(actor, activity.verb, activity.details),
+        summary=summaries.summary(actor, activity.verb, activity.details, display, actor_id=activity.actor),
         create_time=wire.timestamp(activity.created_at),
     )
     if activity.currency:

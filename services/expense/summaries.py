@@ -53,8 +53,77 @@ def _change(change: Mapping[str, Any]) -> str:
     return f"the {kind}"
 
 
-def summary(actor: str, verb: str, details: Mapping[str, Any]) -> str:
-    """One line for the feed; `actor` is a display name, `details` what the write stored."""
+# Group settings as the feed names them ("changed the group's description").
+_GROUP_FIELDS: Final = {
+    "description": "description",
+    "simplify_debts": "debt simplification",
+    "default_currency": "default currency",
+}
+_PAYMENT_VERB: Final = {"settled": "recorded", "deleted": "deleted", "restored": "restored"}
+
+
+def _payment(
+    actor: str, actor_id: str, verb: str, details: Mapping[str, Any], names: Mapping[str, str]
+) -> str:
+    """ "Asha recorded a payment of ₹500.00 to Ravi": the actor is usually one of the two."""
+    amount = format_money(details["amount_minor"], details["currency"])
+    payer, payee = details.get("payer", ""), details.get("payee", "")
+    who = f"{actor} {_PAYMENT_VERB[verb]} a payment of {amount}"
+    if actor_id == payer:
+        return f"{who} to {_name(names, payee)}"
+    if actor_id == payee:
+        return f"{who} from {_name(names, payer)}"
+    return f"{who} from {_name(names, payer)} to {_name(names, payee)}"
+
+
+def _name(names: Mapping[str, str], user_id: str) -> str:
+    return names.get(user_id, "") or "someone"
+
+
+def _member(actor: str, verb: str, details: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    member = _name(names, details.get("user", ""))
+    if verb == "member_joined":
+        return f"{actor} joined the group"
+    if verb == "member_left":
+        return f"{actor} left the group"
+    if verb == "member_removed":
+        return f"{actor} removed {member}"
+    return f"{actor} added {member}"
+
+
+def _group(actor: str, verb: str, details: Mapping[str, Any]) -> str:
+    name = details.get("display_name", "")
+    if verb == "created":
+        return f"{actor} created the group {quote(name)}" if name else f"{actor} created the group"
+    others = [
+        _GROUP_FIELDS.get(f, f.replace("_", " ")) for f in details.get("fields", []) if f != "display_name"
+    ]
+    if name and others:
+        return f"{actor} renamed the group to {quote(name)} and changed its {_join(others)}"
+    if name:
+        return f"{actor} renamed the group to {quote(name)}"
+    if others:
+        return f"{actor} changed the group's {_join(others)}"
+    return f"{actor} changed the group"
+
+
+def summary(
+    actor: str,
+    verb: str,
+    details: Mapping[str, Any],
+    names: Mapping[str, str] | None = None,
+    *,
+    actor_id: str = "",
+) -> str:
+    """One line for the feed; `actor` is a display name (of user `actor_id`), `details`
+    what the write stored, `names` the display names of the other people it mentions."""
+    kind = details.get("kind")
+    if kind == "settlement" and verb in _PAYMENT_VERB:
+        return _payment(actor, actor_id, verb, details, names or {})
+    if kind == "member":
+        return _member(actor, verb, details, names or {})
+    if kind == "group":
+        return _group(actor, verb, details)
     what = quote(details.get("description", ""))
     amount = format_money(details["amount_minor"], details["currency"]) if "currency" in details else ""
     if verb == "created":

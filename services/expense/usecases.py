@@ -27,6 +27,7 @@ from libs.ledger import store
 from libs.ledger.postings import Posting, diff, nets
 from libs.validation import is_uuid
 from services.expense import domain, repository, spending
+from services.expense.activity import entries
 from services.expense.domain import (
     Activity,
     ChangeType,
@@ -455,7 +456,8 @@ class ExpenseUseCases:
             return [], {}
         async with self._db.read() as conn:
             found = await repository.activities(conn, group_ids, before=before, limit=limit)
-        return found, await self._users.display_names([a.actor for _, a in found])
+        named = {a.actor for _, a in found} | {u for _, a in found for u in entries.people(a.details)}
+        return found, await self._users.display_names(sorted(named))
 
     # --- recurring rules -------------------------------------------------------------------
 
