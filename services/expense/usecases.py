@@ -450,14 +450,16 @@ class ExpenseUseCases:
     # --- activity feed ---------------------------------------------------------------------
 
     async def activities(
-        self, group_ids: list[str], *, before: int | None, limit: int
-    ) -> tuple[list[tuple[int, Activity]], dict[str, str]]:
+        self, caller: str, group_ids: list[str], *, before: int | None, limit: int
+    ) -> tuple[list[tuple[int, Activity]], dict[str, str], str]:
+        """A feed page, the names it mentions, and the caller's locale to word it in."""
         if not group_ids:
-            return [], {}
+            return [], {}, ""
         async with self._db.read() as conn:
             found = await repository.activities(conn, group_ids, before=before, limit=limit)
         named = {a.actor for _, a in found} | {u for _, a in found for u in entries.people(a.details)}
-        return found, await self._users.display_names(sorted(named))
+        names, locale = await self._users.names_and_locale(sorted(named), caller)
+        return found, names, locale
 
     # --- recurring rules -------------------------------------------------------------------
 

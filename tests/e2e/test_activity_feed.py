@@ -16,6 +16,9 @@ from tests.support import Api, Session, feed_until, random_phone
 
 pytestmark = pytest.mark.e2e
 
+# Large enough to be grouped: lakhs in the default locale (en-IN), thousands in en-US.
+AMOUNT = 12345678
+
 
 def ok(resp: Any) -> Any:
     assert resp.status_code == 200, resp.text
@@ -54,11 +57,11 @@ def test_payments_members_and_renames_reach_the_feed(api: Api) -> None:
     link = ok(api.call("POST", f"/v1/{gname}/inviteLinks", asha, json={}))
     ok(api.call("POST", "/v1/groups:join", ravi, json={"token": link["token"]}))
 
-    paid = ok(api.call("POST", f"/v1/{gname}/settlements", asha, json=_payment(asha, ravi, 50000)))
+    paid = ok(api.call("POST", f"/v1/{gname}/settlements", asha, json=_payment(asha, ravi, AMOUNT)))
     deleted = ok(api.call("DELETE", f"/v1/{paid['name']}?etag={paid['etag']}", asha))
     ok(api.call("POST", f"/v1/{paid['name']}:undelete", asha, json={"etag": deleted["etag"]}))
     # Ravi pays it back, so his balance is zero and he may leave.
-    back = ok(api.call("POST", f"/v1/{gname}/settlements", ravi, json=_payment(ravi, asha, 50000)))
+    back = ok(api.call("POST", f"/v1/{gname}/settlements", ravi, json=_payment(ravi, asha, AMOUNT)))
     ok(api.call("POST", f"/v1/{gname}:leave", ravi, json={}))
     ok(api.call("DELETE", f"/v1/{gname}/members/{meera}", asha))
     current = ok(api.call("GET", f"/v1/{gname}", asha))
@@ -75,10 +78,10 @@ def test_payments_members_and_renames_reach_the_feed(api: Api) -> None:
         ("CREATED", asha, a, gname, "created the group “Trip”"),
         ("MEMBER_INVITED", asha, a, f"{gname}/members/{meera}", f"added {meera_name}"),
         ("MEMBER_JOINED", ravi, r, f"{gname}/members/{ravi.user_id}", "joined the group"),
-        ("SETTLED", asha, a, paid["name"], f"recorded a payment of ₹500.00 to {r}"),
-        ("DELETED", asha, a, paid["name"], f"deleted a payment of ₹500.00 to {r}"),
-        ("RESTORED", asha, a, paid["name"], f"restored a payment of ₹500.00 to {r}"),
-        ("SETTLED", ravi, r, back["name"], f"recorded a payment of ₹500.00 to {a}"),
+        ("SETTLED", asha, a, paid["name"], f"recorded a payment of ₹1,23,456.78 to {r}"),
+        ("DELETED", asha, a, paid["name"], f"deleted a payment of ₹1,23,456.78 to {r}"),
+        ("RESTORED", asha, a, paid["name"], f"restored a payment of ₹1,23,456.78 to {r}"),
+        ("SETTLED", ravi, r, back["name"], f"recorded a payment of ₹1,23,456.78 to {a}"),
         ("MEMBER_LEFT", ravi, r, f"{gname}/members/{ravi.user_id}", "left the group"),
         ("MEMBER_REMOVED", asha, a, f"{gname}/members/{meera}", f"removed {meera_name}"),
         ("GROUP_UPDATED", asha, a, gname, "renamed the group to “Goa”"),
@@ -94,8 +97,13 @@ def test_payments_members_and_renames_reach_the_feed(api: Api) -> None:
     assert all(x["name"].startswith(f"{gname}/activities/") for x in feed)
     by_key = {(x["verb"], x["subject"]): x for x in feed}
     recorded = by_key[("SETTLED", paid["name"])]
-    assert recorded["amount"] == {"currencyCode": "INR", "amountMinor": "50000"}
-    assert recorded["callerEffect"] == {"currencyCode": "INR", "amountMinor": "50000"}
-    assert by_key[("DELETED", paid["name"])]["callerEffect"]["amountMinor"] == "-50000"
-    assert by_key[("SETTLED", back["name"])]["callerEffect"]["amountMinor"] == "-50000"
+    assert recorded["amount"] == {"currencyCode": "INR", "amountMinor": str(AMOUNT)}
+    assert recorded["callerEffect"] == {"currencyCode": "INR", "amountMinor": str(AMOUNT)}
+    assert by_key[("DELETED", paid["name"])]["callerEffect"]["amountMinor"] == str(-AMOUNT)
+    assert by_key[("SETTLED", back["name"])]["callerEffect"]["amountMinor"] == str(-AMOUNT)
     assert "callerEffect" not in by_key[("MEMBER_JOINED", f"{gname}/members/{ravi.user_id}")]
+
+    # Amounts are worded in the reader's locale.
+    ok(api.call("PATCH", "/v1/users/me?updateMask=locale", asha, json={"locale": "en-US"}))
+    again = {(x["verb"], x["subject"]): x["summary"] for x in feed_until(api, asha, gname, lambda f: True)}
+    assert again[("SETTLED", paid["name"])] == f"{a} recorded a payment of ₹123,456.78 to {r}"

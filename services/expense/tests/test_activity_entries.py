@@ -139,3 +139,12 @@ def test_expense_summaries_are_unchanged() -> None:
     details = {"description": "Dinner", "currency": "INR", "amount_minor": 120000}
     assert summaries.summary("Asha", "created", details) == "Asha added “Dinner” (₹1,200.00)"
     assert summaries.summary("Asha", "deleted", details) == "Asha deleted “Dinner” (₹1,200.00)"
+
+
+def test_amounts_follow_the_readers_locale() -> None:
+    entry = _entry(_payment(ev.CREATED, amount=12345678))
+    said = summaries.summary("Asha", entry.verb, entry.details, NAMES, actor_id=ASHA, locale="en-US")
+    assert said == "Asha recorded a payment of ₹123,456.78 to Ravi"
+    details = {"description": "Rent", "currency": "INR", "amount_minor": 12345678}
+    assert summaries.summary("Asha", "created", details, locale="en-US") == "Asha added “Rent” (₹123,456.78)"
+    assert summaries.summary("Asha", "created", details) == "Asha added “Rent” (₹1,23,456.78)"
