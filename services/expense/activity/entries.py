@@ -98,7 +98,8 @@ def from_event(event_id: str, message: Message, actor: str, occurred_at: datetim
                 f"groups/{group}/members/{message.user}",
                 {"kind": "member", "user": message.user},
             )
-        case ev.GroupChanged(change=ev.CREATED):
+        # A friend ledger (opened, not created) has no name and no "created" entry.
+        case ev.GroupChanged(change=ev.CREATED) if message.display_name:
             return entry(
                 "created", f"groups/{group}", {"kind": "group", "display_name": message.display_name}
             )

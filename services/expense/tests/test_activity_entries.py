@@ -130,6 +130,7 @@ def test_a_new_group_is_named() -> None:
 
 def test_events_the_feed_does_not_show_make_no_entry() -> None:
     assert from_event("e", ev.GroupChanged(group=GROUP, change=ev.UPDATED), ASHA, AT) is None
+    assert from_event("e", ev.GroupChanged(group=GROUP, change=ev.CREATED), ASHA, AT) is None
     assert from_event("e", ev.MemberChanged(group="", user=RAVI, change=ev.ADDED), ASHA, AT) is None
     assert from_event("e", ev.SettlementChanged(group=GROUP, change=ev.UPDATED), ASHA, AT) is None
     assert from_event("e", ev.RecurringRuleChanged(group=GROUP, change=ev.CREATED), ASHA, AT) is None
