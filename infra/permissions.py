@@ -33,6 +33,7 @@ RESOURCES = (
     "notification_queue",
     "jobs_queue",
     "scans_queue",
+    "activity_queue",
     "textract",
     "push_apps",
     "push_endpoints",
@@ -87,6 +88,13 @@ CALLS: dict[str, frozenset[Call]] = {
             Call("sqs", "delete_message", "scans_queue"),
             Call("s3", "get_object", "receipts_bucket"),
             Call("textract", "analyze_expense", "textract"),
+        }
+    ),
+    "activity-worker": frozenset(
+        {
+            Call("sqs", "receive_message", "activity_queue"),
+            Call("sqs", "change_message_visibility", "activity_queue"),
+            Call("sqs", "delete_message", "activity_queue"),
         }
     ),
     "migrations": frozenset(),

@@ -62,6 +62,7 @@ def chart_values(config: EnvConfig, outputs: Mapping[str, str]) -> dict[str, Any
         notification_queue_url=out("NotificationQueueUrl"),
         jobs_queue_url=out("JobsQueueUrl"),
         scans_queue_url=out("ScansQueueUrl"),
+        activity_queue_url=out("ActivityQueueUrl"),
         receipts_bucket=out("ReceiptsBucket"),
         exports_bucket=out("ExportsBucket"),
         analytics_bucket=out("AnalyticsBucket"),

@@ -14,6 +14,9 @@ also the written record of what production must provide:
   (locally ``libs.jobs.scheduler``) drops job messages on, with its own DLQ;
 - the receipt scans SQS queue (``HISAAB_SCANS_QUEUE_URL``), subscribed to the
   events topic for ``receipt_scan.requested`` only, with its own DLQ;
+- the activity SQS queue (``HISAAB_ACTIVITY_QUEUE_URL``), subscribed to the
+  events topic for the settlement, member and group events of ``ACTIVITY_EVENTS``
+  (expense-service's activity worker turns them into feed entries), with its own DLQ;
 - S3 buckets for receipts, exports and analytics;
 - SNS platform applications for push (FCM, APNs) and an SES sender identity.
 
@@ -41,6 +44,19 @@ VISIBILITY_TIMEOUT_SECONDS = 30
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 # The outbox event the receipt scan worker's queue is subscribed to.
 SCAN_REQUESTED = "receipt_scan.requested"
+# The events of other services that the group activity feed shows (expense changes are
+# written to the feed in expense-service's own transactions).
+ACTIVITY_EVENTS = (
+    "settlement.recorded",
+    "settlement.deleted",
+    "settlement.restored",
+    "member.added",
+    "member.joined",
+    "member.left",
+    "member.removed",
+    "group.created",
+    "group.updated",
+)
 
 _CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3},
@@ -90,6 +106,7 @@ class Resources:
     notification_queue_url: str = ""
     jobs_queue_url: str = ""
     scans_queue_url: str = ""
+    activity_queue_url: str = ""
     receipts_bucket: str = ""
     exports_bucket: str = ""
     analytics_bucket: str = ""
@@ -205,6 +222,18 @@ def bootstrap(
         },
         ReturnSubscriptionArn=True,
     )
+    activity_url, activity_arn = _queue_with_dlq(sqs, f"{prefix}-activity")
+    _allow_topic(sqs, activity_url, activity_arn, topic_arn)
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=activity_arn,
+        Attributes={
+            "RawMessageDelivery": "true",
+            "FilterPolicy": json.dumps({"event_type": list(ACTIVITY_EVENTS)}),
+        },
+        ReturnSubscriptionArn=True,
+    )
     buckets = {kind: f"{prefix}-{kind}" for kind in ("receipts", "exports", "analytics")}
     for bucket in buckets.values():
         create: dict[str, Any] = {"Bucket": bucket}
@@ -227,6 +256,7 @@ def bootstrap(
         notification_queue_url=notification_url,
         jobs_queue_url=jobs_url,
         scans_queue_url=scans_url,
+        activity_queue_url=activity_url,
         receipts_bucket=buckets["receipts"],
         exports_bucket=buckets["exports"],
         analytics_bucket=buckets["analytics"],
@@ -238,6 +268,7 @@ def bootstrap(
 
 
 __all__ = [
+    "ACTIVITY_EVENTS",
     "MAX_RECEIVES",
     "Resources",
     "bootstrap",

@@ -49,6 +49,7 @@ WORKERS: tuple[WorkerSpec, ...] = (
     WorkerSpec("outbox-relay", "libs.jobs.outbox_relay"),
     WorkerSpec("notification-worker", "services.notification.worker"),
     WorkerSpec("scan-worker", "services.expense.scan.worker"),
+    WorkerSpec("activity-worker", "services.expense.activity.worker"),
     WorkerSpec("scheduler", "libs.jobs.scheduler", local_only=True),
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -124,6 +124,27 @@ class Api:
             json={"providerPaymentId": f"pay_{uuid.uuid4()}"},
         )
         assert paid.status_code == 200, paid.text
+
+
+def feed_until(
+    api: Api,
+    session: Session,
+    group: str,
+    done: Callable[[list[dict[str, Any]]], bool],
+    *,
+    timeout: float = 30.0,
+) -> list[dict[str, Any]]:
+    """The group's activity feed (newest first) once ``done`` holds for it. Settlement,
+    member and group entries arrive through the events queue, a moment after the change."""
+    deadline = time.monotonic() + timeout
+    while True:
+        resp = api.call("GET", f"/v1/{group}/activities", session, params={"pageSize": "100"})
+        assert resp.status_code == 200, resp.text
+        feed: list[dict[str, Any]] = resp.json().get("activities", [])
+        if done(feed):
+            return feed
+        assert time.monotonic() < deadline, f"the feed of {group} never got there: {feed}"
+        time.sleep(0.2)
 
 
 def paid_by_one(

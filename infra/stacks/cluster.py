@@ -156,7 +156,7 @@ class ClusterStack(Stack):
         # Every workload's role names the primary region's resources by name, so the
         # second region's cluster (phase 3) gets the same roles without cross-region references.
         resources = self._resource_arns(auth)
-        encrypted = {"events_topic", "notification_queue", "jobs_queue", "scans_queue"}
+        encrypted = {"events_topic", "notification_queue", "jobs_queue", "scans_queue", "activity_queue"}
         for workload in permissions.CALLS:
             statements = [
                 iam.PolicyStatement(actions=sorted(actions), resources=resources[resource])
@@ -220,6 +220,7 @@ class ClusterStack(Stack):
             "notification_queue": [f"{sqs}:{config.name}-notification"],
             "jobs_queue": [f"{sqs}:{config.name}-jobs"],
             "scans_queue": [f"{sqs}:{config.name}-scans"],
+            "activity_queue": [f"{sqs}:{config.name}-activity"],
             # Textract's AnalyzeExpense has no resource-level permissions.
             "textract": ["*"],
             "push_apps": [f"{sns}:app/*/{config.name}-*"],

@@ -39,6 +39,7 @@ class MessagingStack(Stack):
         self.notification_queue, self.notification_dlq = self._queue_with_dlq(f"{config.name}-notification")
         self.jobs_queue, self.jobs_dlq = self._queue_with_dlq(f"{config.name}-jobs")
         self.scans_queue, self.scans_dlq = self._queue_with_dlq(f"{config.name}-scans")
+        self.activity_queue, self.activity_dlq = self._queue_with_dlq(f"{config.name}-activity")
         # Raw delivery: the body is the event JSON and SNS attributes arrive as SQS
         # attributes (libs/aws.py). Only domain events (they all carry event_type,
         # libs/events.py) reach the queue; the consumer handles every type it is given.
@@ -56,6 +57,17 @@ class MessagingStack(Stack):
                 raw_message_delivery=True,
                 filter_policy={
                     "event_type": sns.SubscriptionFilter.string_filter(allowlist=[aws.SCAN_REQUESTED])
+                },
+            )
+        )
+        # The activity worker's queue takes the settlement, member and group events the
+        # group feed shows (libs/aws.py does the same locally).
+        self.events_topic.add_subscription(
+            subs.SqsSubscription(
+                self.activity_queue,
+                raw_message_delivery=True,
+                filter_policy={
+                    "event_type": sns.SubscriptionFilter.string_filter(allowlist=list(aws.ACTIVITY_EVENTS))
                 },
             )
         )
@@ -102,6 +114,7 @@ class MessagingStack(Stack):
             ("NotificationQueueUrl", self.notification_queue.queue_url),
             ("JobsQueueUrl", self.jobs_queue.queue_url),
             ("ScansQueueUrl", self.scans_queue.queue_url),
+            ("ActivityQueueUrl", self.activity_queue.queue_url),
             ("SchedulerRoleArn", role.role_arn),
         ):
             CfnOutput(self, name, value=value)
@@ -131,4 +144,4 @@ class MessagingStack(Stack):
 
     @property
     def dead_letter_queues(self) -> tuple[sqs.Queue, ...]:
-        return (self.notification_dlq, self.jobs_dlq, self.scans_dlq)
+        return (self.notification_dlq, self.jobs_dlq, self.scans_dlq, self.activity_dlq)

@@ -34,6 +34,7 @@ QUEUE_CONSUMERS = (
     ("hisaab-notification-worker", "events"),
     ("hisaab-notification-worker", "jobs"),
     ("hisaab-scan-worker", "scans"),
+    ("hisaab-activity-worker", "activity"),
 )
 
 EXPORTED = (

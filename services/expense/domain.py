@@ -186,7 +186,9 @@ class Activity:
     id: str
     group_id: str
     actor: str
-    verb: str  # created, edited, deleted, restored, commented
+    # created, edited, deleted, restored, commented (expenses, and created for a group);
+    # settled, member_invited/joined/left/removed, group_updated (services.expense.activity)
+    verb: str
     subject: str
     details: dict[str, Any]
     currency: str

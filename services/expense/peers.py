@@ -80,6 +80,11 @@ class DisplayNames:
     async def display_names(self, user_ids: Sequence[str]) -> dict[str, str]:
         return {i: u.display_name for i, u in (await self._users.users(user_ids)).items()}
 
+    async def names_and_locale(self, user_ids: Sequence[str], reader: str) -> tuple[dict[str, str], str]:
+        found = await self._users.users([*user_ids, reader])
+        me = found.get(reader)
+        return {i: found[i].display_name for i in user_ids if i in found}, me.locale if me else ""
+
 
 class GroupSnapshot:
     """Group and member names as the caller sees them (group-service's public RPCs)."""

@@ -36,6 +36,10 @@ class Directory(Protocol):
     async def display_names(self, user_ids: Sequence[str]) -> dict[str, str]:
         """Display names of existing users; unknown ids are absent."""
 
+    async def names_and_locale(self, user_ids: Sequence[str], reader: str) -> tuple[dict[str, str], str]:
+        """Display names as above, and the BCP 47 locale of user ``reader`` ("" when unset):
+        one directory call for a feed page and the person reading it."""
+
 
 class GroupInfo(Protocol):
     async def snapshot(self, group_id: str) -> tuple[str, dict[str, str]]:

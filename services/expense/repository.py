@@ -19,6 +19,7 @@ from libs.db.batch import Statement
 from libs.ledger import store
 from libs.ledger.postings import Posting
 from libs.validation import is_uuid
+from services.expense.activity.entries import Entry
 from services.expense.domain import (
     Activity,
     Category,
@@ -433,6 +434,32 @@ def insert_activity_statement(
             "effects": json.dumps(effects or {}),
         },
     )
+
+
+async def insert_entry(conn: AsyncConnection, entry: Entry) -> bool:
+    """One feed entry from another service's event; False when its event was already
+    recorded (the queue delivers at least once, and the id is derived from the event's)."""
+    result = await conn.execute(
+        text(
+            "INSERT INTO expense.activities (id, group_id, actor, verb, subject, details, currency, "
+            "amount_minor, effects, created_at) VALUES (:id, :g, :actor, :verb, :subject, "
+            "CAST(:details AS jsonb), :currency, :amount, CAST(:effects AS jsonb), :at) "
+            "ON CONFLICT (id) DO NOTHING"
+        ),
+        {
+            "id": entry.id,
+            "g": entry.group_id,
+            "actor": entry.actor,
+            "verb": entry.verb,
+            "subject": entry.subject,
+            "details": json.dumps(entry.details),
+            "currency": entry.currency,
+            "amount": entry.amount_minor,
+            "effects": json.dumps(entry.effects),
+            "at": entry.created_at,
+        },
+    )
+    return bool(result.rowcount)
 
 
 async def activities(

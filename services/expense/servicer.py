@@ -40,6 +40,12 @@ _VERB = {
     "deleted": expense_pb2.Activity.DELETED,
     "restored": expense_pb2.Activity.RESTORED,
     "commented": expense_pb2.Activity.COMMENTED,
+    "settled": expense_pb2.Activity.SETTLED,
+    "member_invited": expense_pb2.Activity.MEMBER_INVITED,
+    "member_joined": expense_pb2.Activity.MEMBER_JOINED,
+    "member_left": expense_pb2.Activity.MEMBER_LEFT,
+    "member_removed": expense_pb2.Activity.MEMBER_REMOVED,
+    "group_updated": expense_pb2.Activity.GROUP_UPDATED,
 }
 
 
@@ -60,7 +66,9 @@ def _comment_pb(comment: Comment, display: dict[str, str]) -> expense_pb2.Commen
     )
 
 
-def _activity_pb(activity: Activity, display: dict[str, str], caller: str) -> expense_pb2.Activity:
+def _activity_pb(
+    activity: Activity, display: dict[str, str], caller: str, locale: str = ""
+) -> expense_pb2.Activity:
     actor = display.get(activity.actor, "") or "Someone"
     proto = expense_pb2.Activity(
         name=f"groups/{activity.group_id}/activities/{activity.id}",
@@ -68,7 +76,9 @@ def _activity_pb(activity: Activity, display: dict[str, str], caller: str) -> ex
         actor_display_name=display.get(activity.actor, ""),
         verb=_VERB.get(activity.verb, expense_pb2.Activity.VERB_UNSPECIFIED),
         subject=activity.subject,
-        summary=summaries.summary(actor, activity.verb, activity.details),
+        summary=summaries.summary(
+            actor, activity.verb, activity.details, display, actor_id=activity.actor, locale=locale
+        ),
         create_time=wire.timestamp(activity.created_at),
     )
     if activity.currency:
@@ -300,12 +310,12 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         size = pagination.page_size(request.page_size)
         cursor = pagination.decode(request.page_token, query)
         groups = await self._uc.group_ids(caller, group_id)
-        found, display = await self._uc.activities(
-            groups, before=int(cursor.key[0]) if cursor else None, limit=size + 1
+        found, display, locale = await self._uc.activities(
+            caller, groups, before=int(cursor.key[0]) if cursor else None, limit=size + 1
         )
         page, token = pagination.page_of(found, size, lambda last: [last[0]], query)
         return expense_pb2.ListActivitiesResponse(
-            activities=[_activity_pb(a, display, caller) for _, a in page], next_page_token=token
+            activities=[_activity_pb(a, display, caller, locale) for _, a in page], next_page_token=token
         )
 
     # --- recurring rules -------------------------------------------------------------------

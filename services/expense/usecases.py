@@ -27,6 +27,7 @@ from libs.ledger import store
 from libs.ledger.postings import Posting, diff, nets
 from libs.validation import is_uuid
 from services.expense import domain, repository, spending
+from services.expense.activity import entries
 from services.expense.domain import (
     Activity,
     ChangeType,
@@ -466,13 +467,16 @@ class ExpenseUseCases:
     # --- activity feed ---------------------------------------------------------------------
 
     async def activities(
-        self, group_ids: list[str], *, before: int | None, limit: int
-    ) -> tuple[list[tuple[int, Activity]], dict[str, str]]:
+        self, caller: str, group_ids: list[str], *, before: int | None, limit: int
+    ) -> tuple[list[tuple[int, Activity]], dict[str, str], str]:
+        """A feed page, the names it mentions, and the caller's locale to word it in."""
         if not group_ids:
-            return [], {}
+            return [], {}, ""
         async with self._db.read() as conn:
             found = await repository.activities(conn, group_ids, before=before, limit=limit)
-        return found, await self._users.display_names([a.actor for _, a in found])
+        named = {a.actor for _, a in found} | {u for _, a in found for u in entries.people(a.details)}
+        names, locale = await self._users.names_and_locale(sorted(named), caller)
+        return found, names, locale
 
     # --- recurring rules -------------------------------------------------------------------
 

@@ -57,9 +57,8 @@ class GroupUseCases:
         group_id = await repository.insert_group(conn, creator=caller, **fields)
         assert group_id is not None
         await repository.insert_member(conn, group_id, caller, Role.OWNER, caller)
-        await outbox.record(
-            conn, ev.GroupChanged(group=group_id, change=ev.CREATED), f"groups/{group_id}", actor=caller
-        )
+        created = ev.GroupChanged(group=group_id, change=ev.CREATED, display_name=fields["display_name"])
+        await outbox.record(conn, created, f"groups/{group_id}", actor=caller)
         return await self._visible(conn, group_id, caller)
 
     async def get(self, caller: str, group_id: str) -> Group:
@@ -90,7 +89,12 @@ class GroupUseCases:
                 await repository.update_group(conn, group_id, changes)
                 await outbox.record(
                     conn,
-                    ev.GroupChanged(group=group_id, change=ev.UPDATED, fields=sorted(changes)),
+                    ev.GroupChanged(
+                        group=group_id,
+                        change=ev.UPDATED,
+                        fields=sorted(changes),
+                        display_name=changes.get("display_name", ""),
+                    ),
                     group.name,
                     actor=caller,
                 )

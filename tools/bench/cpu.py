@@ -15,6 +15,7 @@ from pathlib import Path
 _PARTS = (
     ("notification-worker", "services.notification.worker"),
     ("scan-worker", "services.expense.scan.worker"),
+    ("activity-worker", "services.expense.activity.worker"),
     ("outbox-relay", "outbox_relay"),
     ("scheduler", "libs.jobs.scheduler"),
     ("aws-emulator", "moto.server"),

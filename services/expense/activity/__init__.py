@@ -1,0 +1,1 @@
+"""The group activity feed's entries for other services' events (settlements, members, the group)."""
