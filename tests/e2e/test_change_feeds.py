@@ -102,7 +102,7 @@ def test_feeds_sync_resume_and_revoke(api: Api) -> None:
             asha,
             json={
                 "description": "Groceries",
-                "expenseDate": {"year": 2026, "month": 3, "day": 2},
+                "transactionDate": {"year": 2026, "month": 3, "day": 2},
                 "total": {"currencyCode": "INR", "amountMinor": "10000"},
                 "payers": [{"user": u(asha), "paidMinor": "10000"}],
                 "split": {"equal": {"participants": [u(asha), u(ravi)]}},
@@ -249,7 +249,7 @@ def test_feeds_refuse_bad_requests_naming_the_field(api: Api) -> None:
 def _expense_body(payer: Session, other_user: str, description: str) -> dict[str, Any]:
     return {
         "description": description,
-        "expenseDate": {"year": 2026, "month": 4, "day": 1},
+        "transactionDate": {"year": 2026, "month": 4, "day": 1},
         "total": {"currencyCode": "INR", "amountMinor": "2000"},
         "payers": [{"user": u(payer), "paidMinor": "2000"}],
         "split": {"equal": {"participants": [u(payer), other_user]}},

@@ -23,9 +23,9 @@ def _payment(change: ev.ChangeKind.ValueType, amount: int = 50000) -> ev.Settlem
         change=change,
         payer=ASHA,
         payee=RAVI,
-        currency="INR",
+        currency_code="INR",
         amount_minor=amount,
-        settle_date="2026-03-14",
+        transaction_date="2026-03-14",
     )
 
 

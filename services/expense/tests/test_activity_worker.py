@@ -47,9 +47,9 @@ async def test_a_redelivered_event_makes_one_entry(db: Database) -> None:
         change=ev.CREATED,
         payer=payer,
         payee=payee,
-        currency="INR",
+        currency_code="INR",
         amount_minor=50000,
-        settle_date="2026-03-14",
+        transaction_date="2026-03-14",
     )
     message = _message(group, payment, payer)
     handle = handler(FeedWriter(db))
