@@ -55,6 +55,9 @@ def total(money: money_pb2.Money, field: str) -> tuple[str, int]:
     return currency, domain.check_total(money.amount_minor, f"{field}.amount_minor")
 
 
+_PAYERS_REQUIRED = "is required: who paid, and how much each"
+
+
 def payers(expense: expense_pb2.Expense, prefix: str) -> tuple[tuple[str, int], ...]:
     return tuple(
         (user_id(p.user, f"{prefix}.payers[{i}].user"), p.paid_minor) for i, p in enumerate(expense.payers)
@@ -156,12 +159,12 @@ def preset_ref(expense: expense_pb2.Expense, group_id: str, prefix: str = "expen
 def draft(
     expense: expense_pb2.Expense,
     prefix: str,
-    caller: str,
     *,
     need_date: bool = True,
     resolved_split: SplitSpec | None = None,
 ) -> Draft:
-    """A whole expense from a create request; no payers means the caller paid everything.
+    """A whole expense from a create request. Who paid is never assumed: the field rules
+    refuse a request without payers, and so does this, for a caller that skips them.
     ``resolved_split`` is the split a preset gave, used instead of ``expense.split``."""
     if not expense.HasField("total"):
         raise InvalidArgument(f"{prefix}.total", "is required")
@@ -176,7 +179,9 @@ def draft(
         raise InvalidArgument(f"{prefix}.split_preset", "is only accepted when adding an expense")
     if resolved_split is None and not expense.HasField("split"):
         raise InvalidArgument(f"{prefix}.split", "is required")
-    paid = payers(expense, prefix) or ((caller, amount),)
+    paid = payers(expense, prefix)
+    if not paid:
+        raise InvalidArgument(f"{prefix}.payers", _PAYERS_REQUIRED)
     return Draft(
         description=validation.text(
             expense.description, f"{prefix}.description", max_length=domain.MAX_DESCRIPTION, required=True
@@ -214,6 +219,8 @@ def updates(expense: expense_pb2.Expense, paths: list[str]) -> Updates:
             values[path] = total(expense.total, field)
         elif path == "payers":
             values[path] = payers(expense, "expense")
+            if not values[path]:
+                raise InvalidArgument(field, _PAYERS_REQUIRED)
         elif path == "split":
             values[path] = split(expense.split, field)
         else:

@@ -210,8 +210,9 @@ class Updates:
     split: SplitSpec | None = None
 
 
-def apply_updates(draft: Draft, updates: Updates, editor: str) -> Draft:
-    """The draft after an edit; an empty payer list means the editor paid everything."""
+def apply_updates(draft: Draft, updates: Updates) -> Draft:
+    """The draft after an edit. Who paid is never assumed: new payers replace the old ones
+    (the request is refused without any), and only a lone payer follows a new total."""
     new = draft
     if updates.description is not None:
         new = replace(new, description=updates.description)
@@ -229,7 +230,7 @@ def apply_updates(draft: Draft, updates: Updates, editor: str) -> Draft:
         if updates.payers is None and len(draft.payers) == 1:
             new = replace(new, payers=((draft.payers[0][0], total),))
     if updates.payers is not None:
-        new = replace(new, payers=updates.payers or ((editor, new.total_minor),))
+        new = replace(new, payers=updates.payers)
     if updates.split is not None:
         new = replace(new, split=updates.split)
     return new

@@ -147,7 +147,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
                 raise InvalidArgument("expense.total", "is required")
             currency, amount = codec.total(request.expense.total, "expense.total")
             resolved = await self._uc.preset_split(caller, group_id, preset, currency, amount, "expense")
-        draft = codec.draft(request.expense, "expense", caller, resolved_split=resolved)
+        draft = codec.draft(request.expense, "expense", resolved_split=resolved)
         once = self._bound("CreateExpense", request, expense_pb2.Expense)
         return await self._uc.add(caller, group_id, draft, once, codec.expense_pb)
 
@@ -329,7 +329,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         schedule = codec.schedule(rule)
         if not rule.HasField("template"):
             raise InvalidArgument("recurring_expense.template", "is required")
-        template = codec.draft(rule.template, "recurring_expense.template", caller, need_date=False)
+        template = codec.draft(rule.template, "recurring_expense.template", need_date=False)
         idempotency.validate_request_id(request.request_id)
         once = self._bound("CreateRecurringExpense", request, expense_pb2.RecurringExpense)
         return await self._uc.add_rule(caller, group_id, schedule, template, rule.paused, once, codec.rule_pb)
@@ -385,7 +385,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
                 schedule = replace(schedule, end_date=end)
             elif path == "template":
                 changes["template"] = codec.draft(
-                    rule.template, "recurring_expense.template", caller, need_date=False
+                    rule.template, "recurring_expense.template", need_date=False
                 )
             elif path == "paused":
                 changes["paused"] = rule.paused

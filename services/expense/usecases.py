@@ -325,7 +325,7 @@ class ExpenseUseCases:
             etag.check(sent_etag, current.name, current.version)
             if current.deleted:
                 raise FailedPrecondition("the expense is deleted; restore it first")
-            draft = domain.apply_updates(current.draft, updates, caller)
+            draft = domain.apply_updates(current.draft, updates)
             if draft == current.draft:
                 return current
             postings = domain.postings(draft, seed=expense_id)
