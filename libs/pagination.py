@@ -113,6 +113,46 @@ def page_of(
     return page, encode(key(page[-1]), query) if len(found) > size else ""
 
 
+class PageRequest(Protocol):
+    """A List request (AIP-158): how many rows it wants and where the last page ended."""
+
+    @property
+    def page_size(self) -> int: ...
+
+    @property
+    def page_token(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Page:
+    """One List call's page, read from its request: how many rows, from where, and the query
+    its tokens are bound to. A servicer reads ``limit`` rows after ``after`` and answers
+    ``cut(rows, key)``; the size, token and one-extra-row rules live only here."""
+
+    size: int
+    after: list[Any] | None
+    query: dict[str, Any]
+
+    @classmethod
+    def of(cls, request: PageRequest, query: dict[str, Any]) -> Page:
+        size = page_size(request.page_size)
+        cursor = decode(request.page_token, query)
+        return cls(size, cursor.key if cursor else None, query)
+
+    @property
+    def limit(self) -> int:
+        """The rows to read: one more than the page, to learn whether another page follows."""
+        return self.size + 1
+
+    @property
+    def after_one(self) -> Any:
+        """The cursor of a list keyed by one value (None on the first page)."""
+        return self.after[0] if self.after else None
+
+    def cut(self, found: Sequence[T], key: Callable[[T], list[Any]]) -> tuple[list[T], str]:
+        return page_of(found, self.size, key, self.query)
+
+
 class Created(Protocol):
     @property
     def created_at(self) -> datetime: ...

@@ -78,3 +78,34 @@ def test_an_edited_token_is_refused() -> None:
 def test_a_stale_token_is_refused_naming_the_field() -> None:
     stale = pagination.encode([1], QUERY, ttl=timedelta(seconds=-1))
     assert "expired" in refused(stale, field="cursor")
+
+
+class _ListRequest:
+    def __init__(self, page_size: int = 0, page_token: str = ""):
+        self.page_size = page_size
+        self.page_token = page_token
+
+
+def test_a_page_reads_one_extra_row_and_walks_the_list_to_its_end() -> None:
+    rows = list(range(1, 8))
+    seen: list[int] = []
+    token = ""
+    while True:
+        pager = pagination.Page.of(_ListRequest(page_size=3, page_token=token), QUERY)
+        assert pager.limit == 4
+        after = pager.after_one
+        found = [r for r in rows if after is None or r > after][: pager.limit]
+        page, token = pager.cut(found, lambda last: [last])
+        seen += page
+        if not token:
+            break
+    assert seen == rows
+
+
+def test_a_page_takes_the_default_size_and_refuses_a_foreign_token() -> None:
+    pager = pagination.Page.of(_ListRequest(), QUERY)
+    assert (pager.size, pager.after, pager.after_one) == (pagination.DEFAULT_PAGE_SIZE, None, None)
+    other = pagination.encode(["x"], {"group": "g2"})
+    with pytest.raises(InvalidArgument) as err:
+        pagination.Page.of(_ListRequest(page_token=other), QUERY)
+    assert err.value.field == "page_token"

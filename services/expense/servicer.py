@@ -176,12 +176,9 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
             order_by=order_by,
         )
         query = {"group": group_id, "caller": caller, "filters": repr(filters)}
-        size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, query)
-        found = await self._uc.list_expenses(
-            caller, group_id, filters, after=cursor.key if cursor else None, limit=size + 1
-        )
-        page, token = pagination.page_of(found, size, lambda last: order_key(last, order_by), query)
+        pager = pagination.Page.of(request, query)
+        found = await self._uc.list_expenses(caller, group_id, filters, after=pager.after, limit=pager.limit)
+        page, token = pager.cut(found, lambda last: order_key(last, order_by))
         return expense_pb2.ListExpensesResponse(
             expenses=[codec.expense_pb(e) for e in page], next_page_token=token
         )
@@ -284,12 +281,11 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         caller = require_caller().user_id
         group_id, expense_id = names.in_group(request.parent, "expenses", "parent")
         query = {"expense": request.parent, "caller": caller}
-        size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, query)
+        pager = pagination.Page.of(request, query)
         found, display = await self._uc.comments(
-            caller, group_id, expense_id, after=cursor.key if cursor else None, limit=size + 1
+            caller, group_id, expense_id, after=pager.after, limit=pager.limit
         )
-        page, token = pagination.page_of(found, size, pagination.created_key, query)
+        page, token = pager.cut(found, pagination.created_key)
         return expense_pb2.ListCommentsResponse(
             comments=[_comment_pb(c, display) for c in page], next_page_token=token
         )
@@ -307,13 +303,12 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         caller = require_caller().user_id
         group_id = _group_id(request.parent, allow_all=True)
         query = {"feed": group_id, "caller": caller}
-        size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, query)
+        pager = pagination.Page.of(request, query)
         groups = await self._uc.group_ids(caller, group_id)
         found, display, locale = await self._uc.activities(
-            caller, groups, before=int(cursor.key[0]) if cursor else None, limit=size + 1
+            caller, groups, before=int(pager.after_one) if pager.after else None, limit=pager.limit
         )
-        page, token = pagination.page_of(found, size, lambda last: [last[0]], query)
+        page, token = pager.cut(found, lambda last: [last[0]])
         return expense_pb2.ListActivitiesResponse(
             activities=[_activity_pb(a, display, caller, locale) for _, a in page], next_page_token=token
         )
@@ -346,17 +341,14 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         caller = require_caller().user_id
         group_id = _group_id(request.parent)
         query = {"group": group_id, "caller": caller}
-        size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, query)
-        found = await self._uc.rules(caller, group_id, after=cursor.key if cursor else None, limit=size + 1)
-        page, token = pagination.page_of(
+        pager = pagination.Page.of(request, query)
+        found = await self._uc.rules(caller, group_id, after=pager.after, limit=pager.limit)
+        page, token = pager.cut(
             found,
-            size,
             lambda last: [
                 last.next_occurrence.isoformat() if last.next_occurrence else "9999-12-31",
                 last.id,
             ],
-            query,
         )
         return expense_pb2.ListRecurringExpensesResponse(
             recurring_expenses=[codec.rule_pb(r) for r in page], next_page_token=token

@@ -195,17 +195,14 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
     ) -> group_pb2.ListGroupsResponse:
         caller = require_caller()
         query = {"archived": request.show_archived, "caller": caller.user_id}
-        size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, query)
+        pager = pagination.Page.of(request, query)
         found = await self._uc.list_groups(
             caller.user_id,
             show_archived=request.show_archived,
-            after=cursor.key if cursor else None,
-            limit=size + 1,
+            after=pager.after,
+            limit=pager.limit,
         )
-        page, token = pagination.page_of(
-            found, size, lambda last: [last.updated_at.isoformat(), last.id], query
-        )
+        page, token = pager.cut(found, lambda last: [last.updated_at.isoformat(), last.id])
         return group_pb2.ListGroupsResponse(groups=[group_proto(g) for g in page], next_page_token=token)
 
     async def UpdateGroup(self, request: group_pb2.UpdateGroupRequest, context: Any) -> group_pb2.Group:
@@ -245,14 +242,11 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         caller = require_caller()
         group_id = _group_id(request.parent, "parent")
         query = {"group": group_id}
-        size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, query)
+        pager = pagination.Page.of(request, query)
         found, profiles = await self._uc.members(
-            caller.user_id, group_id, after=cursor.key if cursor else None, limit=size + 1
+            caller.user_id, group_id, after=pager.after, limit=pager.limit
         )
-        page, token = pagination.page_of(
-            found, size, lambda last: [last.joined_at.isoformat(), last.user_id], query
-        )
+        page, token = pager.cut(found, lambda last: [last.joined_at.isoformat(), last.user_id])
         return group_pb2.ListMembersResponse(
             members=[member_proto(m, profiles.get(m.user_id)) for m in page], next_page_token=token
         )
@@ -341,12 +335,9 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         caller = require_caller()
         group_id = _group_id(request.parent, "parent")
         query = {"group": group_id}
-        size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, query)
-        found = await self._uc.links(
-            caller.user_id, group_id, after=cursor.key if cursor else None, limit=size + 1
-        )
-        page, token = pagination.page_of(found, size, pagination.created_key, query)
+        pager = pagination.Page.of(request, query)
+        found = await self._uc.links(caller.user_id, group_id, after=pager.after, limit=pager.limit)
+        page, token = pager.cut(found, pagination.created_key)
         return group_pb2.ListInviteLinksResponse(
             invite_links=[link_proto(x) for x in page], next_page_token=token
         )
@@ -405,17 +396,12 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         caller = require_caller()
         group_id = _group_id(request.parent, "parent")
         query = {"group": group_id}
-        size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, query)
+        pager = pagination.Page.of(request, query)
         found, members = await self._presets.page(
-            caller.user_id, group_id, after=cursor.key if cursor else None, limit=size + 1
+            caller.user_id, group_id, after=pager.after, limit=pager.limit
         )
-        page = found[:size]
-        last = page[-1] if page else None
-        token = (
-            pagination.encode([not last.spec.is_default, last.spec.display_name, last.id], query)
-            if last is not None and len(found) > size
-            else ""
+        page, token = pager.cut(
+            found, lambda last: [not last.spec.is_default, last.spec.display_name, last.id]
         )
         return group_pb2.ListSplitPresetsResponse(
             split_presets=[preset_codec.preset_pb(p, members, wire.timestamp) for p in page],

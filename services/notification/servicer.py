@@ -92,15 +92,14 @@ class NotificationServicer(notification_pb2_grpc.NotificationServiceServicer):
     ) -> notification_pb2.ListNotificationsResponse:
         caller = require_caller()
         query = {"caller": caller.user_id, "unread": request.unread_only}
-        size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, query)
+        pager = pagination.Page.of(request, query)
         found = await self._uc.inbox(
             caller.user_id,
             unread_only=request.unread_only,
-            after=cursor.key if cursor else None,
-            limit=size + 1,
+            after=pager.after,
+            limit=pager.limit,
         )
-        page, token = pagination.page_of(found, size, pagination.created_key, query)
+        page, token = pager.cut(found, pagination.created_key)
         return notification_pb2.ListNotificationsResponse(
             notifications=[notification_proto(n) for n in page], next_page_token=token
         )

@@ -75,10 +75,9 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
     async def ListFeatures(
         self, request: pricing_pb2.ListFeaturesRequest, context: Any
     ) -> pricing_pb2.ListFeaturesResponse:
-        size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, {"list": "features"})
-        found = await self._catalog.features(after=cursor.key[0] if cursor else None, limit=size + 1)
-        page, token = pagination.page_of(found, size, lambda last: [last.key], {"list": "features"})
+        pager = pagination.Page.of(request, {"list": "features"})
+        found = await self._catalog.features(after=pager.after_one, limit=pager.limit)
+        page, token = pager.cut(found, lambda last: [last.key])
         return pricing_pb2.ListFeaturesResponse(
             features=[codec.feature_proto(f) for f in page], next_page_token=token
         )
@@ -86,21 +85,17 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
     async def ListPacks(
         self, request: pricing_pb2.ListPacksRequest, context: Any
     ) -> pricing_pb2.ListPacksResponse:
-        size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, {"list": "packs"})
-        found = await self._catalog.packs(after=cursor.key if cursor else None, limit=size + 1)
-        page, token = pagination.page_of(
-            found, size, lambda last: [last.sort_order, last.key], {"list": "packs"}
-        )
+        pager = pagination.Page.of(request, {"list": "packs"})
+        found = await self._catalog.packs(after=pager.after, limit=pager.limit)
+        page, token = pager.cut(found, lambda last: [last.sort_order, last.key])
         return pricing_pb2.ListPacksResponse(packs=[codec.pack_proto(p) for p in page], next_page_token=token)
 
     async def ListQuotas(
         self, request: pricing_pb2.ListQuotasRequest, context: Any
     ) -> pricing_pb2.ListQuotasResponse:
-        size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, {"list": "quotas"})
-        found = await self._catalog.quotas(after=cursor.key[0] if cursor else None, limit=size + 1)
-        page, token = pagination.page_of(found, size, lambda last: [last.key], {"list": "quotas"})
+        pager = pagination.Page.of(request, {"list": "quotas"})
+        found = await self._catalog.quotas(after=pager.after_one, limit=pager.limit)
+        page, token = pager.cut(found, lambda last: [last.key])
         return pricing_pb2.ListQuotasResponse(
             quotas=[codec.quota_proto(q) for q in page], next_page_token=token
         )
@@ -164,12 +159,9 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
     ) -> pricing_pb2.ListOrdersResponse:
         caller = require_caller()
         query = {"list": "orders", "caller": caller.user_id}
-        size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, query)
-        found = await self._purchases.list_orders(
-            caller.user_id, after=cursor.key if cursor else None, limit=size + 1
-        )
-        page, token = pagination.page_of(found, size, pagination.created_key, query)
+        pager = pagination.Page.of(request, query)
+        found = await self._purchases.list_orders(caller.user_id, after=pager.after, limit=pager.limit)
+        page, token = pager.cut(found, pagination.created_key)
         return pricing_pb2.ListOrdersResponse(
             orders=[codec.order_proto(o) for o in page], next_page_token=token
         )
@@ -190,16 +182,15 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
     ) -> pricing_pb2.ListMyEntitlementsResponse:
         caller = require_caller()
         query = {"list": "entitlements", "caller": caller.user_id, "inactive": request.show_inactive}
-        size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, query)
+        pager = pagination.Page.of(request, query)
         found, now = await self._entitlements.list_mine(
             caller.user_id,
             show_inactive=request.show_inactive,
-            after=cursor.key if cursor else None,
-            limit=size + 1,
+            after=pager.after,
+            limit=pager.limit,
         )
-        page, token = pagination.page_of(
-            found, size, lambda last: [last.expire.isoformat() if last.expire else "infinity", last.id], query
+        page, token = pager.cut(
+            found, lambda last: [last.expire.isoformat() if last.expire else "infinity", last.id]
         )
         return pricing_pb2.ListMyEntitlementsResponse(
             entitlements=[codec.entitlement_proto(g, now) for g in page], next_page_token=token

@@ -316,16 +316,10 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
             "end": str(query.end),
             "deleted": query.show_deleted,
         }
-        size = pagination.page_size(request.page_size)
-        cursor = pagination.decode(request.page_token, bound)
-        found = await self._uc.list(
-            caller.user_id, group_id, query, after=cursor.key if cursor else None, limit=size + 1
-        )
-        page, token = pagination.page_of(
-            found,
-            size,
-            lambda last: [last.transaction_date.isoformat(), last.created_at.isoformat(), last.id],
-            bound,
+        pager = pagination.Page.of(request, bound)
+        found = await self._uc.list(caller.user_id, group_id, query, after=pager.after, limit=pager.limit)
+        page, token = pager.cut(
+            found, lambda last: [last.transaction_date.isoformat(), last.created_at.isoformat(), last.id]
         )
         return settlement_pb2.ListSettlementsResponse(
             settlements=[settlement_proto(s) for s in page], next_page_token=token
