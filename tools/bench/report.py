@@ -123,11 +123,18 @@ def _scan() -> str:
     )
 
 
+def _grpc() -> str:
+    from tools.bench import grpc_floor
+
+    return grpc_floor.markdown(grpc_floor.run())
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "ledger": _ledger,
     "capacity": _capacity,
     "outbox": _outbox,
     "gate": _gate,
+    "grpc": _grpc,
     "simplify": _simplify,
     "scan": _scan,
 }

@@ -1,0 +1,139 @@
+"""The CPU one unary call costs a Python gRPC server that does nothing: the floor under every
+RPC of every service, before authentication, the database or a single line of ours.
+
+    python -m tools.bench.grpc_floor          # print the figures
+    python -m tools.bench.grpc_floor serve aio|sync PORT   # (the server side, run by the above)
+
+The server echoes raw bytes (no protobuf, no interceptors) in its own process; the load comes
+from this process over loopback with a fixed number of calls in flight. The figure is the
+server process's CPU (user + system, from /proc) divided by the calls it answered, so a
+service's CPU per request can be read against it: what lies above the floor is ours to cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from libs import loop
+
+_METHOD = "/bench.Floor/Ping"
+_PAYLOAD = b"x" * 64
+CALLS = 20_000
+IN_FLIGHT = 16
+
+
+def _handler(mode: str) -> grpc.GenericRpcHandler[Any, Any]:
+    def ping(request: bytes, context: Any) -> bytes:
+        return request
+
+    async def ping_async(request: bytes, context: Any) -> bytes:
+        return request
+
+    return grpc.method_handlers_generic_handler(
+        "bench.Floor",
+        {"Ping": grpc.unary_unary_rpc_method_handler(ping_async if mode == "aio" else ping)},
+    )
+
+
+async def _serve_aio(port: int) -> None:
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((_handler("aio"),))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
+def _serve_sync(port: int) -> None:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=IN_FLIGHT))
+    server.add_generic_rpc_handlers((_handler("sync"),))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    server.wait_for_termination()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _cpu_seconds(pid: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _load(port: int, calls: int, in_flight: int) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        ping = channel.unary_unary(_METHOD, None, None)  # raw bytes both ways
+        await channel.channel_ready()
+        remaining = calls
+
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                await ping(_PAYLOAD)
+
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
+
+
+def measure(mode: str, calls: int = CALLS, in_flight: int = IN_FLIGHT) -> dict[str, float]:
+    """Server CPU ms per call and calls per second, for the ``aio`` or the ``sync`` server."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "tools.bench.grpc_floor", "serve", mode, str(port)])
+    try:
+        loop.run(_load(port, 200, in_flight))  # connected and warm before the clock starts
+        before, started = _cpu_seconds(server.pid), time.monotonic()
+        loop.run(_load(port, calls, in_flight))
+        spent, elapsed = _cpu_seconds(server.pid) - before, time.monotonic() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    return {"cpu_ms_per_call": spent * 1000 / calls, "calls_per_s": calls / elapsed}
+
+
+def run() -> dict[str, dict[str, float]]:
+    return {mode: measure(mode) for mode in ("aio", "sync")}
+
+
+def markdown(results: dict[str, dict[str, float]]) -> str:
+    lines = [
+        "## gRPC floor (a Python server that does nothing)",
+        "",
+        f"One unary call echoing {len(_PAYLOAD)} bytes, no protobuf and no interceptors, {CALLS:,} calls "
+        f"with {IN_FLIGHT} in flight over loopback (`tools/bench/grpc_floor.py`). Server CPU per call "
+        f"is the floor under every service's CPU per request. Load average {os.getloadavg()[0]:.1f} "
+        "at the end.",
+        "",
+        "| server | CPU ms per call | calls/s |",
+        "|---|---|---|",
+    ]
+    names = {"aio": "grpc.aio on uvloop (what the services run)", "sync": "grpc thread pool"}
+    for mode, row in results.items():
+        lines.append(f"| {names[mode]} | {row['cpu_ms_per_call']:.3f} | {row['calls_per_s']:,.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["serve"]:
+        if argv[1] == "aio":
+            loop.run(_serve_aio(int(argv[2])))
+        else:
+            _serve_sync(int(argv[2]))
+        return
+    print(markdown(run()))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
