@@ -69,7 +69,7 @@ def _comment_pb(comment: Comment, display: dict[str, str]) -> expense_pb2.Commen
 def _activity_pb(
     activity: Activity, display: dict[str, str], caller: str, locale: str = ""
 ) -> expense_pb2.Activity:
-    actor = display.get(activity.actor, "") or "Someone"
+    actor = display.get(activity.actor, "")  # empty: the summary says "Someone" in the reader's language
     proto = expense_pb2.Activity(
         name=f"groups/{activity.group_id}/activities/{activity.id}",
         actor=f"users/{activity.actor}",

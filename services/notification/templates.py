@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from libs import money, money_format
+from libs.languages import language
 from services.notification.domain import EventType
 
 E = EventType
@@ -60,11 +61,6 @@ _RESTORED = {
     "en": ("Expense restored", "{actor} restored {what} {amount}"),
     "hi": ("खर्च वापस आया", "{actor} ने {what} वापस लाया {amount}"),
 }
-
-
-def language(locale: str) -> str:
-    """The template language for a BCP 47 locale: Hindi for hi-*, English otherwise."""
-    return "hi" if locale.lower().split("-")[0] == "hi" else "en"
 
 
 def render(event_type: EventType, locale: str, values: Mapping[str, str]) -> tuple[str, str]:

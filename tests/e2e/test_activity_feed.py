@@ -107,3 +107,8 @@ def test_payments_members_and_renames_reach_the_feed(api: Api) -> None:
     ok(api.call("PATCH", "/v1/users/me?updateMask=locale", asha, json={"locale": "en-US"}))
     again = {(x["verb"], x["subject"]): x["summary"] for x in feed_until(api, asha, gname, lambda f: True)}
     assert again[("SETTLED", paid["name"])] == f"{a} recorded a payment of ₹123,456.78 to {r}"
+
+    # And in the reader's language: a Hindi reader gets Hindi sentences, Indian grouping.
+    ok(api.call("PATCH", "/v1/users/me?updateMask=locale", asha, json={"locale": "hi-IN"}))
+    hindi = {(x["verb"], x["subject"]): x["summary"] for x in feed_until(api, asha, gname, lambda f: True)}
+    assert hindi[("SETTLED", paid["name"])] == f"{a} ने {r} को ₹1,23,456.78 का भुगतान दर्ज किया"

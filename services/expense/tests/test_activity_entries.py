@@ -149,3 +149,28 @@ def test_amounts_follow_the_readers_locale() -> None:
     details = {"description": "Rent", "currency": "INR", "amount_minor": 12345678}
     assert summaries.summary("Asha", "created", details, locale="en-US") == "Asha added “Rent” (₹123,456.78)"
     assert summaries.summary("Asha", "created", details) == "Asha added “Rent” (₹1,23,456.78)"
+
+
+def test_a_hindi_reader_reads_the_feed_in_hindi() -> None:
+    payment = _entry(_payment(ev.CREATED))
+    said = summaries.summary(
+        "आशा", payment.verb, payment.details, {RAVI: "रवि"}, actor_id=ASHA, locale="hi-IN"
+    )
+    assert said == "आशा ने रवि को ₹500.00 का भुगतान दर्ज किया"
+    joined = _entry(ev.MemberChanged(group=GROUP, user=RAVI, change=ev.JOINED), actor=RAVI)
+    assert summaries.summary("रवि", joined.verb, joined.details, locale="hi-IN") == "रवि समूह में शामिल हुए"
+    details = {"description": "Dinner", "currency": "INR", "amount_minor": 120000}
+    assert summaries.summary("आशा", "created", details, locale="hi-IN") == "आशा ने “Dinner” जोड़ा (₹1,200.00)"
+    edit = {"description": "Dinner", "changes": [{"field": "split"}, {"field": "payers"}]}
+    assert (
+        summaries.summary("आशा", "edited", edit, locale="hi")
+        == "आशा ने “Dinner” में बँटवारा और किसने भुगतान किया बदला"
+    )
+
+
+@pytest.mark.parametrize(
+    ("locale", "wording"), [("", "Someone added “Tea” (₹10.00)"), ("hi-IN", "किसी ने “Tea” जोड़ा (₹10.00)")]
+)
+def test_an_actor_with_no_name_is_someone_in_the_readers_language(locale: str, wording: str) -> None:
+    details = {"description": "Tea", "currency": "INR", "amount_minor": 1000}
+    assert summaries.summary("", "created", details, locale=locale) == wording
