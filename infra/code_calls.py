@@ -34,6 +34,7 @@ EMULATOR_ONLY = frozenset(
         "libs.aws._queue_with_dlq",
         "libs.aws._queue_arn",
         "libs.aws._allow_topic",
+        "libs.aws._subscribed_queue",
         "libs.aws.dlq_url",
     }
 )

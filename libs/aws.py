@@ -172,6 +172,23 @@ def _allow_topic(sqs: Any, queue_url: str, queue_arn: str, topic_arn: str) -> No
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
 
 
+def _subscribed_queue(
+    sqs: Any, sns: Any, name: str, topic_arn: str, *, events: list[str] | None = None
+) -> str:
+    """A queue with its DLQ that receives the topic's events (only ``events``, when given);
+    returns its URL. Raw delivery: the queue body is the event JSON the relay published and
+    the SNS message attributes arrive as SQS message attributes; no envelope to unwrap."""
+    url, arn = _queue_with_dlq(sqs, name)
+    _allow_topic(sqs, url, arn, topic_arn)
+    attributes = {"RawMessageDelivery": "true"}
+    if events is not None:
+        attributes["FilterPolicy"] = json.dumps({"event_type": events})
+    sns.subscribe(
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes, ReturnSubscriptionArn=True
+    )
+    return url
+
+
 def dlq_url(queue_url: str, sqs: Any | None = None) -> str:
     """The dead-letter queue of ``queue_url``, from its redrive policy."""
     sqs = sqs or client("sqs")
@@ -198,42 +215,10 @@ def bootstrap(
         for name in ("sns", "sqs", "s3", "ses")
     )
     topic_arn = sns.create_topic(Name=f"{prefix}-events")["TopicArn"]
-    notification_url, notification_arn = _queue_with_dlq(sqs, f"{prefix}-notification")
+    notification_url = _subscribed_queue(sqs, sns, f"{prefix}-notification", topic_arn)
     jobs_url, _ = _queue_with_dlq(sqs, f"{prefix}-jobs")
-    _allow_topic(sqs, notification_url, notification_arn, topic_arn)
-    # Raw delivery: the queue body is the event JSON the relay published and the
-    # SNS message attributes arrive as SQS message attributes; no envelope to unwrap.
-    sns.subscribe(
-        TopicArn=topic_arn,
-        Protocol="sqs",
-        Endpoint=notification_arn,
-        Attributes={"RawMessageDelivery": "true"},
-        ReturnSubscriptionArn=True,
-    )
-    scans_url, scans_arn = _queue_with_dlq(sqs, f"{prefix}-scans")
-    _allow_topic(sqs, scans_url, scans_arn, topic_arn)
-    sns.subscribe(
-        TopicArn=topic_arn,
-        Protocol="sqs",
-        Endpoint=scans_arn,
-        Attributes={
-            "RawMessageDelivery": "true",
-            "FilterPolicy": json.dumps({"event_type": [SCAN_REQUESTED]}),
-        },
-        ReturnSubscriptionArn=True,
-    )
-    activity_url, activity_arn = _queue_with_dlq(sqs, f"{prefix}-activity")
-    _allow_topic(sqs, activity_url, activity_arn, topic_arn)
-    sns.subscribe(
-        TopicArn=topic_arn,
-        Protocol="sqs",
-        Endpoint=activity_arn,
-        Attributes={
-            "RawMessageDelivery": "true",
-            "FilterPolicy": json.dumps({"event_type": list(ACTIVITY_EVENTS)}),
-        },
-        ReturnSubscriptionArn=True,
-    )
+    scans_url = _subscribed_queue(sqs, sns, f"{prefix}-scans", topic_arn, events=[SCAN_REQUESTED])
+    activity_url = _subscribed_queue(sqs, sns, f"{prefix}-activity", topic_arn, events=list(ACTIVITY_EVENTS))
     buckets = {kind: f"{prefix}-{kind}" for kind in ("receipts", "exports", "analytics")}
     for bucket in buckets.values():
         create: dict[str, Any] = {"Bucket": bucket}
