@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
+from typing import Protocol
 
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -38,3 +40,39 @@ async def record(conn: AsyncConnection, event: Message, aggregate: str, *, actor
     statement = record_statement(event, aggregate, actor=actor)
     await batch.run(conn, [statement])
     return str(statement.params["id"])
+
+
+@dataclass(frozen=True)
+class Recorded:
+    event: Message
+    aggregate: str
+    actor: str
+
+
+class Outbox(Protocol):
+    """The outbox, inside the caller's unit of work: an event is kept only if it commits."""
+
+    async def record(self, event: Message, aggregate: str, *, actor: str = "") -> None: ...
+
+
+class SqlOutbox:
+    """``kit.outbox`` on the unit of work's connection."""
+
+    def __init__(self, conn: AsyncConnection):
+        self._conn = conn
+
+    async def record(self, event: Message, aggregate: str, *, actor: str = "") -> None:
+        await record(self._conn, event, aggregate, actor=actor)
+
+
+class MemoryOutbox:
+    """The events a use case recorded, in order, for its tests to read."""
+
+    def __init__(self) -> None:
+        self.recorded: list[Recorded] = []
+
+    async def record(self, event: Message, aggregate: str, *, actor: str = "") -> None:
+        self.recorded.append(Recorded(event, aggregate, actor))
+
+    def events(self) -> list[Message]:
+        return [r.event for r in self.recorded]

@@ -15,6 +15,8 @@ from hisaab.expense.v1 import expense_pb2, expense_pb2_grpc
 from libs import change_feed, clock, idempotency, money_format, names, pagination, validation, wire
 from libs.auth.caller import require_caller, require_internal
 from libs.db.database import Database
+from libs.db.repositories import SqlRepositories
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.errors import InvalidArgument
 from services.expense import codec, summaries
 from services.expense.domain import MAX_COMMENT, Activity, ChangeType, Comment, Expense
@@ -107,13 +109,17 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self._recurring = recurring
         self._scans = scans
 
-    def _bound(self, scope: str, request: Any, response_type: type[M]) -> idempotency.Once[M]:
-        return idempotency.Once(self._db, f"expense.{scope}", request, response_type)
+    def _bound(
+        self, scope: str, request: Any, response_type: type[M]
+    ) -> idempotency.Once[SqlRepositories, M]:
+        return idempotency.Once(
+            SqlUnitOfWork(self._db, SqlRepositories), f"expense.{scope}", request, response_type
+        )
 
     async def _once(
         self, scope: str, request: Any, response_type: type[M], work: Callable[[Any], Awaitable[M]]
     ) -> M:
-        return await self._bound(scope, request, response_type)(work)
+        return await self._bound(scope, request, response_type)(lambda repos: work(repos.conn))
 
     # --- reference data --------------------------------------------------------------------
 

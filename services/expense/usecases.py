@@ -21,6 +21,7 @@ from libs import clock, etag, outbox
 from libs.db import batch
 from libs.db.batch import Statement
 from libs.db.database import Database
+from libs.db.repositories import SqlRepositories
 from libs.errors import EtagMismatch, FailedPrecondition, InvalidArgument, NotAllowed, NotFound
 from libs.idempotency import M, Once
 from libs.ledger import store
@@ -213,14 +214,19 @@ class ExpenseUseCases:
         await self._check_people(creator, group_id, draft, "recurring_expense.template")
 
     async def add(
-        self, caller: str, group_id: str, draft: Draft, once: Once[M], present: Callable[[Expense], M]
+        self,
+        caller: str,
+        group_id: str,
+        draft: Draft,
+        once: Once[SqlRepositories, M],
+        present: Callable[[Expense], M],
     ) -> M:
         """CreateExpense: the people are checked against the roster before the transaction;
         the expense, its ledger entry, the feed entry and the event are written in it."""
         prepared = await self.prepare_create(caller, group_id, draft)
 
-        async def work(conn: AsyncConnection) -> M:
-            return present(await self.create(conn, caller, group_id, prepared))
+        async def work(repos: SqlRepositories) -> M:
+            return present(await self.create(repos.conn, caller, group_id, prepared))
 
         return await once(work)
 
@@ -408,7 +414,7 @@ class ExpenseUseCases:
         group_id: str,
         expense_id: str,
         text: str,
-        once: Once[M],
+        once: Once[SqlRepositories, M],
         present: Callable[[Comment, dict[str, str]], M],
     ) -> M:
         """CreateComment: membership and the author's name come from other services before
@@ -416,8 +422,8 @@ class ExpenseUseCases:
         await self.require_member(caller, group_id)
         names = await self.display_names([caller])
 
-        async def work(conn: AsyncConnection) -> M:
-            return present(await self.add_comment(conn, caller, group_id, expense_id, text), names)
+        async def work(repos: SqlRepositories) -> M:
+            return present(await self.add_comment(repos.conn, caller, group_id, expense_id, text), names)
 
         return await once(work)
 
@@ -492,14 +498,14 @@ class ExpenseUseCases:
         schedule: Schedule,
         template: Draft,
         paused: bool,
-        once: Once[M],
+        once: Once[SqlRepositories, M],
         present: Callable[[Rule], M],
     ) -> M:
         """CreateRecurringExpense: the template's people are checked before the transaction."""
         await self.prepare_rule(caller, group_id, template)
 
-        async def work(conn: AsyncConnection) -> M:
-            return present(await self.create_rule(conn, caller, group_id, schedule, template, paused))
+        async def work(repos: SqlRepositories) -> M:
+            return present(await self.create_rule(repos.conn, caller, group_id, schedule, template, paused))
 
         return await once(work)
 

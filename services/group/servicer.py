@@ -13,6 +13,8 @@ from hisaab.group.v1 import group_pb2, group_pb2_grpc
 from libs import change_feed, clock, etag, idempotency, names, pagination, validation, wire
 from libs.auth.caller import is_internal, require_caller
 from libs.db.database import Database
+from libs.db.repositories import SqlRepositories
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.errors import InvalidArgument
 from services.group import preset_codec
 from services.group.domain import Group, InviteLink, Kind, Member, MemberRemoval, Role
@@ -164,7 +166,10 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
     async def _once(
         self, scope: str, request: Any, response_type: type[M], work: Callable[[Any], Awaitable[M]]
     ) -> M:
-        return await idempotency.once_in_transaction(self._db, f"group.{scope}", request, response_type, work)
+        once = idempotency.Once(
+            SqlUnitOfWork(self._db, SqlRepositories), f"group.{scope}", request, response_type
+        )
+        return await once(lambda repos: work(repos.conn))
 
     async def CreateGroup(self, request: group_pb2.CreateGroupRequest, context: Any) -> group_pb2.Group:
         caller = require_caller()
@@ -289,7 +294,9 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         invitee = _invitee(request, "invitee")
         role = _ROLE.get(request.role, Role.MEMBER) if request.role else Role.MEMBER
         idempotency.validate_request_id(request.request_id)
-        once = idempotency.Once(self._db, "group.AddMember", request, group_pb2.Member)
+        once = idempotency.Once(
+            SqlUnitOfWork(self._db, SqlRepositories), "group.AddMember", request, group_pb2.Member
+        )
         return await self._uc.add_member(caller.user_id, group_id, invitee, role, once, member_proto)
 
     async def UpdateMember(self, request: group_pb2.UpdateMemberRequest, context: Any) -> group_pb2.Member:

@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from hisaab.events.v1 import events_pb2 as ev
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs import etag, outbox
 from libs.clients.rosters import Roster, RosterCache
 from libs.clock import Clock, now
 from libs.db.database import Database
+from libs.db.repositories import SqlRepositories
 from libs.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from libs.idempotency import M, Once
 from services.group import domain, repository
@@ -177,7 +177,7 @@ class GroupUseCases:
         group_id: str,
         invitee: Invitee,
         role: Role,
-        once: Once[M],
+        once: Once[SqlRepositories, M],
         present: Callable[[Member, Profile | None], M],
     ) -> M:
         """AddMember. The invitee is looked up (or created as a placeholder) in the user
@@ -188,8 +188,8 @@ class GroupUseCases:
         user_id = await self._resolve(invitee)
         profile = (await self._users.profiles([user_id])).get(user_id)
 
-        async def work(conn: AsyncConnection) -> M:
-            member = await self._insert_member(conn, caller, group_id, invitee, role, user_id)
+        async def work(repos: SqlRepositories) -> M:
+            member = await self._insert_member(repos.conn, caller, group_id, invitee, role, user_id)
             return present(member, profile)
 
         added = await once(work)

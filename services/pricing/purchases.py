@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.db.database import Database
+from libs.db.repositories import SqlRepositories
 from libs.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from libs.idempotency import M, Once
 from services.pricing import domain, repository
@@ -61,7 +62,7 @@ class PurchaseUseCases:
         pack_key: str,
         kind: ProviderKind,
         currency: str,
-        once: Once[M],
+        once: Once[SqlRepositories, M],
         present: Callable[[Order], M],
     ) -> M:
         """CreateOrder: at most once per request_id. The provider's order is opened inside the
@@ -69,8 +70,8 @@ class PurchaseUseCases:
         provider order the user could pay twice."""
         self._provider(kind)
 
-        async def work(conn: AsyncConnection) -> M:
-            return present(await self.create_order(conn, user_id, pack_key, kind, currency))
+        async def work(repos: SqlRepositories) -> M:
+            return present(await self.create_order(repos.conn, user_id, pack_key, kind, currency))
 
         return await once(work)
 
@@ -80,15 +81,15 @@ class PurchaseUseCases:
         order_id: str,
         payment_id: str,
         signature: str,
-        once: Once[M],
+        once: Once[SqlRepositories, M],
         present: Callable[[Order], M],
     ) -> M:
         """ConfirmPayment: the locked state change in one transaction, then the user's cached
         features are dropped. After the commit: an invalidation before it could be refilled
         with the old state."""
 
-        async def work(conn: AsyncConnection) -> M:
-            return present(await self.confirm(conn, user_id, order_id, payment_id, signature))
+        async def work(repos: SqlRepositories) -> M:
+            return present(await self.confirm(repos.conn, user_id, order_id, payment_id, signature))
 
         confirmed = await once(work)
         await self._entitlements.invalidate(user_id)

@@ -13,6 +13,8 @@ from hisaab.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 from libs import idempotency, names, pagination, validation, wire
 from libs.auth.caller import Caller, is_internal, require_caller
 from libs.db.database import Database
+from libs.db.repositories import SqlRepositories
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.errors import InvalidArgument, NotAllowed, NotFound
 from services.pricing import codec
 from services.pricing.catalog import CatalogUseCases
@@ -132,7 +134,9 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
             else BASE_CURRENCY
         )
         idempotency.validate_request_id(request.request_id)
-        once = idempotency.Once(self._db, "pricing.CreateOrder", request, pricing_pb2.Order)
+        once = idempotency.Once(
+            SqlUnitOfWork(self._db, SqlRepositories), "pricing.CreateOrder", request, pricing_pb2.Order
+        )
         return await self._purchases.create(caller.user_id, pack_key, kind, currency, once, codec.order_proto)
 
     async def ConfirmPayment(
@@ -143,7 +147,9 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         if not request.provider_payment_id:
             raise InvalidArgument("provider_payment_id", "is required")
         idempotency.validate_request_id(request.request_id)
-        once = idempotency.Once(self._db, "pricing.ConfirmPayment", request, pricing_pb2.Order)
+        once = idempotency.Once(
+            SqlUnitOfWork(self._db, SqlRepositories), "pricing.ConfirmPayment", request, pricing_pb2.Order
+        )
         return await self._purchases.confirm_payment(
             caller.user_id, order_id, request.provider_payment_id, request.signature, once, codec.order_proto
         )

@@ -12,6 +12,8 @@ from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 from libs import change_feed, clock, etag, idempotency, money, names, pagination, validation, wire
 from libs.auth.caller import is_internal, require_caller, require_internal
 from libs.db.database import Database
+from libs.db.repositories import SqlRepositories
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.errors import InvalidArgument, NotFound
 from libs.validation import is_uuid
 from services.settlement import domain
@@ -286,7 +288,12 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
             raise InvalidArgument("settlement", "is required")
         new = _new_settlement(request.settlement)
         idempotency.validate_request_id(request.request_id)
-        once = idempotency.Once(self._db, "settlement.CreateSettlement", request, settlement_pb2.Settlement)
+        once = idempotency.Once(
+            SqlUnitOfWork(self._db, SqlRepositories),
+            "settlement.CreateSettlement",
+            request,
+            settlement_pb2.Settlement,
+        )
         return await self._uc.create(caller.user_id, group_id, new, once, settlement_proto)
 
     async def GetSettlement(

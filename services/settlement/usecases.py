@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs import clock, etag, outbox
 from libs.db.database import Database
+from libs.db.repositories import SqlRepositories
 from libs.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from libs.idempotency import M, Once
 from libs.ledger import store
@@ -284,7 +285,7 @@ class SettlementUseCases:
         caller: str,
         group_id: str,
         new: NewSettlement,
-        once: Once[M],
+        once: Once[SqlRepositories, M],
         present: Callable[[Settlement], M],
     ) -> M:
         """CreateSettlement: payer and payee are checked against the group's roster before the
@@ -294,8 +295,8 @@ class SettlementUseCases:
             group_id, caller, {"settlement.payer": new.payer, "settlement.payee": new.payee}
         )
 
-        async def work(conn: AsyncConnection) -> M:
-            return present(await self._insert(conn, caller, group_id, new))
+        async def work(repos: SqlRepositories) -> M:
+            return present(await self._insert(repos.conn, caller, group_id, new))
 
         return await once(work)
 
