@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from google.protobuf.message import Message
+from psycopg.errors import UniqueViolation
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.auth.caller import require_caller
 from libs.db import batch
 from libs.db.batch import Statement
 from libs.db.unit_of_work import UnitOfWork
-from libs.errors import InvalidArgument, RequestIdReused
+from libs.errors import InvalidArgument, RequestIdReused, Unavailable
 
 M = TypeVar("M", bound=Message)
 MAX_REQUEST_ID_LENGTH = 64
@@ -61,12 +62,24 @@ class Stored:
     response: bytes
 
 
+class KeyTaken(Exception):
+    """A key claimed with the writes was already taken: the unit of work is rolled back."""
+
+
 class Keys(Protocol):
     """The idempotency keys, inside the caller's unit of work."""
 
     async def claim(self, key: Key, fingerprint: bytes) -> Stored | None:
         """Takes the key for this unit of work (None), or gives what an earlier one
         stored. A concurrent claim of the same key waits until the first one ends."""
+
+    async def claim_with_writes(self, key: Key, fingerprint: bytes) -> None:
+        """Takes the key with the unit of work's first writes, saving a round trip of its
+        own. When the key is taken, the unit of work fails (``is_taken`` says so) after
+        the work ran, so the work must have no effect outside the unit of work."""
+
+    async def stored(self, key: Key) -> Stored | None:
+        """What the unit of work that took the key stored."""
 
     async def answer(self, key: Key, response: bytes) -> None:
         """Stores the answer of the unit of work that claimed the key."""
@@ -81,35 +94,36 @@ class SqlKeys:
     """``kit.idempotency_keys``. The key row is inserted first, so a concurrent retry
     blocks on the primary key until the first transaction ends."""
 
+    _INSERT = (
+        "INSERT INTO kit.idempotency_keys (scope, caller, request_id, request_hash) "
+        "VALUES (%(scope)s, %(caller)s, %(rid)s, %(hash)s)"
+    )
+
     def __init__(self, conn: AsyncConnection):
         self._conn = conn
 
     async def claim(self, key: Key, fingerprint: bytes) -> Stored | None:
-        params = {"scope": key.scope, "caller": key.caller, "rid": key.request_id}
-        [claimed] = await batch.run(
-            self._conn,
-            [
-                Statement(
-                    "INSERT INTO kit.idempotency_keys (scope, caller, request_id, request_hash) "
-                    "VALUES (%(scope)s, %(caller)s, %(rid)s, %(hash)s) ON CONFLICT DO NOTHING RETURNING 1",
-                    {**params, "hash": fingerprint},
-                )
-            ],
-        )
-        if claimed:
-            return None
-        [stored] = await batch.run(
+        statement = Statement(self._INSERT + " ON CONFLICT DO NOTHING RETURNING 1", _params(key, fingerprint))
+        [claimed] = await batch.run(self._conn, [statement])
+        return None if claimed else await self.stored(key)
+
+    async def claim_with_writes(self, key: Key, fingerprint: bytes) -> None:
+        # No ON CONFLICT: a taken key is a unique violation that fails the pipeline, so
+        # nothing sent with it (or after it) commits.
+        batch.lead(self._conn, Statement(self._INSERT, _params(key, fingerprint)))
+
+    async def stored(self, key: Key) -> Stored | None:
+        [rows] = await batch.run(
             self._conn,
             [
                 Statement(
                     "SELECT request_hash, response FROM kit.idempotency_keys "
                     "WHERE scope = %(scope)s AND caller = %(caller)s AND request_id = %(rid)s",
-                    params,
+                    _params(key),
                 )
             ],
         )
-        row = stored[0]
-        return Stored(bytes(row.request_hash), bytes(row.response or b""))
+        return Stored(bytes(rows[0].request_hash), bytes(rows[0].response or b"")) if rows else None
 
     async def answer(self, key: Key, response: bytes) -> None:
         # Sent with the COMMIT: a retry that finds the key finds the response too.
@@ -123,21 +137,40 @@ class SqlKeys:
         )
 
 
+def _params(key: Key, fingerprint: bytes = b"") -> dict[str, object]:
+    return {"scope": key.scope, "caller": key.caller, "rid": key.request_id, "hash": fingerprint}
+
+
+def is_taken(error: BaseException) -> bool:
+    """Whether ``error`` is a key claimed with the writes that another unit of work holds."""
+    if isinstance(error, KeyTaken):
+        return True
+    cause = getattr(error, "orig", error)  # SQLAlchemy wraps the driver's errors
+    return isinstance(cause, UniqueViolation) and cause.diag.constraint_name == "idempotency_keys_pkey"
+
+
 class MemoryKeys:
     """The same keys in a dict, for use-case tests on a MemoryUnitOfWork (which runs one
     transaction at a time, so there is no concurrent claim to wait for)."""
 
     def __init__(self) -> None:
-        self.stored: dict[Key, Stored] = {}
+        self.kept: dict[Key, Stored] = {}
 
     async def claim(self, key: Key, fingerprint: bytes) -> Stored | None:
-        if key in self.stored:
-            return self.stored[key]
-        self.stored[key] = Stored(fingerprint, b"")
+        if key in self.kept:
+            return self.kept[key]
+        self.kept[key] = Stored(fingerprint, b"")
         return None
 
+    async def claim_with_writes(self, key: Key, fingerprint: bytes) -> None:
+        if await self.claim(key, fingerprint) is not None:
+            raise KeyTaken(key)
+
+    async def stored(self, key: Key) -> Stored | None:
+        return self.kept.get(key)
+
     async def answer(self, key: Key, response: bytes) -> None:
-        self.stored[key] = Stored(self.stored[key].fingerprint, response)
+        self.kept[key] = Stored(self.kept[key].fingerprint, response)
 
 
 R = TypeVar("R", bound=WithKeys)
@@ -150,27 +183,46 @@ class Once(Generic[R, M]):
     calls to other services) and what runs inside it: calling this with that part opens
     a transaction of ``uow``, and a retry gets the stored answer instead.
 
-    The caller comes from the RPC context, the id from the request's ``request_id``."""
+    The caller comes from the RPC context, the id from the request's ``request_id``.
+    With ``claim_with_writes`` the key goes out with the work's first writes instead of
+    alone: one round trip fewer for a create whose work has no effect outside the
+    transaction (a retry then rolls its writes back instead of never making them)."""
 
     uow: UnitOfWork[R]
     scope: str
     request: Message
     response_type: type[M]
+    claim_with_writes: bool = False
 
     async def __call__(self, work: Callable[[R], Awaitable[M]]) -> M:
         caller = require_caller()
         request_id = str(getattr(self.request, "request_id", ""))
         validate_request_id(request_id)
+        key = Key(self.scope, caller.user_id, request_id)
+        fingerprint = request_fingerprint(self.request)
+        try:
+            async with self.uow.transaction() as repos:
+                if not request_id:
+                    return await work(repos)
+                if self.claim_with_writes:
+                    await repos.keys.claim_with_writes(key, fingerprint)
+                else:
+                    stored = await repos.keys.claim(key, fingerprint)
+                    if stored is not None:
+                        return self._replay(stored, fingerprint)
+                response = await work(repos)
+                await repos.keys.answer(key, response.SerializeToString())
+                return response
+        except Exception as err:
+            if not (self.claim_with_writes and is_taken(err)):
+                raise
         async with self.uow.transaction() as repos:
-            if not request_id:
-                return await work(repos)
-            key = Key(self.scope, caller.user_id, request_id)
-            fingerprint = request_fingerprint(self.request)
-            stored = await repos.keys.claim(key, fingerprint)
-            if stored is not None:
-                if stored.fingerprint != fingerprint:
-                    raise RequestIdReused("request_id was already used with a different request")
-                return self.response_type.FromString(stored.response)
-            response = await work(repos)
-            await repos.keys.answer(key, response.SerializeToString())
-            return response
+            stored = await repos.keys.stored(key)
+        if stored is None:  # the holder rolled back after all: the client may try again
+            raise Unavailable("another request with this request_id did not finish; retry it")
+        return self._replay(stored, fingerprint)
+
+    def _replay(self, stored: Stored, fingerprint: bytes) -> M:
+        if stored.fingerprint != fingerprint:
+            raise RequestIdReused("request_id was already used with a different request")
+        return self.response_type.FromString(stored.response)

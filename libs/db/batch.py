@@ -28,6 +28,7 @@ from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 _DEFERRED = "hisaab.deferred_statements"
+_LEADING = "hisaab.leading_statements"
 _DRIVER = "hisaab.driver_connection"
 
 
@@ -52,15 +53,16 @@ async def run(conn: AsyncConnection, statements: Sequence[Statement]) -> list[li
     """Runs ``statements`` in order; returns each one's rows (named tuples; [] for none)."""
     if not statements:
         return []
+    leading: list[Statement] = conn.info.pop(_LEADING, None) or []
     driver = await _driver(conn)
     cursors = []
     # A transaction's BEGIN goes out in the same round trip as its first statements.
     async with driver.pipeline():
-        for statement in statements:
+        for statement in [*leading, *statements]:
             cursor = driver.cursor(row_factory=namedtuple_row)
             await cursor.execute(statement.sql, statement.params)
             cursors.append(cursor)
-    return [await c.fetchall() if c.description else [] for c in cursors]
+    return [await c.fetchall() if c.description else [] for c in cursors[len(leading) :]]
 
 
 def open_unit(conn: AsyncConnection) -> None:
@@ -77,9 +79,21 @@ def defer(conn: AsyncConnection, *statements: Statement) -> None:
     pending.extend(statements)
 
 
+def lead(conn: AsyncConnection, *statements: Statement) -> None:
+    """Send ``statements`` in front of the next batch of the current unit of work (or with
+    its COMMIT if no batch comes), instead of in a round trip of their own. Their rows are
+    not returned: they either succeed or fail the transaction."""
+    if _DEFERRED not in conn.info:
+        raise RuntimeError("statements can only lead inside Database.transaction()")
+    conn.info.setdefault(_LEADING, []).extend(statements)
+
+
 async def commit(conn: AsyncConnection) -> None:
     """The deferred statements and the COMMIT, in one round trip (Database.transaction)."""
-    pending: list[Statement] = conn.info.pop(_DEFERRED, None) or []
+    pending: list[Statement] = [
+        *(conn.info.pop(_LEADING, None) or []),
+        *(conn.info.pop(_DEFERRED, None) or []),
+    ]
     if not pending:
         return  # SQLAlchemy commits as usual
     driver = await _driver(conn)
@@ -95,3 +109,4 @@ def discard(conn: AsyncConnection) -> None:
     # retriable one the caller must see.
     with contextlib.suppress(PendingRollbackError):
         conn.info.pop(_DEFERRED, None)
+        conn.info.pop(_LEADING, None)

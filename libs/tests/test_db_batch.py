@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from psycopg.errors import UniqueViolation
 from sqlalchemy import text
 
 from libs.db import batch
@@ -102,3 +103,34 @@ def test_discard_leaves_the_error_that_ended_the_connection_to_the_caller() -> N
             raise PendingRollbackError("Can't reconnect until invalid transaction is rolled back")
 
     batch.discard(Ended())  # type: ignore[arg-type]
+
+
+async def test_leading_statements_go_in_front_of_the_next_batch(db: Database) -> None:
+    key, alone = str(uuid.uuid4()), str(uuid.uuid4())
+    async with db.transaction() as conn:
+        batch.lead(conn, Statement("INSERT INTO kit.batch_probe (k, n) VALUES (%(k)s, 2)", {"k": key}))
+        [rows] = await batch.run(
+            conn, [Statement("SELECT n FROM kit.batch_probe WHERE k = %(k)s", {"k": key})]
+        )
+        assert [r.n for r in rows] == [2]  # sent first, and its rows are not among the answers
+    # With no batch after it, a leading statement goes with the COMMIT.
+    async with db.transaction() as conn:
+        batch.lead(conn, Statement("INSERT INTO kit.batch_probe (k, n) VALUES (%(k)s, 3)", {"k": alone}))
+    assert (await _value(db, key), await _value(db, alone)) == (2, 3)
+
+
+async def test_a_failing_leading_statement_fails_the_whole_unit(db: Database) -> None:
+    key, other = str(uuid.uuid4()), str(uuid.uuid4())
+    async with db.transaction() as conn:
+        await batch.run(conn, [Statement("INSERT INTO kit.batch_probe (k, n) VALUES (%(k)s, 1)", {"k": key})])
+
+    async def duplicate() -> None:
+        async with db.transaction() as conn:
+            batch.lead(conn, Statement("INSERT INTO kit.batch_probe (k, n) VALUES (%(k)s, 9)", {"k": key}))
+            await batch.run(
+                conn, [Statement("INSERT INTO kit.batch_probe (k, n) VALUES (%(k)s, 9)", {"k": other})]
+            )
+
+    with pytest.raises(UniqueViolation):
+        await duplicate()
+    assert (await _value(db, key), await _value(db, other)) == (1, None)

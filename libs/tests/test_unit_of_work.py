@@ -70,25 +70,68 @@ def _request(name: str, request_id: str = "") -> group_pb2.CreateGroupRequest:
     return group_pb2.CreateGroupRequest(group=group_pb2.Group(display_name=name), request_id=request_id)
 
 
+@pytest.mark.parametrize("with_writes", [False, True])
 @pytest.mark.parametrize("uow", ADAPTERS, indirect=True)
-async def test_once_answers_a_retry_with_the_first_answer(uow: UnitOfWork[Any], caller: str) -> None:
-    rid, runs = str(uuid.uuid4()), []
+async def test_once_answers_a_retry_with_the_first_answer(
+    uow: UnitOfWork[Any], caller: str, with_writes: bool
+) -> None:
+    rid, group = str(uuid.uuid4()), str(uuid.uuid4())
+
+    def once(scope: str, name: str, request_id: str) -> Once[Any, group_pb2.Group]:
+        return Once(uow, scope, _request(name, request_id), group_pb2.Group, claim_with_writes=with_writes)
 
     async def work(repos: Any) -> group_pb2.Group:
-        runs.append(1)
-        return group_pb2.Group(name=f"groups/{len(runs)}")
+        entry = await repos.ledger.record(
+            group_id=group,
+            kind="expense",
+            currency="INR",
+            total_minor=10,
+            postings={"a": Posting(10, 0), "b": Posting(0, 10)},
+        )
+        return group_pb2.Group(name=f"groups/{entry}")
 
-    once = Once(uow, "test.Create", _request("Goa", rid), group_pb2.Group)
-    first = await once(work)
-    again = await Once(uow, "test.Create", _request("Goa", rid), group_pb2.Group)(work)
-    assert (first.name, again.name, len(runs)) == ("groups/1", "groups/1", 1)
+    async def writes() -> int:
+        async with uow.read() as repos:
+            return int(await repos.ledger.version(group))
+
+    first = await once("test.Create", "Goa", rid)(work)
+    again = await once("test.Create", "Goa", rid)(work)
+    assert again.name == first.name and await writes() == 1
     with pytest.raises(RequestIdReused):
-        await Once(uow, "test.Create", _request("Manali", rid), group_pb2.Group)(work)
+        await once("test.Create", "Manali", rid)(work)
     # Another scope, or no request id at all, is a new request.
-    assert (await Once(uow, "test.Other", _request("Goa", rid), group_pb2.Group)(work)).name == "groups/2"
-    await Once(uow, "test.Create", _request("Goa"), group_pb2.Group)(work)
-    await Once(uow, "test.Create", _request("Goa"), group_pb2.Group)(work)
-    assert len(runs) == 4
+    assert (await once("test.Other", "Goa", rid)(work)).name != first.name
+    await once("test.Create", "Goa", "")(work)
+    await once("test.Create", "Goa", "")(work)
+    assert await writes() == 4
+
+
+@pytest.mark.integration
+async def test_concurrent_retries_with_the_writes_make_one_write(database_url: str, caller: str) -> None:
+    db = Database(database_url, pool_size=8)
+    uow = SqlUnitOfWork(db, SqlRepos)
+    rid, group = str(uuid.uuid4()), str(uuid.uuid4())
+
+    async def work(repos: Any) -> group_pb2.Group:
+        entry = await repos.ledger.record(
+            group_id=group,
+            kind="expense",
+            currency="INR",
+            total_minor=10,
+            postings={"a": Posting(10, 0), "b": Posting(0, 10)},
+        )
+        await asyncio.sleep(0.05)  # the others' claims arrive while this one is open
+        return group_pb2.Group(name=f"groups/{entry}")
+
+    once = Once(uow, "test.Create", _request("Goa", rid), group_pb2.Group, claim_with_writes=True)
+    try:
+        answers = await asyncio.gather(*(once(work) for _ in range(6)))
+        async with uow.read() as repos:
+            assert await repos.ledger.version(group) == 1
+            assert await repos.ledger.group_balances(group) == {"INR": {"a": 10, "b": -10}}
+    finally:
+        await db.close()
+    assert len({a.name for a in answers}) == 1
 
 
 @pytest.mark.parametrize("uow", ADAPTERS, indirect=True)
