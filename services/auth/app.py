@@ -10,10 +10,12 @@ from libs import settings as settings_mod
 from libs.auth.jwks import JwksCache
 from libs.clients.features.install import gate_interceptor
 from libs.db.database import Database
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.server import ServiceApp
 from services.auth.providers import IdentityProvider
 from services.auth.providers.cognito import CognitoProvider
 from services.auth.providers.local import LocalIssuer
+from services.auth.repository import SqlAuthRepositories
 from services.auth.servicer import AuthServicer
 from services.auth.throttle import SignInThrottle
 from services.auth.usecases import AuthUseCases
@@ -37,7 +39,9 @@ async def build() -> ServiceApp:
             client, user_pool_id=settings.cognito_user_pool_id, client_id=settings.cognito_client_id
         )
     throttle = SignInThrottle(limits.load())
-    servicer = AuthServicer(AuthUseCases(db, provider, throttle), public_jwks)
+    servicer = AuthServicer(
+        AuthUseCases(SqlUnitOfWork(db, SqlAuthRepositories), provider, throttle), public_jwks
+    )
     return ServiceApp(
         gate=gate_interceptor,
         settings=settings,

@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
 
 from libs import limits, validation
 
@@ -108,3 +109,35 @@ def new_refresh_token() -> str:
 
 def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+# The profile fields a user may change (UpdateMe).
+USER_FIELDS = ("display_name", "default_currency", "locale", "upi_vpa")
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: str
+    phone_number: str | None
+    email: str | None
+    display_name: str
+    default_currency: str
+    locale: str
+    upi_vpa: str
+    state: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    def claims(self) -> dict[str, Any]:
+        return {"phone_number": self.phone_number, "email": self.email}
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    id: str
+    user_id: str
+    platform: str
+    push_token: str
+    app_version: str
+    created_at: datetime

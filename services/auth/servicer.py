@@ -11,8 +11,7 @@ from libs import etag, names, validation, wire
 from libs.auth.caller import require_caller
 from libs.errors import InvalidArgument
 from libs.rpc.client_address import client_address
-from services.auth.domain import Channel, Contact
-from services.auth.repository import USER_FIELDS, DeviceRow, UserRow
+from services.auth.domain import USER_FIELDS, Channel, Contact, DeviceRow, UserRow
 from services.auth.usecases import AuthUseCases, SignedIn
 
 _PLATFORMS = {auth_pb2.Device.ANDROID: "android", auth_pb2.Device.IOS: "ios"}

@@ -8,15 +8,14 @@ from datetime import datetime, timedelta
 
 from hisaab.events.v1 import events_pb2 as ev
 
-from libs import outbox
 from libs.clock import Clock, now
-from libs.db.database import Database
+from libs.db.unit_of_work import UnitOfWork
 from libs.errors import DomainError, InvalidArgument, NotFound, Unauthenticated
 from libs.metrics import business
-from services.auth import domain, repository
-from services.auth.domain import Contact
+from services.auth import domain
+from services.auth.domain import Contact, DeviceRow, UserRow
+from services.auth.ports import AuthRepositories
 from services.auth.providers import CodeRejected, IdentityProvider, Tokens
-from services.auth.repository import DeviceRow, UserRow
 from services.auth.throttle import DestinationLimited, SignInThrottle
 
 
@@ -44,9 +43,14 @@ class SignedIn:
 
 class AuthUseCases:
     def __init__(
-        self, db: Database, provider: IdentityProvider, throttle: SignInThrottle, *, clock: Clock = now
+        self,
+        uow: UnitOfWork[AuthRepositories],
+        provider: IdentityProvider,
+        throttle: SignInThrottle,
+        *,
+        clock: Clock = now,
     ):
-        self._db = db
+        self._uow = uow
         self._provider = provider
         self._throttle = throttle
         self._now = clock
@@ -54,51 +58,49 @@ class AuthUseCases:
     async def start_sign_in(self, contact: Contact, locale: str, address: str) -> StartedSignIn:
         now = self._now()
         # Counted on its own, refused or not: a script hammering one number still spends its budget.
-        async with self._db.transaction() as conn:
-            await self._throttle.per_address(conn, "start", address, now)
+        async with self._uow.transaction() as repos:
+            await self._throttle.per_address(repos, "start", address, now)
         challenge_id = str(uuid.uuid4())
         expires = now + domain.CODE_TTL
-        async with self._db.transaction() as conn:
+        async with self._uow.transaction() as repos:
             # One start per destination at a time: the resend rule and the country cap are
             # checked and the challenge recorded before any concurrent start can look.
-            await repository.lock_destination(conn, contact)
-            last, count = await repository.recent_challenges(conn, contact, now - timedelta(hours=1))
+            await repos.lock_destination(contact)
+            last, count = await repos.recent_challenges(contact, now - timedelta(hours=1))
             wait = self._throttle.resend_wait(last, count, now)
             if wait:
                 raise DestinationLimited(f"a code was sent recently; try again in {wait} seconds", wait)
             if contact.channel is domain.Channel.SMS:
-                await self._throttle.sms_to_country(conn, contact, now)
-            await repository.insert_challenge(conn, challenge_id, contact, None, "", expires)
+                await self._throttle.sms_to_country(repos, contact, now)
+            await repos.insert_challenge(challenge_id, contact, None, "", expires)
         # The code goes out after the reservation is committed; no transaction is open meanwhile.
         subject = await self._existing_or_new_subject(contact)
         started = await self._provider.start(challenge_id, contact, subject, locale)
-        async with self._db.transaction() as conn:
-            await repository.set_challenge_secret(
-                conn, challenge_id, started.code_hash, started.provider_state
-            )
+        async with self._uow.transaction() as repos:
+            await repos.set_challenge_secret(challenge_id, started.code_hash, started.provider_state)
         business.otp_sent(contact.channel.value)
         return StartedSignIn(challenge_id, contact, expires, self._throttle.settings.resend_after_seconds)
 
     async def _existing_or_new_subject(self, contact: Contact) -> str:
-        async with self._db.read() as conn:
-            user = await repository.user_by_contact(conn, contact)
+        async with self._uow.read() as repos:
+            user = await repos.user_by_contact(contact)
         return user.id if user else await self._provider.subject_for(contact)
 
     async def verify_sign_in(self, challenge_id: str, code: str, address: str) -> SignedIn:
         if not code.isdigit() or len(code) != domain.CODE_LENGTH:
             raise InvalidArgument("code", f"must be {domain.CODE_LENGTH} digits")
         now = self._now()
-        async with self._db.transaction() as conn:
-            await self._throttle.per_address(conn, "verify", address, now)
-        async with self._db.transaction() as conn:
-            challenge = await repository.challenge_for_update(conn, challenge_id)
+        async with self._uow.transaction() as repos:
+            await self._throttle.per_address(repos, "verify", address, now)
+        async with self._uow.transaction() as repos:
+            challenge = await repos.challenge_for_update(challenge_id)
             if challenge is None:
                 raise OtpInvalid("unknown sign-in challenge; request a new code")
             refusal = challenge.refusal(self._now())
             if refusal:
                 raise OtpInvalid(refusal)
-            slot = await self._throttle.wrong_code_slot(conn, challenge.contact, now)
-            user = await repository.user_by_contact(conn, challenge.contact, lock=True)
+            slot = await self._throttle.wrong_code_slot(repos, challenge.contact, now)
+            user = await repos.user_by_contact(challenge.contact, lock=True)
             subject = user.id if user else await self._provider.subject_for(challenge.contact)
             try:
                 tokens = await self._provider.verify(
@@ -109,25 +111,24 @@ class AuthUseCases:
                 # count, so concurrent guesses queue behind it: at most MAX_ATTEMPTS are ever
                 # evaluated. The transaction commits; the refusal is raised after it.
                 wrong = True
-                await repository.count_failed_attempt(conn, challenge.id)
+                await repos.count_failed_attempt(challenge.id)
             else:
                 wrong = False
-                await self._throttle.give_back(conn, challenge.contact, slot)
-                await repository.consume_challenge(conn, challenge.id)
+                await self._throttle.give_back(repos, challenge.contact, slot)
+                await repos.consume_challenge(challenge.id)
                 new_user = user is None or user.state == "placeholder"
                 if user is None:
-                    user = await repository.insert_user(
-                        conn, subject, challenge.contact, state="active", display_name=""
+                    user = await repos.insert_user(
+                        subject, challenge.contact, state="active", display_name=""
                     )
                     if user is None:  # lost a race with a concurrent first sign-in
                         raise OtpInvalid("sign-in raced with another; try again")
                 elif user.state == "placeholder":
-                    await repository.activate_user(conn, user.id)
-                    user = await repository.user_by_id(conn, user.id)
+                    await repos.activate_user(user.id)
+                    user = await repos.user_by_id(user.id)
                     assert user is not None
                 if tokens.refresh_token:
-                    await repository.insert_refresh_token(
-                        conn,
+                    await repos.insert_refresh_token(
                         domain.token_digest(tokens.refresh_token),
                         user.id,
                         self._now() + domain.REFRESH_TOKEN_TTL,
@@ -135,7 +136,7 @@ class AuthUseCases:
                 assert user is not None
                 if new_user:
                     activated = ev.UserActivated(user=user.id)
-                    await outbox.record(conn, activated, f"users/{user.id}", actor=user.id)
+                    await repos.outbox.record(activated, f"users/{user.id}", actor=user.id)
                 signed = SignedIn(tokens, user, new_user)
         if wrong:
             raise OtpInvalid("the code is not correct")
@@ -144,11 +145,9 @@ class AuthUseCases:
     async def refresh(self, refresh_token: str) -> SignedIn:
         if not refresh_token:
             raise InvalidArgument("refresh_token", "is required")
-        async with self._db.read() as conn:
-            owner = await repository.live_refresh_token_owner(
-                conn, domain.token_digest(refresh_token), self._now()
-            )
-            user = await repository.user_by_id(conn, owner) if owner else None
+        async with self._uow.read() as repos:
+            owner = await repos.live_refresh_token_owner(domain.token_digest(refresh_token), self._now())
+            user = await repos.user_by_id(owner) if owner else None
         if user is None:
             raise Unauthenticated("refresh token is not valid; sign in again")
         try:
@@ -160,62 +159,62 @@ class AuthUseCases:
     async def sign_out(self, refresh_token: str) -> None:
         if not refresh_token:
             raise InvalidArgument("refresh_token", "is required")
-        async with self._db.transaction() as conn:
-            revoked = await repository.revoke_refresh_token(conn, domain.token_digest(refresh_token))
+        async with self._uow.transaction() as repos:
+            revoked = await repos.revoke_refresh_token(domain.token_digest(refresh_token))
         if revoked:
             await self._provider.revoke(refresh_token)
 
     async def me(self, user_id: str) -> UserRow:
-        async with self._db.transaction() as conn:  # writer: right after sign-in the reader may lag
-            user = await repository.user_by_id(conn, user_id)
+        async with self._uow.transaction() as repos:  # writer: right after sign-in the reader may lag
+            user = await repos.user_by_id(user_id)
         if user is None:
             raise NotFound("user not found")
         return user
 
     async def update_me(self, user_id: str, changes: dict[str, str]) -> UserRow:
-        async with self._db.transaction() as conn:
-            if await repository.user_by_id(conn, user_id) is None:
+        async with self._uow.transaction() as repos:
+            if await repos.user_by_id(user_id) is None:
                 raise NotFound("user not found")
             if not changes:
-                user = await repository.user_by_id(conn, user_id)
+                user = await repos.user_by_id(user_id)
                 assert user is not None
                 return user
-            return await repository.update_user(conn, user_id, changes)
+            return await repos.update_user(user_id, changes)
 
     async def ensure_user(self, contact: Contact, display_name: str) -> UserRow:
-        async with self._db.transaction() as conn:
-            user = await repository.user_by_contact(conn, contact)
+        async with self._uow.transaction() as repos:
+            user = await repos.user_by_contact(contact)
             if user is not None:
                 return user
         subject = await self._provider.subject_for(contact)
-        async with self._db.transaction() as conn:
-            created = await repository.insert_user(
-                conn, subject, contact, state="placeholder", display_name=display_name
+        async with self._uow.transaction() as repos:
+            created = await repos.insert_user(
+                subject, contact, state="placeholder", display_name=display_name
             )
             if created is not None:
                 return created
-            existing = await repository.user_by_contact(conn, contact)
+            existing = await repos.user_by_contact(contact)
             assert existing is not None
             return existing
 
     async def users(self, ids: list[str]) -> list[UserRow]:
-        async with self._db.read() as conn:
-            found = {u.id: u for u in await repository.users_by_ids(conn, ids)}
+        async with self._uow.read() as repos:
+            found = {u.id: u for u in await repos.users_by_ids(ids)}
         return [found[i] for i in ids if i in found]
 
     async def register_device(
         self, user_id: str, platform: str, push_token: str, app_version: str
     ) -> DeviceRow:
-        async with self._db.transaction() as conn:
-            return await repository.upsert_device(conn, user_id, platform, push_token, app_version)
+        async with self._uow.transaction() as repos:
+            return await repos.upsert_device(user_id, platform, push_token, app_version)
 
     async def devices(self, user_ids: list[str]) -> list[DeviceRow]:
-        async with self._db.read() as conn:
-            return await repository.devices_of(conn, user_ids)
+        async with self._uow.read() as repos:
+            return await repos.devices_of(user_ids)
 
     async def unregister_device(self, user_id: str, device_id: str) -> None:
-        async with self._db.transaction() as conn:
-            if not await repository.delete_device(conn, user_id, device_id):
+        async with self._uow.transaction() as repos:
+            if not await repos.delete_device(user_id, device_id):
                 raise NotFound("device not found")
 
 

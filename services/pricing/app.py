@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import grpc
 from hisaab.pricing.v1 import pricing_pb2_grpc
 
@@ -11,6 +14,7 @@ from libs.clients.features import keys
 from libs.clients.features.cache import EntitlementCache
 from libs.clients.features.install import gate_interceptor
 from libs.db.database import Database
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.server import ServiceApp
 from libs.settings import Settings
 from services.pricing import config as config_mod
@@ -22,6 +26,7 @@ from services.pricing.providers import PaymentProvider
 from services.pricing.providers.dev import DevProvider
 from services.pricing.providers.razorpay import RazorpayProvider
 from services.pricing.purchases import PurchaseUseCases
+from services.pricing.repository import SqlPricingRepositories
 from services.pricing.servicer import PricingServicer
 
 
@@ -41,18 +46,32 @@ def entitlement_cache(settings: Settings) -> tuple[EntitlementCache, Cache]:
 
 def entitlement_usecases(settings: Settings, db: Database) -> tuple[EntitlementUseCases, Cache]:
     cache, raw = entitlement_cache(settings)
-    return EntitlementUseCases(db, cache), raw
+    return EntitlementUseCases(SqlUnitOfWork(db, SqlPricingRepositories), cache), raw
+
+
+@asynccontextmanager
+async def job_entitlements() -> AsyncIterator[EntitlementUseCases]:
+    """The entitlement use cases for a one-off job (services.pricing.jobs), closed after it."""
+    settings = settings_mod.load("pricing")
+    db = Database(settings.database_url, settings.database_reader_url, application_name="hisaab-pricing-jobs")
+    entitlements, cache = entitlement_usecases(settings, db)
+    try:
+        yield entitlements
+    finally:
+        await cache.close()
+        await db.close()
 
 
 async def build() -> ServiceApp:
     settings = settings_mod.load("pricing")
     config = config_mod.load(settings.env)
     db = Database(settings.database_url, settings.database_reader_url, application_name="hisaab-pricing")
+    uow = SqlUnitOfWork(db, SqlPricingRepositories)
     entitlements, cache = entitlement_usecases(settings, db)
     purchases = PurchaseUseCases(
-        db, entitlements, providers(config), razorpay_webhook_secret=config.razorpay_webhook_secret
+        uow, entitlements, providers(config), razorpay_webhook_secret=config.razorpay_webhook_secret
     )
-    servicer = PricingServicer(CatalogUseCases(db), purchases, entitlements, db, admins=config.admins)
+    servicer = PricingServicer(CatalogUseCases(uow), purchases, entitlements, admins=config.admins)
 
     def register(server: grpc.aio.Server) -> None:
         pricing_pb2_grpc.add_PricingServiceServicer_to_server(servicer, server)

@@ -5,34 +5,35 @@ from __future__ import annotations
 from typing import Any
 
 from libs.clients.features.windows import zone
-from libs.db.database import Database
+from libs.db.unit_of_work import UnitOfWork
 from libs.errors import InvalidArgument, NotFound
-from services.pricing import domain, repository
+from services.pricing import domain
 from services.pricing.domain import Feature, Pack, Quota
+from services.pricing.ports import PricingRepositories
 
 
 class CatalogUseCases:
-    def __init__(self, db: Database):
-        self._db = db
+    def __init__(self, uow: UnitOfWork[PricingRepositories]):
+        self._uow = uow
 
     async def features(self, *, after: str | None, limit: int) -> list[Feature]:
-        async with self._db.read() as conn:
-            return await repository.list_features(conn, after=after, limit=limit)
+        async with self._uow.read() as repos:
+            return await repos.list_features(after=after, limit=limit)
 
     async def packs(self, *, after: list[Any] | None, limit: int) -> list[Pack]:
-        async with self._db.read() as conn:
-            return await repository.list_packs(conn, active_only=True, after=after, limit=limit)
+        async with self._uow.read() as repos:
+            return await repos.list_packs(active_only=True, after=after, limit=limit)
 
     async def quotas(self, *, after: str | None, limit: int) -> list[Quota]:
-        async with self._db.read() as conn:
-            return await repository.list_quotas(conn, after=after, limit=limit)
+        async with self._uow.read() as repos:
+            return await repos.list_quotas(after=after, limit=limit)
 
     async def upsert_feature(self, feature: Feature) -> Feature:
         domain.validate_key(feature.key, "feature.key")
         if not feature.display_name:
             raise InvalidArgument("feature.display_name", "is required")
-        async with self._db.transaction() as conn:
-            return await repository.upsert_feature(conn, feature)
+        async with self._uow.transaction() as repos:
+            return await repos.upsert_feature(feature)
 
     async def upsert_pack(self, pack: Pack) -> Pack:
         domain.validate_key(pack.key, "pack.key")
@@ -46,15 +47,15 @@ class CatalogUseCases:
             raise InvalidArgument("pack.other_prices", "amounts must be positive")
         if pack.duration is not None and pack.duration.total_seconds() < 60:
             raise InvalidArgument("pack.duration", "at least a minute, or unset for life")
-        async with self._db.transaction() as conn:
-            missing = await repository.missing_features(conn, pack.features)
+        async with self._uow.transaction() as repos:
+            missing = await repos.missing_features(pack.features)
             if missing:
                 raise InvalidArgument("pack.features", f"unknown features: {', '.join(missing)}")
-            return await repository.upsert_pack(conn, pack)
+            return await repos.upsert_pack(pack)
 
     async def deactivate_pack(self, key: str) -> Pack:
-        async with self._db.transaction() as conn:
-            pack = await repository.deactivate_pack(conn, key)
+        async with self._uow.transaction() as repos:
+            pack = await repos.deactivate_pack(key)
         if pack is None:
             raise NotFound("pack not found")
         return pack
@@ -67,7 +68,7 @@ class CatalogUseCases:
             zone(quota.time_zone)
         except ValueError:
             raise InvalidArgument("quota.time_zone", "must be an IANA time zone") from None
-        async with self._db.transaction() as conn:
-            if quota.lifted_by_feature and await repository.missing_features(conn, [quota.lifted_by_feature]):
+        async with self._uow.transaction() as repos:
+            if quota.lifted_by_feature and await repos.missing_features([quota.lifted_by_feature]):
                 raise InvalidArgument("quota.lifted_by_feature", "unknown feature")
-            return await repository.upsert_quota(conn, quota)
+            return await repos.upsert_quota(quota)

@@ -16,20 +16,12 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from libs import settings as settings_mod
-from libs.db.database import Database
-from services.pricing.app import entitlement_usecases
+from services.pricing.app import job_entitlements
 
 
 async def expire(now: datetime | None) -> dict[str, object]:
-    settings = settings_mod.load("pricing")
-    db = Database(settings.database_url, settings.database_reader_url, application_name="hisaab-pricing-jobs")
-    entitlements, cache = entitlement_usecases(settings, db)
-    try:
+    async with job_entitlements() as entitlements:
         count, users = await entitlements.expire(now)
-    finally:
-        await cache.close()
-        await db.close()
     return {"expired_count": count, "users": [f"users/{u}" for u in users]}
 
 

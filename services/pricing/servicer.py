@@ -12,9 +12,6 @@ from hisaab.pricing.v1 import pricing_pb2, pricing_pb2_grpc
 
 from libs import idempotency, names, pagination, validation, wire
 from libs.auth.caller import Caller, is_internal, require_caller
-from libs.db.database import Database
-from libs.db.repositories import SqlRepositories
-from libs.db.unit_of_work import SqlUnitOfWork
 from libs.errors import InvalidArgument, NotAllowed, NotFound
 from services.pricing import codec
 from services.pricing.catalog import CatalogUseCases
@@ -47,14 +44,12 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         catalog: CatalogUseCases,
         purchases: PurchaseUseCases,
         entitlements: EntitlementUseCases,
-        db: Database,
         *,
         admins: Collection[str] = (),
     ):
         self._catalog = catalog
         self._purchases = purchases
         self._entitlements = entitlements
-        self._db = db
         self._admins = frozenset(admins)
 
     def _admin(self) -> Caller:
@@ -134,10 +129,9 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
             else BASE_CURRENCY
         )
         idempotency.validate_request_id(request.request_id)
-        once = idempotency.Once(
-            SqlUnitOfWork(self._db, SqlRepositories), "pricing.CreateOrder", request, pricing_pb2.Order
+        return await self._purchases.create(
+            caller.user_id, pack_key, kind, currency, request, pricing_pb2.Order, codec.order_proto
         )
-        return await self._purchases.create(caller.user_id, pack_key, kind, currency, once, codec.order_proto)
 
     async def ConfirmPayment(
         self, request: pricing_pb2.ConfirmPaymentRequest, context: Any
@@ -147,11 +141,14 @@ class PricingServicer(pricing_pb2_grpc.PricingServiceServicer):
         if not request.provider_payment_id:
             raise InvalidArgument("provider_payment_id", "is required")
         idempotency.validate_request_id(request.request_id)
-        once = idempotency.Once(
-            SqlUnitOfWork(self._db, SqlRepositories), "pricing.ConfirmPayment", request, pricing_pb2.Order
-        )
         return await self._purchases.confirm_payment(
-            caller.user_id, order_id, request.provider_payment_id, request.signature, once, codec.order_proto
+            caller.user_id,
+            order_id,
+            request.provider_payment_id,
+            request.signature,
+            request,
+            pricing_pb2.Order,
+            codec.order_proto,
         )
 
     async def GetOrder(self, request: pricing_pb2.GetOrderRequest, context: Any) -> pricing_pb2.Order:

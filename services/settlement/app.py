@@ -11,12 +11,14 @@ from libs.clients.names import NameBook
 from libs.clients.rosters import RosterCache
 from libs.clients.users import UserDirectory
 from libs.db.database import Database
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.display_names import labelled
 from libs.rpc.peers import peer_channel
 from libs.server import ServiceApp
 from services.settlement.balance_cache import BalanceCache
 from services.settlement.peers import GroupDirectory, UserProfiles
 from services.settlement.rates.ecb import EcbSource
+from services.settlement.repository import SqlSettlementRepositories
 from services.settlement.servicer import SettlementServicer
 from services.settlement.usecases import SettlementUseCases
 
@@ -29,14 +31,14 @@ async def build() -> ServiceApp:
     auth_channel = peer_channel(settings, "auth")
     rosters = RosterCache(cache)  # one client and one outage window for both caches
     usecases = SettlementUseCases(
-        db,
+        SqlUnitOfWork(db, SqlSettlementRepositories),
         GroupDirectory(group_channel, rosters),
         UserProfiles(auth_channel),
         BalanceCache(cache),
         EcbSource(settings_mod.exchange_rates_url()),
     )
     servicer = labelled(
-        SettlementServicer(usecases, db),
+        SettlementServicer(usecases),
         NameBook(rosters, UserDirectory(auth_channel)),
         settings.service.grpc_service,
     )

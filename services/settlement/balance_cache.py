@@ -4,7 +4,7 @@ Every ledger write bumps ``ledger.group_versions`` in its own transaction (see
 libs.ledger.versions), whichever service made it, so a key naming an older version is
 simply never read again and expires by TTL: nothing has to delete it. The version is a
 one-row primary-key read; on a miss (or with Redis down) the answer comes from the
-balances table, never from Redis alone.
+ledger of the caller's unit of work, never from Redis alone.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from libs.cache import Cache
-from libs.ledger import store, versions
+from libs.ledger.book import Ledger
 from services.settlement import domain
 from services.settlement.domain import Transfer
 
@@ -54,28 +52,25 @@ class BalanceCache:
         self._cache = cache
         self._ttl = ttl_seconds
 
-    async def _version(self, conn: AsyncConnection, group_id: str) -> str:
-        return str(await versions.current(conn, group_id))
-
-    async def balances(self, conn: AsyncConnection, group_id: str) -> GroupBalances:
-        """currency → user → net (non-zero only), as in libs.ledger.store.group_balances."""
-        version = await self._version(conn, group_id)  # before the balances: see versions.current
+    async def balances(self, ledger: Ledger, group_id: str) -> GroupBalances:
+        """currency → user → net (non-zero only), as Ledger.group_balances gives them."""
+        version = str(await ledger.version(group_id))  # before the balances: see versions.current
         key = self._cache.key("balances", group_id, version)
         raw = await self._cache.get(key)
         if raw is not None and (hit := _decode_balances(raw)) is not None:
             return hit
-        found = await store.group_balances(conn, group_id)
+        found = await ledger.group_balances(group_id)
         await self._cache.set(key, json.dumps(found, sort_keys=True).encode(), self._ttl)
         return found
 
-    async def plan(self, conn: AsyncConnection, group_id: str) -> tuple[list[Transfer], bool]:
+    async def plan(self, ledger: Ledger, group_id: str) -> tuple[list[Transfer], bool]:
         """The simplified debts of every currency (the expensive part: worth caching)."""
-        version = await self._version(conn, group_id)
+        version = str(await ledger.version(group_id))
         key = self._cache.key("plan", group_id, version)
         raw = await self._cache.get(key)
         if raw is not None and (hit := _decode_plan(raw)) is not None:
             return hit
-        transfers, optimal = domain.plan(await self.balances(conn, group_id))
+        transfers, optimal = domain.plan(await self.balances(ledger, group_id))
         payload = {
             "transfers": [[t.currency, t.payer, t.payee, t.amount_minor] for t in transfers],
             "optimal": optimal,

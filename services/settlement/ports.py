@@ -1,10 +1,17 @@
-"""What settlement-service needs from other services, as interfaces (adapters in peers.py)."""
+"""What settlement-service's use cases need, as interfaces: from other services (adapters
+in peers.py) and from storage (SettlementRepositories, adapter in repository.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import date
+from typing import Any, Protocol
 
+from libs.idempotency import Keys
+from libs.ledger.book import Ledger
+from libs.outbox import Outbox
+from services.settlement.domain import Settlement
 from services.settlement.rates.reference import ReferenceRates
 
 
@@ -46,3 +53,55 @@ class Users(Protocol):
 class RatesSource(Protocol):
     async def fetch(self) -> ReferenceRates:
         """The source's newest published day (rates.ecb.SourceError when it cannot be had)."""
+
+
+class SettlementRepositories(Protocol):
+    """The settlements, the reference exchange rates and the ledger, in one unit of work."""
+
+    @property
+    def keys(self) -> Keys: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    async def insert(self, settlement: Settlement) -> Settlement:
+        """Stores a new settlement; the answer carries its change-feed position."""
+
+    async def get(self, group_id: str, settlement_id: str, *, lock: bool = False) -> Settlement | None:
+        """None when the group has no such settlement; ``lock`` holds it until the unit ends."""
+
+    async def set_deleted(self, settlement_id: str, deleted: bool) -> Settlement:
+        """Marks it deleted or restored: a new version and a new change-feed position."""
+
+    async def page(
+        self,
+        group_id: str,
+        *,
+        user: str,
+        start: date | None,
+        end: date | None,
+        show_deleted: bool,
+        after: list[Any] | None,
+        limit: int,
+    ) -> list[Settlement]:
+        """Newest transaction date first, then newest created, then id descending;
+        ``after`` is the (date, created_at, id) keyset of the previous page's last row."""
+
+    async def changes_since(
+        self,
+        group_ids: Sequence[str],
+        after: tuple[int, str] | None,
+        upto: tuple[int, str] | None,
+        limit: int,
+    ) -> list[Settlement]:
+        """Settlements of the groups written after ``after`` (and up to ``upto``) by units
+        that are over, ordered by change key."""
+
+    async def store_rates(self, rates: ReferenceRates) -> bool:
+        """Stores the day's rates unless that day is stored already (then False)."""
+
+    async def newest_rates(self, on_or_before: date | None) -> ReferenceRates | None:
+        """The newest stored day on or before the date (any day when None)."""

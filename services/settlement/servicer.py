@@ -11,14 +11,10 @@ from hisaab.settlement.v1 import settlement_pb2, settlement_pb2_grpc
 
 from libs import change_feed, clock, etag, idempotency, money, names, pagination, validation, wire
 from libs.auth.caller import is_internal, require_caller, require_internal
-from libs.db.database import Database
-from libs.db.repositories import SqlRepositories
-from libs.db.unit_of_work import SqlUnitOfWork
 from libs.errors import InvalidArgument, NotFound
 from libs.validation import is_uuid
 from services.settlement import domain
 from services.settlement.domain import Method, Settlement, Transfer
-from services.settlement.peers import GROUP_NOT_FOUND
 from services.settlement.usecases import (
     SETTLEMENT_NOT_FOUND,
     Conversion,
@@ -46,17 +42,8 @@ _CHANGE_TYPE = {
 }
 
 
-def _group_id(name: str, field: str) -> str:
-    group_id = names.one(name, "groups", field)
-    if not is_uuid(group_id):  # well-formed but no group can have this id
-        raise NotFound(GROUP_NOT_FOUND)
-    return group_id
-
-
 def _settlement_name(name: str) -> tuple[str, str]:
-    group_id, settlement_id = names.in_group(name, "settlements")
-    if not is_uuid(group_id):
-        raise NotFound(GROUP_NOT_FOUND)
+    group_id, settlement_id = names.in_one_group(name, "settlements")
     if not is_uuid(settlement_id):
         raise NotFound(SETTLEMENT_NOT_FOUND)
     return group_id, settlement_id
@@ -177,15 +164,14 @@ def _new_settlement(s: settlement_pb2.Settlement) -> NewSettlement:
 
 
 class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
-    def __init__(self, usecases: SettlementUseCases, db: Database):
+    def __init__(self, usecases: SettlementUseCases):
         self._uc = usecases
-        self._db = db
 
     async def GetGroupBalances(
         self, request: settlement_pb2.GetGroupBalancesRequest, context: Any
     ) -> settlement_pb2.GroupBalances:
         caller = require_caller()
-        group_id = _group_id(request.group, "group")
+        group_id = names.group(request.group, "group")
         currency = (
             validation.currency_code(request.currency_code, "currency_code") if request.currency_code else ""
         )
@@ -224,7 +210,7 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         self, request: settlement_pb2.ListSimplifiedDebtsRequest, context: Any
     ) -> settlement_pb2.ListSimplifiedDebtsResponse:
         caller = require_caller()
-        group_id = _group_id(request.group, "group")
+        group_id = names.group(request.group, "group")
         currency = (
             validation.currency_code(request.currency_code, "currency_code") if request.currency_code else ""
         )
@@ -235,7 +221,7 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         self, request: settlement_pb2.ListConvertedDebtsRequest, context: Any
     ) -> settlement_pb2.ListConvertedDebtsResponse:
         caller = require_caller()
-        group_id = _group_id(request.group, "group")
+        group_id = names.group(request.group, "group")
         target = _target_currency(request.convert_to)
         on_or_before = _date(request.rates_date, "rates_date") if request.HasField("rates_date") else None
         result = await self._uc.converted_debts(caller.user_id, group_id, target, None, on_or_before)
@@ -245,7 +231,7 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         self, request: settlement_pb2.ConvertDebtsRequest, context: Any
     ) -> settlement_pb2.ListConvertedDebtsResponse:
         caller = require_caller()
-        group_id = _group_id(request.group, "group")
+        group_id = names.group(request.group, "group")
         target = _target_currency(request.convert_to)
         rates: dict[str, str] = {}
         for i, r in enumerate(request.rates):
@@ -283,18 +269,14 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         self, request: settlement_pb2.CreateSettlementRequest, context: Any
     ) -> settlement_pb2.Settlement:
         caller = require_caller()
-        group_id = _group_id(request.parent, "parent")
+        group_id = names.group(request.parent, "parent")
         if not request.HasField("settlement"):
             raise InvalidArgument("settlement", "is required")
         new = _new_settlement(request.settlement)
         idempotency.validate_request_id(request.request_id)
-        once = idempotency.Once(
-            SqlUnitOfWork(self._db, SqlRepositories),
-            "settlement.CreateSettlement",
-            request,
-            settlement_pb2.Settlement,
+        return await self._uc.create(
+            caller.user_id, group_id, new, request, settlement_pb2.Settlement, settlement_proto
         )
-        return await self._uc.create(caller.user_id, group_id, new, once, settlement_proto)
 
     async def GetSettlement(
         self, request: settlement_pb2.GetSettlementRequest, context: Any
@@ -307,7 +289,7 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         self, request: settlement_pb2.ListSettlementsRequest, context: Any
     ) -> settlement_pb2.ListSettlementsResponse:
         caller = require_caller()
-        group_id = _group_id(request.parent, "parent")
+        group_id = names.group(request.parent, "parent")
         query = ListQuery(
             user=_user_id(request.user, "user") if request.user else "",
             start=_date(request.start_date, "start_date"),
@@ -354,13 +336,11 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         self, request: settlement_pb2.ListSettlementChangesRequest, context: Any
     ) -> settlement_pb2.ListSettlementChangesResponse:
         caller = require_caller().user_id
-        group_id = names.one(request.parent, "groups", "parent")
+        group_id = names.group(request.parent, "parent", allow_every=True)
         # Cursors are tied to the feed they came from, never to a page size.
         bound = {"feed": group_id, "caller": caller}
         state = change_feed.decode(request.cursor, bound)
         size = change_feed.page_size(request.page_size)
-        if group_id != "-" and not is_uuid(group_id) and state is None:
-            raise NotFound(GROUP_NOT_FOUND)
         groups = await self._uc.feed_groups(caller, group_id, resuming=state is not None)
         page = await change_feed.read(state, groups, size, self._uc.changes, lambda s: s.change_key)
         noticed = wire.timestamp(clock.now())
@@ -390,7 +370,7 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         self, request: settlement_pb2.GetUpiPaymentLinkRequest, context: Any
     ) -> settlement_pb2.UpiPaymentLink:
         caller = require_caller()
-        group_id = _group_id(request.group, "group")
+        group_id = names.group(request.group, "group")
         payee = _user_id(request.payee, "payee")
         if payee == caller.user_id:
             raise InvalidArgument("payee", "must be someone else: a payment to yourself settles nothing")
@@ -412,7 +392,7 @@ class SettlementServicer(settlement_pb2_grpc.SettlementServiceServicer):
         self, request: settlement_pb2.GetMemberBalanceRequest, context: Any
     ) -> settlement_pb2.MemberBalance:
         caller = require_caller()
-        group_id = _group_id(request.group, "group")
+        group_id = names.group(request.group, "group")
         user_id = _user_id(request.user, "user")
         nets = await self._uc.member_balance(caller.user_id, group_id, user_id, internal=is_internal(caller))
         return settlement_pb2.MemberBalance(user=f"users/{user_id}", net=_nets(nets))

@@ -9,29 +9,37 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from google.protobuf.message import Message
 from hisaab.events.v1 import events_pb2 as ev
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs import clock, etag, outbox
-from libs.db.database import Database
-from libs.db.repositories import SqlRepositories
+from libs import clock, etag
+from libs.db.unit_of_work import UnitOfWork
 from libs.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from libs.idempotency import M, Once
-from libs.ledger import store
 from libs.ledger.simplify import convert
 from libs.money import InvalidField
-from services.settlement import domain, repository
+from libs.names import GROUP_NOT_FOUND
+from services.settlement import domain
 from services.settlement.balance_cache import BalanceCache
 from services.settlement.domain import Method, Settlement, Transfer
-from services.settlement.peers import GROUP_NOT_FOUND
-from services.settlement.ports import GroupInfo, Groups, Member, RatesSource, Users
-from services.settlement.rates import repository as rates_repository
+from services.settlement.ports import (
+    GroupInfo,
+    Groups,
+    Member,
+    RatesSource,
+    SettlementRepositories,
+    Users,
+)
 from services.settlement.rates.ecb import SourceError
 from services.settlement.rates.reference import ReferenceRates, UnknownCurrency
 
 SETTLEMENT_NOT_FOUND = "settlement not found"
+# The idempotency keys' scope of CreateSettlement.
+CREATE_SCOPE = "settlement.CreateSettlement"
 # Friend ledgers whose members are looked up at once for GetMyBalances.
 _PARALLEL_LOOKUPS = 8
+# An undelete re-reads when the settlement changed between its roster check and its write.
+_RESTORE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,7 @@ def _nets_of(balances: Mapping[str, Mapping[str, int]], user_id: str) -> dict[st
 class SettlementUseCases:
     def __init__(
         self,
-        db: Database,
+        uow: UnitOfWork[SettlementRepositories],
         groups: Groups,
         users: Users,
         cache: BalanceCache,
@@ -111,7 +119,7 @@ class SettlementUseCases:
     ):
         self._now = now
         self._rates_source = rates_source
-        self._db = db
+        self._uow = uow
         self._groups = groups
         self._users = users
         self._cache = cache
@@ -135,8 +143,8 @@ class SettlementUseCases:
         members = await self._groups.members(group_id)  # NotFound for a non-member
         if caller not in {m.user_id for m in members}:
             raise NotFound(GROUP_NOT_FOUND)
-        async with self._db.read() as conn:
-            balances = await self._cache.balances(conn, group_id)
+        async with self._uow.read() as repos:
+            balances = await self._cache.balances(repos.ledger, group_id)
         if currency:
             balances = {c: n for c, n in balances.items() if c == currency}
         known = {m.user_id for m in members}
@@ -155,12 +163,12 @@ class SettlementUseCases:
         if not internal:
             await self._require_members(group_id, caller)
         # The group service acts on this answer (leave/remove), so it reads the writer.
-        async with self._db.transaction() as conn:
-            return dict(sorted((await store.member_balance(conn, group_id, user_id)).items()))
+        async with self._uow.transaction() as repos:
+            return dict(sorted((await repos.ledger.member_balance(group_id, user_id)).items()))
 
     async def my_balances(self, caller: str, show_settled: bool) -> MyNets:
-        async with self._db.read() as conn:
-            nets_by_group = await store.user_balances(conn, caller)
+        async with self._uow.read() as repos:
+            nets_by_group = await repos.ledger.user_balances(caller)
         groups = {g.group_id: g for g in await self._groups.my_groups()}
         shown = set(nets_by_group) | (set(groups) if show_settled else set())
         friends = await self._friends(
@@ -200,10 +208,10 @@ class SettlementUseCases:
 
     async def debts(self, caller: str, group_id: str, currency: str) -> tuple[list[Transfer], bool]:
         await self._require_members(group_id, caller)
-        async with self._db.read() as conn:
+        async with self._uow.read() as repos:
             if not currency:
-                return await self._cache.plan(conn, group_id)
-            balances = await self._cache.balances(conn, group_id)
+                return await self._cache.plan(repos.ledger, group_id)
+            balances = await self._cache.balances(repos.ledger, group_id)
         return domain.plan({c: n for c, n in balances.items() if c == currency})
 
     async def converted_debts(
@@ -217,9 +225,9 @@ class SettlementUseCases:
         """Debts in one currency: at the client's ``rates`` when given, else at the newest
         stored reference rates on or before ``rates_date``."""
         await self._require_members(group_id, caller)
-        async with self._db.read() as conn:
-            balances = await self._cache.balances(conn, group_id)
-            reference = None if rates is not None else await rates_repository.newest(conn, rates_date)
+        async with self._uow.read() as repos:
+            balances = await self._cache.balances(repos.ledger, group_id)
+            reference = None if rates is not None else await repos.newest_rates(rates_date)
         others = sorted(c for c in balances if c != target)
         if rates is None:
             rates = self._reference_rates(reference, target, others)
@@ -256,8 +264,8 @@ class SettlementUseCases:
     async def exchange_rates(
         self, base: str, on_or_before: date | None
     ) -> tuple[ReferenceRates, dict[str, str]]:
-        async with self._db.read() as conn:
-            reference = await rates_repository.newest(conn, on_or_before)
+        async with self._uow.read() as repos:
+            reference = await repos.newest_rates(on_or_before)
         if reference is None:
             raise NotFound("no reference exchange rates are stored for that day or before")
         if not reference.knows(base):
@@ -274,8 +282,8 @@ class SettlementUseCases:
             fetched = await self._rates_source.fetch()
         except SourceError as err:
             raise Unavailable(f"exchange-rate source: {err}") from None
-        async with self._db.transaction() as conn:
-            stored = await rates_repository.store(conn, fetched)
+        async with self._uow.transaction() as repos:
+            stored = await repos.store_rates(fetched)
         return fetched, stored
 
     # -- settlements ------------------------------------------------------------------------
@@ -285,23 +293,25 @@ class SettlementUseCases:
         caller: str,
         group_id: str,
         new: NewSettlement,
-        once: Once[SqlRepositories, M],
+        request: Message,
+        response_type: type[M],
         present: Callable[[Settlement], M],
     ) -> M:
-        """CreateSettlement: payer and payee are checked against the group's roster before the
-        transaction (a cache, else a call to group-service); the row, its ledger entry and
-        the event are written in it."""
+        """CreateSettlement, at most once per ``request``'s request_id (the stored answer is
+        ``response_type``): payer and payee are checked against the group's roster before
+        the transaction (a cache, else a call to group-service); the row, its ledger entry
+        and the event are written in it."""
         await self._require_members(
             group_id, caller, {"settlement.payer": new.payer, "settlement.payee": new.payee}
         )
 
-        async def work(repos: SqlRepositories) -> M:
-            return present(await self._insert(repos.conn, caller, group_id, new))
+        async def work(repos: SettlementRepositories) -> M:
+            return present(await self._insert(repos, caller, group_id, new))
 
-        return await once(work)
+        return await Once(self._uow, CREATE_SCOPE, request, response_type)(work)
 
     async def _insert(
-        self, conn: AsyncConnection, caller: str, group_id: str, new: NewSettlement
+        self, repos: SettlementRepositories, caller: str, group_id: str, new: NewSettlement
     ) -> Settlement:
         created_at = self._now()
         settlement = Settlement(
@@ -321,9 +331,8 @@ class SettlementUseCases:
             created_at=created_at,
             deleted_at=None,
         )
-        saved = await repository.insert(conn, settlement)
-        await store.record(
-            conn,
+        saved = await repos.insert(settlement)
+        await repos.ledger.record(
             group_id=group_id,
             kind="settlement",
             currency=new.currency,
@@ -331,13 +340,13 @@ class SettlementUseCases:
             postings=domain.postings(new.payer, new.payee, new.amount_minor),
             entry_id=saved.id,
         )
-        await outbox.record(conn, _event(saved, ev.CREATED), saved.name, actor=caller)
+        await repos.outbox.record(_event(saved, ev.CREATED), saved.name, actor=caller)
         return saved
 
     async def get(self, caller: str, group_id: str, settlement_id: str) -> Settlement:
         await self._require_members(group_id, caller)
-        async with self._db.read() as conn:
-            found = await repository.get(conn, group_id, settlement_id)
+        async with self._uow.read() as repos:
+            found = await repos.get(group_id, settlement_id)
         if found is None:
             raise NotFound(SETTLEMENT_NOT_FOUND)
         return found
@@ -346,9 +355,8 @@ class SettlementUseCases:
         self, caller: str, group_id: str, query: ListQuery, *, after: list[Any] | None, limit: int
     ) -> list[Settlement]:
         await self._require_members(group_id, caller)
-        async with self._db.read() as conn:
-            return await repository.page(
-                conn,
+        async with self._uow.read() as repos:
+            return await repos.page(
                 group_id,
                 user=query.user,
                 start=query.start,
@@ -361,30 +369,45 @@ class SettlementUseCases:
     async def set_deleted(
         self, caller: str, group_id: str, settlement_id: str, deleted: bool, sent_etag: str
     ) -> Settlement:
-        """Delete (reverse the ledger entry) or undelete (post it again); a repeat changes nothing."""
+        """Delete (reverse the ledger entry) or undelete (post it again); a repeat changes nothing.
+
+        Posting the money again needs both people still in the group: that is asked of
+        group-service before the transaction, never while it is open."""
         await self._require_members(group_id, caller)
-        async with self._db.transaction() as conn:
-            found = await repository.get(conn, group_id, settlement_id, lock=True)
-            if found is None:
-                raise NotFound(SETTLEMENT_NOT_FOUND)
-            etag.check(sent_etag, found.name, found.version)
-            if found.deleted == deleted:
-                return found
-            if not deleted:
-                # Posting the money again needs both people still in the group.
-                present = await self._groups.members_among(group_id, [found.payer, found.payee])
-                if {found.payer, found.payee} - present:
+        for _ in range(_RESTORE_ATTEMPTS):
+            checked = None if deleted else await self._restorable(group_id, settlement_id, sent_etag)
+            async with self._uow.transaction() as repos:
+                found = await repos.get(group_id, settlement_id, lock=True)
+                if found is None:
+                    raise NotFound(SETTLEMENT_NOT_FOUND)
+                etag.check(sent_etag, found.name, found.version)
+                if found.deleted == deleted:
+                    return found
+                if not deleted and checked != found.version:
+                    continue  # it changed since the roster check (or had none): check again
+                if not await repos.ledger.set_active(found.id, not deleted):
                     raise FailedPrecondition(
-                        "the payer or the payee has left the group; it cannot be restored"
+                        "the ledger entry of this settlement is out of step; contact support"
                     )
-            if not await store.set_active(conn, found.id, not deleted):
-                raise FailedPrecondition(
-                    "the ledger entry of this settlement is out of step; contact support"
-                )
-            updated = await repository.set_deleted(conn, found.id, deleted)
-            change = ev.DELETED if deleted else ev.RESTORED
-            await outbox.record(conn, _event(updated, change), updated.name, actor=caller)
-            return updated
+                updated = await repos.set_deleted(found.id, deleted)
+                change = ev.DELETED if deleted else ev.RESTORED
+                await repos.outbox.record(_event(updated, change), updated.name, actor=caller)
+                return updated
+        raise FailedPrecondition("the settlement keeps changing; retry")
+
+    async def _restorable(self, group_id: str, settlement_id: str, sent_etag: str) -> int | None:
+        """The version whose payer and payee were found still in the group, or None when
+        there is nothing to restore (the transaction answers that case)."""
+        # The writer, not a replica: the etag is checked against the current version.
+        async with self._uow.transaction() as repos:
+            found = await repos.get(group_id, settlement_id)
+        if found is None or not found.deleted:
+            return None
+        etag.check(sent_etag, found.name, found.version)
+        present = await self._groups.members_among(group_id, [found.payer, found.payee])
+        if {found.payer, found.payee} - present:
+            raise FailedPrecondition("the payer or the payee has left the group; it cannot be restored")
+        return found.version
 
     # -- change feed ------------------------------------------------------------------------
 
@@ -412,8 +435,8 @@ class SettlementUseCases:
             return []
         # On the writer: the feed's "every older transaction is over" test needs the
         # primary's view of running transactions.
-        async with self._db.transaction() as conn:
-            return await repository.changes_since(conn, group_ids, after, upto, limit)
+        async with self._uow.transaction() as repos:
+            return await repos.changes_since(group_ids, after, upto, limit)
 
     # -- UPI --------------------------------------------------------------------------------
 

@@ -16,14 +16,15 @@ import pytest
 from sqlalchemy import text
 
 from libs.db.database import Database
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.errors import InvalidArgument, Unauthenticated
-from services.pricing import repository
 from services.pricing.catalog import CatalogUseCases
 from services.pricing.domain import OrderState, Pack, ProviderKind
 from services.pricing.entitlements import EntitlementUseCases
 from services.pricing.providers.dev import DevProvider
 from services.pricing.providers.razorpay import RazorpayProvider
 from services.pricing.purchases import PurchaseUseCases
+from services.pricing.repository import SqlPricingRepositories
 
 pytestmark = [pytest.mark.integration, pytest.mark.clock]
 
@@ -52,12 +53,13 @@ class RecordingCache:
 class World:
     def __init__(self, db: Database, clock: list[datetime]):
         self.db = db
+        self.uow = SqlUnitOfWork(db, SqlPricingRepositories)
         self.clock = clock
         self.cache = RecordingCache()
-        self.entitlements = EntitlementUseCases(db, self.cache, clock=lambda: clock[0])
+        self.entitlements = EntitlementUseCases(self.uow, self.cache, clock=lambda: clock[0])
         self.api = FakeRazorpayApi()
         self.purchases = PurchaseUseCases(
-            db,
+            self.uow,
             self.entitlements,
             {
                 ProviderKind.RAZORPAY: RazorpayProvider("rzp_test_1", KEY_SECRET, post=self.api),
@@ -69,8 +71,8 @@ class World:
     async def order(
         self, user: str, pack: str = "trip_7d", kind: ProviderKind = ProviderKind.RAZORPAY
     ) -> Any:
-        async with self.db.transaction() as conn:
-            return await self.purchases.create_order(conn, user, pack, kind, "INR")
+        async with self.uow.transaction() as repos:
+            return await self.purchases.create_order(repos, user, pack, kind, "INR")
 
     async def held(self, user: str) -> dict[str, datetime | None]:
         return (await self.entitlements.check(user, [], [])).held
@@ -130,8 +132,8 @@ async def test_a_verified_webhook_pays_the_order_and_replays_grant_nothing_more(
     await world.purchases.razorpay_webhook(paid, _sign(paid), "evt_A2")
     # The app's own confirmation afterwards is accepted and changes nothing.
     signature = hmac.new(KEY_SECRET.encode(), f"{order.provider_order_id}|pay_A1".encode(), hashlib.sha256)
-    async with world.db.transaction() as conn:
-        confirmed = await world.purchases.confirm(conn, user, order.id, "pay_A1", signature.hexdigest())
+    async with world.uow.transaction() as repos:
+        confirmed = await world.purchases.confirm(repos, user, order.id, "pay_A1", signature.hexdigest())
     assert confirmed.state is OrderState.PAID
     assert await world.grant_rows(user) == rows
 
@@ -195,13 +197,13 @@ async def test_bad_checkout_signature_is_refused_and_other_users_orders_are_invi
     user = f"u-{uuid.uuid4()}"
     order = await world.order(user)
     forged = hmac.new(b"guess", f"{order.provider_order_id}|pay_E1".encode(), hashlib.sha256).hexdigest()
-    async with world.db.transaction() as conn:
+    async with world.uow.transaction() as repos:
         with pytest.raises(InvalidArgument) as bad:
-            await world.purchases.confirm(conn, user, order.id, "pay_E1", forged)
+            await world.purchases.confirm(repos, user, order.id, "pay_E1", forged)
     assert bad.value.field == "signature"
-    async with world.db.transaction() as conn:
+    async with world.uow.transaction() as repos:
         with pytest.raises(Exception, match="not found"):
-            await world.purchases.confirm(conn, "someone-else", order.id, "pay_E1", forged)
+            await world.purchases.confirm(repos, "someone-else", order.id, "pay_E1", forged)
 
 
 async def test_rebuying_extends_and_expiry_ends_it_with_an_event(world: World) -> None:
@@ -209,8 +211,8 @@ async def test_rebuying_extends_and_expiry_ends_it_with_an_event(world: World) -
     start = world.clock[0]
     for _ in range(2):
         order = await world.order(user, kind=ProviderKind.DEV)
-        async with world.db.transaction() as conn:
-            await world.purchases.confirm(conn, user, order.id, "dev_pay", "")
+        async with world.uow.transaction() as repos:
+            await world.purchases.confirm(repos, user, order.id, "dev_pay", "")
     held = await world.held(user)
     end = held["receipts"]
     assert end is not None and abs(end - (start + timedelta(days=14))) < timedelta(seconds=5)
@@ -245,7 +247,7 @@ async def test_rebuying_extends_and_expiry_ends_it_with_an_event(world: World) -
 
 
 async def test_admin_catalog_changes_apply_to_new_orders_only(world: World) -> None:
-    catalog = CatalogUseCases(world.db)
+    catalog = CatalogUseCases(world.uow)
     key = f"test_{uuid.uuid4().hex[:10]}"
     pack = Pack(key, "Test pack", ("charts",), timedelta(days=1), 1900, {"USD": 99})
     await catalog.upsert_pack(pack)
@@ -260,5 +262,5 @@ async def test_admin_catalog_changes_apply_to_new_orders_only(world: World) -> N
         await world.order(user, pack=key)
     with pytest.raises(InvalidArgument):
         await catalog.upsert_pack(Pack(key, "Bad", ("no_such_feature",), None, 100))
-    async with world.db.read() as conn:
-        assert await repository.get_pack(conn, key) is not None
+    async with world.uow.read() as repos:
+        assert await repos.get_pack(key) is not None

@@ -15,38 +15,17 @@ import pytest
 
 from libs.cache import Cache
 from libs.db.database import Database
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.errors import InvalidArgument, NotFound
 from libs.ledger import store
 from libs.ledger.postings import Posting
 from services.settlement.balance_cache import BalanceCache
-from services.settlement.ports import GroupInfo, Member, Profile
 from services.settlement.rates.reference import ReferenceRates
+from services.settlement.repository import SqlSettlementRepositories
+from services.settlement.tests.fakes import FakeGroups, FakeUsers, FixedSource
 from services.settlement.usecases import SettlementUseCases
 
 pytestmark = pytest.mark.integration
-
-
-class FakeGroups:
-    def __init__(self, members: dict[str, list[str]]):
-        self._members = members
-
-    async def members(self, group_id: str) -> list[Member]:
-        if group_id not in self._members:
-            raise NotFound("group not found")
-        return [Member(u, u.upper()) for u in self._members[group_id]]
-
-    async def members_among(self, group_id: str, user_ids: list[str]) -> set[str]:
-        if group_id not in self._members:
-            raise NotFound("group not found")
-        return set(user_ids) & set(self._members[group_id])
-
-    async def my_groups(self) -> list[GroupInfo]:
-        return [GroupInfo(g, "Trip", False) for g in self._members]
-
-
-class FakeUsers:
-    async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
-        return {u: Profile(u.upper(), "") for u in user_ids}
 
 
 @pytest.fixture
@@ -72,7 +51,10 @@ async def _record(db: Database, group: str, currency: str, nets: Mapping[str, in
 def _usecases(db: Database, group: str, members: list[str]) -> SettlementUseCases:
     # A cache without a server: every read is a miss, as with Redis down.
     return SettlementUseCases(
-        db, FakeGroups({group: members}), FakeUsers(), BalanceCache(Cache("", prefix="t"))
+        SqlUnitOfWork(db, SqlSettlementRepositories),
+        FakeGroups({group: members}),
+        FakeUsers(),
+        BalanceCache(Cache("", prefix="t")),
     )
 
 
@@ -121,14 +103,6 @@ async def test_balances_of_someone_who_left_are_still_shown(db: Database) -> Non
     ]
 
 
-class FixedSource:
-    def __init__(self, rates: ReferenceRates):
-        self.rates = rates
-
-    async def fetch(self) -> ReferenceRates:
-        return self.rates
-
-
 def _old_day() -> date:
     """A day of its own, long before anything the stack's rates source publishes."""
     return date(1990, 1, 1) + timedelta(days=uuid.uuid4().int % 3000)
@@ -139,7 +113,7 @@ async def test_stored_reference_rates_convert_and_name_their_day(db: Database) -
     day = _old_day()
     published = ReferenceRates(day, "ecb", "EUR", {"INR": Decimal("90"), "USD": Decimal("1.08")})
     uc = SettlementUseCases(
-        db,
+        SqlUnitOfWork(db, SqlSettlementRepositories),
         FakeGroups({group: ["a", "b", "c"]}),
         FakeUsers(),
         BalanceCache(Cache("", prefix="t")),
