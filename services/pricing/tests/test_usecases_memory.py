@@ -173,7 +173,7 @@ async def test_a_provider_failure_leaves_no_order_and_no_key(world: World) -> No
     world.dev.down = True
     with pytest.raises(Unavailable):
         await world.create(str(uuid.uuid4()))
-    assert world.repos.orders == {} and world.repos.keys.stored == {}
+    assert world.repos.orders == {} and world.repos.keys.kept == {}
 
 
 async def test_confirming_grants_once_records_the_event_and_drops_the_cache(world: World) -> None:

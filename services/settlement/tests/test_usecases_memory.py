@@ -122,7 +122,7 @@ async def test_a_failing_write_leaves_nothing_behind(uc: SettlementUseCases, uow
     with pytest.raises(RuntimeError):
         await uc.create("a", GROUP, _new(), _request(str(uuid.uuid4())), settlement_pb2.Settlement, broken)
     repos = uow.repositories
-    assert repos.settlements == {} and repos.outbox.recorded == [] and repos.keys.stored == {}
+    assert repos.settlements == {} and repos.outbox.recorded == [] and repos.keys.kept == {}
     assert await repos.ledger.group_balances(GROUP) == {}
 
 
