@@ -10,11 +10,13 @@ from libs.clients.names import NameBook
 from libs.clients.rosters import RosterCache
 from libs.clients.users import UserDirectory
 from libs.db.database import Database
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.display_names import labelled
 from libs.rpc.peers import peer_channel
 from libs.server import ServiceApp
 from services.group.peers import AuthDirectory, SettlementBalances
 from services.group.preset_usecases import PresetUseCases
+from services.group.repository import SqlGroupRepositories
 from services.group.servicer import GroupServicer
 from services.group.usecases import GroupUseCases
 
@@ -25,9 +27,12 @@ async def build() -> ServiceApp:
     auth_channel = peer_channel(settings, "auth")
     settlement_channel = peer_channel(settings, "settlement")
     rosters = RosterCache.from_url(settings.redis_url)
-    usecases = GroupUseCases(db, AuthDirectory(auth_channel), SettlementBalances(settlement_channel), rosters)
+    uow = SqlUnitOfWork(db, SqlGroupRepositories)
+    usecases = GroupUseCases(
+        uow, AuthDirectory(auth_channel), SettlementBalances(settlement_channel), rosters
+    )
     servicer = labelled(
-        GroupServicer(usecases, PresetUseCases(db), db),
+        GroupServicer(usecases, PresetUseCases(uow), uow),
         NameBook(rosters, UserDirectory(auth_channel)),
         settings.service.grpc_service,
     )

@@ -11,6 +11,8 @@ from libs.errors import FailedPrecondition, NotAllowed
 
 MAX_MEMBERS = 200
 INVITE_TOKEN_BYTES = 18
+# What UpdateGroup may change.
+GROUP_FIELDS = ("display_name", "description", "default_currency", "simplify_debts")
 
 
 class Kind(Enum):

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC
-from typing import Any, TypeVar
+from typing import Any
 
 from google.protobuf import empty_pb2
-from google.protobuf.message import Message
 from hisaab.group.v1 import group_pb2, group_pb2_grpc
 
 from libs import change_feed, clock, etag, idempotency, names, pagination, validation, wire
 from libs.auth.caller import is_internal, require_caller
-from libs.db.database import Database
-from libs.db.repositories import SqlRepositories
-from libs.db.unit_of_work import SqlUnitOfWork
+from libs.db.unit_of_work import UnitOfWork
 from libs.errors import InvalidArgument
 from services.group import preset_codec
-from services.group.domain import Group, InviteLink, Kind, Member, MemberRemoval, Role
-from services.group.ports import Profile
+from services.group.domain import GROUP_FIELDS, Group, InviteLink, Kind, Member, MemberRemoval, Role
+from services.group.ports import GroupRepositories, Profile
 from services.group.preset_usecases import PresetUseCases
-from services.group.repository import GROUP_FIELDS
+from services.group.presets import Preset
 from services.group.usecases import GroupUseCases, Invitee
-
-M = TypeVar("M", bound=Message)
 
 _KIND = {
     group_pb2.Group.TRIP: Kind.TRIP,
@@ -122,8 +116,8 @@ def _change_proto(row: Group | Member | MemberRemoval, profiles: dict[str, Profi
     )
 
 
-def _group_id(name: str, field: str = "name") -> str:
-    return names.one(name, "groups", field)
+def _preset_pb(preset: Preset, members: list[str]) -> group_pb2.SplitPreset:
+    return preset_codec.preset_pb(preset, members, wire.timestamp)
 
 
 def _group_fields(group: group_pb2.Group, paths: list[str], prefix: str = "group") -> dict[str, Any]:
@@ -158,18 +152,17 @@ def _invitee(request: Any, oneof: str, prefix: str = "") -> Invitee:
 
 
 class GroupServicer(group_pb2_grpc.GroupServiceServicer):
-    def __init__(self, usecases: GroupUseCases, presets: PresetUseCases, db: Database):
+    def __init__(self, usecases: GroupUseCases, presets: PresetUseCases, uow: UnitOfWork[GroupRepositories]):
         self._uc = usecases
         self._presets = presets
-        self._db = db
+        # Only to bind a create's request to its idempotency key (libs.idempotency.Once).
+        self._uow = uow
 
-    async def _once(
-        self, scope: str, request: Any, response_type: type[M], work: Callable[[Any], Awaitable[M]]
-    ) -> M:
-        once = idempotency.Once(
-            SqlUnitOfWork(self._db, SqlRepositories), f"group.{scope}", request, response_type
-        )
-        return await once(lambda repos: work(repos.conn))
+    def _once(
+        self, scope: str, request: Any, response_type: type[idempotency.M]
+    ) -> idempotency.Once[GroupRepositories, idempotency.M]:
+        idempotency.validate_request_id(request.request_id)
+        return idempotency.Once(self._uow, f"group.{scope}", request, response_type)
 
     async def CreateGroup(self, request: group_pb2.CreateGroupRequest, context: Any) -> group_pb2.Group:
         caller = require_caller()
@@ -186,14 +179,11 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
             else "INR"
         )
         fields["kind"] = kind
-
-        async def work(conn: Any) -> group_pb2.Group:
-            return group_proto(await self._uc.create(conn, caller.user_id, fields))
-
-        return await self._once("CreateGroup", request, group_pb2.Group, work)
+        once = self._once("CreateGroup", request, group_pb2.Group)
+        return await self._uc.create(caller.user_id, fields, once, group_proto)
 
     async def GetGroup(self, request: group_pb2.GetGroupRequest, context: Any) -> group_pb2.Group:
-        return group_proto(await self._uc.get(require_caller().user_id, _group_id(request.name)))
+        return group_proto(await self._uc.get(require_caller().user_id, names.group(request.name)))
 
     async def ListGroups(
         self, request: group_pb2.ListGroupsRequest, context: Any
@@ -212,7 +202,7 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
 
     async def UpdateGroup(self, request: group_pb2.UpdateGroupRequest, context: Any) -> group_pb2.Group:
         caller = require_caller()
-        group_id = _group_id(request.group.name, "group.name")
+        group_id = names.group(request.group.name, "group.name")
         paths = list(request.update_mask.paths) or [f for f in GROUP_FIELDS if getattr(request.group, f)]
         changes = _group_fields(request.group, paths)
         return group_proto(await self._uc.update(caller.user_id, group_id, changes, request.group.etag))
@@ -220,13 +210,13 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
     async def ArchiveGroup(self, request: group_pb2.ArchiveGroupRequest, context: Any) -> group_pb2.Group:
         caller = require_caller()
         return group_proto(
-            await self._uc.set_archived(caller.user_id, _group_id(request.name), True, request.etag)
+            await self._uc.set_archived(caller.user_id, names.group(request.name), True, request.etag)
         )
 
     async def UnarchiveGroup(self, request: group_pb2.UnarchiveGroupRequest, context: Any) -> group_pb2.Group:
         caller = require_caller()
         return group_proto(
-            await self._uc.set_archived(caller.user_id, _group_id(request.name), False, request.etag)
+            await self._uc.set_archived(caller.user_id, names.group(request.name), False, request.etag)
         )
 
     async def OpenDirectGroup(
@@ -245,7 +235,7 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         self, request: group_pb2.ListMembersRequest, context: Any
     ) -> group_pb2.ListMembersResponse:
         caller = require_caller()
-        group_id = _group_id(request.parent, "parent")
+        group_id = names.group(request.parent, "parent")
         query = {"group": group_id}
         pager = pagination.Page.of(request, query)
         found, profiles = await self._uc.members(
@@ -260,7 +250,7 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         self, request: group_pb2.ListGroupChangesRequest, context: Any
     ) -> group_pb2.ListGroupChangesResponse:
         caller = require_caller().user_id
-        group_id = _group_id(request.parent, "parent")
+        group_id = names.group(request.parent, "parent", allow_every=True)
         # Cursors are tied to the feed they came from, never to a page size.
         bound = {"feed": group_id, "caller": caller}
         state = change_feed.decode(request.cursor, bound)
@@ -290,36 +280,34 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
 
     async def AddMember(self, request: group_pb2.AddMemberRequest, context: Any) -> group_pb2.Member:
         caller = require_caller()
-        group_id = _group_id(request.parent, "parent")
+        group_id = names.group(request.parent, "parent")
         invitee = _invitee(request, "invitee")
         role = _ROLE.get(request.role, Role.MEMBER) if request.role else Role.MEMBER
-        idempotency.validate_request_id(request.request_id)
-        once = idempotency.Once(
-            SqlUnitOfWork(self._db, SqlRepositories), "group.AddMember", request, group_pb2.Member
-        )
+        once = self._once("AddMember", request, group_pb2.Member)
         return await self._uc.add_member(caller.user_id, group_id, invitee, role, once, member_proto)
 
     async def UpdateMember(self, request: group_pb2.UpdateMemberRequest, context: Any) -> group_pb2.Member:
         caller = require_caller()
-        group_id, user_id = names.in_group(request.member.name, "members", "member.name")
+        group_id, user_id = names.in_one_group(request.member.name, "members", "member.name")
         if list(request.update_mask.paths) not in ([], ["role"]):
             raise InvalidArgument("update_mask", "only 'role' can be updated")
         role = _ROLE.get(request.member.role)
         if role is None:
             raise InvalidArgument("member.role", "must be OWNER or MEMBER")
-        member = await self._uc.set_role(caller.user_id, group_id, user_id, role, request.member.etag)
-        profiles = await self._uc.profiles([user_id])
-        return member_proto(member, profiles.get(user_id))
+        member, profile = await self._uc.set_role(
+            caller.user_id, group_id, user_id, role, request.member.etag
+        )
+        return member_proto(member, profile)
 
     async def RemoveMember(self, request: group_pb2.RemoveMemberRequest, context: Any) -> empty_pb2.Empty:
         caller = require_caller()
-        group_id, user_id = names.in_group(request.name, "members", "name")
+        group_id, user_id = names.in_one_group(request.name, "members", "name")
         await self._uc.remove(caller.user_id, group_id, user_id)
         return empty_pb2.Empty()
 
     async def LeaveGroup(self, request: group_pb2.LeaveGroupRequest, context: Any) -> empty_pb2.Empty:
         caller = require_caller()
-        group_id = _group_id(request.name)
+        group_id = names.group(request.name)
         await self._uc.remove(caller.user_id, group_id, caller.user_id)
         return empty_pb2.Empty()
 
@@ -327,20 +315,17 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         self, request: group_pb2.CreateInviteLinkRequest, context: Any
     ) -> group_pb2.InviteLink:
         caller = require_caller()
-        group_id = _group_id(request.parent, "parent")
+        group_id = names.group(request.parent, "parent")
         link = request.invite_link
         expires_at = link.expire_time.ToDatetime(tzinfo=UTC) if link.HasField("expire_time") else None
-
-        async def work(conn: Any) -> group_pb2.InviteLink:
-            return link_proto(await self._uc.create_link(conn, caller.user_id, group_id, expires_at))
-
-        return await self._once("CreateInviteLink", request, group_pb2.InviteLink, work)
+        once = self._once("CreateInviteLink", request, group_pb2.InviteLink)
+        return await self._uc.create_link(caller.user_id, group_id, expires_at, once, link_proto)
 
     async def ListInviteLinks(
         self, request: group_pb2.ListInviteLinksRequest, context: Any
     ) -> group_pb2.ListInviteLinksResponse:
         caller = require_caller()
-        group_id = _group_id(request.parent, "parent")
+        group_id = names.group(request.parent, "parent")
         query = {"group": group_id}
         pager = pagination.Page.of(request, query)
         found = await self._uc.links(caller.user_id, group_id, after=pager.after, limit=pager.limit)
@@ -353,7 +338,7 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         self, request: group_pb2.RevokeInviteLinkRequest, context: Any
     ) -> group_pb2.InviteLink:
         caller = require_caller()
-        group_id, link_id = names.in_group(request.name, "inviteLinks", "name")
+        group_id, link_id = names.in_one_group(request.name, "inviteLinks", "name")
         return link_proto(await self._uc.revoke_link(caller.user_id, group_id, link_id))
 
     async def PreviewInvite(
@@ -381,19 +366,15 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         self, request: group_pb2.CreateSplitPresetRequest, context: Any
     ) -> group_pb2.SplitPreset:
         caller = require_caller()
-        group_id = _group_id(request.parent, "parent")
+        group_id = names.group(request.parent, "parent")
         spec = preset_codec.spec(request.split_preset)
-
-        async def work(conn: Any) -> group_pb2.SplitPreset:
-            preset, members = await self._presets.create(conn, caller.user_id, group_id, spec)
-            return preset_codec.preset_pb(preset, members, wire.timestamp)
-
-        return await self._once("CreateSplitPreset", request, group_pb2.SplitPreset, work)
+        once = self._once("CreateSplitPreset", request, group_pb2.SplitPreset)
+        return await self._presets.create(caller.user_id, group_id, spec, once, _preset_pb)
 
     async def GetSplitPreset(
         self, request: group_pb2.GetSplitPresetRequest, context: Any
     ) -> group_pb2.SplitPreset:
-        group_id, preset_id = names.in_group(request.name, "splitPresets", "name")
+        group_id, preset_id = names.in_one_group(request.name, "splitPresets", "name")
         preset, members = await self._presets.get(require_caller().user_id, group_id, preset_id)
         return preset_codec.preset_pb(preset, members, wire.timestamp)
 
@@ -401,7 +382,7 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         self, request: group_pb2.ListSplitPresetsRequest, context: Any
     ) -> group_pb2.ListSplitPresetsResponse:
         caller = require_caller()
-        group_id = _group_id(request.parent, "parent")
+        group_id = names.group(request.parent, "parent")
         query = {"group": group_id}
         pager = pagination.Page.of(request, query)
         found, members = await self._presets.page(
@@ -419,7 +400,9 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         self, request: group_pb2.UpdateSplitPresetRequest, context: Any
     ) -> group_pb2.SplitPreset:
         caller = require_caller()
-        group_id, preset_id = names.in_group(request.split_preset.name, "splitPresets", "split_preset.name")
+        group_id, preset_id = names.in_one_group(
+            request.split_preset.name, "splitPresets", "split_preset.name"
+        )
         changes = preset_codec.changes(request.split_preset, list(request.update_mask.paths))
         preset, members = await self._presets.update(
             caller.user_id, group_id, preset_id, changes, request.split_preset.etag
@@ -429,12 +412,13 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
     async def DeleteSplitPreset(
         self, request: group_pb2.DeleteSplitPresetRequest, context: Any
     ) -> empty_pb2.Empty:
-        group_id, preset_id = names.in_group(request.name, "splitPresets", "name")
+        group_id, preset_id = names.in_one_group(request.name, "splitPresets", "name")
         await self._presets.delete(require_caller().user_id, group_id, preset_id, request.etag)
         return empty_pb2.Empty()
 
     async def GetRoster(self, request: group_pb2.GetRosterRequest, context: Any) -> group_pb2.Roster:
         caller = require_caller()
         (group_id,) = names.parse(request.name, "groups/{}/roster")
+        group_id = names.group(f"groups/{group_id}")
         roster = await self._uc.roster(group_id, None if is_internal(caller) else caller.user_id)
         return roster.to_proto()

@@ -9,18 +9,18 @@ from typing import Any
 
 from hisaab.events.v1 import events_pb2 as ev
 
-from libs import etag, outbox
-from libs.clients.rosters import Roster, RosterCache
+from libs import etag
+from libs.clients.rosters import Roster
 from libs.clock import Clock, now
-from libs.db.database import Database
-from libs.db.repositories import SqlRepositories
+from libs.db.unit_of_work import UnitOfWork
 from libs.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from libs.idempotency import M, Once
-from services.group import domain, repository
+from libs.names import GROUP_NOT_FOUND
+from services.group import domain
 from services.group.domain import Group, InviteLink, Kind, Member, MemberRemoval, Role
-from services.group.ports import Balances, Profile, UserDirectory
+from services.group.ports import Balances, GroupRepositories, Profile, Rosters, UserDirectory
 
-NOT_FOUND = "group not found"
+NOT_FOUND = GROUP_NOT_FOUND
 
 
 @dataclass(frozen=True)
@@ -34,45 +34,56 @@ class Invitee:
 class GroupUseCases:
     def __init__(
         self,
-        db: Database,
+        uow: UnitOfWork[GroupRepositories],
         users: UserDirectory,
         balances: Balances,
-        rosters: RosterCache,
+        rosters: Rosters,
         *,
         clock: Clock = now,
     ):
-        self._db = db
+        self._uow = uow
         self._users = users
         self._balances = balances
         self._rosters = rosters
         self._now = clock
 
-    async def _visible(self, conn: Any, group_id: str, caller: str, *, lock: bool = False) -> Group:
-        group = await repository.group_for_member(conn, group_id, caller, lock=lock)
+    async def _visible(
+        self, repos: GroupRepositories, group_id: str, caller: str, *, lock: bool = False
+    ) -> Group:
+        group = await repos.group_for_member(group_id, caller, lock=lock)
         if group is None:
             raise NotFound(NOT_FOUND)
         return group
 
-    async def create(self, conn: Any, caller: str, fields: dict[str, Any]) -> Group:
-        group_id = await repository.insert_group(conn, creator=caller, **fields)
-        assert group_id is not None
-        await repository.insert_member(conn, group_id, caller, Role.OWNER, caller)
-        created = ev.GroupChanged(group=group_id, change=ev.CREATED, display_name=fields["display_name"])
-        await outbox.record(conn, created, f"groups/{group_id}", actor=caller)
-        return await self._visible(conn, group_id, caller)
+    async def create(
+        self,
+        caller: str,
+        fields: dict[str, Any],
+        once: Once[GroupRepositories, M],
+        present: Callable[[Group], M],
+    ) -> M:
+        """CreateGroup: the group with its creator as owner, once per request_id."""
+
+        async def work(repos: GroupRepositories) -> M:
+            group_id = await repos.insert_group(creator=caller, **fields)
+            assert group_id is not None
+            await repos.insert_member(group_id, caller, Role.OWNER, caller)
+            created = ev.GroupChanged(group=group_id, change=ev.CREATED, display_name=fields["display_name"])
+            await repos.outbox.record(created, f"groups/{group_id}", actor=caller)
+            return present(await self._visible(repos, group_id, caller))
+
+        return await once(work)
 
     async def get(self, caller: str, group_id: str) -> Group:
-        async with self._db.transaction() as conn:
-            group = await self._visible(conn, group_id, caller)
+        async with self._uow.transaction() as repos:
+            group = await self._visible(repos, group_id, caller)
         return (await self._as_seen([group]))[0]
 
     async def list_groups(
         self, caller: str, *, show_archived: bool, after: list[Any] | None, limit: int
     ) -> list[Group]:
-        async with self._db.transaction() as conn:
-            groups = await repository.groups_of(
-                conn, caller, show_archived=show_archived, after=after, limit=limit
-            )
+        async with self._uow.transaction() as repos:
+            groups = await repos.groups_of(caller, show_archived=show_archived, after=after, limit=limit)
         return await self._as_seen(groups)
 
     async def _as_seen(self, groups: list[Group]) -> list[Group]:
@@ -82,13 +93,12 @@ class GroupUseCases:
         return [g.as_seen(p.display_name if (p := profiles.get(g.friend)) else "") for g in groups]
 
     async def update(self, caller: str, group_id: str, changes: dict[str, Any], sent_etag: str) -> Group:
-        async with self._db.transaction() as conn:
-            group = await self._visible(conn, group_id, caller, lock=True)
+        async with self._uow.transaction() as repos:
+            group = await self._visible(repos, group_id, caller, lock=True)
             etag.check(sent_etag, group.name, group.version)
             if changes:
-                await repository.update_group(conn, group_id, changes)
-                await outbox.record(
-                    conn,
+                await repos.update_group(group_id, changes)
+                await repos.outbox.record(
                     ev.GroupChanged(
                         group=group_id,
                         change=ev.UPDATED,
@@ -98,26 +108,25 @@ class GroupUseCases:
                     group.name,
                     actor=caller,
                 )
-            return await self._visible(conn, group_id, caller)
+            return await self._visible(repos, group_id, caller)
 
     async def set_archived(self, caller: str, group_id: str, archived: bool, sent_etag: str) -> Group:
-        async with self._db.transaction() as conn:
-            group = await self._visible(conn, group_id, caller, lock=True)
+        async with self._uow.transaction() as repos:
+            group = await self._visible(repos, group_id, caller, lock=True)
             etag.check(sent_etag, group.name, group.version)
             domain.require_owner(group)
             if group.archived != archived:
                 how = "archived" if archived else "unarchived"
-                await repository.update_group(conn, group_id, {"archived": archived}, how=how)
-            return await self._visible(conn, group_id, caller)
+                await repos.update_group(group_id, {"archived": archived}, how=how)
+            return await self._visible(repos, group_id, caller)
 
     async def open_direct(self, caller: str, friend: Invitee, default_currency: str) -> Group:
         friend_id = await self._resolve(friend)
         if friend_id == caller:
             raise InvalidArgument("user", "a friend ledger needs another person")
         key = domain.direct_key(caller, friend_id)
-        async with self._db.transaction() as conn:
-            group_id = await repository.insert_group(
-                conn,
+        async with self._uow.transaction() as repos:
+            group_id = await repos.insert_group(
                 display_name="",
                 kind=Kind.DIRECT,
                 description="",
@@ -127,12 +136,11 @@ class GroupUseCases:
                 direct_key=key,
             )
             if group_id is None:
-                group_id = await repository.direct_group_id(conn, key)
+                group_id = await repos.direct_group_id(key)
                 assert group_id is not None
             else:
-                await repository.insert_member(conn, group_id, caller, Role.OWNER, caller)
-                await repository.insert_member(
-                    conn,
+                await repos.insert_member(group_id, caller, Role.OWNER, caller)
+                await repos.insert_member(
                     group_id,
                     friend_id,
                     Role.OWNER,
@@ -141,8 +149,8 @@ class GroupUseCases:
                     invited_email=friend.email,
                 )
                 created = ev.GroupChanged(group=group_id, change=ev.CREATED)
-                await outbox.record(conn, created, f"groups/{group_id}", actor=caller)
-            group = await self._visible(conn, group_id, caller)
+                await repos.outbox.record(created, f"groups/{group_id}", actor=caller)
+            group = await self._visible(repos, group_id, caller)
         return (await self._as_seen([group]))[0]
 
     async def _resolve(self, invitee: Invitee) -> str:
@@ -157,13 +165,15 @@ class GroupUseCases:
     async def members(
         self, caller: str, group_id: str, *, after: list[Any] | None, limit: int
     ) -> tuple[list[Member], dict[str, Profile]]:
-        async with self._db.transaction() as conn:
-            await self._visible(conn, group_id, caller)
-            found = await repository.members(conn, group_id, after=after, limit=limit)
+        async with self._uow.transaction() as repos:
+            await self._visible(repos, group_id, caller)
+            found = await repos.members(group_id, after=after, limit=limit)
         return found, await self._users.profiles([m.user_id for m in found])
 
-    async def _check_adding(self, conn: Any, caller: str, group_id: str, role: Role, *, lock: bool) -> Group:
-        group = await self._visible(conn, group_id, caller, lock=lock)
+    async def _check_adding(
+        self, repos: GroupRepositories, caller: str, group_id: str, role: Role, *, lock: bool
+    ) -> Group:
+        group = await self._visible(repos, group_id, caller, lock=lock)
         domain.require_not_direct(group, "add members")
         if role is Role.OWNER:
             domain.require_owner(group)
@@ -177,19 +187,19 @@ class GroupUseCases:
         group_id: str,
         invitee: Invitee,
         role: Role,
-        once: Once[SqlRepositories, M],
+        once: Once[GroupRepositories, M],
         present: Callable[[Member, Profile | None], M],
     ) -> M:
         """AddMember. The invitee is looked up (or created as a placeholder) in the user
         directory between the checks and the transaction, so no row lock waits on the
         network; the checks run again under the lock. The roster is published after."""
-        async with self._db.transaction() as conn:
-            await self._check_adding(conn, caller, group_id, role, lock=False)
+        async with self._uow.transaction() as repos:
+            await self._check_adding(repos, caller, group_id, role, lock=False)
         user_id = await self._resolve(invitee)
         profile = (await self._users.profiles([user_id])).get(user_id)
 
-        async def work(repos: SqlRepositories) -> M:
-            member = await self._insert_member(repos.conn, caller, group_id, invitee, role, user_id)
+        async def work(repos: GroupRepositories) -> M:
+            member = await self._insert_member(repos, caller, group_id, invitee, role, user_id)
             return present(member, profile)
 
         added = await once(work)
@@ -197,11 +207,10 @@ class GroupUseCases:
         return added
 
     async def _insert_member(
-        self, conn: Any, caller: str, group_id: str, invitee: Invitee, role: Role, user_id: str
+        self, repos: GroupRepositories, caller: str, group_id: str, invitee: Invitee, role: Role, user_id: str
     ) -> Member:
-        group = await self._check_adding(conn, caller, group_id, role, lock=True)
-        added = await repository.insert_member(
-            conn,
+        group = await self._check_adding(repos, caller, group_id, role, lock=True)
+        added = await repos.insert_member(
             group_id,
             user_id,
             role,
@@ -211,48 +220,51 @@ class GroupUseCases:
         )
         if not added:
             raise AlreadyExists("already a member of this group")
-        await repository.touch_group(conn, group_id)
-        await outbox.record(
-            conn, ev.MemberChanged(group=group_id, user=user_id, change=ev.ADDED), group.name, actor=caller
+        await repos.touch_group(group_id)
+        await repos.outbox.record(
+            ev.MemberChanged(group=group_id, user=user_id, change=ev.ADDED), group.name, actor=caller
         )
-        found = await repository.member(conn, group_id, user_id)
+        found = await repos.member(group_id, user_id)
         assert found is not None
         return found
 
-    async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
-        return await self._users.profiles(user_ids)
-
     async def set_role(
         self, caller: str, group_id: str, user_id: str, role: Role, sent_etag: str = ""
-    ) -> Member:
-        async with self._db.transaction() as conn:
-            group = await self._visible(conn, group_id, caller, lock=True)
+    ) -> tuple[Member, Profile | None]:
+        """UpdateMember: an owner changes a role; the member comes back with their profile,
+        asked of the directory after the commit."""
+        member = await self._set_role(caller, group_id, user_id, role, sent_etag)
+        return member, (await self._users.profiles([user_id])).get(user_id)
+
+    async def _set_role(self, caller: str, group_id: str, user_id: str, role: Role, sent_etag: str) -> Member:
+        async with self._uow.transaction() as repos:
+            group = await self._visible(repos, group_id, caller, lock=True)
             domain.require_owner(group)
             domain.require_not_direct(group, "change roles")
-            target = await repository.member(conn, group_id, user_id)
+            target = await repos.member(group_id, user_id)
             if target is None:
                 raise NotFound("member not found")
             etag.check(sent_etag, f"groups/{group_id}/members/{user_id}", target.role.value)
             if target.role is Role.OWNER and role is Role.MEMBER:
-                domain.check_owner_remains(await repository.count_owners(conn, group_id) - 1)
-            await repository.set_role(conn, group_id, user_id, role)
-            await repository.touch_group(conn, group_id)
-            updated = await repository.member(conn, group_id, user_id)
+                domain.check_owner_remains(await repos.count_owners(group_id) - 1)
+            await repos.set_role(group_id, user_id, role)
+            await repos.touch_group(group_id)
+            updated = await repos.member(group_id, user_id)
             assert updated is not None
             return updated
 
     async def _check_removal(
-        self, conn: Any, caller: str, group_id: str, user_id: str, *, lock: bool
+        self, repos: GroupRepositories, caller: str, group_id: str, user_id: str, *, lock: bool
     ) -> Group:
-        group = await self._visible(conn, group_id, caller, lock=lock)
+        group = await self._visible(repos, group_id, caller, lock=lock)
         domain.require_not_direct(group, "leave or remove members")
         if user_id != caller:
             domain.require_owner(group)
-        target = await repository.member(conn, group_id, user_id)
+        target = await repos.member(group_id, user_id)
         if target is None:
             raise NotFound("member not found")
         if target.role is Role.OWNER and group.member_count > 1:
-            domain.check_owner_remains(await repository.count_owners(conn, group_id) - 1)
+            domain.check_owner_remains(await repos.count_owners(group_id) - 1)
         return group
 
     async def remove(self, caller: str, group_id: str, user_id: str) -> None:
@@ -260,89 +272,97 @@ class GroupUseCases:
         the group's roster. The balance is asked of settlement-service between two
         transactions, so no row lock waits on the network; the checks run again under
         the lock."""
-        async with self._db.transaction() as conn:
-            await self._check_removal(conn, caller, group_id, user_id, lock=False)
+        async with self._uow.transaction() as repos:
+            await self._check_removal(repos, caller, group_id, user_id, lock=False)
         if not await self._balances.is_settled(group_id, user_id):
             raise FailedPrecondition(
                 "settle up first: the balance in this group is not zero", reason="BALANCE_NOT_SETTLED"
             )
-        async with self._db.transaction() as conn:
-            group = await self._check_removal(conn, caller, group_id, user_id, lock=True)
+        async with self._uow.transaction() as repos:
+            group = await self._check_removal(repos, caller, group_id, user_id, lock=True)
             leaving = user_id == caller
-            await repository.delete_member(conn, group_id, user_id, how="left" if leaving else "removed")
-            await repository.touch_group(conn, group_id)
+            await repos.delete_member(group_id, user_id, how="left" if leaving else "removed")
+            await repos.touch_group(group_id)
             change = ev.LEFT if leaving else ev.REMOVED
             event = ev.MemberChanged(group=group_id, user=user_id, change=change)
-            await outbox.record(conn, event, group.name, actor=caller)
+            await repos.outbox.record(event, group.name, actor=caller)
         await self.publish_roster(group_id)
 
     async def create_link(
-        self, conn: Any, caller: str, group_id: str, expires_at: datetime | None
-    ) -> InviteLink:
-        group = await self._visible(conn, group_id, caller)
-        domain.require_not_direct(group, "invite by link")
-        if expires_at is not None and expires_at <= self._now():
-            raise InvalidArgument("invite_link.expire_time", "must be in the future")
-        return await repository.insert_link(conn, group_id, domain.new_invite_token(), expires_at, caller)
+        self,
+        caller: str,
+        group_id: str,
+        expires_at: datetime | None,
+        once: Once[GroupRepositories, M],
+        present: Callable[[InviteLink], M],
+    ) -> M:
+        """CreateInviteLink, once per request_id: any member of a group (not a friend
+        ledger) may make one."""
+
+        async def work(repos: GroupRepositories) -> M:
+            group = await self._visible(repos, group_id, caller)
+            domain.require_not_direct(group, "invite by link")
+            if expires_at is not None and expires_at <= self._now():
+                raise InvalidArgument("invite_link.expire_time", "must be in the future")
+            return present(await repos.insert_link(group_id, domain.new_invite_token(), expires_at, caller))
+
+        return await once(work)
 
     async def links(
         self, caller: str, group_id: str, *, after: list[Any] | None, limit: int
     ) -> list[InviteLink]:
-        async with self._db.transaction() as conn:
-            await self._visible(conn, group_id, caller)
-            return await repository.links(conn, group_id, after=after, limit=limit)
+        async with self._uow.transaction() as repos:
+            await self._visible(repos, group_id, caller)
+            return await repos.links(group_id, after=after, limit=limit)
 
     async def revoke_link(self, caller: str, group_id: str, link_id: str) -> InviteLink:
-        async with self._db.transaction() as conn:
-            group = await self._visible(conn, group_id, caller)
-            link = await repository.link_by_id(conn, group_id, link_id)
+        async with self._uow.transaction() as repos:
+            group = await self._visible(repos, group_id, caller)
+            link = await repos.link_by_id(group_id, link_id)
             if link is None:
                 raise NotFound("invite link not found")
             if link.creator != caller:
                 domain.require_owner(group)
-            return await repository.revoke_link(conn, link_id)
+            return await repos.revoke_link(link_id)
 
-    async def _usable_link(self, conn: Any, token: str) -> InviteLink:
-        link = await repository.link_by_token(conn, token) if domain.could_be_invite_token(token) else None
+    async def _usable_link(self, repos: GroupRepositories, token: str) -> InviteLink:
+        link = await repos.link_by_token(token) if domain.could_be_invite_token(token) else None
         if link is None or not link.usable(self._now()):
             raise NotFound("this invite link is not valid any more", reason="INVITE_INVALID")
         return link
 
     async def preview(self, caller: str, token: str) -> tuple[InviteLink, str, Kind, int, bool]:
-        async with self._db.transaction() as conn:
-            link = await self._usable_link(conn, token)
-            summary = await repository.group_summary(conn, link.group_id)
+        async with self._uow.transaction() as repos:
+            link = await self._usable_link(repos, token)
+            summary = await repos.group_summary(link.group_id)
             assert summary is not None
-            already = await repository.member(conn, link.group_id, caller) is not None
+            already = await repos.member(link.group_id, caller) is not None
         return link, summary[0], summary[1], summary[2], already
 
     async def join(self, caller: str, token: str) -> Group:
         """Join through an invite link, then publish the group's roster."""
-        async with self._db.transaction() as conn:
-            link = await self._usable_link(conn, token)
-            if await repository.count_members(conn, link.group_id) >= domain.MAX_MEMBERS:
+        async with self._uow.transaction() as repos:
+            link = await self._usable_link(repos, token)
+            if await repos.count_members(link.group_id) >= domain.MAX_MEMBERS:
                 raise FailedPrecondition(f"a group has at most {domain.MAX_MEMBERS} members")
-            if await repository.insert_member(
-                conn, link.group_id, caller, Role.MEMBER, link.creator, how="joined"
-            ):
-                await repository.touch_group(conn, link.group_id)
-                await outbox.record(
-                    conn,
+            if await repos.insert_member(link.group_id, caller, Role.MEMBER, link.creator, how="joined"):
+                await repos.touch_group(link.group_id)
+                await repos.outbox.record(
                     ev.MemberChanged(group=link.group_id, user=caller, change=ev.JOINED),
                     f"groups/{link.group_id}",
                     actor=caller,
                 )
-            group = await self._visible(conn, link.group_id, caller)
+            group = await self._visible(repos, link.group_id, caller)
         await self.publish_roster(group.id)
         return group
 
     async def feed_groups(self, caller: str, group_id: str, *, resuming: bool) -> list[str]:
         """The groups a change feed covers now. A client resuming a one-group feed after
         losing access gets an empty set (and so ACCESS_REVOKED), not NOT_FOUND."""
-        async with self._db.transaction() as conn:
+        async with self._uow.transaction() as repos:
             if group_id == "-":
-                return await repository.group_ids_of(conn, caller)
-            if await repository.group_for_member(conn, group_id, caller) is not None:
+                return await repos.group_ids_of(caller)
+            if await repos.group_for_member(group_id, caller) is not None:
                 return [group_id]
         if resuming:
             return []
@@ -362,8 +382,8 @@ class GroupUseCases:
             return [], {}
         # On the writer: the feed's "every older transaction is over" test needs the
         # primary's view of running transactions.
-        async with self._db.transaction() as conn:
-            rows = await repository.changes_since(conn, caller, group_ids, after, upto, limit)
+        async with self._uow.transaction() as repos:
+            rows = await repos.changes_since(caller, group_ids, after, upto, limit)
         seen = iter(await self._as_seen([r for r in rows if isinstance(r, Group)]))
         rows = [next(seen) if isinstance(r, Group) else r for r in rows]
         users = sorted({r.user_id for r in rows if isinstance(r, Member)})
@@ -372,8 +392,8 @@ class GroupUseCases:
     async def publish_roster(self, group_id: str) -> Roster | None:
         """Read the roster from the writer (never a lagging replica) and publish it; None
         when the group does not exist. Called after every committed membership change."""
-        async with self._db.transaction() as conn:
-            found = await repository.roster(conn, group_id)
+        async with self._uow.transaction() as repos:
+            found = await repos.roster(group_id)
         if found is None:
             return None
         kind, version, user_ids = found

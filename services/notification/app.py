@@ -15,6 +15,7 @@ from libs.clients.features.install import gate_interceptor
 from libs.clients.names import NameBook
 from libs.clients.users import UserDirectory
 from libs.db.database import Database
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.display_names import labelled
 from libs.jobs.analytics import analytics_job
 from libs.rpc.peers import identity_of, peer_channel
@@ -22,6 +23,7 @@ from libs.server import ServiceApp
 from libs.settings import Settings
 from services.notification.jobs import external_jobs
 from services.notification.peers import AuthDirectory, SettlementBalances
+from services.notification.repository import SqlNotificationRepositories
 from services.notification.servicer import NotificationServicer
 from services.notification.usecases import NotificationUseCases
 
@@ -56,7 +58,10 @@ def assemble(*, pool_size: int = 10, name: str = "hisaab-notification") -> Parts
     if resources.analytics_bucket:
         jobs["analytics_export"] = analytics_job(db, aws.client("s3"), resources.analytics_bucket)
     usecases = NotificationUseCases(
-        db, AuthDirectory(auth, identity), SettlementBalances(settlement, identity), external_jobs=jobs
+        SqlUnitOfWork(db, SqlNotificationRepositories),
+        AuthDirectory(auth, identity),
+        SettlementBalances(settlement, identity),
+        external_jobs=jobs,
     )
     return Parts(
         settings, db, usecases, NameBook(None, UserDirectory(auth)), [auth, settlement, expense, pricing]

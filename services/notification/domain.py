@@ -266,3 +266,32 @@ def owes_enough(net_minor: int, currency: str) -> bool:
 
 def reminder_due(prefs: Preferences, period_start: datetime) -> bool:
     return prefs.local_hour(period_start) == prefs.reminder_hour
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One row of a user's inbox (``in_app``) or the record behind their deliveries."""
+
+    id: str
+    user_id: str
+    event_type: EventType
+    title: str
+    body: str
+    deep_link: str
+    group_id: str
+    actor: str
+    created_at: datetime
+    read: bool
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A push, SMS or email waiting to be sent, with the attempts made so far."""
+
+    id: str
+    channel: str
+    target: str
+    title: str
+    body: str
+    deep_link: str
+    attempts: int

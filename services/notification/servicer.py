@@ -12,8 +12,7 @@ from libs import etag, names, pagination, validation, wire
 from libs.auth.caller import require_caller, require_internal
 from libs.errors import InvalidArgument
 from services.notification import domain
-from services.notification.domain import Channel, Event, EventType, Preferences
-from services.notification.repository import Notification
+from services.notification.domain import Channel, Event, EventType, Notification, Preferences
 from services.notification.usecases import NotificationUseCases
 
 _PREF_FIELDS = ("channel_settings", "reminder_hour", "time_zone", "locale")

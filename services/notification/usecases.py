@@ -10,12 +10,26 @@ from typing import Any
 
 from libs import money_format
 from libs.clock import Clock, now
-from libs.db.database import Database
+from libs.db.unit_of_work import UnitOfWork
 from libs.errors import InvalidArgument
-from services.notification import domain, repository, templates
-from services.notification.domain import Channel, Event, EventType, MembershipChange, Preferences
-from services.notification.ports import Balances, Device, Directory, Outgoing, Profile, Sender
-from services.notification.repository import Notification
+from services.notification import domain, templates
+from services.notification.domain import (
+    Channel,
+    Event,
+    EventType,
+    MembershipChange,
+    Notification,
+    Preferences,
+)
+from services.notification.ports import (
+    Balances,
+    Device,
+    Directory,
+    NotificationRepositories,
+    Outgoing,
+    Profile,
+    Sender,
+)
 
 log = logging.getLogger("hisaab.notification")
 
@@ -59,7 +73,7 @@ def _targets(channel: Channel, recipient: _Recipient) -> list[str]:
 class NotificationUseCases:
     def __init__(
         self,
-        db: Database,
+        uow: UnitOfWork[NotificationRepositories],
         directory: Directory,
         balances: Balances,
         *,
@@ -67,7 +81,7 @@ class NotificationUseCases:
         clock: Clock = now,
     ):
         """``external_jobs``: job name → handler in another service (returns how many it processed)."""
-        self._db = db
+        self._uow = uow
         self._directory = directory
         self._balances = balances
         self._external = dict(external_jobs or {})
@@ -83,10 +97,10 @@ class NotificationUseCases:
         Peer lookups happen before the transaction, so no row lock is held
         across a network call; a lookup failure raises and the queue retries.
         """
-        async with self._db.read() as conn:
-            if await repository.event_seen(conn, event_id):
+        async with self._uow.read() as repos:
+            if await repos.event_seen(event_id):
                 return Handled(True, 0)
-            members = await repository.members(conn, event.group) if event is not None and event.group else []
+            members = await repos.members(event.group) if event is not None and event.group else []
         people: list[_Recipient] = []
         actor: Profile | None = None
         if event is not None:
@@ -97,11 +111,11 @@ class NotificationUseCases:
             devices = await self._directory.devices(ids) if ids else {}
             actor = profiles.get(event.actor)
             people = [_Recipient(u, profiles.get(u), devices.get(u, [])) for u in ids]
-        async with self._db.transaction() as conn:
-            if not await repository.claim_event(conn, event_id, event_type):
+        async with self._uow.transaction() as repos:
+            if not await repos.claim_event(event_id, event_type):
                 return Handled(True, 0)
             if change is not None:
-                await repository.apply_membership(conn, change)
+                await repos.apply_membership(change)
             created = 0
             if event is not None:
                 values = {
@@ -111,11 +125,13 @@ class NotificationUseCases:
                     "actor": actor.display_name if actor else "",
                 }
                 for person in people:
-                    created += await self._notify(conn, event, person, values)
+                    created += await self._notify(repos, event, person, values)
         return Handled(False, created)
 
-    async def _notify(self, conn: Any, event: Event, person: _Recipient, values: dict[str, str]) -> int:
-        prefs = await repository.preferences(conn, person.user_id)
+    async def _notify(
+        self, repos: NotificationRepositories, event: Event, person: _Recipient, values: dict[str, str]
+    ) -> int:
+        prefs = await repos.preferences(person.user_id)
         in_app = prefs.enabled(event.type, Channel.IN_APP)
         channels = [c for c in _EXTERNAL if prefs.enabled(event.type, c)]
         targets = [(c, t) for c in channels for t in _targets(c, person)]
@@ -123,8 +139,7 @@ class NotificationUseCases:
             return 0
         locale = prefs.locale or (person.profile.locale if person.profile else "")
         title, body = templates.render(event.type, locale, values)
-        notification_id = await repository.insert_notification(
-            conn,
+        notification_id = await repos.insert_notification(
             user_id=person.user_id,
             event_id=event.id,
             event_type=event.type,
@@ -139,8 +154,8 @@ class NotificationUseCases:
             return 0
         # Sent later by the delivery loop: a slow or failing provider never holds up the inbox.
         for channel, target in targets:
-            await repository.insert_delivery(
-                conn, notification_id, person.user_id, channel, target, title, body, event.deep_link
+            await repos.insert_delivery(
+                notification_id, person.user_id, channel, target, title, body, event.deep_link
             )
         return 1
 
@@ -149,25 +164,25 @@ class NotificationUseCases:
     async def inbox(
         self, user_id: str, *, unread_only: bool, after: list[Any] | None, limit: int
     ) -> list[Notification]:
-        async with self._db.read() as conn:
-            return await repository.inbox(conn, user_id, unread_only=unread_only, after=after, limit=limit)
+        async with self._uow.read() as repos:
+            return await repos.inbox(user_id, unread_only=unread_only, after=after, limit=limit)
 
     async def unread_count(self, user_id: str) -> int:
-        async with self._db.read() as conn:
-            return await repository.unread_count(conn, user_id)
+        async with self._uow.read() as repos:
+            return await repos.unread_count(user_id)
 
     async def mark_read(
         self, user_id: str, *, ids: list[str] | None = None, before: datetime | None = None
     ) -> tuple[int, int]:
-        async with self._db.transaction() as conn:
-            marked = await repository.mark_read(conn, user_id, ids=ids, before=before)
-            return marked, await repository.unread_count(conn, user_id)
+        async with self._uow.transaction() as repos:
+            marked = await repos.mark_read(user_id, ids=ids, before=before)
+            return marked, await repos.unread_count(user_id)
 
     # -- preferences ----------------------------------------------------------------------
 
     async def preferences(self, user_id: str) -> Preferences:
-        async with self._db.read() as conn:
-            return await repository.preferences(conn, user_id)
+        async with self._uow.read() as repos:
+            return await repos.preferences(user_id)
 
     async def update_preferences(
         self,
@@ -183,8 +198,8 @@ class NotificationUseCases:
             domain.check_switch(event_type, channel, enabled)
         if reminder_hour is not None and not 0 <= reminder_hour <= 23:
             raise InvalidArgument("preferences.reminder_hour", "must be 0..23")
-        async with self._db.transaction() as conn:
-            current = await repository.preferences(conn, user_id, lock=True)
+        async with self._uow.transaction() as repos:
+            current = await repos.preferences(user_id, lock=True)
             check_version(current)
             updated = replace(
                 current,
@@ -192,8 +207,8 @@ class NotificationUseCases:
                 time_zone=current.time_zone if time_zone is None else domain.valid_time_zone(time_zone),
                 locale=current.locale if locale is None else locale,
             )
-            await repository.save_preferences(conn, updated, switches or [])
-            return await repository.preferences(conn, user_id)
+            await repos.save_preferences(updated, switches or [])
+            return await repos.preferences(user_id)
 
     # -- deliveries -----------------------------------------------------------------------
 
@@ -201,8 +216,8 @@ class NotificationUseCases:
         self, sender: Sender, *, limit: int = 20, first_retry: timedelta = domain.FIRST_RETRY
     ) -> int:
         """Sends deliveries that are due; failures are retried with doubling waits, then given up."""
-        async with self._db.transaction() as conn:
-            due = await repository.due_deliveries(conn, limit)
+        async with self._uow.transaction() as repos:
+            due = await repos.due_deliveries(limit)
             for d in due:
                 try:
                     provider_id = await sender.send(
@@ -219,11 +234,9 @@ class NotificationUseCases:
                         "delivery failed",
                         extra={"channel": d.channel, "attempts": attempts, "error": str(err)},
                     )
-                    await repository.delivery_failed(
-                        conn, d.id, f"{type(err).__name__}: {err}", retry_in_seconds=retry
-                    )
+                    await repos.delivery_failed(d.id, f"{type(err).__name__}: {err}", retry_in_seconds=retry)
                 else:
-                    await repository.delivery_sent(conn, d.id, provider_id)
+                    await repos.delivery_sent(d.id, provider_id)
             return len(due)
 
     # -- jobs -----------------------------------------------------------------------------
@@ -235,21 +248,18 @@ class NotificationUseCases:
         """Once per (job, period): a completed run is a duplicate; a crashed one is run again."""
         if not self.handles_job(job):
             raise InvalidArgument("job_type", f"{job} is not handled here")
-        async with self._db.transaction() as conn:
-            if not await repository.start_job(conn, job, period_start):
+        async with self._uow.transaction() as repos:
+            if not await repos.start_job(job, period_start):
                 return JobResult(True)
         if job == "balance_reminders":
             result = await self._reminders(period_start)
         elif job == "purge_old_notifications":
-            async with self._db.transaction() as conn:
-                result = JobResult(
-                    False, await repository.purge_read_before(conn, period_start - PURGE_AFTER)
-                )
+            async with self._uow.transaction() as repos:
+                result = JobResult(False, await repos.purge_read_before(period_start - PURGE_AFTER))
         else:
             result = JobResult(False, await self._external[job](period_start))
-        async with self._db.transaction() as conn:
-            await repository.finish_job(
-                conn,
+        async with self._uow.transaction() as repos:
+            await repos.finish_job(
                 job,
                 period_start,
                 {"processed": result.processed, "created": result.notifications_created},
@@ -261,11 +271,11 @@ class NotificationUseCases:
         processed = created = 0
         after = ""
         while True:
-            async with self._db.read() as conn:
-                users = await repository.users_with_memberships(conn, after, 200)
-                prefs = await repository.preferences_of(conn, users)
+            async with self._uow.read() as repos:
+                users = await repos.users_with_memberships(after, 200)
+                prefs = await repos.preferences_of(users)
                 groups_of: dict[str, list[str]] = {}
-                for group_id, member in await repository.memberships_of(conn, users):
+                for group_id, member in await repos.memberships_of(users):
                     groups_of.setdefault(member, []).append(group_id)
             if not users:
                 return JobResult(False, processed, created)
@@ -301,7 +311,7 @@ class NotificationUseCases:
             occurred_at=period_start,
             subject="users/me/balances",
         )
-        async with self._db.transaction() as conn:
-            if not await repository.claim_reminder_day(conn, user, day):
+        async with self._uow.transaction() as repos:
+            if not await repos.claim_reminder_day(user, day):
                 return 0
-            return await self._notify(conn, event, person, {"owed": owed_text})
+            return await self._notify(repos, event, person, {"owed": owed_text})

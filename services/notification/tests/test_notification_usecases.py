@@ -17,41 +17,18 @@ from sqlalchemy import text
 from libs import aws
 from libs.db import migrate
 from libs.db.database import Database
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.jobs.queues import QueueConsumer
 from services.notification import domain
 from services.notification.domain import Channel, Event, EventType, MembershipChange
-from services.notification.ports import Device, Outgoing, Profile
+from services.notification.ports import Outgoing
+from services.notification.repository import SqlNotificationRepositories
+from services.notification.tests.fakes import FakeBalances, FakeDirectory
 from services.notification.usecases import NotificationUseCases
 from tools.devstack.postgres import create_database, drop_database
 from tools.devstack.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.clock]
-
-
-class FakeDirectory:
-    def __init__(self) -> None:
-        self.people: dict[str, Profile] = {}
-
-    def add(self, name: str, locale: str = "en-IN") -> str:
-        user = str(uuid.uuid4())
-        self.people[user] = Profile(
-            user, name, locale, f"+9198{uuid.uuid4().int % 10**8:08d}", f"{user}@x.in", False
-        )
-        return user
-
-    async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:
-        return {u: self.people[u] for u in user_ids if u in self.people}
-
-    async def devices(self, user_ids: list[str]) -> dict[str, list[Device]]:
-        return {u: [Device(u, "ANDROID", f"tok-{u}")] for u in user_ids}
-
-
-class FakeBalances:
-    def __init__(self) -> None:
-        self.nets: dict[tuple[str, str], dict[str, int]] = {}
-
-    async def member_balance(self, group_id: str, user_id: str) -> dict[str, int]:
-        return self.nets.get((group_id, user_id), {})
 
 
 class FailingSender:
@@ -92,7 +69,7 @@ def balances() -> FakeBalances:
 
 @pytest.fixture
 def uc(db: Database, directory: FakeDirectory, balances: FakeBalances) -> NotificationUseCases:
-    return NotificationUseCases(db, directory, balances)
+    return NotificationUseCases(SqlUnitOfWork(db, SqlNotificationRepositories), directory, balances)
 
 
 async def _group(uc: NotificationUseCases, *members: str) -> str:
@@ -244,7 +221,10 @@ async def test_external_job_runs_once_per_period(
         return 3
 
     uc = NotificationUseCases(
-        db, directory, balances, external_jobs={"generate_recurring_expenses": generate}
+        SqlUnitOfWork(db, SqlNotificationRepositories),
+        directory,
+        balances,
+        external_jobs={"generate_recurring_expenses": generate},
     )
     period = datetime(2031, 1, 1, 18, 35, tzinfo=UTC) + timedelta(minutes=int(uuid.uuid4().int % 1000))
     assert (await uc.run_job("generate_recurring_expenses", period)).processed == 3
