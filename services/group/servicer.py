@@ -162,7 +162,8 @@ class GroupServicer(group_pb2_grpc.GroupServiceServicer):
         self, scope: str, request: Any, response_type: type[idempotency.M]
     ) -> idempotency.Once[GroupRepositories, idempotency.M]:
         idempotency.validate_request_id(request.request_id)
-        return idempotency.Once(self._uow, f"group.{scope}", request, response_type)
+        # Every group create only writes rows: its key can go out with them.
+        return idempotency.Once(self._uow, f"group.{scope}", request, response_type, claim_with_writes=True)
 
     async def CreateGroup(self, request: group_pb2.CreateGroupRequest, context: Any) -> group_pb2.Group:
         caller = require_caller()

@@ -308,7 +308,8 @@ class SettlementUseCases:
         async def work(repos: SettlementRepositories) -> M:
             return present(await self._insert(repos, caller, group_id, new))
 
-        return await Once(self._uow, CREATE_SCOPE, request, response_type)(work)
+        # The work only writes rows, so the key goes out with them (one round trip fewer).
+        return await Once(self._uow, CREATE_SCOPE, request, response_type, claim_with_writes=True)(work)
 
     async def _insert(
         self, repos: SettlementRepositories, caller: str, group_id: str, new: NewSettlement
