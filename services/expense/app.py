@@ -14,6 +14,7 @@ from libs.clients.names import NameBook
 from libs.clients.rosters import RosterCache, keys_for_request
 from libs.clients.users import UserDirectory
 from libs.db.database import Database
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.display_names import labelled
 from libs.rpc.peers import peer_channel
 from libs.server import ServiceApp
@@ -27,6 +28,7 @@ from services.expense.peers import (
     SettlementRecorder,
 )
 from services.expense.recurring_job import RecurringJob
+from services.expense.repository import SqlExpenseRepositories
 from services.expense.scan.usecases import ScanUseCases
 from services.expense.servicer import ExpenseServicer
 from services.expense.usecases import ExpenseUseCases
@@ -40,11 +42,12 @@ async def build() -> ServiceApp:
     settlement_channel = peer_channel(settings, "settlement")
     rosters = RosterCache.from_url(settings.redis_url)
     groups = GroupDirectory(group_channel, rosters)
-    usecases = ExpenseUseCases(db, groups, DisplayNames(auth_channel), presets=GroupPresets(group_channel))
+    uow = SqlUnitOfWork(db, SqlExpenseRepositories)
+    usecases = ExpenseUseCases(uow, groups, DisplayNames(auth_channel), presets=GroupPresets(group_channel))
     resources = aws.Resources.from_env()
     resources.require("receipts_bucket", "exports_bucket")
     files = FileUseCases(
-        db,
+        uow,
         usecases,
         groups,
         GroupSnapshot(group_channel),
@@ -53,9 +56,9 @@ async def build() -> ServiceApp:
         receipts_bucket=resources.receipts_bucket,
         exports_bucket=resources.exports_bucket,
     )
-    scans = ScanUseCases(db, usecases, receipts.ReceiptStore(aws.client("s3"), resources.receipts_bucket))
+    scans = ScanUseCases(uow, usecases, receipts.ReceiptStore(aws.client("s3"), resources.receipts_bucket))
     servicer = labelled(
-        ExpenseServicer(usecases, db, files, RecurringJob(db, usecases), scans),
+        ExpenseServicer(usecases, uow, files, RecurringJob(uow, usecases), scans),
         NameBook(rosters, UserDirectory(auth_channel)),
         settings.service.grpc_service,
     )

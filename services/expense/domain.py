@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Final
 
+from google.protobuf.message import Message
 from hisaab.events.v1 import events_pb2 as ev
 
 from libs import money
@@ -195,6 +196,66 @@ class Activity:
     amount_minor: int
     effects: dict[str, int]  # user id → change of their balance
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewActivity:
+    """A feed entry a write of expense-service adds (its id and time come from storage)."""
+
+    group_id: str
+    actor: str
+    verb: str
+    subject: str
+    details: dict[str, Any]
+    currency: str = ""
+    amount_minor: int = 0
+    effects: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """What one write tells others: its outbox event and its feed entry."""
+
+    event: Message
+    aggregate: str
+    actor: str
+    activity: NewActivity
+
+
+# order_by value → (the expense's sort key, descending)
+ORDERS: Final = {
+    "transaction_date desc": ("expense_date", True),
+    "transaction_date": ("expense_date", False),
+    "create_time desc": ("created_at", True),
+    "create_time": ("created_at", False),
+    "update_time desc": ("updated_at", True),
+}
+
+
+@dataclass(frozen=True)
+class ExpenseFilter:
+    start_date: date | None = None
+    end_date: date | None = None
+    payer: str = ""
+    participant: str = ""
+    categories: tuple[Category, ...] = ()
+    query: str = ""
+    show_deleted: bool = False
+    order_by: str = "transaction_date desc"
+
+
+def sort_value(expense: Expense, key: str) -> date | datetime:
+    """The value an ORDERS key sorts by."""
+    return {
+        "expense_date": expense.draft.transaction_date,
+        "created_at": expense.created_at,
+        "updated_at": expense.updated_at,
+    }[key]
+
+
+def order_key(expense: Expense, order_by: str) -> list[str]:
+    """A page token's position: the sort value and the id."""
+    return [sort_value(expense, ORDERS[order_by][0]).isoformat(), expense.id]
 
 
 @dataclass(frozen=True)

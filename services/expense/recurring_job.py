@@ -13,11 +13,10 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from libs.db.database import Database
+from libs.db.unit_of_work import UnitOfWork
 from libs.errors import DomainError
-from services.expense import domain, repository
+from services.expense import domain
+from services.expense.ports import ExpenseRepositories
 from services.expense.recurrence import Rule
 from services.expense.usecases import ExpenseUseCases, Prepared
 
@@ -60,16 +59,16 @@ class RunResult:
 
 
 class RecurringJob:
-    def __init__(self, db: Database, expenses: ExpenseUseCases):
-        self._db = db
+    def __init__(self, uow: UnitOfWork[ExpenseRepositories], expenses: ExpenseUseCases):
+        self._uow = uow
         self._expenses = expenses
 
     async def run(self, run_date: date, group_id: str | None = None) -> RunResult:
         """Creates the occurrences due on or before ``run_date``: of every group's rules, or of
         ``group_id``'s only (the result then speaks of nothing else)."""
         result = RunResult()
-        async with self._db.read() as conn:
-            due = await repository.due_rules(conn, run_date, group_id)
+        async with self._uow.read() as repos:
+            due = await repos.due_rules(run_date, group_id)
         for due_group, rule_id in due:
             name = rule_name(due_group, rule_id)
             try:
@@ -83,14 +82,14 @@ class RecurringJob:
         # Occurrences differ only in date, so the template's people are checked once per
         # rule, with group-service, before the rule's row lock is taken: no lock waits on
         # the network.
-        async with self._db.transaction() as conn:
-            checked = await repository.get_rule(conn, group_id, rule_id)
+        async with self._uow.transaction() as repos:
+            checked = await repos.get_rule(group_id, rule_id)
         if checked is None or checked.paused or checked.next_occurrence is None:
             return 0
         await self._expenses.check_template_people(checked.creator, group_id, checked.template)
         created = 0
-        async with self._db.transaction() as conn:
-            rule = await repository.get_rule(conn, group_id, rule_id, lock=True)
+        async with self._uow.transaction() as repos:
+            rule = await repos.get_rule(group_id, rule_id, lock=True)
             if rule is None or rule.paused or rule.next_occurrence is None:
                 return 0
             if (rule.creator, rule.template) != (checked.creator, checked.template):
@@ -101,18 +100,18 @@ class RecurringJob:
             while day is not None and day <= run_date and steps < MAX_CATCH_UP:
                 steps += 1
                 expense_id = occurrence_id(rule.id, day)
-                if await repository.get_expense(conn, group_id, expense_id) is None:
-                    await self._create(conn, rule, expense_id, day)
+                if await repos.get_expense(group_id, expense_id) is None:
+                    await self._create(repos, rule, expense_id, day)
                     created += 1
                 day = rule.schedule.first_on_or_after(day + timedelta(days=1))
-            await repository.update_rule(conn, rule.id, rule.schedule, rule.template, rule.paused, day)
+            await repos.update_rule(rule.id, rule.schedule, rule.template, rule.paused, day)
         return created
 
-    async def _create(self, conn: AsyncConnection, rule: Rule, expense_id: str, day: date) -> None:
+    async def _create(self, repos: ExpenseRepositories, rule: Rule, expense_id: str, day: date) -> None:
         draft = replace(rule.template, transaction_date=day)
         postings = domain.postings(draft, seed=expense_id)
         await self._expenses.create(
-            conn,
+            repos,
             rule.creator,
             rule.group_id,
             Prepared(expense_id, draft, postings),

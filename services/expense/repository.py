@@ -1,6 +1,8 @@
-"""expense tables with SQLAlchemy Core on the caller's connection.
+"""expense-service's SQL repositories: its tables (SQLAlchemy Core and libs.db.batch) on the
+unit of work's connection, behind services.expense.ports.ExpenseRepositories.
 
-Ledger rows are never touched here: their postings are read through libs.ledger.store.
+Ledger rows are never touched here: they go through libs.ledger (the ledger port for
+writes, libs.ledger.store and libs.ledger.reports for the reads that go with ours).
 """
 
 from __future__ import annotations
@@ -8,32 +10,42 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs import outbox
+from libs.db import batch
 from libs.db.batch import Statement
-from libs.ledger import store
+from libs.db.repositories import SqlRepositories
+from libs.ledger import reports, store
+from libs.ledger.book import SqlLedger
 from libs.ledger.postings import Posting
 from libs.validation import is_uuid
 from services.expense.activity.entries import Entry
 from services.expense.domain import (
+    ORDERS,
     Activity,
+    Announcement,
     Category,
     ChangeType,
     Comment,
     Draft,
     Expense,
+    ExpenseFilter,
+    NewActivity,
     ReceiptInfo,
     draft_from_json,
     draft_to_json,
     split_from_json,
     split_to_json,
 )
+from services.expense.files.repository import SqlFileTables
 from services.expense.recurrence import Frequency, Rule, Schedule
+from services.expense.scan.repository import SqlScanTables
+from services.expense.spending import SpendingRow
 
 _EXPENSE_COLUMNS = """
 id, group_id, description, category, expense_date, notes, currency, total_minor, payers, split,
@@ -42,16 +54,8 @@ last_change, change_xid::text AS change_xid,
 receipt_key, receipt_content_type, receipt_size, receipt_uploaded_at
 """
 
+
 # order_by value → (column, descending)
-ORDERS = {
-    "transaction_date desc": ("expense_date", True),
-    "transaction_date": ("expense_date", False),
-    "create_time desc": ("created_at", True),
-    "create_time": ("created_at", False),
-    "update_time desc": ("updated_at", True),
-}
-
-
 def _draft(row: Any) -> Draft:
     return Draft(
         description=row.description,
@@ -63,12 +67,6 @@ def _draft(row: Any) -> Draft:
         payers=tuple((str(u), int(p)) for u, p in row.payers),
         split=split_from_json(row.split),
     )
-
-
-async def _expenses(conn: AsyncConnection, rows: Sequence[Any]) -> list[Expense]:
-    """Rows with their postings, read for all of them in one query."""
-    postings = await store.postings_of(conn, [str(r.id) for r in rows])
-    return [_expense(r, postings.get(str(r.id), {})) for r in rows]
 
 
 def _expense(row: Any, postings: Mapping[str, Posting]) -> Expense:
@@ -142,119 +140,9 @@ def inserted(row: Any, postings: dict[str, Posting]) -> Expense:
     return _expense(row, postings)
 
 
-async def get_expense(
-    conn: AsyncConnection, group_id: str, expense_id: str, *, lock: bool = False
-) -> Expense | None:
-    if not (is_uuid(group_id) and is_uuid(expense_id)):
-        return None
-    row = (
-        await conn.execute(
-            text(
-                f"SELECT {_EXPENSE_COLUMNS} FROM expense.expenses WHERE id = :id AND group_id = :g"
-                + (" FOR UPDATE" if lock else "")
-            ),
-            {"id": expense_id, "g": group_id},
-        )
-    ).first()
-    if row is None:
-        return None
-    return (await _expenses(conn, [row]))[0]
-
-
-async def update_expense(
-    conn: AsyncConnection, expense_id: str, draft: Draft, postings: dict[str, Posting], editor: str
-) -> None:
-    await conn.execute(
-        text(
-            "UPDATE expense.expenses SET description = :description, category = :category, "
-            "expense_date = :expense_date, notes = :notes, currency = :currency, total_minor = :total, "
-            "payers = CAST(:payers AS jsonb), split = CAST(:split AS jsonb), payer_ids = :payer_ids, "
-            "participant_ids = :participant_ids, last_editor = :who, version = version + 1, "
-            "updated_at = now(), last_change = 'updated', change_xid = pg_current_xact_id() WHERE id = :id"
-        ),
-        {"id": expense_id, "who": editor, **_draft_params(draft, postings)},
-    )
-
-
-async def set_deleted(conn: AsyncConnection, expense_id: str, deleted: bool, editor: str) -> None:
-    await conn.execute(
-        text(
-            "UPDATE expense.expenses SET deleted_at = CASE WHEN :deleted THEN now() END, "
-            "last_change = CASE WHEN :deleted THEN 'deleted' ELSE 'restored' END, last_editor = :who, "
-            "version = version + 1, updated_at = now(), change_xid = pg_current_xact_id() WHERE id = :id"
-        ),
-        {"id": expense_id, "deleted": deleted, "who": editor},
-    )
-
-
-@dataclass(frozen=True)
-class ExpenseFilter:
-    start_date: date | None = None
-    end_date: date | None = None
-    payer: str = ""
-    participant: str = ""
-    categories: tuple[Category, ...] = ()
-    query: str = ""
-    show_deleted: bool = False
-    order_by: str = "transaction_date desc"
-
-
 def _like(value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
-
-
-async def list_expenses(
-    conn: AsyncConnection, group_id: str, f: ExpenseFilter, *, after: list[Any] | None, limit: int
-) -> list[Expense]:
-    column, desc = ORDERS[f.order_by]
-    where = ["group_id = :g"]
-    params: dict[str, Any] = {"g": group_id, "limit": limit}
-    if not f.show_deleted:
-        where.append("deleted_at IS NULL")
-    if f.start_date:
-        where.append("expense_date >= :start")
-        params["start"] = f.start_date
-    if f.end_date:
-        where.append("expense_date <= :end")
-        params["end"] = f.end_date
-    if f.payer:
-        where.append("payer_ids @> ARRAY[CAST(:payer AS text)]")
-        params["payer"] = f.payer
-    if f.participant:
-        where.append("participant_ids @> ARRAY[CAST(:participant AS text)]")
-        params["participant"] = f.participant
-    if f.categories:
-        where.append("category = ANY(:categories)")
-        params["categories"] = [c.value for c in f.categories]
-    if f.query:
-        where.append("(description ILIKE :q OR notes ILIKE :q)")
-        params["q"] = _like(f.query)
-    if after:
-        cast = "date" if column == "expense_date" else "timestamptz"
-        where.append(
-            f"({column}, id) {'<' if desc else '>'} (CAST(:after_key AS {cast}), CAST(:after_id AS uuid))"
-        )
-        params["after_key"], params["after_id"] = after
-    direction = "DESC" if desc else "ASC"
-    rows = await conn.execute(
-        text(
-            f"SELECT {_EXPENSE_COLUMNS} FROM expense.expenses WHERE {' AND '.join(where)} "
-            f"ORDER BY {column} {direction}, id {direction} LIMIT :limit"
-        ),
-        params,
-    )
-    return await _expenses(conn, rows.all())
-
-
-def order_key(expense: Expense, order_by: str) -> list[str]:
-    column = ORDERS[order_by][0]
-    value: date | datetime = {
-        "expense_date": expense.draft.transaction_date,
-        "created_at": expense.created_at,
-        "updated_at": expense.updated_at,
-    }[column]
-    return [value.isoformat(), expense.id]
 
 
 def _change_bounds(after: tuple[int, str] | None, upto: tuple[int, str] | None) -> tuple[str, dict[str, Any]]:
@@ -272,48 +160,6 @@ def _change_bounds(after: tuple[int, str] | None, upto: tuple[int, str] | None) 
         where.append("(change_xid, id) <= (CAST(:upto_xid AS xid8), CAST(:upto_id AS uuid))")
         params["upto_xid"], params["upto_id"] = str(upto[0]), upto[1]
     return " AND ".join(where), params
-
-
-async def changes_since(
-    conn: AsyncConnection,
-    group_ids: Sequence[str],
-    after: tuple[int, str] | None,
-    upto: tuple[int, str] | None,
-    limit: int,
-) -> list[Expense | Comment]:
-    """Expenses and comments written after `after` (and up to `upto`), oldest write first.
-    Both are keyed by (change_xid, id) and ids are UUIDs, so one cursor orders the two."""
-    where, params = _change_bounds(after, upto)
-    params |= {"groups": list(group_ids), "limit": limit}
-    picked = (
-        await conn.execute(
-            text(
-                f"SELECT 'expense' AS kind, change_xid, id FROM expense.expenses WHERE {where} "
-                f"UNION ALL SELECT 'comment', change_xid, id FROM expense.comments WHERE {where} "
-                "ORDER BY change_xid, id LIMIT :limit"
-            ),
-            params,
-        )
-    ).all()
-    expense_ids = [str(r.id) for r in picked if r.kind == "expense"]
-    comment_ids = [str(r.id) for r in picked if r.kind == "comment"]
-    found: dict[str, Expense | Comment] = {}
-    if expense_ids:
-        rows = await conn.execute(
-            text(f"SELECT {_EXPENSE_COLUMNS} FROM expense.expenses WHERE id = ANY(CAST(:ids AS uuid[]))"),
-            {"ids": expense_ids},
-        )
-        found |= {e.id: e for e in await _expenses(conn, rows.all())}
-    if comment_ids:
-        rows = await conn.execute(
-            text(f"SELECT {_COMMENT_COLUMNS} FROM expense.comments WHERE id = ANY(CAST(:ids AS uuid[]))"),
-            {"ids": comment_ids},
-        )
-        found |= {c.id: c for c in (_comment(r) for r in rows)}
-    return [found[str(r.id)] for r in picked]
-
-
-# --- comments -----------------------------------------------------------------------------
 
 
 _COMMENT_COLUMNS = (
@@ -334,120 +180,13 @@ def _comment(row: Any) -> Comment:
     )
 
 
-async def insert_comment(
-    conn: AsyncConnection, group_id: str, expense_id: str, author: str, body: str
-) -> Comment:
-    row = (
-        await conn.execute(
-            text(
-                "INSERT INTO expense.comments (id, group_id, expense_id, author, body) "
-                f"VALUES (:id, :g, :e, :a, :b) RETURNING {_COMMENT_COLUMNS}"
-            ),
-            {"id": str(uuid.uuid4()), "g": group_id, "e": expense_id, "a": author, "b": body},
-        )
-    ).one()
-    await _count_comment(conn, expense_id, 1)
-    return _comment(row)
-
-
-async def _count_comment(conn: AsyncConnection, expense_id: str, delta: int) -> None:
-    # The count is part of the expense a client caches, so the change feed hands it out again.
-    await conn.execute(
-        text(
-            "UPDATE expense.expenses SET comment_count = comment_count + :d, "
-            "change_xid = pg_current_xact_id() WHERE id = :id"
-        ),
-        {"d": delta, "id": expense_id},
-    )
-
-
-async def comments(
-    conn: AsyncConnection, expense_id: str, *, after: list[Any] | None, limit: int
-) -> list[Comment]:
-    where = ["expense_id = :e", "deleted_at IS NULL"]
-    params: dict[str, Any] = {"e": expense_id, "limit": limit}
-    if after:
-        where.append("(created_at, id) > (CAST(:ts AS timestamptz), CAST(:id AS uuid))")
-        params["ts"], params["id"] = after
-    rows = await conn.execute(
-        text(
-            f"SELECT {_COMMENT_COLUMNS} FROM expense.comments "
-            f"WHERE {' AND '.join(where)} ORDER BY created_at, id LIMIT :limit"
-        ),
-        params,
-    )
-    return [_comment(r) for r in rows]
-
-
-async def get_comment(conn: AsyncConnection, expense_id: str, comment_id: str) -> Comment | None:
-    if not is_uuid(comment_id):
-        return None
-    row = (
-        await conn.execute(
-            text(
-                f"SELECT {_COMMENT_COLUMNS} FROM expense.comments "
-                "WHERE id = :id AND expense_id = :e AND deleted_at IS NULL"
-            ),
-            {"id": comment_id, "e": expense_id},
-        )
-    ).first()
-    return _comment(row) if row else None
-
-
-async def delete_comment(conn: AsyncConnection, comment: Comment) -> None:
-    await conn.execute(
-        text(
-            "UPDATE expense.comments SET deleted_at = now(), change_xid = pg_current_xact_id() WHERE id = :id"
-        ),
-        {"id": comment.id},
-    )
-    await _count_comment(conn, comment.expense_id, -1)
-
-
-# --- activities ---------------------------------------------------------------------------
-
-
-def insert_activity_statement(
-    *,
-    group_id: str,
-    actor: str,
-    verb: str,
-    subject: str,
-    details: dict[str, Any],
-    currency: str = "",
-    amount_minor: int = 0,
-    effects: dict[str, int] | None = None,
-) -> Statement:
+def insert_activity_statement(entry: NewActivity) -> Statement:
     return Statement(
         "INSERT INTO expense.activities (id, group_id, actor, verb, subject, details, currency, "
         "amount_minor, effects) VALUES (%(id)s, %(g)s, %(actor)s, %(verb)s, %(subject)s, %(details)s::jsonb, "
         "%(currency)s, %(amount)s, %(effects)s::jsonb)",
         {
             "id": str(uuid.uuid4()),
-            "g": group_id,
-            "actor": actor,
-            "verb": verb,
-            "subject": subject,
-            "details": json.dumps(details),
-            "currency": currency,
-            "amount": amount_minor,
-            "effects": json.dumps(effects or {}),
-        },
-    )
-
-
-async def insert_entry(conn: AsyncConnection, entry: Entry) -> bool:
-    """One feed entry from another service's event; False when its event was already
-    recorded (the queue delivers at least once, and the id is derived from the event's)."""
-    result = await conn.execute(
-        text(
-            "INSERT INTO expense.activities (id, group_id, actor, verb, subject, details, currency, "
-            "amount_minor, effects, created_at) VALUES (:id, :g, :actor, :verb, :subject, "
-            "CAST(:details AS jsonb), :currency, :amount, CAST(:effects AS jsonb), :at) "
-            "ON CONFLICT (id) DO NOTHING"
-        ),
-        {
-            "id": entry.id,
             "g": entry.group_id,
             "actor": entry.actor,
             "verb": entry.verb,
@@ -456,48 +195,9 @@ async def insert_entry(conn: AsyncConnection, entry: Entry) -> bool:
             "currency": entry.currency,
             "amount": entry.amount_minor,
             "effects": json.dumps(entry.effects),
-            "at": entry.created_at,
         },
     )
-    return bool(result.rowcount)
 
-
-async def activities(
-    conn: AsyncConnection, group_ids: Sequence[str], *, before: int | None, limit: int
-) -> list[tuple[int, Activity]]:
-    where = ["group_id = ANY(CAST(:groups AS uuid[]))"]
-    params: dict[str, Any] = {"groups": list(group_ids), "limit": limit}
-    if before is not None:
-        where.append("seq < :before")
-        params["before"] = before
-    rows = await conn.execute(
-        text(
-            "SELECT seq, id, group_id, actor, verb, subject, details, currency, amount_minor, effects, "
-            f"created_at FROM expense.activities WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT :limit"
-        ),
-        params,
-    )
-    return [
-        (
-            int(r.seq),
-            Activity(
-                id=str(r.id),
-                group_id=str(r.group_id),
-                actor=r.actor,
-                verb=r.verb,
-                subject=r.subject,
-                details=dict(r.details),
-                currency=r.currency,
-                amount_minor=int(r.amount_minor),
-                effects={k: int(v) for k, v in r.effects.items()},
-                created_at=r.created_at,
-            ),
-        )
-        for r in rows
-    ]
-
-
-# --- recurring rules ----------------------------------------------------------------------
 
 _RULE_COLUMNS = (
     "id, group_id, frequency, interval_count, start_date, end_date, next_occurrence, template, paused, "
@@ -520,117 +220,450 @@ def _rule(row: Any) -> Rule:
     )
 
 
-async def insert_rule(
-    conn: AsyncConnection,
-    *,
-    group_id: str,
-    schedule: Schedule,
-    template: Draft,
-    paused: bool,
-    next_occurrence: date | None,
-    creator: str,
-) -> Rule:
-    row = (
-        await conn.execute(
+def _announcement_statements(announcement: Announcement) -> list[Statement]:
+    """The event's and the feed entry's inserts, sent with the write's other statements."""
+    return [
+        outbox.record_statement(announcement.event, announcement.aggregate, actor=announcement.actor),
+        insert_activity_statement(announcement.activity),
+    ]
+
+
+class SqlExpenseRepositories(SqlFileTables, SqlScanTables, SqlRepositories):
+    """Everything expense-service's use cases store, on one transaction's connection."""
+
+    def __init__(self, conn: AsyncConnection):
+        super().__init__(conn)
+        self.ledger = SqlLedger(conn)
+
+    # --- expenses --------------------------------------------------------------------------
+
+    async def create_expense(
+        self,
+        *,
+        expense_id: str,
+        group_id: str,
+        draft: Draft,
+        postings: dict[str, Posting],
+        creator: str,
+        recurring_rule_id: str | None,
+        announcement: Announcement,
+    ) -> Expense:
+        ledger = store.record_statements(
+            group_id=group_id,
+            kind="expense",
+            currency=draft.currency,
+            total_minor=draft.total_minor,
+            postings=postings,
+            entry_id=expense_id,
+        )
+        # New rows in one round trip; the balances (which every writer of the group queues
+        # for) go out with the COMMIT (libs.db.batch).
+        statements = [
+            insert_expense_statement(
+                expense_id=expense_id,
+                group_id=group_id,
+                draft=draft,
+                postings=postings,
+                creator=creator,
+                recurring_rule_id=recurring_rule_id,
+            ),
+            ledger.entry,
+            *_announcement_statements(announcement),
+        ]
+        results = await batch.run(self.conn, statements)
+        if ledger.balances is not None:
+            batch.defer(self.conn, ledger.balances)
+        return inserted(results[0][0], postings)
+
+    async def announce(self, announcement: Announcement) -> None:
+        await batch.run(self.conn, _announcement_statements(announcement))
+
+    async def _expenses(self, rows: Sequence[Any]) -> list[Expense]:
+        """Rows with their postings, read for all of them in one query."""
+        postings = await store.postings_of(self.conn, [str(r.id) for r in rows])
+        return [_expense(r, postings.get(str(r.id), {})) for r in rows]
+
+    async def get_expense(self, group_id: str, expense_id: str, *, lock: bool = False) -> Expense | None:
+        if not is_uuid(expense_id):  # the group's id was read by libs.names.group
+            return None
+        row = (
+            await self.conn.execute(
+                text(
+                    f"SELECT {_EXPENSE_COLUMNS} FROM expense.expenses WHERE id = :id AND group_id = :g"
+                    + (" FOR UPDATE" if lock else "")
+                ),
+                {"id": expense_id, "g": group_id},
+            )
+        ).first()
+        if row is None:
+            return None
+        return (await self._expenses([row]))[0]
+
+    async def update_expense(
+        self, expense_id: str, draft: Draft, postings: dict[str, Posting], editor: str
+    ) -> None:
+        await self.conn.execute(
             text(
-                "INSERT INTO expense.recurring_rules (id, group_id, frequency, interval_count, start_date, "
-                "end_date, next_occurrence, template, paused, creator) VALUES (:id, :g, :f, :i, :s, :e, :n, "
-                f"CAST(:t AS jsonb), :p, :c) RETURNING {_RULE_COLUMNS}"
+                "UPDATE expense.expenses SET description = :description, category = :category, "
+                "expense_date = :expense_date, notes = :notes, currency = :currency, total_minor = :total, "
+                "payers = CAST(:payers AS jsonb), split = CAST(:split AS jsonb), payer_ids = :payer_ids, "
+                "participant_ids = :participant_ids, last_editor = :who, version = version + 1, "
+                "updated_at = now(), last_change = 'updated', change_xid = pg_current_xact_id() "
+                "WHERE id = :id"
+            ),
+            {"id": expense_id, "who": editor, **_draft_params(draft, postings)},
+        )
+
+    async def set_deleted(self, expense_id: str, deleted: bool, editor: str) -> None:
+        await self.conn.execute(
+            text(
+                "UPDATE expense.expenses SET deleted_at = CASE WHEN :deleted THEN now() END, "
+                "last_change = CASE WHEN :deleted THEN 'deleted' ELSE 'restored' END, last_editor = :who, "
+                "version = version + 1, updated_at = now(), change_xid = pg_current_xact_id() WHERE id = :id"
+            ),
+            {"id": expense_id, "deleted": deleted, "who": editor},
+        )
+
+    async def list_expenses(
+        self, group_id: str, f: ExpenseFilter, *, after: list[Any] | None, limit: int
+    ) -> list[Expense]:
+        column, desc = ORDERS[f.order_by]
+        where = ["group_id = :g"]
+        params: dict[str, Any] = {"g": group_id, "limit": limit}
+        if not f.show_deleted:
+            where.append("deleted_at IS NULL")
+        if f.start_date:
+            where.append("expense_date >= :start")
+            params["start"] = f.start_date
+        if f.end_date:
+            where.append("expense_date <= :end")
+            params["end"] = f.end_date
+        if f.payer:
+            where.append("payer_ids @> ARRAY[CAST(:payer AS text)]")
+            params["payer"] = f.payer
+        if f.participant:
+            where.append("participant_ids @> ARRAY[CAST(:participant AS text)]")
+            params["participant"] = f.participant
+        if f.categories:
+            where.append("category = ANY(:categories)")
+            params["categories"] = [c.value for c in f.categories]
+        if f.query:
+            where.append("(description ILIKE :q OR notes ILIKE :q)")
+            params["q"] = _like(f.query)
+        if after:
+            cast = "date" if column == "expense_date" else "timestamptz"
+            where.append(
+                f"({column}, id) {'<' if desc else '>'} (CAST(:after_key AS {cast}), CAST(:after_id AS uuid))"
+            )
+            params["after_key"], params["after_id"] = after
+        direction = "DESC" if desc else "ASC"
+        rows = await self.conn.execute(
+            text(
+                f"SELECT {_EXPENSE_COLUMNS} FROM expense.expenses WHERE {' AND '.join(where)} "
+                f"ORDER BY {column} {direction}, id {direction} LIMIT :limit"
+            ),
+            params,
+        )
+        return await self._expenses(rows.all())
+
+    async def changes_since(
+        self,
+        group_ids: Sequence[str],
+        after: tuple[int, str] | None,
+        upto: tuple[int, str] | None,
+        limit: int,
+    ) -> list[Expense | Comment]:
+        """Expenses and comments written after `after` (and up to `upto`), oldest write first.
+        Both are keyed by (change_xid, id) and ids are UUIDs, so one cursor orders the two."""
+        where, params = _change_bounds(after, upto)
+        params |= {"groups": list(group_ids), "limit": limit}
+        picked = (
+            await self.conn.execute(
+                text(
+                    f"SELECT 'expense' AS kind, change_xid, id FROM expense.expenses WHERE {where} "
+                    f"UNION ALL SELECT 'comment', change_xid, id FROM expense.comments WHERE {where} "
+                    "ORDER BY change_xid, id LIMIT :limit"
+                ),
+                params,
+            )
+        ).all()
+        expense_ids = [str(r.id) for r in picked if r.kind == "expense"]
+        comment_ids = [str(r.id) for r in picked if r.kind == "comment"]
+        found: dict[str, Expense | Comment] = {}
+        if expense_ids:
+            rows = await self.conn.execute(
+                text(f"SELECT {_EXPENSE_COLUMNS} FROM expense.expenses WHERE id = ANY(CAST(:ids AS uuid[]))"),
+                {"ids": expense_ids},
+            )
+            found |= {e.id: e for e in await self._expenses(rows.all())}
+        if comment_ids:
+            rows = await self.conn.execute(
+                text(f"SELECT {_COMMENT_COLUMNS} FROM expense.comments WHERE id = ANY(CAST(:ids AS uuid[]))"),
+                {"ids": comment_ids},
+            )
+            found |= {c.id: c for c in (_comment(r) for r in rows)}
+        return [found[str(r.id)] for r in picked]
+
+    # --- comments -----------------------------------------------------------------------------
+
+    async def insert_comment(self, group_id: str, expense_id: str, author: str, body: str) -> Comment:
+        row = (
+            await self.conn.execute(
+                text(
+                    "INSERT INTO expense.comments (id, group_id, expense_id, author, body) "
+                    f"VALUES (:id, :g, :e, :a, :b) RETURNING {_COMMENT_COLUMNS}"
+                ),
+                {"id": str(uuid.uuid4()), "g": group_id, "e": expense_id, "a": author, "b": body},
+            )
+        ).one()
+        await self._count_comment(expense_id, 1)
+        return _comment(row)
+
+    async def _count_comment(self, expense_id: str, delta: int) -> None:
+        # The count is part of the expense a client caches, so the change feed hands it out again.
+        await self.conn.execute(
+            text(
+                "UPDATE expense.expenses SET comment_count = comment_count + :d, "
+                "change_xid = pg_current_xact_id() WHERE id = :id"
+            ),
+            {"d": delta, "id": expense_id},
+        )
+
+    async def comments(self, expense_id: str, *, after: list[Any] | None, limit: int) -> list[Comment]:
+        where = ["expense_id = :e", "deleted_at IS NULL"]
+        params: dict[str, Any] = {"e": expense_id, "limit": limit}
+        if after:
+            where.append("(created_at, id) > (CAST(:ts AS timestamptz), CAST(:id AS uuid))")
+            params["ts"], params["id"] = after
+        rows = await self.conn.execute(
+            text(
+                f"SELECT {_COMMENT_COLUMNS} FROM expense.comments "
+                f"WHERE {' AND '.join(where)} ORDER BY created_at, id LIMIT :limit"
+            ),
+            params,
+        )
+        return [_comment(r) for r in rows]
+
+    async def get_comment(self, expense_id: str, comment_id: str) -> Comment | None:
+        if not is_uuid(comment_id):
+            return None
+        row = (
+            await self.conn.execute(
+                text(
+                    f"SELECT {_COMMENT_COLUMNS} FROM expense.comments "
+                    "WHERE id = :id AND expense_id = :e AND deleted_at IS NULL"
+                ),
+                {"id": comment_id, "e": expense_id},
+            )
+        ).first()
+        return _comment(row) if row else None
+
+    async def delete_comment(self, comment: Comment) -> None:
+        await self.conn.execute(
+            text(
+                "UPDATE expense.comments SET deleted_at = now(), change_xid = pg_current_xact_id() "
+                "WHERE id = :id"
+            ),
+            {"id": comment.id},
+        )
+        await self._count_comment(comment.expense_id, -1)
+
+    # --- activities ---------------------------------------------------------------------------
+
+    async def insert_entry(self, entry: Entry) -> bool:
+        """One feed entry from another service's event; False when its event was already
+        recorded (the queue delivers at least once, and the id is derived from the event's)."""
+        result = await self.conn.execute(
+            text(
+                "INSERT INTO expense.activities (id, group_id, actor, verb, subject, details, currency, "
+                "amount_minor, effects, created_at) VALUES (:id, :g, :actor, :verb, :subject, "
+                "CAST(:details AS jsonb), :currency, :amount, CAST(:effects AS jsonb), :at) "
+                "ON CONFLICT (id) DO NOTHING"
             ),
             {
-                "id": str(uuid.uuid4()),
-                "g": group_id,
+                "id": entry.id,
+                "g": entry.group_id,
+                "actor": entry.actor,
+                "verb": entry.verb,
+                "subject": entry.subject,
+                "details": json.dumps(entry.details),
+                "currency": entry.currency,
+                "amount": entry.amount_minor,
+                "effects": json.dumps(entry.effects),
+                "at": entry.created_at,
+            },
+        )
+        return bool(result.rowcount)
+
+    async def activities(
+        self, group_ids: Sequence[str], *, before: int | None, limit: int
+    ) -> list[tuple[int, Activity]]:
+        where = ["group_id = ANY(CAST(:groups AS uuid[]))"]
+        params: dict[str, Any] = {"groups": list(group_ids), "limit": limit}
+        if before is not None:
+            where.append("seq < :before")
+            params["before"] = before
+        rows = await self.conn.execute(
+            text(
+                "SELECT seq, id, group_id, actor, verb, subject, details, currency, amount_minor, effects, "
+                f"created_at FROM expense.activities WHERE {' AND '.join(where)} "
+                "ORDER BY seq DESC LIMIT :limit"
+            ),
+            params,
+        )
+        return [
+            (
+                int(r.seq),
+                Activity(
+                    id=str(r.id),
+                    group_id=str(r.group_id),
+                    actor=r.actor,
+                    verb=r.verb,
+                    subject=r.subject,
+                    details=dict(r.details),
+                    currency=r.currency,
+                    amount_minor=int(r.amount_minor),
+                    effects={k: int(v) for k, v in r.effects.items()},
+                    created_at=r.created_at,
+                ),
+            )
+            for r in rows
+        ]
+
+    # --- recurring rules ----------------------------------------------------------------------
+
+    async def insert_rule(
+        self,
+        *,
+        group_id: str,
+        schedule: Schedule,
+        template: Draft,
+        paused: bool,
+        next_occurrence: date | None,
+        creator: str,
+    ) -> Rule:
+        row = (
+            await self.conn.execute(
+                text(
+                    "INSERT INTO expense.recurring_rules (id, group_id, frequency, interval_count, "
+                    "start_date, end_date, next_occurrence, template, paused, creator) "
+                    "VALUES (:id, :g, :f, :i, :s, :e, :n, "
+                    f"CAST(:t AS jsonb), :p, :c) RETURNING {_RULE_COLUMNS}"
+                ),
+                {
+                    "id": str(uuid.uuid4()),
+                    "g": group_id,
+                    "f": schedule.frequency.value,
+                    "i": schedule.interval,
+                    "s": schedule.start_date,
+                    "e": schedule.end_date,
+                    "n": next_occurrence,
+                    "t": json.dumps(draft_to_json(template)),
+                    "p": paused,
+                    "c": creator,
+                },
+            )
+        ).one()
+        return _rule(row)
+
+    async def get_rule(self, group_id: str, rule_id: str, *, lock: bool = False) -> Rule | None:
+        if not is_uuid(rule_id):  # the group's id was read by libs.names.group
+            return None
+        row = (
+            await self.conn.execute(
+                text(
+                    f"SELECT {_RULE_COLUMNS} FROM expense.recurring_rules "
+                    "WHERE id = :id AND group_id = :g AND deleted_at IS NULL"
+                    + (" FOR UPDATE" if lock else "")
+                ),
+                {"id": rule_id, "g": group_id},
+            )
+        ).first()
+        return _rule(row) if row else None
+
+    async def update_rule(
+        self,
+        rule_id: str,
+        schedule: Schedule,
+        template: Draft,
+        paused: bool,
+        next_occurrence: date | None,
+    ) -> None:
+        await self.conn.execute(
+            text(
+                "UPDATE expense.recurring_rules SET frequency = :f, interval_count = :i, end_date = :e, "
+                "next_occurrence = :n, template = CAST(:t AS jsonb), paused = :p, version = version + 1, "
+                "updated_at = now() WHERE id = :id"
+            ),
+            {
+                "id": rule_id,
                 "f": schedule.frequency.value,
                 "i": schedule.interval,
-                "s": schedule.start_date,
                 "e": schedule.end_date,
                 "n": next_occurrence,
                 "t": json.dumps(draft_to_json(template)),
                 "p": paused,
-                "c": creator,
             },
         )
-    ).one()
-    return _rule(row)
 
+    async def delete_rule(self, rule_id: str) -> None:
+        await self.conn.execute(
+            text("UPDATE expense.recurring_rules SET deleted_at = now() WHERE id = :id"), {"id": rule_id}
+        )
 
-async def get_rule(conn: AsyncConnection, group_id: str, rule_id: str, *, lock: bool = False) -> Rule | None:
-    if not (is_uuid(group_id) and is_uuid(rule_id)):
-        return None
-    row = (
-        await conn.execute(
+    async def due_rules(self, run_date: date, group_id: str | None) -> list[tuple[str, str]]:
+        """(group id, rule id) of the live rules with an occurrence due by ``run_date``, soonest first."""
+        scope = " AND group_id = :g" if group_id is not None else ""
+        rows = await self.conn.execute(
             text(
-                f"SELECT {_RULE_COLUMNS} FROM expense.recurring_rules "
-                "WHERE id = :id AND group_id = :g AND deleted_at IS NULL" + (" FOR UPDATE" if lock else "")
+                "SELECT group_id, id FROM expense.recurring_rules WHERE deleted_at IS NULL AND NOT paused "
+                f"AND next_occurrence <= :d{scope} ORDER BY next_occurrence, id"
             ),
-            {"id": rule_id, "g": group_id},
+            {"d": run_date, "g": group_id},
         )
-    ).first()
-    return _rule(row) if row else None
+        return [(str(r.group_id), str(r.id)) for r in rows]
 
-
-async def update_rule(
-    conn: AsyncConnection,
-    rule_id: str,
-    schedule: Schedule,
-    template: Draft,
-    paused: bool,
-    next_occurrence: date | None,
-) -> None:
-    await conn.execute(
-        text(
-            "UPDATE expense.recurring_rules SET frequency = :f, interval_count = :i, end_date = :e, "
-            "next_occurrence = :n, template = CAST(:t AS jsonb), paused = :p, version = version + 1, "
-            "updated_at = now() WHERE id = :id"
-        ),
-        {
-            "id": rule_id,
-            "f": schedule.frequency.value,
-            "i": schedule.interval,
-            "e": schedule.end_date,
-            "n": next_occurrence,
-            "t": json.dumps(draft_to_json(template)),
-            "p": paused,
-        },
-    )
-
-
-async def delete_rule(conn: AsyncConnection, rule_id: str) -> None:
-    await conn.execute(
-        text("UPDATE expense.recurring_rules SET deleted_at = now() WHERE id = :id"), {"id": rule_id}
-    )
-
-
-async def due_rules(conn: AsyncConnection, run_date: date, group_id: str | None) -> list[tuple[str, str]]:
-    """(group id, rule id) of the live rules with an occurrence due by ``run_date``, soonest first."""
-    if group_id is not None and not is_uuid(group_id):
-        return []
-    scope = " AND group_id = :g" if group_id is not None else ""
-    rows = await conn.execute(
-        text(
-            "SELECT group_id, id FROM expense.recurring_rules WHERE deleted_at IS NULL AND NOT paused "
-            f"AND next_occurrence <= :d{scope} ORDER BY next_occurrence, id"
-        ),
-        {"d": run_date, "g": group_id},
-    )
-    return [(str(r.group_id), str(r.id)) for r in rows]
-
-
-async def rules(conn: AsyncConnection, group_id: str, *, after: list[Any] | None, limit: int) -> list[Rule]:
-    """Soonest next occurrence first; ended rules (no next occurrence) last."""
-    where = ["group_id = :g", "deleted_at IS NULL"]
-    params: dict[str, Any] = {"g": group_id, "limit": limit}
-    if after:
-        # Keyset over (next_occurrence NULLS LAST, id): '9999-12-31' stands in for NULL.
-        where.append(
-            "(COALESCE(next_occurrence, DATE '9999-12-31'), id) > (CAST(:n AS date), CAST(:id AS uuid))"
+    async def rules(self, group_id: str, *, after: list[Any] | None, limit: int) -> list[Rule]:
+        """Soonest next occurrence first; ended rules (no next occurrence) last."""
+        where = ["group_id = :g", "deleted_at IS NULL"]
+        params: dict[str, Any] = {"g": group_id, "limit": limit}
+        if after:
+            # Keyset over (next_occurrence NULLS LAST, id): '9999-12-31' stands in for NULL.
+            where.append(
+                "(COALESCE(next_occurrence, DATE '9999-12-31'), id) > (CAST(:n AS date), CAST(:id AS uuid))"
+            )
+            params["n"], params["id"] = after
+        rows = await self.conn.execute(
+            text(
+                f"SELECT {_RULE_COLUMNS} FROM expense.recurring_rules WHERE {' AND '.join(where)} "
+                "ORDER BY COALESCE(next_occurrence, DATE '9999-12-31'), id LIMIT :limit"
+            ),
+            params,
         )
-        params["n"], params["id"] = after
-    rows = await conn.execute(
-        text(
-            f"SELECT {_RULE_COLUMNS} FROM expense.recurring_rules WHERE {' AND '.join(where)} "
-            "ORDER BY COALESCE(next_occurrence, DATE '9999-12-31'), id LIMIT :limit"
-        ),
-        params,
-    )
-    return [_rule(r) for r in rows]
+        return [_rule(r) for r in rows]
+
+    # --- reports ---------------------------------------------------------------------------
+
+    async def spending_rows(
+        self, group_ids: list[str], currency: str, start: date, end: date
+    ) -> list[SpendingRow]:
+        rows = await self.conn.execute(
+            text(
+                "SELECT id, category, date_trunc('month', expense_date)::date AS month, total_minor "
+                "FROM expense.expenses WHERE group_id = ANY(CAST(:groups AS uuid[])) AND currency = :cur "
+                "AND deleted_at IS NULL AND expense_date BETWEEN :s AND :e"
+            ),
+            {"groups": group_ids, "cur": currency, "s": start, "e": end},
+        )
+        return [SpendingRow(str(r.id), Category(r.category), r.month, int(r.total_minor)) for r in rows]
+
+    async def owed_by(self, entry_ids: Sequence[str], user_id: str) -> dict[str, int]:
+        return await reports.owed_by(self.conn, entry_ids, user_id)
+
+    async def totals_by_user(self, entry_ids: Sequence[str]) -> list[tuple[str, int, int]]:
+        return await reports.totals_by_user(self.conn, entry_ids)
+
+    async def active_entries(
+        self, group_id: str, kind: str, start: date | None, end: date | None
+    ) -> list[reports.Line]:
+        return await reports.active_entries(self.conn, group_id, kind, start, end)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -14,16 +13,23 @@ from hisaab.expense.v1 import expense_pb2, expense_pb2_grpc
 
 from libs import change_feed, clock, idempotency, money_format, names, pagination, validation, wire
 from libs.auth.caller import require_caller, require_internal
-from libs.db.database import Database
-from libs.db.repositories import SqlRepositories
-from libs.db.unit_of_work import SqlUnitOfWork
+from libs.db.unit_of_work import UnitOfWork
 from libs.errors import InvalidArgument
 from services.expense import codec, summaries
-from services.expense.domain import MAX_COMMENT, Activity, ChangeType, Comment, Expense
-from services.expense.files.repository import ExportRow
+from services.expense.domain import (
+    MAX_COMMENT,
+    ORDERS,
+    Activity,
+    ChangeType,
+    Comment,
+    Expense,
+    ExpenseFilter,
+    order_key,
+)
+from services.expense.files.report_data import ExportRow
 from services.expense.files.usecases import FileUseCases
+from services.expense.ports import ExpenseRepositories
 from services.expense.recurring_job import RecurringJob
-from services.expense.repository import ORDERS, ExpenseFilter, order_key
 from services.expense.scan import codec as scan_codec
 from services.expense.scan.usecases import ScanUseCases
 from services.expense.usecases import ExpenseUseCases, RuleChanges
@@ -49,13 +55,6 @@ _VERB = {
     "member_removed": expense_pb2.Activity.MEMBER_REMOVED,
     "group_updated": expense_pb2.Activity.GROUP_UPDATED,
 }
-
-
-def _group_id(name: str, field: str = "parent", *, allow_all: bool = False) -> str:
-    group_id = names.one(name, "groups", field)
-    if group_id == "-" and not allow_all:
-        raise InvalidArgument(field, "must name one group")
-    return group_id
 
 
 def _comment_pb(comment: Comment, display: dict[str, str]) -> expense_pb2.Comment:
@@ -98,28 +97,23 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     def __init__(
         self,
         usecases: ExpenseUseCases,
-        db: Database,
+        uow: UnitOfWork[ExpenseRepositories],
         files: FileUseCases,
         recurring: RecurringJob,
         scans: ScanUseCases,
     ):
+        # The unit of work only binds creates to their request_id (libs.idempotency.Once);
+        # the use cases open its transactions.
+        self._uow = uow
         self._uc = usecases
-        self._db = db
         self._files = files
         self._recurring = recurring
         self._scans = scans
 
     def _bound(
         self, scope: str, request: Any, response_type: type[M]
-    ) -> idempotency.Once[SqlRepositories, M]:
-        return idempotency.Once(
-            SqlUnitOfWork(self._db, SqlRepositories), f"expense.{scope}", request, response_type
-        )
-
-    async def _once(
-        self, scope: str, request: Any, response_type: type[M], work: Callable[[Any], Awaitable[M]]
-    ) -> M:
-        return await self._bound(scope, request, response_type)(lambda repos: work(repos.conn))
+    ) -> idempotency.Once[ExpenseRepositories, M]:
+        return idempotency.Once(self._uow, f"expense.{scope}", request, response_type)
 
     # --- reference data --------------------------------------------------------------------
 
@@ -144,7 +138,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.CreateExpenseRequest, context: Any
     ) -> expense_pb2.Expense:
         caller = require_caller().user_id
-        group_id = _group_id(request.parent)
+        group_id = names.group(request.parent, "parent")
         idempotency.validate_request_id(request.request_id)
         resolved = None
         preset = codec.preset_ref(request.expense, group_id)
@@ -158,14 +152,14 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         return await self._uc.add(caller, group_id, draft, once, codec.expense_pb)
 
     async def GetExpense(self, request: expense_pb2.GetExpenseRequest, context: Any) -> expense_pb2.Expense:
-        group_id, expense_id = names.in_group(request.name, "expenses", "name")
+        group_id, expense_id = names.in_one_group(request.name, "expenses", "name")
         return codec.expense_pb(await self._uc.get(require_caller().user_id, group_id, expense_id))
 
     async def ListExpenses(
         self, request: expense_pb2.ListExpensesRequest, context: Any
     ) -> expense_pb2.ListExpensesResponse:
         caller = require_caller().user_id
-        group_id = _group_id(request.parent)
+        group_id = names.group(request.parent, "parent")
         order_by = " ".join(request.order_by.split()) or "transaction_date desc"
         if order_by not in ORDERS:
             raise InvalidArgument("order_by", f"must be one of: {', '.join(ORDERS)}")
@@ -193,7 +187,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.UpdateExpenseRequest, context: Any
     ) -> expense_pb2.Expense:
         caller = require_caller().user_id
-        group_id, expense_id = names.in_group(request.expense.name, "expenses", "expense.name")
+        group_id, expense_id = names.in_one_group(request.expense.name, "expenses", "expense.name")
         updates = codec.updates(request.expense, list(request.update_mask.paths))
         return codec.expense_pb(
             await self._uc.update(caller, group_id, expense_id, updates, request.expense.etag)
@@ -202,7 +196,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     async def DeleteExpense(
         self, request: expense_pb2.DeleteExpenseRequest, context: Any
     ) -> expense_pb2.Expense:
-        group_id, expense_id = names.in_group(request.name, "expenses", "name")
+        group_id, expense_id = names.in_one_group(request.name, "expenses", "name")
         return codec.expense_pb(
             await self._uc.set_deleted(require_caller().user_id, group_id, expense_id, True, request.etag)
         )
@@ -210,7 +204,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     async def UndeleteExpense(
         self, request: expense_pb2.UndeleteExpenseRequest, context: Any
     ) -> expense_pb2.Expense:
-        group_id, expense_id = names.in_group(request.name, "expenses", "name")
+        group_id, expense_id = names.in_one_group(request.name, "expenses", "name")
         return codec.expense_pb(
             await self._uc.set_deleted(require_caller().user_id, group_id, expense_id, False, request.etag)
         )
@@ -219,7 +213,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.ListExpenseChangesRequest, context: Any
     ) -> expense_pb2.ListExpenseChangesResponse:
         caller = require_caller().user_id
-        group_id = _group_id(request.parent, allow_all=True)
+        group_id = names.group(request.parent, "parent", allow_every=True)
         # Cursors are tied to the feed they came from, never to a page size.
         bound = {"feed": group_id, "caller": caller}
         state = change_feed.decode(request.cursor, bound)
@@ -273,7 +267,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.CreateCommentRequest, context: Any
     ) -> expense_pb2.Comment:
         caller = require_caller().user_id
-        group_id, expense_id = names.in_group(request.parent, "expenses", "parent")
+        group_id, expense_id = names.in_one_group(request.parent, "expenses", "parent")
         body = validation.text(
             request.comment.text, "comment.text", max_length=MAX_COMMENT, required=True, multiline=True
         )
@@ -285,7 +279,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.ListCommentsRequest, context: Any
     ) -> expense_pb2.ListCommentsResponse:
         caller = require_caller().user_id
-        group_id, expense_id = names.in_group(request.parent, "expenses", "parent")
+        group_id, expense_id = names.in_one_group(request.parent, "expenses", "parent")
         query = {"expense": request.parent, "caller": caller}
         pager = pagination.Page.of(request, query)
         found, display = await self._uc.comments(
@@ -298,6 +292,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
 
     async def DeleteComment(self, request: expense_pb2.DeleteCommentRequest, context: Any) -> empty_pb2.Empty:
         group_id, expense_id, comment_id = names.parse(request.name, "groups/{}/expenses/{}/comments/{}")
+        group_id = names.group(f"groups/{group_id}", "name")
         await self._uc.delete_comment(require_caller().user_id, group_id, expense_id, comment_id)
         return empty_pb2.Empty()
 
@@ -307,7 +302,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.ListActivitiesRequest, context: Any
     ) -> expense_pb2.ListActivitiesResponse:
         caller = require_caller().user_id
-        group_id = _group_id(request.parent, allow_all=True)
+        group_id = names.group(request.parent, "parent", allow_every=True)
         query = {"feed": group_id, "caller": caller}
         pager = pagination.Page.of(request, query)
         groups = await self._uc.group_ids(caller, group_id)
@@ -325,7 +320,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.CreateRecurringExpenseRequest, context: Any
     ) -> expense_pb2.RecurringExpense:
         caller = require_caller().user_id
-        group_id = _group_id(request.parent)
+        group_id = names.group(request.parent, "parent")
         rule = request.recurring_expense
         schedule = codec.schedule(rule)
         if not rule.HasField("template"):
@@ -338,14 +333,14 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     async def GetRecurringExpense(
         self, request: expense_pb2.GetRecurringExpenseRequest, context: Any
     ) -> expense_pb2.RecurringExpense:
-        group_id, rule_id = names.in_group(request.name, "recurringExpenses", "name")
+        group_id, rule_id = names.in_one_group(request.name, "recurringExpenses", "name")
         return codec.rule_pb(await self._uc.get_rule(require_caller().user_id, group_id, rule_id))
 
     async def ListRecurringExpenses(
         self, request: expense_pb2.ListRecurringExpensesRequest, context: Any
     ) -> expense_pb2.ListRecurringExpensesResponse:
         caller = require_caller().user_id
-        group_id = _group_id(request.parent)
+        group_id = names.group(request.parent, "parent")
         query = {"group": group_id, "caller": caller}
         pager = pagination.Page.of(request, query)
         found = await self._uc.rules(caller, group_id, after=pager.after, limit=pager.limit)
@@ -365,7 +360,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     ) -> expense_pb2.RecurringExpense:
         caller = require_caller().user_id
         rule = request.recurring_expense
-        group_id, rule_id = names.in_group(rule.name, "recurringExpenses", "recurring_expense.name")
+        group_id, rule_id = names.in_one_group(rule.name, "recurringExpenses", "recurring_expense.name")
         paths = list(request.update_mask.paths) or [
             f for f in codec.RULE_FIELDS if f != "end_date" and _rule_field_set(rule, f)
         ]
@@ -399,7 +394,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     async def DeleteRecurringExpense(
         self, request: expense_pb2.DeleteRecurringExpenseRequest, context: Any
     ) -> empty_pb2.Empty:
-        group_id, rule_id = names.in_group(request.name, "recurringExpenses", "name")
+        group_id, rule_id = names.in_one_group(request.name, "recurringExpenses", "name")
         await self._uc.delete_rule(require_caller().user_id, group_id, rule_id, request.etag)
         return empty_pb2.Empty()
 
@@ -409,7 +404,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.CreateReceiptUploadRequest, context: Any
     ) -> expense_pb2.ReceiptUpload:
         caller = require_caller().user_id
-        group_id, expense_id = names.in_group(request.expense, "expenses", "expense")
+        group_id, expense_id = names.in_one_group(request.expense, "expenses", "expense")
         upload = await self._files.receipt_upload(
             caller, group_id, expense_id, request.content_type, request.size_bytes
         )
@@ -424,7 +419,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.AttachReceiptRequest, context: Any
     ) -> expense_pb2.Expense:
         caller = require_caller().user_id
-        group_id, expense_id = names.in_group(request.expense, "expenses", "expense")
+        group_id, expense_id = names.in_one_group(request.expense, "expenses", "expense")
         if not request.key:
             raise InvalidArgument("key", "is required")
         return codec.expense_pb(await self._files.attach_receipt(caller, group_id, expense_id, request.key))
@@ -433,7 +428,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.GetReceiptUrlRequest, context: Any
     ) -> expense_pb2.ReceiptUrl:
         caller = require_caller().user_id
-        group_id, expense_id = names.in_group(request.expense, "expenses", "expense")
+        group_id, expense_id = names.in_one_group(request.expense, "expenses", "expense")
         url, content_type, expires = await self._files.receipt_url(caller, group_id, expense_id)
         return expense_pb2.ReceiptUrl(url=url, content_type=content_type, expire_time=wire.timestamp(expires))
 
@@ -443,7 +438,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.CreateScanUploadRequest, context: Any
     ) -> expense_pb2.ReceiptUpload:
         caller = require_caller().user_id
-        group_id = _group_id(request.parent)
+        group_id = names.group(request.parent, "parent")
         idempotency.validate_request_id(request.request_id)
         await self._scans.require_member(caller, group_id)
         upload = self._scans.upload(
@@ -460,7 +455,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.ScanReceiptRequest, context: Any
     ) -> expense_pb2.ReceiptScan:
         caller = require_caller().user_id
-        group_id = _group_id(request.parent)
+        group_id = names.group(request.parent, "parent")
         idempotency.validate_request_id(request.request_id)
         hint = validation.currency_code(request.currency_code) if request.currency_code else ""
         expense_id = ""
@@ -468,48 +463,47 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
             expense_group, expense_id = names.in_group(request.expense, "expenses", "expense")
             if expense_group != group_id:
                 raise InvalidArgument("expense", "must be an expense of this group")
-        source = await self._scans.source(caller, group_id, key=request.key, expense_id=expense_id)
-
-        async def work(conn: Any) -> expense_pb2.ReceiptScan:
-            return scan_codec.scan_pb(await self._scans.request(conn, caller, group_id, source, hint))
-
-        return await self._once("ScanReceipt", request, expense_pb2.ReceiptScan, work)
+        once = self._bound("ScanReceipt", request, expense_pb2.ReceiptScan)
+        return await self._scans.scan(
+            caller,
+            group_id,
+            key=request.key,
+            expense_id=expense_id,
+            currency_hint=hint,
+            once=once,
+            present=scan_codec.scan_pb,
+        )
 
     async def GetReceiptScan(
         self, request: expense_pb2.GetReceiptScanRequest, context: Any
     ) -> expense_pb2.ReceiptScan:
-        group_id, scan_id = names.in_group(request.name, "receiptScans", "name")
+        group_id, scan_id = names.in_one_group(request.name, "receiptScans", "name")
         return scan_codec.scan_pb(await self._scans.get(require_caller().user_id, group_id, scan_id))
 
     async def CreateExpenseFromScan(
         self, request: expense_pb2.CreateExpenseFromScanRequest, context: Any
     ) -> expense_pb2.Expense:
         caller = require_caller().user_id
-        group_id, scan_id = names.in_group(request.scan, "receiptScans", "scan")
+        group_id, scan_id = names.in_one_group(request.scan, "receiptScans", "scan")
         idempotency.validate_request_id(request.request_id)
-        row, prepared = await self._scans.prepare_expense(
-            caller, group_id, scan_id, scan_codec.choices(request)
+        choices = scan_codec.choices(request)
+        once = self._bound("CreateExpenseFromScan", request, expense_pb2.Expense)
+        return await self._scans.create_expense_from_scan(
+            caller, group_id, scan_id, choices, once, codec.expense_pb
         )
-
-        async def work(conn: Any) -> expense_pb2.Expense:
-            return codec.expense_pb(await self._scans.create_expense(conn, caller, group_id, row, prepared))
-
-        return await self._once("CreateExpenseFromScan", request, expense_pb2.Expense, work)
 
     async def _export(
         self, scope: str, fmt: str, request: expense_pb2.ExportGroupRequest
     ) -> expense_pb2.Export:
         caller = require_caller().user_id
-        group_id = _group_id(request.group, "group")
+        group_id = names.group(request.group, "group")
         start = codec.parse_date(request.start_date, "start_date") if request.HasField("start_date") else None
         end = codec.parse_date(request.end_date, "end_date") if request.HasField("end_date") else None
-
-        async def work(conn: Any) -> expense_pb2.Export:
-            return _export_pb(
-                await self._files.request_export(conn, caller, group_id, fmt, start, end), "", None
-            )
-
-        return await self._once(scope, request, expense_pb2.Export, work)
+        idempotency.validate_request_id(request.request_id)
+        once = self._bound(scope, request, expense_pb2.Export)
+        return await self._files.request_export(
+            caller, group_id, fmt, start, end, once, lambda row: _export_pb(row, "", None)
+        )
 
     async def ExportGroupCsv(
         self, request: expense_pb2.ExportGroupRequest, context: Any
@@ -522,7 +516,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         return await self._export("ExportGroupPdf", "pdf", request)
 
     async def GetExport(self, request: expense_pb2.GetExportRequest, context: Any) -> expense_pb2.Export:
-        group_id, export_id = names.in_group(request.name, "exports", "name")
+        group_id, export_id = names.in_one_group(request.name, "exports", "name")
         row, url, expires = await self._files.export(require_caller().user_id, group_id, export_id)
         return _export_pb(row, url, expires)
 
@@ -530,7 +524,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.ImportSplitwiseCsvRequest, context: Any
     ) -> expense_pb2.ImportReport:
         caller = require_caller().user_id
-        group_id = _group_id(request.group, "group")
+        group_id = names.group(request.group, "group")
         mapping = {
             column: names.one(user, "users", f"member_mapping[{column}]")
             for column, user in request.member_mapping.items()
@@ -552,7 +546,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         self, request: expense_pb2.SummarizeSpendingRequest, context: Any
     ) -> expense_pb2.SpendingSummary:
         caller = require_caller().user_id
-        group_id = _group_id(request.group, "group", allow_all=True)
+        group_id = names.group(request.group, "group", allow_every=True)
         currency = validation.currency_code(request.currency_code)
         end = codec.parse_date(request.end_date, "end_date") if request.HasField("end_date") else None
         start = codec.parse_date(request.start_date, "start_date") if request.HasField("start_date") else None
@@ -587,7 +581,7 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
         require_internal()
         if not request.HasField("run_date"):
             raise InvalidArgument("run_date", "is required")
-        group_id = _group_id(request.group, "group") if request.group else None
+        group_id = names.group(request.group, "group") if request.group else None
         result = await self._recurring.run(codec.parse_date(request.run_date, "run_date"), group_id)
         return expense_pb2.GenerateRecurringOccurrencesResponse(
             rules_processed=result.rules_processed,

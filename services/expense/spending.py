@@ -1,15 +1,21 @@
-"""Spending summaries for charts: totals by category, by month and by member, in one currency."""
+"""Spending summaries for charts: totals by category, by month and by member, in one currency. Pure."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from libs.ledger import reports
 from services.expense.domain import Category
+
+
+@dataclass(frozen=True)
+class SpendingRow:
+    """A live expense in the summary's currency and range."""
+
+    id: str
+    category: Category
+    month: date  # first day of the expense's month
+    total_minor: int
 
 
 @dataclass(frozen=True)
@@ -34,35 +40,21 @@ def month_starts(start: date, end: date) -> list[date]:
     return out
 
 
-async def summarize(
-    conn: AsyncConnection,
-    group_ids: list[str],
-    currency: str,
+def summarize(
+    rows: list[SpendingRow],
     start: date,
     end: date,
     *,
-    caller: str,
-    caller_share_only: bool,
-    with_members: bool,
+    owed: dict[str, int] | None,
+    members: list[tuple[str, int, int]],
 ) -> Summary:
-    rows = (
-        await conn.execute(
-            text(
-                "SELECT id, category, date_trunc('month', expense_date)::date AS month, total_minor "
-                "FROM expense.expenses WHERE group_id = ANY(CAST(:groups AS uuid[])) AND currency = :cur "
-                "AND deleted_at IS NULL AND expense_date BETWEEN :s AND :e"
-            ),
-            {"groups": group_ids, "cur": currency, "s": start, "e": end},
-        )
-    ).all()
-    ids = [str(r.id) for r in rows]
-    # The amount per expense: the whole total, or the caller's owed part from the ledger.
-    owed = await reports.owed_by(conn, ids, caller) if caller_share_only else {}
+    """``owed``: the caller's owed part per expense id when only their share counts (None:
+    each expense's whole total); ``members``: paid and owed per user over the rows."""
     by_category: dict[Category, list[int]] = {}
     by_month: dict[date, int] = {}
     for r in rows:
-        amount = owed.get(str(r.id), 0) if caller_share_only else int(r.total_minor)
-        total_and_count = by_category.setdefault(Category(r.category), [0, 0])
+        amount = owed.get(r.id, 0) if owed is not None else r.total_minor
+        total_and_count = by_category.setdefault(r.category, [0, 0])
         total_and_count[0] += amount
         total_and_count[1] += amount > 0
         by_month[r.month] = by_month.get(r.month, 0) + amount
@@ -70,7 +62,6 @@ async def summarize(
         ((c, total, n) for c, (total, n) in by_category.items() if total > 0),
         key=lambda t: (-t[1], t[0].value),
     )
-    members = await reports.totals_by_user(conn, ids) if with_members else []
     return Summary(
         total_minor=sum(t for _, t, _ in categories),
         categories=categories,

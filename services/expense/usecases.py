@@ -15,35 +15,31 @@ from datetime import date
 from typing import Any
 
 from hisaab.events.v1 import events_pb2 as ev
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs import clock, etag, outbox
-from libs.db import batch
-from libs.db.batch import Statement
-from libs.db.database import Database
-from libs.db.repositories import SqlRepositories
+from libs import clock, etag
+from libs.db.unit_of_work import UnitOfWork
 from libs.errors import EtagMismatch, FailedPrecondition, InvalidArgument, NotAllowed, NotFound
 from libs.idempotency import M, Once
-from libs.ledger import store
 from libs.ledger.postings import Posting, diff, nets
-from libs.validation import is_uuid
-from services.expense import domain, repository, spending
+from libs.names import EVERY_GROUP, GROUP_NOT_FOUND
+from services.expense import domain, spending
 from services.expense.activity import entries
 from services.expense.domain import (
     Activity,
+    Announcement,
     ChangeType,
     Comment,
     Draft,
     Expense,
+    ExpenseFilter,
+    NewActivity,
     SplitSpec,
     Updates,
     expense_name,
 )
-from services.expense.ports import Directory, Groups, Presets
+from services.expense.ports import Directory, ExpenseRepositories, Groups, Presets
 from services.expense.recurrence import Rule, Schedule
-from services.expense.repository import ExpenseFilter
 
-GROUP_NOT_FOUND = "group not found"
 EXPENSE_NOT_FOUND = "expense not found"
 # An update re-reads and re-validates when another write lands between its read and its
 # write; without an etag from the client this is how the edit stays based on fresh data.
@@ -66,7 +62,7 @@ class RuleChanges:
     paused: bool | None = None
 
 
-def _announcements(
+def _announcement(
     caller: str,
     group_id: str,
     expense_id: str,
@@ -75,7 +71,7 @@ def _announcements(
     change: ChangeType,
     effects: dict[str, int],
     changes: list[dict[str, Any]] | None = None,
-) -> list[Statement]:
+) -> Announcement:
     """The outbox event and the feed entry of one write to an expense."""
     name = expense_name(group_id, expense_id)
     event = ev.ExpenseChanged(
@@ -96,32 +92,30 @@ def _announcements(
     if changes is not None:
         event.changes.extend(c["field"] for c in changes)
         details["changes"] = changes
-    return [
-        outbox.record_statement(event, name, actor=caller),
-        repository.insert_activity_statement(
-            group_id=group_id,
-            actor=caller,
-            verb=domain.ACTIVITY_VERB[change],
-            subject=name,
-            details=details,
-            currency=draft.currency,
-            amount_minor=draft.total_minor,
-            effects=effects,
-        ),
-    ]
+    activity = NewActivity(
+        group_id=group_id,
+        actor=caller,
+        verb=domain.ACTIVITY_VERB[change],
+        subject=name,
+        details=details,
+        currency=draft.currency,
+        amount_minor=draft.total_minor,
+        effects=effects,
+    )
+    return Announcement(event, name, caller, activity)
 
 
 class ExpenseUseCases:
     def __init__(
         self,
-        db: Database,
+        uow: UnitOfWork[ExpenseRepositories],
         groups: Groups,
         users: Directory,
         *,
         presets: Presets | None = None,
         today: Callable[[], date] = clock.business_today,
     ) -> None:
-        self._db = db
+        self._uow = uow
         self._groups = groups
         self._users = users
         self._presets = presets
@@ -130,15 +124,12 @@ class ExpenseUseCases:
     # --- membership ------------------------------------------------------------------------
 
     async def require_member(self, caller: str, group_id: str) -> None:
-        if not is_uuid(group_id):
-            raise NotFound(GROUP_NOT_FOUND)
+        """The group ids here come through libs.names.group (a UUID) or from storage."""
         members = await self._groups.members_among(group_id, [caller])
         if not members or caller not in members:
             raise NotFound(GROUP_NOT_FOUND)
 
     async def _check_people(self, caller: str, group_id: str, draft: Draft, prefix: str) -> None:
-        if not is_uuid(group_id):
-            raise NotFound(GROUP_NOT_FOUND)
         named = domain.user_fields(draft, prefix)
         members = await self._groups.members_among(group_id, sorted({caller, *named}))
         if members is None or caller not in members:
@@ -166,21 +157,17 @@ class ExpenseUseCases:
         if (end - start).days > 3 * 366:
             raise InvalidArgument("start_date", "a summary covers at most three years")
         group_ids = await self.group_ids(caller, group_id)
-        async with self._db.read() as conn:
-            return await spending.summarize(
-                conn,
-                group_ids,
-                currency,
-                start,
-                end,
-                caller=caller,
-                caller_share_only=caller_share_only,
-                with_members=group_id != "-",
-            )
+        async with self._uow.read() as repos:
+            rows = await repos.spending_rows(group_ids, currency, start, end)
+            ids = [r.id for r in rows]
+            # The amount per expense: the whole total, or the caller's owed part from the ledger.
+            owed = await repos.owed_by(ids, caller) if caller_share_only else None
+            members = await repos.totals_by_user(ids) if group_id != EVERY_GROUP else []
+        return spending.summarize(rows, start, end, owed=owed, members=members)
 
     async def group_ids(self, caller: str, group_id: str) -> list[str]:
         """The groups a feed covers: one group, or every group of the caller for "-"."""
-        if group_id == "-":
+        if group_id == EVERY_GROUP:
             return await self._groups.groups_of_caller()
         await self.require_member(caller, group_id)
         return [group_id]
@@ -218,15 +205,15 @@ class ExpenseUseCases:
         caller: str,
         group_id: str,
         draft: Draft,
-        once: Once[SqlRepositories, M],
+        once: Once[ExpenseRepositories, M],
         present: Callable[[Expense], M],
     ) -> M:
         """CreateExpense: the people are checked against the roster before the transaction;
         the expense, its ledger entry, the feed entry and the event are written in it."""
         prepared = await self.prepare_create(caller, group_id, draft)
 
-        async def work(repos: SqlRepositories) -> M:
-            return present(await self.create(repos.conn, caller, group_id, prepared))
+        async def work(repos: ExpenseRepositories) -> M:
+            return present(await self.create(repos, caller, group_id, prepared))
 
         return await once(work)
 
@@ -238,56 +225,41 @@ class ExpenseUseCases:
 
     async def create(
         self,
-        conn: AsyncConnection,
+        repos: ExpenseRepositories,
         caller: str,
         group_id: str,
         new: Prepared,
         *,
         recurring_rule_id: str | None = None,
     ) -> Expense:
+        """Writes a validated expense in the caller's transaction (one round trip)."""
         draft = new.draft
         effects = diff({}, new.postings)
-        ledger = store.record_statements(
-            group_id=group_id,
-            kind="expense",
-            currency=draft.currency,
-            total_minor=draft.total_minor,
-            postings=new.postings,
-            entry_id=new.expense_id,
+        announcement = _announcement(
+            caller, group_id, new.expense_id, draft, bool(recurring_rule_id), ChangeType.CREATED, effects
         )
-        # New rows in one round trip; the balances (which every writer of the group queues
-        # for) go out with the COMMIT (libs.db.batch).
-        statements = [
-            repository.insert_expense_statement(
-                expense_id=new.expense_id,
-                group_id=group_id,
-                draft=draft,
-                postings=new.postings,
-                creator=caller,
-                recurring_rule_id=recurring_rule_id,
-            ),
-            ledger.entry,
-            *_announcements(
-                caller, group_id, new.expense_id, draft, bool(recurring_rule_id), ChangeType.CREATED, effects
-            ),
-        ]
-        results = await batch.run(conn, statements)
-        if ledger.balances is not None:
-            batch.defer(conn, ledger.balances)
-        return repository.inserted(results[0][0], new.postings)
+        return await repos.create_expense(
+            expense_id=new.expense_id,
+            group_id=group_id,
+            draft=draft,
+            postings=new.postings,
+            creator=caller,
+            recurring_rule_id=recurring_rule_id,
+            announcement=announcement,
+        )
 
     async def load(
-        self, conn: AsyncConnection, group_id: str, expense_id: str, *, lock: bool = False
+        self, repos: ExpenseRepositories, group_id: str, expense_id: str, *, lock: bool = False
     ) -> Expense:
-        """The expense as ``conn`` sees it (NOT_FOUND if absent); membership is the caller's check."""
-        expense = await repository.get_expense(conn, group_id, expense_id, lock=lock)
+        """The expense as ``repos`` sees it (NOT_FOUND if absent); membership is the caller's check."""
+        expense = await repos.get_expense(group_id, expense_id, lock=lock)
         if expense is None:
             raise NotFound(EXPENSE_NOT_FOUND)
         return expense
 
     async def _announce(
         self,
-        conn: AsyncConnection,
+        repos: ExpenseRepositories,
         caller: str,
         expense: Expense,
         change: ChangeType,
@@ -295,9 +267,8 @@ class ExpenseUseCases:
         changes: list[dict[str, Any]] | None = None,
     ) -> None:
         """The outbox event and the feed entry of one write, in its transaction."""
-        await batch.run(
-            conn,
-            _announcements(
+        await repos.announce(
+            _announcement(
                 caller,
                 expense.group_id,
                 expense.id,
@@ -306,28 +277,28 @@ class ExpenseUseCases:
                 change,
                 effects,
                 changes,
-            ),
+            )
         )
 
     async def get(self, caller: str, group_id: str, expense_id: str) -> Expense:
         await self.require_member(caller, group_id)
-        async with self._db.read() as conn:
-            return await self.load(conn, group_id, expense_id)
+        async with self._uow.read() as repos:
+            return await self.load(repos, group_id, expense_id)
 
     async def list_expenses(
         self, caller: str, group_id: str, filters: ExpenseFilter, *, after: list[Any] | None, limit: int
     ) -> list[Expense]:
         await self.require_member(caller, group_id)
-        async with self._db.read() as conn:
-            return await repository.list_expenses(conn, group_id, filters, after=after, limit=limit)
+        async with self._uow.read() as repos:
+            return await repos.list_expenses(group_id, filters, after=after, limit=limit)
 
     async def update(
         self, caller: str, group_id: str, expense_id: str, updates: Updates, sent_etag: str
     ) -> Expense:
         await self.require_member(caller, group_id)
         for _ in range(UPDATE_ATTEMPTS):
-            async with self._db.transaction() as conn:
-                current = await self.load(conn, group_id, expense_id)
+            async with self._uow.transaction() as repos:
+                current = await self.load(repos, group_id, expense_id)
             etag.check(sent_etag, current.name, current.version)
             if current.deleted:
                 raise FailedPrecondition("the expense is deleted; restore it first")
@@ -336,22 +307,21 @@ class ExpenseUseCases:
                 return current
             postings = domain.postings(draft, seed=expense_id)
             await self._check_people(caller, group_id, draft, "expense")
-            async with self._db.transaction() as conn:
-                locked = await self.load(conn, group_id, expense_id, lock=True)
+            async with self._uow.transaction() as repos:
+                locked = await self.load(repos, group_id, expense_id, lock=True)
                 if locked.version != current.version:
                     continue  # changed meanwhile: the etag check or the merge must see the new state
-                await repository.update_expense(conn, expense_id, draft, postings, caller)
-                await store.replace(
-                    conn,
+                await repos.update_expense(expense_id, draft, postings, caller)
+                await repos.ledger.replace(
                     expense_id,
                     currency=draft.currency,
                     total_minor=draft.total_minor,
                     postings=postings,
                 )
-                updated = await self.load(conn, group_id, expense_id)
+                updated = await self.load(repos, group_id, expense_id)
                 effects = self._effects(current, updated)
                 await self._announce(
-                    conn, caller, updated, ChangeType.UPDATED, effects, domain.changes(current.draft, draft)
+                    repos, caller, updated, ChangeType.UPDATED, effects, domain.changes(current.draft, draft)
                 )
                 return updated
         raise EtagMismatch("the expense keeps changing; fetch it again and retry")
@@ -368,25 +338,25 @@ class ExpenseUseCases:
         self, caller: str, group_id: str, expense_id: str, deleted: bool, sent_etag: str
     ) -> Expense:
         await self.require_member(caller, group_id)
-        async with self._db.transaction() as conn:
-            current = await self.load(conn, group_id, expense_id, lock=True)
+        async with self._uow.transaction() as repos:
+            current = await self.load(repos, group_id, expense_id, lock=True)
             etag.check(sent_etag, current.name, current.version)
             if current.deleted == deleted:
                 return current  # deleting twice (or restoring a live expense) changes nothing
-            await repository.set_deleted(conn, expense_id, deleted, caller)
-            await store.set_active(conn, expense_id, not deleted)
-            updated = await self.load(conn, group_id, expense_id)
+            await repos.set_deleted(expense_id, deleted, caller)
+            await repos.ledger.set_active(expense_id, not deleted)
+            updated = await self.load(repos, group_id, expense_id)
             effects = diff(current.postings, {}) if deleted else diff({}, current.postings)
             change = ChangeType.DELETED if deleted else ChangeType.RESTORED
-            await self._announce(conn, caller, updated, change, effects)
+            await self._announce(repos, caller, updated, change, effects)
             return updated
 
     async def feed_groups(self, caller: str, group_id: str, *, resuming: bool) -> list[str]:
         """The groups a change feed covers now. A client resuming a one-group feed after
         losing access gets an empty set (and so ACCESS_REVOKED), not NOT_FOUND."""
-        if group_id == "-":
+        if group_id == EVERY_GROUP:
             return await self._groups.groups_of_caller()
-        if resuming and is_uuid(group_id):
+        if resuming:
             members = await self._groups.members_among(group_id, [caller])
             return [group_id] if members and caller in members else []
         await self.require_member(caller, group_id)
@@ -403,8 +373,8 @@ class ExpenseUseCases:
             return []
         # On the writer: the feed's "every older transaction is over" test needs the
         # primary's view of running transactions.
-        async with self._db.transaction() as conn:
-            return await repository.changes_since(conn, group_ids, after, upto, limit)
+        async with self._uow.transaction() as repos:
+            return await repos.changes_since(group_ids, after, upto, limit)
 
     # --- comments --------------------------------------------------------------------------
 
@@ -414,7 +384,7 @@ class ExpenseUseCases:
         group_id: str,
         expense_id: str,
         text: str,
-        once: Once[SqlRepositories, M],
+        once: Once[ExpenseRepositories, M],
         present: Callable[[Comment, dict[str, str]], M],
     ) -> M:
         """CreateComment: membership and the author's name come from other services before
@@ -422,50 +392,46 @@ class ExpenseUseCases:
         await self.require_member(caller, group_id)
         names = await self.display_names([caller])
 
-        async def work(repos: SqlRepositories) -> M:
-            return present(await self.add_comment(repos.conn, caller, group_id, expense_id, text), names)
+        async def work(repos: ExpenseRepositories) -> M:
+            return present(await self.add_comment(repos, caller, group_id, expense_id, text), names)
 
         return await once(work)
 
     async def add_comment(
-        self, conn: AsyncConnection, caller: str, group_id: str, expense_id: str, text: str
+        self, repos: ExpenseRepositories, caller: str, group_id: str, expense_id: str, text: str
     ) -> Comment:
-        expense = await self.load(conn, group_id, expense_id)
-        comment = await repository.insert_comment(conn, group_id, expense_id, caller, text)
-        event = outbox.record_statement(
-            ev.ExpenseCommented(group=group_id, expense=expense_id, comment=comment.id),
-            expense.name,
-            actor=caller,
-        )
-        activity = repository.insert_activity_statement(
+        expense = await self.load(repos, group_id, expense_id)
+        comment = await repos.insert_comment(group_id, expense_id, caller, text)
+        activity = NewActivity(
             group_id=group_id,
             actor=caller,
             verb="commented",
             subject=expense.name,
             details={"description": expense.draft.description, "text": text},
         )
-        await batch.run(conn, [event, activity])
+        event = ev.ExpenseCommented(group=group_id, expense=expense_id, comment=comment.id)
+        await repos.announce(Announcement(event, expense.name, caller, activity))
         return comment
 
     async def comments(
         self, caller: str, group_id: str, expense_id: str, *, after: list[Any] | None, limit: int
     ) -> tuple[list[Comment], dict[str, str]]:
         await self.require_member(caller, group_id)
-        async with self._db.read() as conn:
-            await self.load(conn, group_id, expense_id)
-            found = await repository.comments(conn, expense_id, after=after, limit=limit)
+        async with self._uow.read() as repos:
+            await self.load(repos, group_id, expense_id)
+            found = await repos.comments(expense_id, after=after, limit=limit)
         return found, await self._users.display_names([c.author for c in found])
 
     async def delete_comment(self, caller: str, group_id: str, expense_id: str, comment_id: str) -> None:
         await self.require_member(caller, group_id)
-        async with self._db.transaction() as conn:
-            await self.load(conn, group_id, expense_id, lock=True)
-            comment = await repository.get_comment(conn, expense_id, comment_id)
+        async with self._uow.transaction() as repos:
+            await self.load(repos, group_id, expense_id, lock=True)
+            comment = await repos.get_comment(expense_id, comment_id)
             if comment is None:
                 raise NotFound("comment not found")
             if comment.author != caller:
                 raise NotAllowed("only the author can delete a comment")
-            await repository.delete_comment(conn, comment)
+            await repos.delete_comment(comment)
 
     async def display_names(self, user_ids: list[str]) -> dict[str, str]:
         return await self._users.display_names(user_ids)
@@ -478,8 +444,8 @@ class ExpenseUseCases:
         """A feed page, the names it mentions, and the caller's locale to word it in."""
         if not group_ids:
             return [], {}, ""
-        async with self._db.read() as conn:
-            found = await repository.activities(conn, group_ids, before=before, limit=limit)
+        async with self._uow.read() as repos:
+            found = await repos.activities(group_ids, before=before, limit=limit)
         named = {a.actor for _, a in found} | {u for _, a in found for u in entries.people(a.details)}
         names, locale = await self._users.names_and_locale(sorted(named), caller)
         return found, names, locale
@@ -498,14 +464,14 @@ class ExpenseUseCases:
         schedule: Schedule,
         template: Draft,
         paused: bool,
-        once: Once[SqlRepositories, M],
+        once: Once[ExpenseRepositories, M],
         present: Callable[[Rule], M],
     ) -> M:
         """CreateRecurringExpense: the template's people are checked before the transaction."""
         await self.prepare_rule(caller, group_id, template)
 
-        async def work(repos: SqlRepositories) -> M:
-            return present(await self.create_rule(repos.conn, caller, group_id, schedule, template, paused))
+        async def work(repos: ExpenseRepositories) -> M:
+            return present(await self.create_rule(repos, caller, group_id, schedule, template, paused))
 
         return await once(work)
 
@@ -515,15 +481,14 @@ class ExpenseUseCases:
 
     async def create_rule(
         self,
-        conn: AsyncConnection,
+        repos: ExpenseRepositories,
         caller: str,
         group_id: str,
         schedule: Schedule,
         template: Draft,
         paused: bool,
     ) -> Rule:
-        rule = await repository.insert_rule(
-            conn,
+        rule = await repos.insert_rule(
             group_id=group_id,
             schedule=schedule,
             template=template,
@@ -531,26 +496,28 @@ class ExpenseUseCases:
             next_occurrence=self.next_occurrence(schedule),
             creator=caller,
         )
-        await outbox.record(
-            conn, ev.RecurringRuleChanged(group=group_id, change=ev.CREATED), rule.name, actor=caller
+        await repos.outbox.record(
+            ev.RecurringRuleChanged(group=group_id, change=ev.CREATED), rule.name, actor=caller
         )
         return rule
 
-    async def _rule(self, conn: AsyncConnection, group_id: str, rule_id: str, *, lock: bool = False) -> Rule:
-        rule = await repository.get_rule(conn, group_id, rule_id, lock=lock)
+    async def _rule(
+        self, repos: ExpenseRepositories, group_id: str, rule_id: str, *, lock: bool = False
+    ) -> Rule:
+        rule = await repos.get_rule(group_id, rule_id, lock=lock)
         if rule is None:
             raise NotFound("recurring expense not found")
         return rule
 
     async def get_rule(self, caller: str, group_id: str, rule_id: str) -> Rule:
         await self.require_member(caller, group_id)
-        async with self._db.read() as conn:
-            return await self._rule(conn, group_id, rule_id)
+        async with self._uow.read() as repos:
+            return await self._rule(repos, group_id, rule_id)
 
     async def rules(self, caller: str, group_id: str, *, after: list[Any] | None, limit: int) -> list[Rule]:
         await self.require_member(caller, group_id)
-        async with self._db.read() as conn:
-            return await repository.rules(conn, group_id, after=after, limit=limit)
+        async with self._uow.read() as repos:
+            return await repos.rules(group_id, after=after, limit=limit)
 
     async def update_rule(
         self, caller: str, group_id: str, rule_id: str, changes: RuleChanges, sent_etag: str
@@ -559,31 +526,30 @@ class ExpenseUseCases:
             await self.prepare_rule(caller, group_id, changes.template)
         else:
             await self.require_member(caller, group_id)
-        async with self._db.transaction() as conn:
-            rule = await self._rule(conn, group_id, rule_id, lock=True)
+        async with self._uow.transaction() as repos:
+            rule = await self._rule(repos, group_id, rule_id, lock=True)
             etag.check(sent_etag, rule.name, rule.version)
             schedule = changes.schedule or rule.schedule
             if schedule.end_date is not None and schedule.end_date < schedule.start_date:
                 raise InvalidArgument("recurring_expense.end_date", "must not be before start_date")
-            await repository.update_rule(
-                conn,
+            await repos.update_rule(
                 rule_id,
                 schedule,
                 changes.template or rule.template,
                 rule.paused if changes.paused is None else changes.paused,
                 self.next_occurrence(schedule),
             )
-            await outbox.record(
-                conn, ev.RecurringRuleChanged(group=group_id, change=ev.UPDATED), rule.name, actor=caller
+            await repos.outbox.record(
+                ev.RecurringRuleChanged(group=group_id, change=ev.UPDATED), rule.name, actor=caller
             )
-            return await self._rule(conn, group_id, rule_id)
+            return await self._rule(repos, group_id, rule_id)
 
     async def delete_rule(self, caller: str, group_id: str, rule_id: str, sent_etag: str) -> None:
         await self.require_member(caller, group_id)
-        async with self._db.transaction() as conn:
-            rule = await self._rule(conn, group_id, rule_id, lock=True)
+        async with self._uow.transaction() as repos:
+            rule = await self._rule(repos, group_id, rule_id, lock=True)
             etag.check(sent_etag, rule.name, rule.version)
-            await repository.delete_rule(conn, rule_id)
-            await outbox.record(
-                conn, ev.RecurringRuleChanged(group=group_id, change=ev.DELETED), rule.name, actor=caller
+            await repos.delete_rule(rule_id)
+            await repos.outbox.record(
+                ev.RecurringRuleChanged(group=group_id, change=ev.DELETED), rule.name, actor=caller
             )

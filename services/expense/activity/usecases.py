@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from libs.db.database import Database
-from services.expense import repository
+from libs.db.unit_of_work import UnitOfWork
 from services.expense.activity.entries import Entry
+from services.expense.ports import ExpenseRepositories
 
 
 class FeedWriter:
-    def __init__(self, db: Database):
-        self._db = db
+    def __init__(self, uow: UnitOfWork[ExpenseRepositories]):
+        self._uow = uow
 
     async def record(self, entry: Entry) -> bool:
         """True when the entry was written; False when its event had been recorded before."""
-        async with self._db.transaction() as conn:
-            return await repository.insert_entry(conn, entry)
+        async with self._uow.transaction() as repos:
+            return await repos.insert_entry(entry)

@@ -16,11 +16,13 @@ from datetime import datetime
 from libs import aws, events
 from libs import settings as settings_mod
 from libs.db.database import Database
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.events import EventMessage
 from libs.jobs.queues import Handler, QueueConsumer
 from libs.jobs.runtime import Heartbeat, run_worker
 from services.expense.activity import entries
 from services.expense.activity.usecases import FeedWriter
+from services.expense.repository import SqlExpenseRepositories
 
 log = logging.getLogger("hisaab.expense.activity")
 
@@ -52,7 +54,7 @@ async def _main(stop: asyncio.Event, heartbeat: Heartbeat) -> None:
     consumer = QueueConsumer(
         "activity",
         resources.activity_queue_url,
-        handler(FeedWriter(db)),
+        handler(FeedWriter(SqlUnitOfWork(db, SqlExpenseRepositories))),
         wait_seconds=int(settings_mod.env_float("HISAAB_QUEUE_WAIT_SECONDS", 5)),
         retry_base_seconds=settings_mod.env_float("HISAAB_QUEUE_RETRY_BASE_SECONDS", 5.0),
     )

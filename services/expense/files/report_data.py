@@ -1,9 +1,51 @@
-"""What an export contains, as plain data: built from the database, rendered to CSV or PDF."""
+"""Exports as plain data: the queued export, and what its file contains (rendered to CSV or PDF)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from typing import Any
+
+from libs.ledger.postings import Posting
+
+# A build that fails this often is FAILED for good; before that it goes back to the queue.
+MAX_EXPORT_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """A requested export, as stored (expense.exports)."""
+
+    id: str
+    group_id: str
+    format: str
+    state: str
+    start_date: date | None
+    end_date: date | None
+    snapshot: dict[str, Any]
+    object_key: str | None
+    error: str
+    attempts: int
+    creator: str
+    created_at: datetime
+    completed_at: datetime | None
+
+    @property
+    def name(self) -> str:
+        return f"groups/{self.group_id}/exports/{self.id}"
+
+
+@dataclass(frozen=True)
+class ExpenseLine:
+    """A live expense as an export lists it, with its postings."""
+
+    id: str
+    expense_date: date
+    description: str
+    category: str
+    currency: str
+    total_minor: int
+    postings: dict[str, Posting]
 
 
 @dataclass(frozen=True)

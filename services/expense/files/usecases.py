@@ -20,18 +20,17 @@ from typing import Any
 
 from hisaab.events.v1 import events_pb2 as ev
 
-from libs import clock, outbox
-from libs.db.database import Database
+from libs import clock
+from libs.db.unit_of_work import UnitOfWork
 from libs.errors import FailedPrecondition, InvalidArgument, NotFound
-from libs.ledger import reports, store
+from libs.idempotency import M, Once
 from libs.ledger.postings import nets
 from libs.ledger.splits import SplitMode
 from libs.validation import is_uuid
 from services.expense.domain import Category, Draft, Expense, SplitSpec, expense_name
-from services.expense.files import csv_export, pdf_export, receipts, repository, splitwise_import
-from services.expense.files.report_data import ExportData, ExportLine
-from services.expense.files.repository import ExportRow
-from services.expense.ports import GroupInfo, Groups, Settlements
+from services.expense.files import csv_export, pdf_export, receipts, splitwise_import
+from services.expense.files.report_data import MAX_EXPORT_ATTEMPTS, ExportData, ExportLine, ExportRow
+from services.expense.ports import ExpenseRepositories, GroupInfo, Groups, Settlements
 from services.expense.usecases import ExpenseUseCases, Prepared
 
 log = logging.getLogger("hisaab.expense.files")
@@ -54,7 +53,7 @@ class ImportResult:
 class FileUseCases:
     def __init__(
         self,
-        db: Database,
+        uow: UnitOfWork[ExpenseRepositories],
         expenses: ExpenseUseCases,
         groups: Groups,
         group_info: GroupInfo,
@@ -64,7 +63,7 @@ class FileUseCases:
         receipts_bucket: str,
         exports_bucket: str,
     ) -> None:
-        self._db = db
+        self._uow = uow
         self._expenses = expenses
         self._groups = groups
         self._group_info = group_info
@@ -85,18 +84,15 @@ class FileUseCases:
     async def attach_receipt(self, caller: str, group_id: str, expense_id: str, key: str) -> Expense:
         await self._expenses.get(caller, group_id, expense_id)
         stored = await asyncio.to_thread(self._receipts.confirm, group_id, expense_id, key)
-        async with self._db.transaction() as conn:
-            await repository.set_receipt(
-                conn, expense_id, stored.key, stored.content_type, stored.size_bytes, caller
-            )
-            await outbox.record(
-                conn,
+        async with self._uow.transaction() as repos:
+            await repos.set_receipt(expense_id, stored.key, stored.content_type, stored.size_bytes, caller)
+            await repos.outbox.record(
                 ev.ReceiptAttached(group=group_id, expense=expense_id),
                 expense_name(group_id, expense_id),
                 actor=caller,
             )
             # Read back on the writer: a replica may not have the receipt yet.
-            return await self._expenses.load(conn, group_id, expense_id)
+            return await self._expenses.load(repos, group_id, expense_id)
 
     async def receipt_url(self, caller: str, group_id: str, expense_id: str) -> tuple[str, str, datetime]:
         expense = await self._expenses.get(caller, group_id, expense_id)
@@ -108,27 +104,33 @@ class FileUseCases:
     # --- exports ---------------------------------------------------------------------------
 
     async def request_export(
-        self, conn: Any, caller: str, group_id: str, fmt: str, start: date | None, end: date | None
-    ) -> ExportRow:
+        self,
+        caller: str,
+        group_id: str,
+        fmt: str,
+        start: date | None,
+        end: date | None,
+        once: Once[ExpenseRepositories, M],
+        present: Callable[[ExportRow], M],
+    ) -> M:
+        """ExportGroupCsv/Pdf: membership and the group's names (group-service) are read
+        before the transaction; the queued export and its event are written in it."""
         if start and end and start > end:
             raise InvalidArgument("end_date", "must not be before start_date")
         await self._expenses.require_member(caller, group_id)
         group_name, members = await self._group_info.snapshot(group_id)
-        row = await repository.insert_export(
-            conn,
-            str(uuid.uuid4()),
-            group_id,
-            fmt,
-            start,
-            end,
-            {"group": group_name, "members": members},
-            caller,
-        )
-        await outbox.record(
-            conn, ev.ExportRequested(group=group_id, export=row.id, format=fmt), row.name, actor=caller
-        )
+        snapshot = {"group": group_name, "members": members}
+
+        async def work(repos: ExpenseRepositories) -> M:
+            row = await repos.insert_export(str(uuid.uuid4()), group_id, fmt, start, end, snapshot, caller)
+            await repos.outbox.record(
+                ev.ExportRequested(group=group_id, export=row.id, format=fmt), row.name, actor=caller
+            )
+            return present(row)
+
+        response = await once(work)
         self._wake.set()
-        return row
+        return response
 
     async def export(
         self, caller: str, group_id: str, export_id: str
@@ -136,8 +138,8 @@ class FileUseCases:
         await self._expenses.require_member(caller, group_id)
         if not is_uuid(export_id):
             raise NotFound("export not found")
-        async with self._db.read() as conn:
-            row = await repository.get_export(conn, group_id, export_id)
+        async with self._uow.read() as repos:
+            row = await repos.get_export(group_id, export_id)
         if row is None:
             raise NotFound("export not found")
         if row.state != "succeeded" or not row.object_key:
@@ -162,8 +164,8 @@ class FileUseCases:
                     await asyncio.wait_for(self._wake.wait(), idle_seconds)
 
     async def build_one(self) -> bool:
-        async with self._db.transaction() as conn:
-            row = await repository.claim_export(conn)
+        async with self._uow.transaction() as repos:
+            row = await repos.claim_export()
         if row is None:
             return False
         try:
@@ -179,20 +181,18 @@ class FileUseCases:
             )
         except Exception as err:
             log.exception("export failed", extra={"export": row.name})
-            async with self._db.transaction() as conn:
-                await repository.fail_export(
-                    conn, row.id, row.attempts, "the export could not be built; try again"
-                )
-            if row.attempts >= repository.MAX_EXPORT_ATTEMPTS:
+            async with self._uow.transaction() as repos:
+                await repos.fail_export(row.id, row.attempts, "the export could not be built; try again")
+            if row.attempts >= MAX_EXPORT_ATTEMPTS:
                 raise FailedPrecondition("export failed") from err
             return True
         url, _ = self._download(key)
-        async with self._db.transaction() as conn:
-            await repository.finish_export(conn, row.id, key)
+        async with self._uow.transaction() as repos:
+            await repos.finish_export(row.id, key)
             ready = ev.ExportReady(
                 group=row.group_id, export=row.id, format=row.format, user=row.creator, url=url
             )
-            await outbox.record(conn, ready, row.name)
+            await repos.outbox.record(ready, row.name)
         return True
 
     async def _export_data(self, row: ExportRow) -> ExportData:
@@ -201,12 +201,10 @@ class FileUseCases:
         def name(user_id: str) -> str:
             return names.get(user_id) or f"user {user_id[:8]}"
 
-        async with self._db.read() as conn:
-            expenses = await repository.expense_lines(conn, row.group_id, row.start_date, row.end_date)
-            settlements = await reports.active_entries(
-                conn, row.group_id, "settlement", row.start_date, row.end_date
-            )
-            balances = await store.group_balances(conn, row.group_id)
+        async with self._uow.read() as repos:
+            expenses = await repos.expense_lines(row.group_id, row.start_date, row.end_date)
+            settlements = await repos.active_entries(row.group_id, "settlement", row.start_date, row.end_date)
+            balances = await repos.ledger.group_balances(row.group_id)
         lines = [
             ExportLine(
                 when=r.expense_date,
@@ -214,11 +212,11 @@ class FileUseCases:
                 description=r.description,
                 category=r.category.upper(),
                 currency=r.currency,
-                total_minor=int(r.total_minor),
-                paid_by="; ".join(name(u) for u, p in sorted(postings.items()) if p.paid_minor),
-                nets={name(u): n for u, n in nets(postings).items()},
+                total_minor=r.total_minor,
+                paid_by="; ".join(name(u) for u, p in sorted(r.postings.items()) if p.paid_minor),
+                nets={name(u): n for u, n in nets(r.postings).items()},
             )
-            for r, postings in expenses
+            for r in expenses
         ]
         for s in settlements:
             payer = next((u for u, p in s.postings.items() if p.paid_minor), "")
@@ -266,8 +264,8 @@ class FileUseCases:
         for column, user in users.items():
             if found is None or user not in found:
                 raise InvalidArgument(f"member_mapping[{column}]", "is not a member of the group")
-        async with self._db.read() as conn:
-            done = await repository.imported(conn, group_id, [r.row_id for r in parsed.rows])
+        async with self._uow.read() as repos:
+            done = await repos.imported(group_id, [r.row_id for r in parsed.rows])
         for row in parsed.rows:
             if row.row_id in done:
                 result.skipped.append((row.line, "already imported"))
@@ -305,11 +303,11 @@ class FileUseCases:
         if validate_only:
             result.created_expenses += 1
             return
-        async with self._db.transaction() as conn:
-            if not await repository.mark_imported(conn, group_id, row.row_id, "expense", expense_id):
+        async with self._uow.transaction() as repos:
+            if not await repos.mark_imported(group_id, row.row_id, "expense", expense_id):
                 result.skipped.append((row.line, "already imported"))
                 return
-            await self._expenses.create(conn, caller, group_id, Prepared(expense_id, draft, postings))
+            await self._expenses.create(repos, caller, group_id, Prepared(expense_id, draft, postings))
         result.created_expenses += 1
 
     async def _import_settlement(
@@ -339,6 +337,6 @@ class FileUseCases:
             note=row.description,
             request_id=str(uuid.uuid5(IMPORT_NAMESPACE, f"{group_id}/{row.row_id}")),
         )
-        async with self._db.transaction() as conn:
-            await repository.mark_imported(conn, group_id, row.row_id, "settlement", name)
+        async with self._uow.transaction() as repos:
+            await repos.mark_imported(group_id, row.row_id, "settlement", name)
         result.created_settlements += 1

@@ -7,8 +7,7 @@ from hisaab.expense.v1 import expense_pb2
 
 from libs import validation, wire
 from services.expense import codec, domain
-from services.expense.scan.draft import Amount, Draft, TaxKind
-from services.expense.scan.repository import ScanRow
+from services.expense.scan.draft import Amount, Draft, ScanRow, TaxKind
 from services.expense.scan.usecases import ExpenseChoices
 
 _STATE = {

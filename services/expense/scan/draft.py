@@ -8,7 +8,7 @@ adjusted to make the numbers agree: `reconcile` says whether they do and by how 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -154,3 +154,29 @@ def from_json(data: dict[str, object]) -> Draft:
         discounts=tuple(required(d) for d in data["discounts"]),  # type: ignore[attr-defined]
         total=amount(data["total"]),
     )
+
+
+@dataclass(frozen=True)
+class ScanRow:
+    """A requested scan, as stored (expense.receipt_scans)."""
+
+    id: str
+    group_id: str
+    source_key: str
+    content_type: str
+    size_bytes: int
+    source_expense_id: str | None
+    currency_hint: str
+    state: str
+    engine: str
+    draft: Draft | None
+    error: str
+    attempts: int
+    expense_id: str | None
+    creator: str
+    created_at: datetime
+    completed_at: datetime | None
+
+    @property
+    def name(self) -> str:
+        return f"groups/{self.group_id}/receiptScans/{self.id}"

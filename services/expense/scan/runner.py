@@ -14,9 +14,8 @@ import time
 
 from hisaab.events.v1 import events_pb2 as ev
 
-from libs import outbox
-from libs.db.database import Database
-from services.expense.scan import repository
+from libs.db.unit_of_work import UnitOfWork
+from services.expense.ports import ExpenseRepositories
 from services.expense.scan.engines import Engine
 
 log = logging.getLogger("hisaab.expense.scan")
@@ -26,16 +25,16 @@ UNREADABLE = "the photo could not be read; try a sharper, flatter photo of the w
 
 
 class ScanRunner:
-    def __init__(self, db: Database, s3: object, bucket: str, engine: Engine):
-        self._db = db
+    def __init__(self, uow: UnitOfWork[ExpenseRepositories], s3: object, bucket: str, engine: Engine):
+        self._uow = uow
         self._s3 = s3
         self._bucket = bucket
         self._engine = engine
 
     async def run(self, scan_id: str) -> str:
         """The scan's state after this attempt ("succeeded", "failed", or "" when not found or done)."""
-        async with self._db.transaction() as conn:
-            row = await repository.claim(conn, scan_id)
+        async with self._uow.transaction() as repos:
+            row = await repos.claim_scan(scan_id)
         if row is None:
             return ""
         started = time.perf_counter()
@@ -53,13 +52,13 @@ class ScanRunner:
                 raise
             log.exception("scan failed for good", extra={"scan": scan_id})
             draft = None
-        async with self._db.transaction() as conn:
-            await repository.finish(
-                conn, scan_id, engine=self._engine.name, draft=draft, error="" if draft else UNREADABLE
+        async with self._uow.transaction() as repos:
+            await repos.finish_scan(
+                scan_id, engine=self._engine.name, draft=draft, error="" if draft else UNREADABLE
             )
             state = "succeeded" if draft is not None else "failed"
             finished = ev.ReceiptScanFinished(group=row.group_id, scan=row.id, succeeded=draft is not None)
-            await outbox.record(conn, finished, row.name, actor=row.creator)
+            await repos.outbox.record(finished, row.name, actor=row.creator)
         log.info(
             "scanned",
             extra={"scan": scan_id, "state": state, "seconds": round(time.perf_counter() - started, 3)},

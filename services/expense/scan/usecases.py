@@ -16,17 +16,16 @@ from dataclasses import dataclass
 from datetime import date
 
 from hisaab.events.v1 import events_pb2 as ev
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from libs import clock, outbox
-from libs.db.database import Database
+from libs import clock
+from libs.db.unit_of_work import UnitOfWork
 from libs.errors import FailedPrecondition, InvalidArgument, NotFound
+from libs.idempotency import M, Once
 from libs.ledger.splits import SplitMode
 from services.expense.domain import Category, Draft, Expense, Item, SplitSpec
 from services.expense.files import receipts
-from services.expense.files import repository as files_repository
-from services.expense.scan import repository
-from services.expense.scan.repository import ScanRow
+from services.expense.ports import ExpenseRepositories
+from services.expense.scan.draft import ScanRow
 from services.expense.usecases import ExpenseUseCases, Prepared
 
 # Scans are photos: the OCR engine reads JPEG and PNG.
@@ -60,13 +59,13 @@ class ExpenseChoices:
 class ScanUseCases:
     def __init__(
         self,
-        db: Database,
+        uow: UnitOfWork[ExpenseRepositories],
         expenses: ExpenseUseCases,
         store: receipts.ReceiptStore,
         *,
         today: Callable[[], date] = clock.business_today,
     ) -> None:
-        self._db = db
+        self._uow = uow
         self._expenses = expenses
         self._store = store
         self._today = today
@@ -103,11 +102,30 @@ class ScanUseCases:
             raise FailedPrecondition("only JPEG and PNG photos can be scanned")
         return Source(stored.key, stored.content_type, stored.size_bytes, None)
 
+    async def scan(
+        self,
+        caller: str,
+        group_id: str,
+        *,
+        key: str,
+        expense_id: str,
+        currency_hint: str,
+        once: Once[ExpenseRepositories, M],
+        present: Callable[[ScanRow], M],
+    ) -> M:
+        """ScanReceipt: the photo is checked (membership, S3) before the transaction; the scan
+        row and its ``receipt_scan.requested`` event are written in it."""
+        source = await self.source(caller, group_id, key=key, expense_id=expense_id)
+
+        async def work(repos: ExpenseRepositories) -> M:
+            return present(await self.request(repos, caller, group_id, source, currency_hint))
+
+        return await once(work)
+
     async def request(
-        self, conn: AsyncConnection, caller: str, group_id: str, source: Source, currency_hint: str
+        self, repos: ExpenseRepositories, caller: str, group_id: str, source: Source, currency_hint: str
     ) -> ScanRow:
-        row = await repository.insert(
-            conn,
+        row = await repos.insert_scan(
             str(uuid.uuid4()),
             group_id,
             key=source.key,
@@ -117,16 +135,16 @@ class ScanUseCases:
             currency_hint=currency_hint,
             creator=caller,
         )
-        await outbox.record(
-            conn, ev.ReceiptScanRequested(group=group_id, scan=row.id), row.name, actor=caller
+        await repos.outbox.record(
+            ev.ReceiptScanRequested(group=group_id, scan=row.id), row.name, actor=caller
         )
         return row
 
     async def get(self, caller: str, group_id: str, scan_id: str) -> ScanRow:
         await self._expenses.require_member(caller, group_id)
         # The writer: the app polls right after the worker finished.
-        async with self._db.transaction() as conn:
-            row = await repository.get(conn, group_id, scan_id)
+        async with self._uow.transaction() as repos:
+            row = await repos.get_scan(group_id, scan_id)
         if row is None:
             raise NotFound(SCAN_NOT_FOUND)
         return row
@@ -179,20 +197,36 @@ class ScanUseCases:
         except InvalidArgument as err:
             raise _request_field(err, choices.assignments) from None
 
+    async def create_expense_from_scan(
+        self,
+        caller: str,
+        group_id: str,
+        scan_id: str,
+        choices: ExpenseChoices,
+        once: Once[ExpenseRepositories, M],
+        present: Callable[[Expense], M],
+    ) -> M:
+        """CreateExpenseFromScan: the draft is validated and its people checked before the
+        transaction; the expense, the scan's link to it and the receipt are written in it."""
+        row, prepared = await self.prepare_expense(caller, group_id, scan_id, choices)
+
+        async def work(repos: ExpenseRepositories) -> M:
+            return present(await self.create_expense(repos, caller, group_id, row, prepared))
+
+        return await once(work)
+
     async def create_expense(
-        self, conn: AsyncConnection, caller: str, group_id: str, row: ScanRow, prepared: Prepared | None
+        self, repos: ExpenseRepositories, caller: str, group_id: str, row: ScanRow, prepared: Prepared | None
     ) -> Expense:
         made = f"groups/{group_id}/expenses/{row.expense_id}"
         if prepared is None:
             raise FailedPrecondition(f"an expense was already created from this scan: {made}")
-        created = await self._expenses.create(conn, caller, group_id, prepared)
-        if not await repository.link_expense(conn, row.id, created.id):
+        created = await self._expenses.create(repos, caller, group_id, prepared)
+        if not await repos.link_scan_expense(row.id, created.id):
             # Another request made one between this one's read and its write; this one rolls back.
             raise FailedPrecondition("an expense was already created from this scan")
-        await files_repository.set_receipt(
-            conn, created.id, row.source_key, row.content_type, row.size_bytes, caller
-        )
-        return await self._expenses.load(conn, group_id, created.id)
+        await repos.set_receipt(created.id, row.source_key, row.content_type, row.size_bytes, caller)
+        return await self._expenses.load(repos, group_id, created.id)
 
 
 _ITEM_FIELD = re.compile(r"^expense\.split\.itemized\.items\[(\d+)\]\.participants(.*)$")

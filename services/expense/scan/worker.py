@@ -12,9 +12,11 @@ import logging
 from libs import aws
 from libs import settings as settings_mod
 from libs.db.database import Database
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.events import EventMessage
 from libs.jobs.queues import Handler, QueueConsumer
 from libs.jobs.runtime import Heartbeat, run_worker
+from services.expense.repository import SqlExpenseRepositories
 from services.expense.scan import engines
 from services.expense.scan.runner import ScanRunner
 
@@ -37,7 +39,9 @@ async def _main(stop: asyncio.Event, heartbeat: Heartbeat) -> None:
     settings = settings_mod.load("expense")
     db = Database(settings.database_url, settings.database_reader_url, application_name="hisaab-scan-worker")
     engine = engines.from_env()
-    runner = ScanRunner(db, aws.client("s3"), resources.receipts_bucket, engine)
+    runner = ScanRunner(
+        SqlUnitOfWork(db, SqlExpenseRepositories), aws.client("s3"), resources.receipts_bucket, engine
+    )
     consumer = QueueConsumer(
         "scans",
         resources.scans_queue_url,

@@ -11,11 +11,12 @@ from hisaab.events.v1 import events_pb2 as ev
 
 from libs import events
 from libs.db.database import Database
+from libs.db.unit_of_work import SqlUnitOfWork
 from libs.events import EventMessage
-from services.expense import repository
 from services.expense.activity.entries import entry_id, from_event
 from services.expense.activity.usecases import FeedWriter
 from services.expense.activity.worker import handler
+from services.expense.repository import SqlExpenseRepositories
 
 pytestmark = pytest.mark.integration
 
@@ -25,6 +26,10 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url, pool_size=2)
     yield database
     await database.close()
+
+
+def _writer(db: Database) -> FeedWriter:
+    return FeedWriter(SqlUnitOfWork(db, SqlExpenseRepositories))
 
 
 def _message(group: str, payment: ev.SettlementChanged, actor: str) -> EventMessage:
@@ -52,12 +57,12 @@ async def test_a_redelivered_event_makes_one_entry(db: Database) -> None:
         transaction_date="2026-03-14",
     )
     message = _message(group, payment, payer)
-    handle = handler(FeedWriter(db))
+    handle = handler(_writer(db))
     await handle(message.body())
     await handle(message.body())  # SQS delivers at least once
 
     async with db.read() as conn:
-        found = await repository.activities(conn, [group], before=None, limit=10)
+        found = await SqlExpenseRepositories(conn).activities([group], before=None, limit=10)
     [(_, entry)] = found
     assert entry.id == entry_id(message.id)
     assert (entry.verb, entry.actor, entry.currency, entry.amount_minor) == ("settled", payer, "INR", 50000)
@@ -67,7 +72,7 @@ async def test_a_redelivered_event_makes_one_entry(db: Database) -> None:
     # The writer says which delivery wrote the row.
     again = from_event(message.id, payment, payer, datetime.now(UTC))
     assert again is not None
-    assert await FeedWriter(db).record(again) is False
+    assert await _writer(db).record(again) is False
 
 
 async def test_an_event_the_feed_does_not_show_is_acknowledged_without_a_row(db: Database) -> None:
@@ -82,6 +87,6 @@ async def test_an_event_the_feed_does_not_show_is_acknowledged_without_a_row(db:
         payload=events.encode(rule),
         occurred_at="2026-03-14T09:30:00+00:00",
     )
-    await handler(FeedWriter(db))(message.body())  # returns: the message is deleted, not retried
+    await handler(_writer(db))(message.body())  # returns: the message is deleted, not retried
     async with db.read() as conn:
-        assert await repository.activities(conn, [group], before=None, limit=10) == []
+        assert await SqlExpenseRepositories(conn).activities([group], before=None, limit=10) == []
