@@ -1,4 +1,5 @@
-"""Imports only point down the layers that docs/architecture.md describes.
+"""Imports only point down the layers that docs/architecture.md describes, and only a
+service's repositories (and its composition roots) reach storage.
 
 kit (libs/*, libs/auth, libs/db, libs/rpc) < ledger (libs/ledger) < clients of other
 services (libs/clients) < workers (libs/jobs) < services < tools. A service never
@@ -76,3 +77,41 @@ def test_the_rule_catches_an_upward_import_and_a_sibling_service() -> None:
     assert violations("libs.clients.rosters", {"libs.jobs.runtime"}) != []
     assert violations("services.group.peers", {"services.expense.codec"}) != []
     assert violations("services.group.peers", {"libs.clients.users", "services.group.ports", "grpc"}) == []
+
+
+# What only a service's SQL adapters (repository modules) and its composition root may
+# import: everything else reaches storage through the unit-of-work port.
+STORAGE = ("sqlalchemy", "psycopg", "libs.db.database", "libs.db.batch", "libs.ledger.store")
+
+
+def _is_repository(module: str) -> bool:
+    return module.rsplit(".", 1)[-1].endswith("repository")
+
+
+def storage_violations(module: str, imported: set[str]) -> list[str]:
+    last = module.rsplit(".", 1)[-1]
+    # app and worker modules are composition roots: they build the database the rest is given
+    if _is_repository(module) or last in ("app", "worker") or ".migrations" in module:
+        return []
+    out = [
+        f"{module} imports {target}"
+        for target in sorted(imported)
+        if any(target == s or target.startswith(f"{s}.") for s in STORAGE)
+        or (target.startswith("services.") and _is_repository(target))
+    ]
+    return out
+
+
+def test_only_repositories_touch_storage() -> None:
+    found = []
+    for path in sorted((ROOT / "services").rglob("*.py")):
+        if not _in_tests(path):
+            found += storage_violations(module_of(path), imports(path))
+    assert found == []
+
+
+def test_the_storage_rule_catches_a_use_case_with_sql() -> None:
+    assert storage_violations("services.group.usecases", {"sqlalchemy.ext.asyncio"}) != []
+    assert storage_violations("services.group.usecases", {"services.group.repository"}) != []
+    assert storage_violations("services.group.repository", {"sqlalchemy", "libs.db.batch"}) == []
+    assert storage_violations("services.group.app", {"services.group.repository", "libs.db.database"}) == []

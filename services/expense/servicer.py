@@ -57,6 +57,10 @@ _VERB = {
 }
 
 
+# Creates whose work writes rows and nothing else.
+_ROWS_ONLY = frozenset({"CreateExpense", "CreateComment", "CreateRecurringExpense"})
+
+
 def _comment_pb(comment: Comment, display: dict[str, str]) -> expense_pb2.Comment:
     return expense_pb2.Comment(
         name=comment.name,
@@ -113,7 +117,11 @@ class ExpenseServicer(expense_pb2_grpc.ExpenseServiceServicer):
     def _bound(
         self, scope: str, request: Any, response_type: type[M]
     ) -> idempotency.Once[ExpenseRepositories, M]:
-        return idempotency.Once(self._uow, f"expense.{scope}", request, response_type)
+        # Creates that only write rows claim their key with those writes (one round trip
+        # fewer); a scan or an export also touches S3 or a queue, so its key goes first.
+        return idempotency.Once(
+            self._uow, f"expense.{scope}", request, response_type, claim_with_writes=scope in _ROWS_ONLY
+        )
 
     # --- reference data --------------------------------------------------------------------
 

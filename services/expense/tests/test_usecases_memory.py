@@ -188,7 +188,7 @@ async def test_a_write_that_fails_leaves_nothing_behind(world: World) -> None:
         await world.uc.add(A, GROUP, draft(), world.once(request, expense_pb2.Expense), broken)
     repos = world.repos
     assert (repos.expenses, repos.ledger.entries, repos.feed, repos.outbox.recorded) == ({}, {}, [], [])
-    assert repos.keys.stored == {}  # the request id was not used up: a retry may run
+    assert repos.keys.kept == {}  # the request id was not used up: a retry may run
     assert world.uow.commits == 0
     assert await add(world, request_id=request.request_id)
 
