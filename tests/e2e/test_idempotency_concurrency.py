@@ -59,7 +59,11 @@ def test_concurrent_expense_and_settlement_retries_move_money_once(api: Api) -> 
 
     # Fewer than the free plan's 20 expenses a day: the gate counts every attempt.
     expenses = _together(
-        api, asha, f"/v1/{group}/expenses", paid_by_one(asha.user_id, [asha.user_id, ravi.user_id], 1000)
+        api,
+        asha,
+        f"/v1/{group}/expenses",
+        paid_by_one(asha.user_id, [asha.user_id, ravi.user_id], 1000),
+        n=10,
     )
     payment = {
         "payer": f"users/{ravi.user_id}",
