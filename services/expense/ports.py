@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from libs.idempotency import Keys
@@ -55,8 +55,12 @@ class ExpenseRepositories(Protocol):
         creator: str,
         recurring_rule_id: str | None,
         announcement: Announcement,
+        created_at: datetime,
+        last: bool = False,
     ) -> Expense:
-        """The expense, its ledger entry, its event and its feed entry, written together."""
+        """The expense, its ledger entry, its event and its feed entry, written together.
+        ``last``: nothing in the unit of work reads or changes the expense after this, so
+        its writes may wait for the COMMIT and go out with it."""
 
     async def announce(self, announcement: Announcement) -> None:
         """A write's event and feed entry."""

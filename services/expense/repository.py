@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -115,29 +115,27 @@ def insert_expense_statement(
     draft: Draft,
     postings: dict[str, Posting],
     creator: str,
-    recurring_rule_id: str | None = None,
+    recurring_rule_id: str | None,
+    created_at: datetime,
 ) -> Statement:
-    """The new row's insert, returning it as stored (read it with :func:`inserted`)."""
+    """The new row's insert. Its times are the caller's, so the caller knows the row
+    without reading it back."""
     return Statement(
         "INSERT INTO expense.expenses (id, group_id, description, category, expense_date, notes, "
         "currency, total_minor, payers, split, payer_ids, participant_ids, recurring_rule_id, "
-        "creator, last_editor) "
+        "creator, last_editor, created_at, updated_at) "
         "VALUES (%(id)s, %(g)s, %(description)s, %(category)s, %(expense_date)s, %(notes)s, %(currency)s, "
         "%(total)s, %(payers)s::jsonb, %(split)s::jsonb, %(payer_ids)s, %(participant_ids)s, %(rule)s, "
-        f"%(who)s, %(who)s) RETURNING {_EXPENSE_COLUMNS}",
+        "%(who)s, %(who)s, %(at)s, %(at)s)",
         {
             "id": expense_id,
             "g": group_id,
             "rule": recurring_rule_id,
             "who": creator,
+            "at": created_at,
             **_draft_params(draft, postings),
         },
     )
-
-
-def inserted(row: Any, postings: dict[str, Posting]) -> Expense:
-    """What :func:`insert_expense_statement` returned, with the postings it was written with."""
-    return _expense(row, postings)
 
 
 def _like(value: str) -> str:
@@ -247,6 +245,8 @@ class SqlExpenseRepositories(SqlFileTables, SqlScanTables, SqlRepositories):
         creator: str,
         recurring_rule_id: str | None,
         announcement: Announcement,
+        created_at: datetime,
+        last: bool = False,
     ) -> Expense:
         ledger = store.record_statements(
             group_id=group_id,
@@ -256,9 +256,7 @@ class SqlExpenseRepositories(SqlFileTables, SqlScanTables, SqlRepositories):
             postings=postings,
             entry_id=expense_id,
         )
-        # New rows in one round trip; the balances (which every writer of the group queues
-        # for) go out with the COMMIT (libs.db.batch).
-        statements = [
+        rows = [
             insert_expense_statement(
                 expense_id=expense_id,
                 group_id=group_id,
@@ -266,14 +264,35 @@ class SqlExpenseRepositories(SqlFileTables, SqlScanTables, SqlRepositories):
                 postings=postings,
                 creator=creator,
                 recurring_rule_id=recurring_rule_id,
+                created_at=created_at,
             ),
             ledger.entry,
             *_announcement_statements(announcement),
         ]
-        results = await batch.run(self.conn, statements)
-        if ledger.balances is not None:
-            batch.defer(self.conn, ledger.balances)
-        return inserted(results[0][0], postings)
+        balances = [] if ledger.balances is None else [ledger.balances]
+        if last:
+            # Everything goes with the COMMIT: with the idempotency key in front (claimed
+            # with the writes), a whole create is one round trip.
+            batch.defer(self.conn, *rows, *balances)
+        else:
+            # New rows now, for the writes that follow; the balances (whose version row
+            # every writer of the group queues on) still wait for the COMMIT.
+            await batch.run(self.conn, rows)
+            batch.defer(self.conn, *balances)
+        return Expense(
+            id=expense_id,
+            group_id=group_id,
+            draft=draft,
+            postings=dict(sorted(postings.items())),
+            creator=creator,
+            last_editor=creator,
+            comment_count=0,
+            version=1,
+            created_at=created_at,
+            updated_at=created_at,
+            deleted_at=None,
+            recurring_rule_id=recurring_rule_id,
+        )
 
     async def announce(self, announcement: Announcement) -> None:
         await batch.run(self.conn, _announcement_statements(announcement))

@@ -114,7 +114,9 @@ class ExpenseUseCases:
         *,
         presets: Presets | None = None,
         today: Callable[[], date] = clock.business_today,
+        now: clock.Clock = clock.now,
     ) -> None:
+        self._now = now
         self._uow = uow
         self._groups = groups
         self._users = users
@@ -213,7 +215,7 @@ class ExpenseUseCases:
         prepared = await self.prepare_create(caller, group_id, draft)
 
         async def work(repos: ExpenseRepositories) -> M:
-            return present(await self.create(repos, caller, group_id, prepared))
+            return present(await self.create(repos, caller, group_id, prepared, last=True))
 
         return await once(work)
 
@@ -231,8 +233,10 @@ class ExpenseUseCases:
         new: Prepared,
         *,
         recurring_rule_id: str | None = None,
+        last: bool = False,
     ) -> Expense:
-        """Writes a validated expense in the caller's transaction (one round trip)."""
+        """Writes a validated expense in the caller's transaction. ``last``: the transaction
+        does nothing with it afterwards, so its writes can go out with the COMMIT."""
         draft = new.draft
         effects = diff({}, new.postings)
         announcement = _announcement(
@@ -246,6 +250,8 @@ class ExpenseUseCases:
             creator=caller,
             recurring_rule_id=recurring_rule_id,
             announcement=announcement,
+            created_at=self._now(),
+            last=last,
         )
 
     async def load(

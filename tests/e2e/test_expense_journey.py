@@ -899,3 +899,34 @@ def test_concurrent_retries_create_once(api: Api, database_url: str) -> None:
     assert ledger(database_url, group.id) == {"INR": {a: 388, b: -388}} or ledger(database_url, group.id) == {
         "INR": {a: 389, b: -389}
     }
+
+
+def test_a_create_answers_what_a_read_then_returns(api: Api) -> None:
+    """CreateExpense answers without reading its row back (it is one round trip with its
+    COMMIT): what it answers must be exactly what the row holds."""
+    from tests.support import paid_by_one
+
+    asha, ravi = api.sign_in(), api.sign_in()
+    group = api.call("POST", "/v1/groups", asha, json={"displayName": "Kasol", "kind": "TRIP"}).json()["name"]
+    assert (
+        api.call("POST", f"/v1/{group}/members", asha, json={"user": f"users/{ravi.user_id}"}).status_code
+        == 200
+    )
+    body = paid_by_one(
+        asha.user_id, [asha.user_id, ravi.user_id], 1001, description="Café ☕", category="TRAVEL"
+    )
+    body["note"] = "  bus + chai  "
+    body["split"] = {
+        "exact": {
+            "entries": [
+                {"user": f"users/{ravi.user_id}", "amountMinor": "700"},
+                {"user": f"users/{asha.user_id}", "amountMinor": "301"},
+            ]
+        }
+    }
+    created = api.call(
+        "POST", f"/v1/{group}/expenses", asha, json=body, params={"requestId": str(uuid.uuid4())}
+    )
+    assert created.status_code == 200, created.text
+    read = api.call("GET", f"/v1/{created.json()['name']}", ravi)
+    assert read.status_code == 200 and read.json() == created.json()

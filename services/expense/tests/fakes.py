@@ -101,10 +101,12 @@ class MemoryExpenseRepositories(MemoryRepositories):
         creator: str,
         recurring_rule_id: str | None,
         announcement: Announcement,
+        created_at: datetime,
+        last: bool = False,
     ) -> Expense:
         if expense_id in self.expenses:
             raise KeyError(f"duplicate expense id {expense_id}")  # the primary key's refusal
-        now = clock.now()
+        now = created_at
         expense = Expense(
             id=expense_id,
             group_id=group_id,
