@@ -439,10 +439,12 @@ class SqlExpenseRepositories(SqlFileTables, SqlScanTables, SqlRepositories):
         return _comment(row)
 
     async def _count_comment(self, expense_id: str, delta: int) -> None:
-        # The count is part of the expense a client caches, so the change feed hands it out again.
+        # The count is part of the expense a client caches, so the change feed hands it out
+        # again, as an update (a deleted expense stays a tombstone).
         await self.conn.execute(
             text(
                 "UPDATE expense.expenses SET comment_count = comment_count + :d, "
+                "last_change = CASE WHEN deleted_at IS NULL THEN 'updated' ELSE last_change END, "
                 "change_xid = pg_current_xact_id() WHERE id = :id"
             ),
             {"d": delta, "id": expense_id},

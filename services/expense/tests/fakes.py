@@ -236,7 +236,10 @@ class MemoryExpenseRepositories(MemoryRepositories):
     def _count_comment(self, expense_id: str, delta: int) -> None:
         old = self.expenses[expense_id]
         self.expenses[expense_id] = replace(
-            old, comment_count=old.comment_count + delta, change_key=(self._next_xid(), expense_id)
+            old,
+            comment_count=old.comment_count + delta,
+            last_change=old.last_change if old.deleted else ChangeType.UPDATED,
+            change_key=(self._next_xid(), expense_id),
         )
 
     async def insert_comment(self, group_id: str, expense_id: str, author: str, body: str) -> Comment:
