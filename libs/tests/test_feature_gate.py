@@ -156,12 +156,12 @@ async def test_pricing_down_fails_closed_with_unavailable() -> None:
         await _gate(source).admit(RECEIPTS, "asha")
 
 
-def test_uses_are_counted_under_the_calls_request_id_when_it_is_a_uuid() -> None:
+def test_a_call_is_known_by_its_own_request_id_when_it_is_a_uuid() -> None:
     from types import SimpleNamespace
 
-    from libs.clients.features.gate import _request_id
+    from libs.clients.features.gate import _own_request_id
 
     rid = "5b0b8e1e-6a5e-4d55-9f43-3c7c1f2d9a10"
-    assert _request_id(SimpleNamespace(request_id=rid)) == rid
-    generated = {_request_id(SimpleNamespace(request_id="not-a-uuid")), _request_id(SimpleNamespace())}
-    assert len(generated) == 2 and rid not in generated
+    assert _own_request_id(SimpleNamespace(request_id=rid.upper())) == rid
+    assert _own_request_id(SimpleNamespace(request_id="not-a-uuid")) == ""
+    assert _own_request_id(SimpleNamespace()) == ""

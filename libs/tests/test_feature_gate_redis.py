@@ -72,6 +72,32 @@ async def test_a_failed_call_gives_its_use_back(valkey: RunningValkey, client: r
     assert int(await client.get(ticket.counter_key) or 0) == 1
 
 
+async def test_a_retry_of_a_counted_call_takes_no_second_use(
+    valkey: RunningValkey, client: redis.Redis
+) -> None:
+    gate = _gate(valkey.url, FakePricing())
+    rid = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    first = await gate.admit(CREATE, "ravi", rid)
+    assert first is not None and first.reserved
+    # Many simultaneous retries: admitted, none of them counted again.
+    retries = await asyncio.gather(*(gate.admit(CREATE, "ravi", rid) for _ in range(8)))
+    assert all(t is not None and not t.reserved for t in retries)
+    assert int(await client.get(first.counter_key) or 0) == 1
+    # Fill the quota with other calls: a retry of the first is still admitted, a new call is not.
+    for i in range(LIMIT - 1):
+        assert await gate.admit(CREATE, "ravi", f"0f8fad5b-d9cb-469f-a165-7086772895{i:02d}") is not None
+    assert await gate.admit(CREATE, "ravi", rid) is not None
+    with pytest.raises(ResourceExhausted):
+        await gate.admit(CREATE, "ravi", "1f8fad5b-d9cb-469f-a165-70867728950e")
+    # Releasing a retry gives nothing back; releasing the first frees its use and its id.
+    await gate.release(retries[0])  # type: ignore[arg-type]
+    assert int(await client.get(first.counter_key) or 0) == LIMIT
+    await gate.release(first)
+    assert int(await client.get(first.counter_key) or 0) == LIMIT - 1
+    again = await gate.admit(CREATE, "ravi", rid)
+    assert again is not None and again.reserved
+
+
 async def test_a_missing_counter_is_seeded_from_the_database(
     valkey: RunningValkey, client: redis.Redis
 ) -> None:

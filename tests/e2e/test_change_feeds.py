@@ -191,8 +191,8 @@ def test_feeds_sync_resume_and_revoke(api: Api) -> None:
         assert shown["text"] == "Paid in cash" and shown["author"] == u(ravi)
         # The expense comes again too: its comment count is part of what a client caches.
         assert {_subject(c) for c in expenses} == {expense["name"], typo["name"], said["name"]}
-        again = next(c for c in expenses if "expense" in c)
-        assert again["expense"]["commentCount"] == 1 and again["changeType"] == "UPDATED"
+        resent = next(c for c in expenses if "expense" in c)
+        assert resent["expense"]["commentCount"] == 1 and resent["changeType"] == "UPDATED"
 
         groups = feeds["groupChanges"].until(
             lambda changes: any(c.get("changeType") == "ARCHIVED" for c in changes)

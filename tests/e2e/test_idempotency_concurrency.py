@@ -7,6 +7,7 @@ fewer): the retries that lose roll their writes back and answer with the stored 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -37,7 +38,7 @@ def test_concurrent_creates_with_one_request_id(api: Api) -> None:
     assert [g["name"] for g in listed] == list(names)
 
 
-def _together(api: Api, user: Session, path: str, body: dict[str, object], n: int = 24) -> set[str]:
+def _together(api: Api, user: Session, path: str, body: Mapping[str, object], n: int = 24) -> set[str]:
     rid = str(uuid.uuid4())
 
     def create(_: int) -> tuple[int, str]:
@@ -57,13 +58,13 @@ def test_concurrent_expense_and_settlement_retries_move_money_once(api: Api) -> 
     added = api.call("POST", f"/v1/{group}/members", asha, json={"user": f"users/{ravi.user_id}"})
     assert added.status_code == 200, added.text
 
-    # Fewer than the free plan's 20 expenses a day: the gate counts every attempt.
+    # More retries than the free plan's 20 expenses a day: a retry costs no use of the quota.
+    window = api.quota_window_with_room(asha, "expenses_per_day", 120)
     expenses = _together(
         api,
         asha,
         f"/v1/{group}/expenses",
         paid_by_one(asha.user_id, [asha.user_id, ravi.user_id], 1000),
-        n=10,
     )
     payment = {
         "payer": f"users/{ravi.user_id}",
@@ -72,6 +73,8 @@ def test_concurrent_expense_and_settlement_retries_move_money_once(api: Api) -> 
     }
     settlements = _together(api, ravi, f"/v1/{group}/settlements", payment)
     assert len(expenses) == 1 and len(settlements) == 1
+    after = api.quota(asha, "expenses_per_day")
+    assert (after["resetTime"], after["used"]) == (window["resetTime"], str(int(window["used"]) + 1))
 
     listed = api.call("GET", f"/v1/{group}/expenses", asha).json()["expenses"]
     assert [e["name"] for e in listed] == list(expenses)

@@ -23,9 +23,14 @@ log = logging.getLogger("hisaab.features")
 
 SKIP_AFTER_ERROR_SECONDS = 2.0
 
-# KEYS[1] counter; ARGV[1] limit, ARGV[2] seed ("" = unknown), ARGV[3] ttl ms.
-# Returns {status, used}: 0 reserved (used includes this one), 1 full, 2 missing.
+# KEYS[1] counter, KEYS[2] the window's request ids; ARGV[1] limit, ARGV[2] seed ("" =
+# unknown), ARGV[3] ttl ms, ARGV[4] the call's request_id ("" = none).
+# Returns {status, used}: 0 reserved (used includes this one), 1 full, 2 missing, 3 a retry
+# of a request already counted in this window (admitted, nothing reserved).
 _RESERVE = """
+if ARGV[4] ~= '' and redis.call('SISMEMBER', KEYS[2], ARGV[4]) == 1 then
+  return {3, tonumber(redis.call('GET', KEYS[1]) or '0')}
+end
 local v = redis.call('GET', KEYS[1])
 if not v then
   if ARGV[2] == '' then return {2, 0} end
@@ -34,11 +39,17 @@ if not v then
 end
 local used = tonumber(v)
 if used >= tonumber(ARGV[1]) then return {1, used} end
+if ARGV[4] ~= '' then
+  redis.call('SADD', KEYS[2], ARGV[4])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
 return {0, redis.call('INCR', KEYS[1])}
 """
 
-# Gives back a reservation whose call failed; never below zero.
+# Gives back a reservation whose call failed; never below zero. Its request id is
+# forgotten, so a retry of the failed call reserves again.
 _RELEASE = """
+if ARGV[1] ~= '' then redis.call('SREM', KEYS[2], ARGV[1]) end
 local v = tonumber(redis.call('GET', KEYS[1]) or '0')
 if v > 0 then return redis.call('DECR', KEYS[1]) end
 return 0
@@ -58,6 +69,9 @@ class Outcome(Enum):
     RESERVED = "reserved"
     FULL = "full"
     MISSING = "missing"
+    # A retry (same request_id) of a call already counted: it runs without a use of its
+    # own, and the stored answer it gets back costs the caller nothing.
+    RETRY = "retry"
 
 
 @dataclass(frozen=True)
@@ -72,7 +86,7 @@ class QuotaCounter:
         self._skip_until = 0.0
         self._scripts: dict[str, Any] = {}
 
-    async def _run(self, name: str, source: str, key: str, *args: str | int) -> Any:
+    async def _run(self, name: str, source: str, keys: list[str], *args: str | int) -> Any:
         client = self._client
         if client is None or time.monotonic() < self._skip_until:
             return None
@@ -80,32 +94,45 @@ class QuotaCounter:
         if script is None:
             script = self._scripts[name] = client.register_script(source)
         try:
-            return await script(keys=[key], args=list(args))
+            return await script(keys=keys, args=list(args))
         except (RedisError, OSError) as err:
             if time.monotonic() >= self._skip_until:
                 log.warning("quota counter unavailable; counting in the database", extra={"error": str(err)})
             self._skip_until = time.monotonic() + SKIP_AFTER_ERROR_SECONDS
             return None
 
-    async def reserve(self, key: str, limit: int, ttl_seconds: float, seed: int | None) -> Reservation | None:
+    async def reserve(
+        self, key: str, limit: int, ttl_seconds: float, seed: int | None, request_id: str = ""
+    ) -> Reservation | None:
         result = await self._run(
-            "reserve", _RESERVE, key, limit, "" if seed is None else seed, _ms(ttl_seconds)
+            "reserve",
+            _RESERVE,
+            [key, _requests(key)],
+            limit,
+            "" if seed is None else seed,
+            _ms(ttl_seconds),
+            request_id,
         )
         if result is None:
             return None
         status, used = int(result[0]), int(result[1])
-        outcome = (Outcome.RESERVED, Outcome.FULL, Outcome.MISSING)[status]
+        outcome = (Outcome.RESERVED, Outcome.FULL, Outcome.MISSING, Outcome.RETRY)[status]
         return Reservation(outcome, used)
 
-    async def release(self, key: str) -> None:
-        await self._run("release", _RELEASE, key)
+    async def release(self, key: str, request_id: str = "") -> None:
+        await self._run("release", _RELEASE, [key, _requests(key)], request_id)
 
     async def at_least(self, key: str, used: int, ttl_seconds: float) -> None:
-        await self._run("at_least", _AT_LEAST, key, used, _ms(ttl_seconds))
+        await self._run("at_least", _AT_LEAST, [key], used, _ms(ttl_seconds))
 
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+
+
+def _requests(counter_key: str) -> str:
+    # Beside its counter (same window, same expiry); the braces keep both in one cluster slot.
+    return f"{{{counter_key}}}:requests"
 
 
 def _ms(seconds: float) -> int:

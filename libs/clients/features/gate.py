@@ -64,6 +64,8 @@ class Ticket:
     quota: QuotaDef
     counter_key: str  # "" when Redis was unavailable and PostgreSQL decided
     ttl_seconds: float
+    request_id: str = ""  # the call's own request_id, "" when it has none
+    reserved: bool = True  # False for a retry of a call already counted: nothing to give back
 
 
 def quota_headers(state: QuotaState) -> tuple[tuple[str, str], ...]:
@@ -156,8 +158,12 @@ class FeatureGate:
                     log.warning("pricing catalog unavailable; using the last copy")
             return self._catalog
 
-    async def admit(self, rules: MethodRules, user_id: str) -> Ticket | None:
-        """Raises when the caller may not make this call; a ticket when a quota use was reserved."""
+    async def admit(self, rules: MethodRules, user_id: str, request_id: str = "") -> Ticket | None:
+        """Raises when the caller may not make this call; a ticket when a quota use was reserved.
+
+        ``request_id`` is the call's own (AIP-155): a retry of a call this window already
+        counted is admitted without a second use, even when the quota is full, since it
+        gets the first call's stored answer."""
         now = self._now()
         holdings = await self.holdings(user_id)
         feature = rules.requires_feature
@@ -172,7 +178,7 @@ class FeatureGate:
             # The contract names a quota the catalog does not define: nothing to limit.
             log.warning("quota not in the catalog", extra={"quota": rules.quota_key})
             return None
-        return await self._reserve(user_id, quota, now)
+        return await self._reserve(user_id, quota, now, request_id)
 
     async def _packs_for(self, feature: str) -> list[PackOffer]:
         try:
@@ -180,22 +186,24 @@ class FeatureGate:
         except Unavailable:
             return []  # still a correct denial, just without the upsell
 
-    async def _reserve(self, user_id: str, quota: QuotaDef, now: datetime) -> Ticket:
+    async def _reserve(self, user_id: str, quota: QuotaDef, now: datetime, request_id: str) -> Ticket:
         win = window(quota.period, quota.time_zone, now)
         key = keys.quota_counter(user_id, quota.key, win.start)
         ttl = (win.reset - now).total_seconds() + COUNTER_SLACK_SECONDS
-        reservation = await self._counter.reserve(key, quota.limit, ttl, None)
+        reservation = await self._counter.reserve(key, quota.limit, ttl, None, request_id)
         if reservation is not None and reservation.outcome is Outcome.MISSING:
             # First use seen in this window (or Redis lost the key): seed from PostgreSQL.
             used = await self._used_in_database(user_id, quota, win.reset)
-            reservation = await self._counter.reserve(key, quota.limit, ttl, used)
+            reservation = await self._counter.reserve(key, quota.limit, ttl, used, request_id)
         if reservation is None:
             # Redis is unavailable: PostgreSQL decides.
             await self._used_in_database(user_id, quota, win.reset)
-            return Ticket(user_id, quota, "", ttl)
+            return Ticket(user_id, quota, "", ttl, request_id)
+        if reservation.outcome is Outcome.RETRY:
+            return Ticket(user_id, quota, key, ttl, request_id, reserved=False)
         if reservation.outcome is not Outcome.RESERVED:
             raise quota_exceeded(quota.key, quota.limit, win.reset)
-        return Ticket(user_id, quota, key, ttl)
+        return Ticket(user_id, quota, key, ttl, request_id)
 
     async def _used_in_database(self, user_id: str, quota: QuotaDef, reset: datetime) -> int:
         """The use count PostgreSQL has for this window; raises when no use is left."""
@@ -220,19 +228,19 @@ class FeatureGate:
         return state
 
     async def release(self, ticket: Ticket) -> None:
-        if ticket.counter_key:
-            await self._counter.release(ticket.counter_key)
+        if ticket.counter_key and ticket.reserved:
+            await self._counter.release(ticket.counter_key, ticket.request_id)
 
 
-def _request_id(request: Any) -> str:
-    # A create's own request_id (a UUID, AIP-155) makes the count idempotent with the call.
+def _own_request_id(request: Any) -> str:
+    """A create's own request_id (a UUID, AIP-155), normalised; "" when it has none."""
     value = getattr(request, "request_id", "")
     if isinstance(value, str) and value:
         try:
             return str(uuid.UUID(value))
         except ValueError:
             pass
-    return str(uuid.uuid4())
+    return ""
 
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
@@ -280,7 +288,7 @@ class GateInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 end_read_ahead(ahead)
 
         async def admitted(request: Any, context: grpc.aio.ServicerContext[Any, Any], user_id: str) -> Any:
-            ticket = await gate.admit(rules, user_id)
+            ticket = await gate.admit(rules, user_id, _own_request_id(request))
             if ticket is None:
                 return await inner(request, context)
             try:
@@ -288,7 +296,8 @@ class GateInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             except BaseException:
                 await gate.release(ticket)
                 raise
-            state = await gate.commit(ticket, _request_id(request))
+            # The call's own id makes the count idempotent with the call; a new one otherwise.
+            state = await gate.commit(ticket, ticket.request_id or str(uuid.uuid4()))
             if state is not None:
                 await context.send_initial_metadata(quota_headers(state))
             return response
