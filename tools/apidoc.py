@@ -249,6 +249,8 @@ def render(fds: descriptor_pb2.FileDescriptorSet) -> str:
         "was counted in: `x-quota-name`, `x-quota-limit`, `x-quota-remaining` and",
         "`x-quota-reset` (RFC 3339). Daily quotas reset at midnight in the business",
         "time zone (`HISAAB_BUSINESS_TIME_ZONE`, India by default: 18:30 UTC).",
+        "A retry with the same `requestId` is counted once: it is let through even",
+        "when the quota has filled since, and gets the first call's answer.",
         "",
         "Internal RPCs have no REST binding: they answer over gRPC only, and only",
         "the services each one names (its callers), which present their own service",
