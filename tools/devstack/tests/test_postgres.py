@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from tools.devstack.postgres import (
+    MAX_CONNECTIONS,
     create_database,
     drop_database,
     start_postgres,
@@ -53,6 +54,8 @@ def test_restart_keeps_data_and_databases_come_and_go(tmp_path: Path) -> None:
         assert _server_user(pgdata) == (system_user_name() or pwd.getpwuid(os.getuid()).pw_name)
         with psycopg.connect(pg.url) as conn:
             assert conn.execute("SELECT current_database()").fetchone() == ("hisaab",)
+            # Room for every process of the stack to open its whole pool.
+            assert conn.execute("SHOW max_connections").fetchone() == (str(MAX_CONNECTIONS),)
             conn.execute("CREATE TABLE ledger (note text)")
             conn.execute("INSERT INTO ledger VALUES ('chai 40')")
     finally:
