@@ -158,6 +158,13 @@ class GroupRepositories(Protocol):
 
     async def group_ids_of(self, caller: str) -> list[str]: ...
 
+    async def mark_profile_changed(self, user_id: str) -> tuple[int, int]:
+        """The user's profile changed (their name, or they signed in and are no longer
+        invited): write each of their membership rows again ("profile_changed") and the
+        rows of the friend ledgers they are in (named after them), so the change feed
+        hands them out again. (memberships, friend ledgers) marked; (0, 0) for a user in
+        no group."""
+
     async def changes_since(
         self,
         caller: str,

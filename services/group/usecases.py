@@ -413,3 +413,22 @@ class GroupUseCases:
         if roster is None or (viewer is not None and viewer not in roster.names):
             raise NotFound(NOT_FOUND)
         return roster
+
+
+class ProfileChanges:
+    """A person's profile changed in auth-service (``user.updated``, ``user.activated``):
+    their member rows show it (display name, ACTIVE or INVITED), and so do the friend
+    ledgers named after them. Run by the group worker for each such event."""
+
+    def __init__(self, uow: UnitOfWork[GroupRepositories]):
+        self._uow = uow
+
+    async def mark(self, user_id: str) -> tuple[int, int]:
+        """Write the user's membership rows and friend ledgers again, in one transaction,
+        so the change feed hands them out with the profile as it is now. A redelivered
+        event marks them again (harmless: the rows come once more); a user in no group
+        is a no-op. Returns (memberships, friend ledgers) marked."""
+        if not user_id:
+            return 0, 0
+        async with self._uow.transaction() as repos:
+            return await repos.mark_profile_changed(user_id)
