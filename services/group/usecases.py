@@ -423,12 +423,15 @@ class ProfileChanges:
     def __init__(self, uow: UnitOfWork[GroupRepositories]):
         self._uow = uow
 
-    async def mark(self, user_id: str) -> tuple[int, int]:
-        """Write the user's membership rows and friend ledgers again, in one transaction,
-        so the change feed hands them out with the profile as it is now. A redelivered
-        event marks them again (harmless: the rows come once more); a user in no group
-        is a no-op. Returns (memberships, friend ledgers) marked."""
+    async def mark(self, user_id: str, changed_at: datetime) -> tuple[int, int]:
+        """Write again, in one transaction, the user's membership rows (and their friend
+        ledgers) last written before the profile changed at ``changed_at``, so the change
+        feed hands them out with the profile as it is now. Rows written since go out with
+        it anyway: a brand-new user's ``user.activated`` leaves the memberships they got
+        afterwards as they are, and a redelivered event finds its rows already written
+        (harmless either way). A user in no group is a no-op. Returns (memberships,
+        friend ledgers) marked."""
         if not user_id:
             return 0, 0
         async with self._uow.transaction() as repos:
-            return await repos.mark_profile_changed(user_id)
+            return await repos.mark_profile_changed(user_id, changed_at)

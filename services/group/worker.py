@@ -6,7 +6,8 @@ the transaction that last wrote them. auth-service publishes ``user.updated`` wh
 field other members see changes and ``user.activated`` when an invited placeholder
 signs in; the group queue is subscribed to exactly those (``libs.aws.GROUP_EVENTS``),
 and each one writes the person's member rows and friend ledgers again
-(``ProfileChanges``). A redelivered message marks them once more, which is harmless.
+(``ProfileChanges``), those last written before the change (a row written since goes
+out with the new profile anyway). A redelivered message finds nothing left to mark.
 Run: ``python -m services.group.worker``.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 
 from hisaab.events.v1 import events_pb2 as ev
 
@@ -44,7 +46,7 @@ def handler(profiles: ProfileChanges) -> Handler:
         user = changed_user(message)
         if user is None:
             return  # not ours, or a newer producer's event: acknowledged, not retried
-        members, friend_ledgers = await profiles.mark(user)
+        members, friend_ledgers = await profiles.mark(user, datetime.fromisoformat(message.occurred_at))
         log.debug(
             "profile changed",
             extra={"event": message.id, "type": message.type, "members": members, "direct": friend_ledgers},

@@ -65,7 +65,7 @@ def test_a_rename_and_a_first_sign_in_come_back_through_the_group_feed(api: Api)
 
     def caught_up(held: dict[str, dict[str, Any]]) -> bool:
         def member(name: str) -> dict[str, Any]:
-            return held.get(name, {}).get("member", {})
+            return dict(held.get(name, {}).get("member", {}))
 
         return (
             member(ravi_in_trip).get("displayName") == "Ravi Kumar"

@@ -297,8 +297,12 @@ class MemoryGroupRepositories(MemoryRepositories):
     async def group_ids_of(self, caller: str) -> list[str]:
         return sorted(g for (g, u) in self.members_ if u == caller)
 
-    async def mark_profile_changed(self, user_id: str) -> tuple[int, int]:
-        mine = [key for key in self.members_ if key[1] == user_id]
+    async def mark_profile_changed(self, user_id: str, changed_at: datetime) -> tuple[int, int]:
+        mine = [
+            k
+            for k, m in self.members_.items()
+            if k[1] == user_id and (m.changed_at or m.joined_at) <= changed_at
+        ]
         xid, at = self.ticks.next_xid(), self.ticks.now()  # one transaction
         for group_id, _ in mine:
             self.members_[(group_id, user_id)] = replace(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import replace
 
 import pytest
 from google.protobuf.message import Message
@@ -68,7 +67,7 @@ async def test_a_rename_hands_out_the_members_rows_and_friend_ledgers_again(
     meeras = await _synced(world, [other], world.meera)
     world.users.people[world.ravi] = Profile("Ravi Kumar", False)
 
-    assert await profiles.mark(world.ravi) == (2, 1)
+    assert await profiles.mark(world.ravi, world.repos.ticks.now()) == (2, 1)
 
     rows, seen = await world.uc.changes(world.asha, [trip, ledger], cursor, None, 100)
     members = [r for r in rows if isinstance(r, Member)]
@@ -92,7 +91,7 @@ async def test_a_rename_hands_out_the_members_rows_and_friend_ledgers_again(
 async def test_the_friend_ledger_keeps_its_version(world: World, profiles: ProfileChanges) -> None:
     _, ledger = await _trip_and_ledger(world)
     before = world.repos.groups[ledger]
-    await profiles.mark(world.ravi)
+    await profiles.mark(world.ravi, world.repos.ticks.now())
     after = world.repos.groups[ledger]
     assert after.version == before.version and after.change_key > before.change_key
 
@@ -100,24 +99,32 @@ async def test_the_friend_ledger_keeps_its_version(world: World, profiles: Profi
 async def test_a_user_in_no_group_changes_nothing(world: World, profiles: ProfileChanges) -> None:
     await _trip_and_ledger(world)
     groups, members = dict(world.repos.groups), dict(world.repos.members_)
-    assert await profiles.mark(world.meera) == (0, 0)
-    assert await profiles.mark("") == (0, 0)
+    assert await profiles.mark(world.meera, world.repos.ticks.now()) == (0, 0)
+    assert await profiles.mark("", world.repos.ticks.now()) == (0, 0)
     assert world.repos.groups == groups and world.repos.members_ == members
 
 
-async def test_a_redelivery_marks_again_and_is_harmless(world: World, profiles: ProfileChanges) -> None:
+async def test_a_redelivery_is_harmless(world: World, profiles: ProfileChanges) -> None:
     trip, ledger = await _trip_and_ledger(world)
-    await profiles.mark(world.ravi)
+    renamed_at = world.repos.ticks.now()
+    assert await profiles.mark(world.ravi, renamed_at) == (2, 1)
+    groups, members = dict(world.repos.groups), dict(world.repos.members_)
     cursor = await _synced(world, [trip, ledger])
-    first = {k: replace(m, change_key=(0, "")) for k, m in world.repos.members_.items()}
-    assert await profiles.mark(world.ravi) == (2, 1)
-    again = {k: replace(m, change_key=(0, "")) for k, m in world.repos.members_.items()}
-    # The same rows, written once more: a client that synced gets them again, unchanged.
-    assert {k: replace(m, changed_at=None) for k, m in again.items()} == {
-        k: replace(m, changed_at=None) for k, m in first.items()
-    }
-    rows, _ = await world.uc.changes(world.asha, [trip, ledger], cursor, None, 100)
-    assert len([r for r in rows if isinstance(r, Member)]) == 2 and len(rows) == 3
+    # The same event again: its rows are written already, after the change.
+    assert await profiles.mark(world.ravi, renamed_at) == (0, 0)
+    assert world.repos.groups == groups and world.repos.members_ == members
+    assert (await world.uc.changes(world.asha, [trip, ledger], cursor, None, 100))[0] == []
+
+
+async def test_rows_written_after_the_change_are_left_as_they_are(
+    world: World, profiles: ProfileChanges
+) -> None:
+    # A brand-new user's user.activated, handled after someone added them: their
+    # membership went out after the sign-in, with the profile as it is, and stays ADDED.
+    signed_in_at = world.repos.ticks.now()
+    trip, _ = await _trip_and_ledger(world)
+    assert await profiles.mark(world.ravi, signed_in_at) == (0, 0)
+    assert world.repos.members_[(trip, world.ravi)].last_change == "added"
 
 
 async def test_an_invited_member_who_signs_in_comes_back_active(
