@@ -82,4 +82,3 @@ def test_a_rename_and_a_first_sign_in_come_back_through_the_group_feed(api: Api)
     assert held[kiran["name"]]["member"].get("invitedPhoneNumber", "") == ""
     # Asha's own rows and the trip itself were not written again.
     assert f"{trip}/members/{asha.user_id}" not in held and trip not in held
-
