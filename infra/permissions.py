@@ -34,6 +34,7 @@ RESOURCES = (
     "jobs_queue",
     "scans_queue",
     "activity_queue",
+    "group_queue",
     "textract",
     "push_apps",
     "push_endpoints",
@@ -95,6 +96,13 @@ CALLS: dict[str, frozenset[Call]] = {
             Call("sqs", "receive_message", "activity_queue"),
             Call("sqs", "change_message_visibility", "activity_queue"),
             Call("sqs", "delete_message", "activity_queue"),
+        }
+    ),
+    "group-worker": frozenset(
+        {
+            Call("sqs", "receive_message", "group_queue"),
+            Call("sqs", "change_message_visibility", "group_queue"),
+            Call("sqs", "delete_message", "group_queue"),
         }
     ),
     "migrations": frozenset(),

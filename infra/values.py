@@ -63,6 +63,7 @@ def chart_values(config: EnvConfig, outputs: Mapping[str, str]) -> dict[str, Any
         jobs_queue_url=out("JobsQueueUrl"),
         scans_queue_url=out("ScansQueueUrl"),
         activity_queue_url=out("ActivityQueueUrl"),
+        group_queue_url=out("GroupQueueUrl"),
         receipts_bucket=out("ReceiptsBucket"),
         exports_bucket=out("ExportsBucket"),
         analytics_bucket=out("AnalyticsBucket"),

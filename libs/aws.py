@@ -17,6 +17,9 @@ also the written record of what production must provide:
 - the activity SQS queue (``HISAAB_ACTIVITY_QUEUE_URL``), subscribed to the
   events topic for the settlement, member and group events of ``ACTIVITY_EVENTS``
   (expense-service's activity worker turns them into feed entries), with its own DLQ;
+- the group SQS queue (``HISAAB_GROUP_QUEUE_URL``), subscribed to the events topic
+  for the profile changes of ``GROUP_EVENTS`` (group-service's group worker writes
+  the person's member rows again for the change feed), with its own DLQ;
 - S3 buckets for receipts, exports and analytics;
 - SNS platform applications for push (FCM, APNs) and an SES sender identity.
 
@@ -56,6 +59,12 @@ ACTIVITY_EVENTS = (
     "member.removed",
     "group.created",
     "group.updated",
+)
+# The profile changes other members see (display name; an invited member's first sign-in):
+# group-service's worker hands the person's member rows and friend ledgers out again.
+GROUP_EVENTS = (
+    "user.updated",
+    "user.activated",
 )
 
 _CLIENT_CONFIG = Config(
@@ -107,6 +116,7 @@ class Resources:
     jobs_queue_url: str = ""
     scans_queue_url: str = ""
     activity_queue_url: str = ""
+    group_queue_url: str = ""
     receipts_bucket: str = ""
     exports_bucket: str = ""
     analytics_bucket: str = ""
@@ -219,6 +229,7 @@ def bootstrap(
     jobs_url, _ = _queue_with_dlq(sqs, f"{prefix}-jobs")
     scans_url = _subscribed_queue(sqs, sns, f"{prefix}-scans", topic_arn, events=[SCAN_REQUESTED])
     activity_url = _subscribed_queue(sqs, sns, f"{prefix}-activity", topic_arn, events=list(ACTIVITY_EVENTS))
+    group_url = _subscribed_queue(sqs, sns, f"{prefix}-group", topic_arn, events=list(GROUP_EVENTS))
     buckets = {kind: f"{prefix}-{kind}" for kind in ("receipts", "exports", "analytics")}
     for bucket in buckets.values():
         create: dict[str, Any] = {"Bucket": bucket}
@@ -242,6 +253,7 @@ def bootstrap(
         jobs_queue_url=jobs_url,
         scans_queue_url=scans_url,
         activity_queue_url=activity_url,
+        group_queue_url=group_url,
         receipts_bucket=buckets["receipts"],
         exports_bucket=buckets["exports"],
         analytics_bucket=buckets["analytics"],
@@ -254,6 +266,7 @@ def bootstrap(
 
 __all__ = [
     "ACTIVITY_EVENTS",
+    "GROUP_EVENTS",
     "MAX_RECEIVES",
     "Resources",
     "bootstrap",

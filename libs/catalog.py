@@ -50,6 +50,7 @@ WORKERS: tuple[WorkerSpec, ...] = (
     WorkerSpec("notification-worker", "services.notification.worker"),
     WorkerSpec("scan-worker", "services.expense.scan.worker"),
     WorkerSpec("activity-worker", "services.expense.activity.worker"),
+    WorkerSpec("group-worker", "services.group.worker"),
     WorkerSpec("scheduler", "libs.jobs.scheduler", local_only=True),
 )
 

@@ -28,6 +28,7 @@ _FIXED: dict[type[Message], str] = {
     ev.ExportRequested: "export.requested",
     ev.ExportReady: "export.ready",
     ev.UserActivated: "user.activated",
+    ev.UserUpdated: "user.updated",
     ev.PurchaseCompleted: "purchase.completed",
     ev.PurchaseRefunded: "purchase.refunded",
     ev.EntitlementsExpired: "entitlements.expired",

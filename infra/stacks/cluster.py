@@ -156,7 +156,14 @@ class ClusterStack(Stack):
         # Every workload's role names the primary region's resources by name, so the
         # second region's cluster (phase 3) gets the same roles without cross-region references.
         resources = self._resource_arns(auth)
-        encrypted = {"events_topic", "notification_queue", "jobs_queue", "scans_queue", "activity_queue"}
+        encrypted = {
+            "events_topic",
+            "notification_queue",
+            "jobs_queue",
+            "scans_queue",
+            "activity_queue",
+            "group_queue",
+        }
         for workload in permissions.CALLS:
             statements = [
                 iam.PolicyStatement(actions=sorted(actions), resources=resources[resource])
@@ -221,6 +228,7 @@ class ClusterStack(Stack):
             "jobs_queue": [f"{sqs}:{config.name}-jobs"],
             "scans_queue": [f"{sqs}:{config.name}-scans"],
             "activity_queue": [f"{sqs}:{config.name}-activity"],
+            "group_queue": [f"{sqs}:{config.name}-group"],
             # Textract's AnalyzeExpense has no resource-level permissions.
             "textract": ["*"],
             "push_apps": [f"{sns}:app/*/{config.name}-*"],

@@ -40,6 +40,7 @@ class MessagingStack(Stack):
         self.jobs_queue, self.jobs_dlq = self._queue_with_dlq(f"{config.name}-jobs")
         self.scans_queue, self.scans_dlq = self._queue_with_dlq(f"{config.name}-scans")
         self.activity_queue, self.activity_dlq = self._queue_with_dlq(f"{config.name}-activity")
+        self.group_queue, self.group_dlq = self._queue_with_dlq(f"{config.name}-group")
         # Raw delivery: the body is the event JSON and SNS attributes arrive as SQS
         # attributes (libs/aws.py). Only domain events (they all carry event_type,
         # libs/events.py) reach the queue; the consumer handles every type it is given.
@@ -68,6 +69,17 @@ class MessagingStack(Stack):
                 raw_message_delivery=True,
                 filter_policy={
                     "event_type": sns.SubscriptionFilter.string_filter(allowlist=list(aws.ACTIVITY_EVENTS))
+                },
+            )
+        )
+        # The group worker's queue takes the profile changes other members see (libs/aws.py
+        # does the same locally).
+        self.events_topic.add_subscription(
+            subs.SqsSubscription(
+                self.group_queue,
+                raw_message_delivery=True,
+                filter_policy={
+                    "event_type": sns.SubscriptionFilter.string_filter(allowlist=list(aws.GROUP_EVENTS))
                 },
             )
         )
@@ -115,6 +127,7 @@ class MessagingStack(Stack):
             ("JobsQueueUrl", self.jobs_queue.queue_url),
             ("ScansQueueUrl", self.scans_queue.queue_url),
             ("ActivityQueueUrl", self.activity_queue.queue_url),
+            ("GroupQueueUrl", self.group_queue.queue_url),
             ("SchedulerRoleArn", role.role_arn),
         ):
             CfnOutput(self, name, value=value)
@@ -144,4 +157,4 @@ class MessagingStack(Stack):
 
     @property
     def dead_letter_queues(self) -> tuple[sqs.Queue, ...]:
-        return (self.notification_dlq, self.jobs_dlq, self.scans_dlq, self.activity_dlq)
+        return (self.notification_dlq, self.jobs_dlq, self.scans_dlq, self.activity_dlq, self.group_dlq)

@@ -35,6 +35,7 @@ QUEUE_CONSUMERS = (
     ("hisaab-notification-worker", "jobs"),
     ("hisaab-scan-worker", "scans"),
     ("hisaab-activity-worker", "activity"),
+    ("hisaab-group-worker", "group"),
 )
 
 EXPORTED = (

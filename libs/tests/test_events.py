@@ -13,6 +13,10 @@ def test_names_are_the_ones_subscriptions_filter_on() -> None:
     assert events.type_name(ev.MemberChanged(change=ev.LEFT)) == "member.left"
     assert events.type_name(ev.RecurringRuleChanged(change=ev.DELETED)) == "recurring_expense.deleted"
     assert events.type_name(ev.ExportReady()) == "export.ready"
+    assert events.type_name(ev.UserUpdated(user="u", fields=["display_name"])) == "user.updated"
+    assert events.decode("user.updated", {"user": "u", "fields": ["display_name"]}) == ev.UserUpdated(
+        user="u", fields=["display_name"]
+    )
 
 
 def test_an_event_round_trips_through_its_json_form() -> None:

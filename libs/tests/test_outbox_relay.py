@@ -326,10 +326,12 @@ def test_bootstrap_is_idempotent_and_wires_the_dlq(sandbox: Sandbox) -> None:
         again.jobs_queue_url,
         again.scans_queue_url,
         again.activity_queue_url,
+        again.group_queue_url,
     )
     for url in queues:
         assert aws.dlq_url(url, sqs).endswith("-dlq")
     subs = sandbox.sns().list_subscriptions_by_topic(TopicArn=again.events_topic_arn)["Subscriptions"]
-    # The notification queue hears every event; the scans and activity queues only their own.
-    assert sorted(s["Endpoint"].rsplit("-", 1)[-1] for s in subs) == ["activity", "notification", "scans"]
+    # The notification queue hears every event; the scans, activity and group queues only their own.
+    endpoints = sorted(s["Endpoint"].rsplit("-", 1)[-1] for s in subs)
+    assert endpoints == ["activity", "group", "notification", "scans"]
     assert all(s["Protocol"] == "sqs" for s in subs)

@@ -113,6 +113,10 @@ def token_digest(token: str) -> bytes:
 
 # The profile fields a user may change (UpdateMe).
 USER_FIELDS = ("display_name", "default_currency", "locale", "upi_vpa")
+# The profile fields other members see (a member's name, a friend ledger's name): a change
+# to one is published as "user.updated". Whether a user is ACTIVE or INVITED changes only
+# on first sign-in ("user.activated").
+MEMBER_VISIBLE_FIELDS = ("display_name",)
 
 
 @dataclass(frozen=True)

@@ -173,13 +173,21 @@ class AuthUseCases:
 
     async def update_me(self, user_id: str, changes: dict[str, str]) -> UserRow:
         async with self._uow.transaction() as repos:
-            if await repos.user_by_id(user_id) is None:
+            current = await repos.user_by_id(user_id)
+            if current is None:
                 raise NotFound("user not found")
             if not changes:
-                user = await repos.user_by_id(user_id)
-                assert user is not None
-                return user
-            return await repos.update_user(user_id, changes)
+                return current
+            updated = await repos.update_user(user_id, changes)
+            # Other members see these fields (group-service's members and friend ledgers):
+            # they hear of a change in the same transaction, so their caches catch up.
+            shown = sorted(
+                f for f in domain.MEMBER_VISIBLE_FIELDS if getattr(current, f) != getattr(updated, f)
+            )
+            if shown:
+                event = ev.UserUpdated(user=user_id, fields=shown)
+                await repos.outbox.record(event, f"users/{user_id}", actor=user_id)
+            return updated
 
     async def ensure_user(self, contact: Contact, display_name: str) -> UserRow:
         async with self._uow.transaction() as repos:

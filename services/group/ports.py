@@ -158,6 +158,14 @@ class GroupRepositories(Protocol):
 
     async def group_ids_of(self, caller: str) -> list[str]: ...
 
+    async def mark_profile_changed(self, user_id: str, changed_at: datetime) -> tuple[int, int]:
+        """The user's profile changed at ``changed_at`` (their name, or they signed in and
+        are no longer invited): write again ("profile_changed") each of their membership
+        rows last written before then, and the friend ledgers (named after them) of those
+        memberships, so the change feed hands them out again. A row written since already
+        goes out with the new profile (the feed reads profiles when it hands rows out).
+        (memberships, friend ledgers) marked; (0, 0) for a user in no group."""
+
     async def changes_since(
         self,
         caller: str,

@@ -396,6 +396,26 @@ class SqlGroupRepositories(SqlRepositories):
         )
         return [str(r.group_id) for r in rows]
 
+    async def mark_profile_changed(self, user_id: str, changed_at: datetime) -> tuple[int, int]:
+        # changed_at and the event's time are both the database's now(). A friend ledger's
+        # name is the friend's; its version (etag, roster label) stays.
+        row = (
+            await self.conn.execute(
+                text(
+                    "WITH marked AS ("
+                    " UPDATE groups.members SET last_change = 'profile_changed', changed_at = now(),"
+                    " change_xid = pg_current_xact_id() WHERE user_id = :u AND changed_at <= :at"
+                    " RETURNING group_id), "
+                    "direct AS ("
+                    " UPDATE groups.groups SET last_change = 'updated', change_xid = pg_current_xact_id()"
+                    " WHERE kind = 'direct' AND id IN (SELECT group_id FROM marked) RETURNING id) "
+                    "SELECT (SELECT count(*) FROM marked) AS members, (SELECT count(*) FROM direct) AS direct"
+                ),
+                {"u": user_id, "at": changed_at},
+            )
+        ).one()
+        return int(row.members), int(row.direct)
+
     async def changes_since(
         self,
         caller: str,

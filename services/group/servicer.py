@@ -89,6 +89,7 @@ _MEMBER_CHANGE = {
     "added": (group_pb2.GroupChange.CREATED, group_pb2.GroupChange.ADDED),
     "joined": (group_pb2.GroupChange.CREATED, group_pb2.GroupChange.JOINED),
     "role_changed": (group_pb2.GroupChange.UPDATED, group_pb2.GroupChange.ROLE_CHANGED),
+    "profile_changed": (group_pb2.GroupChange.UPDATED, group_pb2.GroupChange.PROFILE_CHANGED),
 }
 _MEMBER_REMOVAL = {"left": group_pb2.GroupChange.LEFT, "removed": group_pb2.GroupChange.REMOVED}
 

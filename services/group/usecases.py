@@ -413,3 +413,25 @@ class GroupUseCases:
         if roster is None or (viewer is not None and viewer not in roster.names):
             raise NotFound(NOT_FOUND)
         return roster
+
+
+class ProfileChanges:
+    """A person's profile changed in auth-service (``user.updated``, ``user.activated``):
+    their member rows show it (display name, ACTIVE or INVITED), and so do the friend
+    ledgers named after them. Run by the group worker for each such event."""
+
+    def __init__(self, uow: UnitOfWork[GroupRepositories]):
+        self._uow = uow
+
+    async def mark(self, user_id: str, changed_at: datetime) -> tuple[int, int]:
+        """Write again, in one transaction, the user's membership rows (and their friend
+        ledgers) last written before the profile changed at ``changed_at``, so the change
+        feed hands them out with the profile as it is now. Rows written since go out with
+        it anyway: a brand-new user's ``user.activated`` leaves the memberships they got
+        afterwards as they are, and a redelivered event finds its rows already written
+        (harmless either way). A user in no group is a no-op. Returns (memberships,
+        friend ledgers) marked."""
+        if not user_id:
+            return 0, 0
+        async with self._uow.transaction() as repos:
+            return await repos.mark_profile_changed(user_id, changed_at)

@@ -90,8 +90,8 @@ def test_every_queue_has_a_dead_letter_queue_with_an_alarm(synthesized: Synth, e
     queues = Template.from_stack(deployment.messaging).find_resources("AWS::SQS::Queue")
     dlqs = {lid for lid, q in queues.items() if "RedrivePolicy" not in q["Properties"]}
     working = [q for q in queues.values() if "RedrivePolicy" in q["Properties"]]
-    expected = len(deployment.messaging.dead_letter_queues)  # notification, jobs, scans, activity
-    assert expected == 4 and len(working) == expected and len(dlqs) == expected
+    expected = len(deployment.messaging.dead_letter_queues)  # notification, jobs, scans, activity, group
+    assert expected == 5 and len(working) == expected and len(dlqs) == expected
     for queue in working:
         policy = queue["Properties"]["RedrivePolicy"]
         assert policy["maxReceiveCount"] == aws.MAX_RECEIVES

@@ -16,6 +16,7 @@ _PARTS = (
     ("notification-worker", "services.notification.worker"),
     ("scan-worker", "services.expense.scan.worker"),
     ("activity-worker", "services.expense.activity.worker"),
+    ("group-worker", "services.group.worker"),
     ("outbox-relay", "outbox_relay"),
     ("scheduler", "libs.jobs.scheduler"),
     ("aws-emulator", "moto.server"),

@@ -143,6 +143,30 @@ async def test_profile_updates_bump_the_version(world: World) -> None:
     assert [u.id for u in await world.uc.users(["nobody", user.id])] == [user.id]
 
 
+async def test_a_change_other_members_see_is_published_in_its_transaction(world: World) -> None:
+    user = await world.sign_in()
+    world.repos.outbox.recorded.clear()
+    # Fields only the user sees: no event.
+    await world.uc.update_me(user.id, {"upi_vpa": "asha@upi", "locale": "hi-IN", "default_currency": "USD"})
+    assert world.repos.outbox.recorded == []
+    # The display name shows on every member row and names friend ledgers.
+    await world.uc.update_me(user.id, {"display_name": "Asha", "upi_vpa": "asha2@upi"})
+    [recorded] = world.repos.outbox.recorded
+    assert recorded.event == ev.UserUpdated(user=user.id, fields=["display_name"])
+    assert (recorded.aggregate, recorded.actor) == (f"users/{user.id}", user.id)
+    # The same name again changes nothing anyone sees.
+    await world.uc.update_me(user.id, {"display_name": "Asha"})
+    assert len(world.repos.outbox.recorded) == 1
+
+
+async def test_a_failed_profile_change_publishes_nothing(world: World) -> None:
+    user = await world.sign_in()
+    world.repos.outbox.recorded.clear()
+    with pytest.raises(NotFound):
+        await world.uc.update_me("nobody", {"display_name": "X"})
+    assert world.repos.outbox.recorded == [] and (await world.uc.me(user.id)).display_name == ""
+
+
 async def test_devices_are_one_per_push_token_and_only_their_owner_removes_them(world: World) -> None:
     first = await world.uc.register_device("u1", "android", "token-1", "1.0")
     again = await world.uc.register_device("u1", "ios", "token-1", "1.1")

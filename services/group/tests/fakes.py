@@ -297,6 +297,27 @@ class MemoryGroupRepositories(MemoryRepositories):
     async def group_ids_of(self, caller: str) -> list[str]:
         return sorted(g for (g, u) in self.members_ if u == caller)
 
+    async def mark_profile_changed(self, user_id: str, changed_at: datetime) -> tuple[int, int]:
+        mine = [
+            k
+            for k, m in self.members_.items()
+            if k[1] == user_id and (m.changed_at or m.joined_at) <= changed_at
+        ]
+        xid, at = self.ticks.next_xid(), self.ticks.now()  # one transaction
+        for group_id, _ in mine:
+            self.members_[(group_id, user_id)] = replace(
+                self.members_[(group_id, user_id)],
+                last_change="profile_changed",
+                changed_at=at,
+                change_key=(xid, f"{group_id}/{user_id}"),
+            )
+        direct = [g for g, _ in mine if self.groups[g].kind is Kind.DIRECT]
+        for group_id in direct:
+            self.groups[group_id] = replace(
+                self.groups[group_id], last_change="updated", change_key=(xid, group_id)
+            )
+        return len(mine), len(direct)
+
     async def changes_since(
         self,
         caller: str,
