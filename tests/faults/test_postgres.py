@@ -85,8 +85,15 @@ async def test_frozen_postgres_costs_retriable_answers_then_recovers(
             await until(lambda: sum(c.name is not None for c in creates) >= 2 * WRITERS, 60)  # load flows
             with postgres_frozen(fault_stack):
                 frozen_at = time.monotonic()
+                # A create sent while the database is surely frozen (the writers' own may all
+                # have left just before it froze, and wait out their budget): its answer is
+                # the signal that a client hears in time.
+                probe = Create(2 * (WRITERS + 1))
+                creates.append(probe)
+                sent = asyncio.create_task(ledger.send(client, probe))
                 await asyncio.sleep(FREEZE_SECONDS)
             thawed_at = time.monotonic()
+            await sent
             # Full service again: a success from requests sent after the thaw, from every writer.
             while True:
                 answers = [a for c in creates for a in c.answers]
