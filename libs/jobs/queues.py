@@ -18,6 +18,7 @@ from libs import aws, telemetry
 from libs.jobs.runtime import Heartbeat, sleep_or_stop
 from libs.metrics.queues import QueueMetrics
 from libs.retry import backoff
+from libs.settings import env_float
 
 log = logging.getLogger("hisaab.queues")
 
@@ -47,6 +48,18 @@ class QueueConsumer:
         self._wait = wait_seconds
         self._retry_base = retry_base_seconds
         self._metrics = QueueMetrics(name)
+
+    @classmethod
+    def from_env(cls, name: str, queue_url: str, handle: Handler) -> QueueConsumer:
+        """A consumer with the deployment's long-poll wait (``HISAAB_QUEUE_WAIT_SECONDS``)
+        and retry back-off base (``HISAAB_QUEUE_RETRY_BASE_SECONDS``)."""
+        return cls(
+            name,
+            queue_url,
+            handle,
+            wait_seconds=int(env_float("HISAAB_QUEUE_WAIT_SECONDS", 5)),
+            retry_base_seconds=env_float("HISAAB_QUEUE_RETRY_BASE_SECONDS", 5.0),
+        )
 
     async def poll_once(self) -> int:
         answer = await asyncio.to_thread(

@@ -60,12 +60,8 @@ async def _main(stop: asyncio.Event, heartbeat: Heartbeat) -> None:
     resources.require("group_queue_url")
     settings = settings_mod.load("group")
     db = Database(settings.database_url, settings.database_reader_url, application_name="hisaab-group-worker")
-    consumer = QueueConsumer(
-        "group",
-        resources.group_queue_url,
-        handler(ProfileChanges(SqlUnitOfWork(db, SqlGroupRepositories))),
-        wait_seconds=int(settings_mod.env_float("HISAAB_QUEUE_WAIT_SECONDS", 5)),
-        retry_base_seconds=settings_mod.env_float("HISAAB_QUEUE_RETRY_BASE_SECONDS", 5.0),
+    consumer = QueueConsumer.from_env(
+        "group", resources.group_queue_url, handler(ProfileChanges(SqlUnitOfWork(db, SqlGroupRepositories)))
     )
     log.info("consuming", extra={"queue": resources.group_queue_url})
     try:

@@ -85,22 +85,8 @@ async def _main(stop: asyncio.Event, heartbeat: Heartbeat) -> None:
     resources = aws.Resources.from_env()
     resources.require("notification_queue_url", "jobs_queue_url")
     parts = assemble(pool_size=5, name="hisaab-notification-worker")
-    wait = int(env_float("HISAAB_QUEUE_WAIT_SECONDS", 5))
-    base = env_float("HISAAB_QUEUE_RETRY_BASE_SECONDS", 5.0)
-    events = QueueConsumer(
-        "events",
-        resources.notification_queue_url,
-        event_handler(parts.usecases),
-        wait_seconds=wait,
-        retry_base_seconds=base,
-    )
-    jobs = QueueConsumer(
-        "jobs",
-        resources.jobs_queue_url,
-        job_handler(parts.usecases),
-        wait_seconds=wait,
-        retry_base_seconds=base,
-    )
+    events = QueueConsumer.from_env("events", resources.notification_queue_url, event_handler(parts.usecases))
+    jobs = QueueConsumer.from_env("jobs", resources.jobs_queue_url, job_handler(parts.usecases))
     log.info(
         "consuming", extra={"events": resources.notification_queue_url, "jobs": resources.jobs_queue_url}
     )

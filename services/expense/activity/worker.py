@@ -51,12 +51,10 @@ async def _main(stop: asyncio.Event, heartbeat: Heartbeat) -> None:
     db = Database(
         settings.database_url, settings.database_reader_url, application_name="hisaab-activity-worker"
     )
-    consumer = QueueConsumer(
+    consumer = QueueConsumer.from_env(
         "activity",
         resources.activity_queue_url,
         handler(FeedWriter(SqlUnitOfWork(db, SqlExpenseRepositories))),
-        wait_seconds=int(settings_mod.env_float("HISAAB_QUEUE_WAIT_SECONDS", 5)),
-        retry_base_seconds=settings_mod.env_float("HISAAB_QUEUE_RETRY_BASE_SECONDS", 5.0),
     )
     log.info("consuming", extra={"queue": resources.activity_queue_url})
     try:

@@ -42,13 +42,7 @@ async def _main(stop: asyncio.Event, heartbeat: Heartbeat) -> None:
     runner = ScanRunner(
         SqlUnitOfWork(db, SqlExpenseRepositories), aws.client("s3"), resources.receipts_bucket, engine
     )
-    consumer = QueueConsumer(
-        "scans",
-        resources.scans_queue_url,
-        handler(runner),
-        wait_seconds=int(settings_mod.env_float("HISAAB_QUEUE_WAIT_SECONDS", 5)),
-        retry_base_seconds=settings_mod.env_float("HISAAB_QUEUE_RETRY_BASE_SECONDS", 5.0),
-    )
+    consumer = QueueConsumer.from_env("scans", resources.scans_queue_url, handler(runner))
     # Load the models before the first message so the first scan is as quick as the rest.
     if isinstance(engine, engines.LocalEngine):
         await asyncio.to_thread(engine.warm_up)
