@@ -7,9 +7,10 @@ short while so an outage costs no timeouts on the hot path; deletes
 bounds how long a value that missed its invalidation during an outage can live.
 
 A request that will read several keys can read them ahead in one round trip
-(``read_ahead``); each one is then answered from memory the first time it is read
-in that request, and from Valkey after that, so nothing is kept past the moment
-the request would have read it anyway.
+(``read_ahead``). A key found there answers every read of it in that request, as
+one snapshot taken when the request began, until the request itself writes or
+deletes the key; a key not found answers once, so that whatever fills it (a call
+to its owner, say) is read from Valkey next. Nothing outlives the request.
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ class Cache:
     async def get(self, key: str) -> bytes | None:
         ahead = _AHEAD.get()
         if ahead is not None and key in ahead:
-            value = ahead.pop(key)
+            value = ahead[key]
+            if value is None:
+                del ahead[key]
             caches.read(key, "miss" if value is None else "hit")
             return value
         client = self._usable()
@@ -106,9 +109,10 @@ class Cache:
         return found
 
     async def read_ahead(self, keys: Sequence[str]) -> ReadAhead | None:
-        """Reads ``keys`` in one round trip for the rest of the current request: the next
-        ``get`` of each, from any Cache, is answered with what was read here. End it with
-        ``end_read_ahead``; None when nothing was read (Valkey unavailable)."""
+        """Reads ``keys`` in one round trip for the rest of the current request: a ``get``
+        of each, from any Cache, is answered with what was read here (see the module's
+        doc). End it with ``end_read_ahead``; None when nothing was read (Valkey
+        unavailable)."""
         client = self._usable()
         if client is None or not keys:
             return None
@@ -120,6 +124,7 @@ class Cache:
         return _AHEAD.set({k: v if isinstance(v, bytes) else None for k, v in zip(keys, values, strict=True)})
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
+        _forget_ahead(key)
         client = self._usable()
         if client is None or ttl_seconds <= 0:
             return
@@ -131,6 +136,7 @@ class Cache:
     async def set_versioned(self, key: str, version: int, value: bytes, ttl_seconds: float) -> None:
         """Store ``value`` unless the key holds a newer version. Always attempted, like a
         delete: it is how a writer replaces what readers would otherwise keep seeing."""
+        _forget_ahead(key)
         client = self._client
         if client is None or ttl_seconds <= 0:
             return
@@ -153,6 +159,7 @@ class Cache:
     async def delete(self, *keys: str) -> None:
         # An invalidation is always attempted, even in the skip window after an error:
         # skipping it would leave a stale value behind once Redis answers again.
+        _forget_ahead(*keys)
         client = self._client
         if client is None or not keys:
             return
@@ -179,6 +186,14 @@ class Cache:
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+
+
+def _forget_ahead(*keys: str) -> None:
+    # What a request writes, it reads back from Valkey, not from its snapshot.
+    ahead = _AHEAD.get()
+    if ahead:
+        for key in keys:
+            ahead.pop(key, None)
 
 
 def end_read_ahead(token: ReadAhead | None) -> None:

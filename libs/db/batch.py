@@ -23,6 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg import AsyncConnection as DriverConnection
+from psycopg import errors, generators
+from psycopg._queries import PostgresQuery
+from psycopg.abc import PQGen
+from psycopg.adapt import Transformer
+from psycopg.pq import DiagnosticField, ExecStatus, TransactionStatus
+from psycopg.pq.abc import PGconn, PGresult
 from psycopg.rows import namedtuple_row
 from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -97,10 +103,121 @@ async def commit(conn: AsyncConnection) -> None:
     if not pending:
         return  # SQLAlchemy commits as usual
     driver = await _driver(conn)
+    opening = driver.pgconn.transaction_status == TransactionStatus.IDLE
+    plain = (
+        not driver.autocommit and (driver.isolation_level, driver.read_only, driver.deferrable) == (None,) * 3
+    )
+    if opening and plain:
+        await _in_one_flush(conn, driver, pending)
+        return
+    # Statements already ran in this transaction (or psycopg opens it its own way): its pipeline.
     async with driver.pipeline():
         for statement in pending:
             await driver.execute(statement.sql, statement.params)
         await driver.commit()
+
+
+# Statements prepared on one driver connection, by (query, parameter types): the server
+# plans each once per connection, as psycopg's own cursors arrange after a few runs.
+_PREPARED = "hisaab.prepared_statements"
+_MOST_PREPARED = 256  # past this, statements go unnamed (generated SQL would grow it forever)
+_Key = tuple[bytes, tuple[int, ...]]
+_NO_SUCH_STATEMENT = b"26000"  # invalid_sql_statement_name
+
+
+async def _in_one_flush(
+    conn: AsyncConnection, driver: DriverConnection[Any], statements: Sequence[Statement]
+) -> None:
+    """BEGIN, ``statements`` and COMMIT, written to the socket at once and answered together.
+
+    psycopg's pipeline object would cost three round trips here (it waits for its BEGIN,
+    and syncs again when it closes) and one socket write per statement; on a create that
+    was most of the service's database CPU. This drives the same libpq pipeline directly,
+    holding psycopg's connection lock, with psycopg's own parameter conversion, and keeps
+    statements prepared per connection. The server's transaction status is the one
+    psycopg reads afterwards, so the caller's commit or rollback goes on as usual.
+    """
+    failed = await _flush(conn, driver, statements)
+    if failed is not None and failed.error_field(DiagnosticField.SQLSTATE) == _NO_SUCH_STATEMENT:
+        # psycopg deallocates every prepared statement of the session when it rolls back
+        # after preparing its own. Nothing else was in this transaction (it opened it), so
+        # it is sent again from a clean slate.
+        await driver.rollback()
+        failed = await _flush(conn, driver, statements, forget=True)
+    if failed is not None:
+        # The server skipped the rest and left the transaction failed; the caller's
+        # rollback (SQLAlchemy's, on this exception) ends it.
+        raise errors.error_from_result(failed, encoding=driver.info.encoding)
+
+
+async def _flush(
+    conn: AsyncConnection,
+    driver: DriverConnection[Any],
+    statements: Sequence[Statement],
+    *,
+    forget: bool = False,
+) -> PGresult | None:
+    """One pipeline: BEGIN, the statements, COMMIT; the first error's result, if any."""
+    if forget:
+        conn.info.pop(_PREPARED, None)
+    prepared: dict[_Key, bytes] = conn.info.setdefault(_PREPARED, {})
+    pgconn = driver.pgconn
+    transformer = Transformer.from_context(driver)
+    newly: dict[int, tuple[_Key, bytes]] = {}  # result index → the statement it prepares
+    async with driver.lock:
+        pgconn.enter_pipeline_mode()
+        try:
+            if forget:
+                pgconn.send_query_params(b"DEALLOCATE ALL", None)
+            pgconn.send_query_params(b"BEGIN", None)
+            sent = 1 + forget
+            for statement in statements:
+                query = PostgresQuery(transformer)
+                query.convert(statement.sql, statement.params)
+                key = (query.query, query.types)
+                name = prepared.get(key)
+                if name is None and len(prepared) < _MOST_PREPARED:
+                    name = f"hisaab_{len(prepared) + len(newly)}".encode()
+                    pgconn.send_prepare(name, query.query, param_types=query.types)
+                    newly[sent] = (key, name)
+                    sent += 1
+                if name is None:
+                    pgconn.send_query_params(
+                        query.query, query.params, param_types=query.types, param_formats=query.formats
+                    )
+                else:
+                    pgconn.send_query_prepared(name, query.params, param_formats=query.formats)
+                sent += 1
+            pgconn.send_query_params(b"COMMIT", None)
+            pgconn.pipeline_sync()
+            results = await driver.wait(_answers(pgconn))
+        except BaseException:
+            # Cut off mid-conversation (cancelled, or the connection failed): nothing can
+            # say what the server has seen, so this connection is not used again.
+            await conn.invalidate()
+            raise
+        pgconn.exit_pipeline_mode()
+    failed = None
+    for index, result in enumerate(results):
+        if index in newly and result.status == ExecStatus.COMMAND_OK:
+            key, name = newly[index]
+            prepared[key] = name
+        if failed is None and result.status == ExecStatus.FATAL_ERROR:
+            failed = result
+    return failed
+
+
+def _answers(pgconn: PGconn) -> PQGen[list[PGresult]]:
+    """Flushes what the pipeline holds, then reads one result per command up to the sync."""
+    yield from generators.send(pgconn)
+    results: list[PGresult] = []
+    while True:
+        result = yield from generators.fetch(pgconn)
+        if result is None:
+            continue  # the end of one command's results
+        if result.status == ExecStatus.PIPELINE_SYNC:
+            return results
+        results.append(result)
 
 
 def discard(conn: AsyncConnection) -> None:

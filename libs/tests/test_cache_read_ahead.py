@@ -1,9 +1,11 @@
-"""A request reads the keys it needs in one round trip; each is answered from that read
-once, and from Valkey after, so nothing read ahead outlives the moment it was needed."""
+"""A request reads the keys it needs in one round trip. A key found answers every read
+of it in the request, as one snapshot, until the request writes it; a key not found
+answers once, so whatever fills it is read from Valkey next."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
 from hisaab.expense.v1 import expense_pb2
@@ -15,28 +17,38 @@ from tools.devstack.stack import Stack
 
 
 @pytest.mark.integration
-async def test_keys_read_ahead_answer_the_next_get_once(stack: Stack) -> None:
+async def test_keys_read_ahead_answer_the_request_until_it_writes_them(stack: Stack) -> None:
     assert stack.valkey is not None
     reader = Cache(stack.valkey.url, prefix="test-ahead")
     other = Cache(stack.valkey.url, prefix="roster")
     writer = Cache(stack.valkey.url, prefix="test-ahead")
-    held, absent = reader.key("held"), reader.key("absent")
+    held, absent, own = reader.key("held"), reader.key("absent"), reader.key("own")
     await writer.set(held, b"before", 30)
+    await writer.set(own, b"mine before", 30)
     await writer.delete(absent)
 
-    token = await reader.read_ahead([held, absent])
-    assert token is not None
-    try:
+    async def elsewhere() -> None:  # another request, with no read ahead of its own
         await writer.set(held, b"after", 30)
         await writer.set(absent, b"now here", 30)
-        # Answered from the read ahead, by any Cache on the same server...
+        await writer.set(own, b"theirs", 30)
+
+    token = await reader.read_ahead([held, absent, own])
+    assert token is not None
+    try:
+        await asyncio.create_task(elsewhere(), context=contextvars.Context())
+        # A key found is the request's snapshot, for any Cache on the same server, every time...
         assert await other.get(held) == b"before"
+        assert await reader.get(held) == b"before"
+        # ...a key not found is answered once, then read from Valkey...
         assert await reader.get(absent) is None
-        # ...and only once: the next read goes to Valkey.
-        assert await reader.get(held) == b"after"
         assert await reader.get(absent) == b"now here"
+        # ...and a key the request writes itself is read back from Valkey.
+        assert await reader.get(own) == b"mine before"
+        await reader.set(own, b"mine after", 30)
+        assert await reader.get(own) == b"mine after"
     finally:
         end_read_ahead(token)
+    assert await reader.get(held) == b"after"  # the request is over
     for cache in (reader, other, writer):
         await cache.close()
 

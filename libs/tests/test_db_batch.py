@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -134,3 +135,93 @@ async def test_a_failing_leading_statement_fails_the_whole_unit(db: Database) ->
     with pytest.raises(UniqueViolation):
         await duplicate()
     assert (await _value(db, key), await _value(db, other)) == (1, None)
+
+
+async def test_a_unit_sent_whole_with_its_commit_is_all_or_nothing(db: Database) -> None:
+    taken, first, second = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    async with db.transaction() as conn:
+        batch.defer(conn, _insert(taken, 1))
+
+    async def unit(*keys: str) -> None:
+        # Nothing runs before the commit: the BEGIN, the statements and the COMMIT go together.
+        async with db.transaction() as conn:
+            batch.lead(conn, _insert(keys[0], 7))
+            batch.defer(conn, *(_insert(k, 7) for k in keys[1:]))
+
+    with pytest.raises(UniqueViolation) as failure:
+        await unit(first, taken, second)
+    assert failure.value.diag.constraint_name == "batch_probe_pkey"
+    assert (await _value(db, first), await _value(db, taken), await _value(db, second)) == (None, 1, None)
+    # The same connection carries the next unit, which commits.
+    await unit(first, second)
+    assert (await _value(db, first), await _value(db, second)) == (7, 7)
+    await db.close()
+
+
+async def test_statements_sent_with_the_commit_are_planned_once_per_connection(database_url: str) -> None:
+    db = Database(database_url, pool_size=1)
+    bump = "UPDATE kit.batch_probe SET n = n + %(d)s WHERE k = %(k)s"
+
+    async def unit(*statements: Statement) -> None:
+        async with db.transaction() as conn:
+            batch.defer(conn, *statements)
+
+    async def prepared() -> list[str]:
+        async with db.transaction() as conn:
+            rows = await conn.execute(
+                text("SELECT statement FROM pg_prepared_statements WHERE name LIKE 'hisaab%'")
+            )
+            return sorted(r[0] for r in rows)
+
+    key = str(uuid.uuid4())
+    await unit(_insert(key, 1))
+    for d in (1, 2, 3):
+        await unit(Statement(bump, {"k": key, "d": d}))
+    assert await _value(db, key) == 7
+    assert len(await prepared()) == 2  # the insert and the update, each once
+    # A statement the server refuses is not remembered as prepared; the next one is.
+    with pytest.raises(Exception, match="syntax error"):
+        await unit(Statement("UPDATE kit.batch_probe SET n = WHERE k = %(k)s", {"k": key}))
+    await unit(Statement("UPDATE kit.batch_probe SET n = n * 2 WHERE k = %(k)s", {"k": key}))
+    assert await _value(db, key) == 14
+    assert len(await prepared()) == 3
+    # psycopg deallocates every prepared statement when it rolls back after preparing its
+    # own; a unit that finds its statements gone is sent again, once, and commits.
+    async with db.transaction() as conn:
+        await conn.execute(text("DEALLOCATE ALL"))
+    await unit(Statement(bump, {"k": key, "d": 1}))
+    assert await _value(db, key) == 15
+    assert len(await prepared()) == 1
+    await db.close()
+
+
+async def test_a_unit_cut_off_while_waiting_leaves_no_connection_half_spoken(database_url: str) -> None:
+    db = Database(database_url, pool_size=1)
+    key, marker = str(uuid.uuid4()), f"cut-off-{uuid.uuid4()}"
+
+    async def slow_unit() -> None:
+        async with db.transaction() as conn:
+            batch.defer(conn, _insert(key, 1), Statement(f"SELECT pg_sleep(30), '{marker}'"))
+
+    task = asyncio.create_task(slow_unit())
+    watcher = Database(database_url, pool_size=1)
+    while True:  # the positive signal: the server is running the unit's last statement
+        async with watcher.read() as conn:
+            running = (
+                await conn.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE :m AND state = 'active'"),
+                    {"m": f"%{marker}%"},
+                )
+            ).scalar_one()
+        if running:
+            break
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # Nothing of the unit was committed, and the pool hands out a connection that works.
+    assert await _value(db, key) is None
+    async with db.transaction() as conn:
+        batch.defer(conn, _insert(key, 2))
+    assert await _value(db, key) == 2
+    await asyncio.gather(db.close(), watcher.close())
