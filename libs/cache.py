@@ -6,15 +6,18 @@ short while so an outage costs no timeouts on the hot path; deletes
 (invalidations) are always attempted. Cached values carry a TTL, which
 bounds how long a value that missed its invalidation during an outage can live.
 
-A request that will read several keys can read them ahead in one round trip
-(``read_ahead``). A key found there answers every read of it in that request, as
-one snapshot taken when the request began, until the request itself writes or
-deletes the key; a key not found answers once, so that whatever fills it (a call
-to its owner, say) is read from Valkey next. Nothing outlives the request.
+Within one request (``request_scope``, opened for every RPC by the server pipeline)
+a key found in Valkey answers every later read of it in that request, until the
+request itself writes or deletes it: the membership check and the names on the
+answer read one roster, not two. A key not found is read again next time, so that
+whatever fills it (a call to its owner, say) is seen. A request that will read
+several keys can read them ahead in one round trip (``read_ahead``). Nothing outlives
+the request, and tasks the request starts read Valkey themselves.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -32,10 +35,30 @@ log = logging.getLogger("hisaab.cache")
 
 SKIP_AFTER_ERROR_SECONDS = 2.0
 
-# Keys read ahead by the current request (a task of its own): value, or None for a miss.
+# What the current request (its own task) has read: value, or None for a miss read ahead.
 # Keys name the one Valkey every service shares.
-_AHEAD: ContextVar[dict[str, bytes | None] | None] = ContextVar("hisaab_cache_read_ahead", default=None)
-ReadAhead = Token[dict[str, bytes | None] | None]
+_Seen = tuple["asyncio.Task[object] | None", dict[str, bytes | None]]
+_AHEAD: ContextVar[_Seen | None] = ContextVar("hisaab_cache_request", default=None)
+ReadAhead = Token[_Seen | None]
+
+
+def _seen() -> dict[str, bytes | None] | None:
+    scope = _AHEAD.get()
+    # A task started by the request inherits its context, and may outlive it.
+    return scope[1] if scope is not None and scope[0] is _current_task() else None
+
+
+def _current_task() -> asyncio.Task[object] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
+
+def request_scope() -> ReadAhead:
+    """Starts remembering what the current request reads; end it with ``end_read_ahead``."""
+    return _AHEAD.set((_current_task(), {}))
+
 
 # Values written by set_versioned are "<version>|<payload>"; an older version never
 # replaces a newer one, whatever order racing writers arrive in.
@@ -86,7 +109,7 @@ class Cache:
         self._skip_until = time.monotonic() + SKIP_AFTER_ERROR_SECONDS
 
     async def get(self, key: str) -> bytes | None:
-        ahead = _AHEAD.get()
+        ahead = _seen()
         if ahead is not None and key in ahead:
             value = ahead[key]
             if value is None:
@@ -106,12 +129,15 @@ class Cache:
             return None
         found = value if isinstance(value, bytes) else None
         caches.read(key, "miss" if found is None else "hit")
+        if found is not None and ahead is not None:
+            ahead[key] = found
         return found
 
     async def read_ahead(self, keys: Sequence[str]) -> ReadAhead | None:
         """Reads ``keys`` in one round trip for the rest of the current request: a ``get``
         of each, from any Cache, is answered with what was read here (see the module's
-        doc). End it with ``end_read_ahead``; None when nothing was read (Valkey
+        doc). Inside a ``request_scope`` it joins that scope (None is returned); otherwise
+        end it with ``end_read_ahead``. None also when nothing was read (Valkey
         unavailable)."""
         client = self._usable()
         if client is None or not keys:
@@ -121,7 +147,12 @@ class Cache:
         except (RedisError, OSError) as err:
             self._failed("mget", err)
             return None
-        return _AHEAD.set({k: v if isinstance(v, bytes) else None for k, v in zip(keys, values, strict=True)})
+        read = {k: v if isinstance(v, bytes) else None for k, v in zip(keys, values, strict=True)}
+        ahead = _seen()
+        if ahead is not None:
+            ahead.update(read)
+            return None
+        return _AHEAD.set((_current_task(), read))
 
     async def set(self, key: str, value: bytes, ttl_seconds: float) -> None:
         _forget_ahead(key)
@@ -190,7 +221,7 @@ class Cache:
 
 def _forget_ahead(*keys: str) -> None:
     # What a request writes, it reads back from Valkey, not from its snapshot.
-    ahead = _AHEAD.get()
+    ahead = _seen()
     if ahead:
         for key in keys:
             ahead.pop(key, None)

@@ -71,6 +71,15 @@ async def run(conn: AsyncConnection, statements: Sequence[Statement]) -> list[li
     return [await c.fetchall() if c.description else [] for c in cursors[len(leading) :]]
 
 
+async def fetch(conn: AsyncConnection, statement: Statement) -> list[Any]:
+    """One statement's rows (named tuples), sent on the driver connection directly: for a
+    hot read, without SQLAlchemy's statement machinery or a pipeline around it."""
+    driver = await _driver(conn)
+    cursor = driver.cursor(row_factory=namedtuple_row)
+    await cursor.execute(statement.sql, statement.params)
+    return await cursor.fetchall() if cursor.description else []
+
+
 def open_unit(conn: AsyncConnection) -> None:
     """Called by Database.transaction: from now on statements may be deferred on ``conn``."""
     conn.info[_DEFERRED] = []

@@ -9,6 +9,8 @@ gets those repositories bound to it:
         ...
     async with self._uow.read() as repos:          # a snapshot, maybe on a replica
         ...
+    async with self._uow.read(snapshot=False) as repos:  # each read sees the latest commit
+        ...
 
 Two adapters provide it. :class:`SqlUnitOfWork` binds the service's SQL repositories to
 a PostgreSQL transaction (the composition root builds it); :class:`MemoryUnitOfWork`
@@ -36,8 +38,11 @@ class UnitOfWork(Protocol[R_co]):
     def transaction(self) -> AbstractAsyncContextManager[R_co]:
         """Repositories whose writes commit together when the block ends, or not at all."""
 
-    def read(self) -> AbstractAsyncContextManager[R_co]:
-        """Repositories for reading only (a replica's snapshot where there is one)."""
+    def read(self, *, snapshot: bool = True) -> AbstractAsyncContextManager[R_co]:
+        """Repositories for reading only (on a replica where there is one). With
+        ``snapshot=False`` each read sees what was committed when it runs, rather than all
+        of them one moment: cheaper (no transaction to open and close), for reads that
+        need no agreement between them."""
 
 
 class SqlUnitOfWork(Generic[R]):
@@ -53,8 +58,8 @@ class SqlUnitOfWork(Generic[R]):
             yield self._bind(conn)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[R]:
-        async with self.db.read() as conn:
+    async def read(self, *, snapshot: bool = True) -> AsyncIterator[R]:
+        async with self.db.read(snapshot=snapshot) as conn:
             yield self._bind(conn)
 
 
@@ -86,5 +91,5 @@ class MemoryUnitOfWork(Generic[R]):
             self.commits += 1
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[R]:
+    async def read(self, *, snapshot: bool = True) -> AsyncIterator[R]:
         yield self.repositories

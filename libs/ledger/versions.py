@@ -13,8 +13,10 @@ balances in two currencies cannot deadlock with another writer of the same group
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from libs.db import batch
+from libs.db.batch import Statement
 
 # Moves the group's version forward inside the writer's transaction; returns group_id.
 # libs.ledger.store runs it as the first part of its balance statement (psycopg placeholders).
@@ -32,10 +34,8 @@ async def current(conn: AsyncConnection, group_id: str) -> int:
     can only see newer balances, so a value is never cached under a newer version
     than the data it holds.
     """
-    row = (
-        await conn.execute(
-            text("SELECT version FROM ledger.group_versions WHERE group_id = CAST(:g AS uuid)"),
-            {"g": group_id},
-        )
-    ).first()
-    return int(row[0]) if row else 0
+    rows = await batch.fetch(
+        conn,
+        Statement("SELECT version FROM ledger.group_versions WHERE group_id = %(g)s::uuid", {"g": group_id}),
+    )
+    return int(rows[0].version) if rows else 0

@@ -13,11 +13,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from grpc_status import rpc_status
 
+from libs import cache
 from libs.auth.caller import Caller, reset_caller, reset_method, set_caller, set_method
 from libs.auth.verifier import TokenVerifier
 from libs.db.failures import retriable_error
@@ -29,6 +30,7 @@ from libs.rpc.fields import RequestFields, request_fields, with_json_path
 from libs.rpc.internal import internal_caller
 
 log = logging.getLogger("hisaab.rpc")
+T = TypeVar("T")
 
 # Infrastructure services (health, reflection) are always open.
 _OPEN_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
@@ -43,6 +45,15 @@ def bearer_token(metadata: Sequence[tuple[str, str | bytes]] | None) -> str | No
                 raise Unauthenticated("authorization must be 'Bearer <token>'")
             return token.strip()
     return None
+
+
+async def _remembering(work: Awaitable[T]) -> T:
+    # In the task that runs the request: what it reads from the cache, it reads once.
+    scope = cache.request_scope()
+    try:
+        return await work
+    finally:
+        cache.end_read_ahead(scope)
 
 
 class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
@@ -95,7 +106,7 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 caller = await self._authenticate(rules, context)
                 set_caller(caller)
                 seconds = budget.remaining(self._request_timeout, context.time_remaining())
-                return await budget.within(inner(request, context), seconds, self._closing)
+                return await budget.within(_remembering(inner(request, context)), seconds, self._closing)
             except grpc.aio.AbortError:
                 code = "ABORTED_BY_HANDLER"
                 raise

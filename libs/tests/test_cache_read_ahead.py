@@ -11,7 +11,7 @@ import pytest
 from hisaab.expense.v1 import expense_pb2
 from hisaab.settlement.v1 import settlement_pb2
 
-from libs.cache import Cache, end_read_ahead
+from libs.cache import Cache, end_read_ahead, request_scope
 from libs.clients.rosters import keys_for_request
 from tools.devstack.stack import Stack
 
@@ -91,3 +91,35 @@ def test_the_roster_read_ahead_is_that_of_the_group_the_call_names() -> None:
     assert keys_for_request(named) == [f"roster:{gid}"]
     assert keys_for_request(expense_pb2.CreateExpenseRequest(parent="users/me")) == []
     assert keys_for_request(expense_pb2.CreateExpenseRequest()) == []
+
+
+@pytest.mark.integration
+async def test_a_request_reads_a_found_key_once(stack: Stack) -> None:
+    assert stack.valkey is not None
+    cache = Cache(stack.valkey.url, prefix="test-scope")
+    found, absent, ahead = cache.key("found"), cache.key("absent"), cache.key("ahead")
+    await cache.set(found, b"first", 30)
+    await cache.set(ahead, b"read ahead", 30)
+    await cache.delete(absent)
+
+    async def elsewhere(key: str, value: bytes) -> None:  # another request
+        await cache.set(key, value, 30)
+
+    async def request() -> list[bytes | None]:
+        scope = request_scope()
+        try:
+            seen = [await cache.get(found), await cache.get(absent)]
+            assert await cache.read_ahead([ahead]) is None  # joins the request's scope
+            others = contextvars.Context()
+            for key, value in ((found, b"second"), (absent, b"filled"), (ahead, b"changed")):
+                await asyncio.create_task(elsewhere(key, value), context=others)
+            seen += [await cache.get(found), await cache.get(absent), await cache.get(ahead)]
+            # A task the request starts may outlive it: it reads Valkey itself.
+            seen.append(await asyncio.create_task(cache.get(found)))
+            return seen
+        finally:
+            end_read_ahead(scope)
+
+    assert await request() == [b"first", None, b"first", b"filled", b"read ahead", b"second"]
+    assert await cache.get(found) == b"second"  # no scope: every read goes to Valkey
+    await cache.close()

@@ -61,3 +61,23 @@ async def test_only_a_connection_left_idle_is_pinged(
         assert pings == 1
     finally:
         await db.close()
+
+
+async def test_a_read_without_a_snapshot_opens_no_transaction_and_leaves_none_behind(
+    database_url: str,
+) -> None:
+    db = Database(database_url, pool_size=1)
+    # One transaction's statements share its id; statements outside any get one each.
+    xact = "SELECT pg_current_xact_id()::text"
+    try:
+        async with db.read(snapshot=False) as conn:
+            pid: int = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            first, second = [(await conn.execute(text(xact))).scalar_one() for _ in range(2)]
+        assert first != second
+        async with db.read() as conn:
+            # The same pooled connection, a snapshot again.
+            assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() == pid
+            first, second = [(await conn.execute(text(xact))).scalar_one() for _ in range(2)]
+        assert first == second
+    finally:
+        await db.close()

@@ -143,7 +143,7 @@ class SettlementUseCases:
         members = await self._groups.members(group_id)  # NotFound for a non-member
         if caller not in {m.user_id for m in members}:
             raise NotFound(GROUP_NOT_FOUND)
-        async with self._uow.read() as repos:
+        async with self._uow.read(snapshot=False) as repos:
             balances = await self._cache.balances(repos.ledger, group_id)
         if currency:
             balances = {c: n for c, n in balances.items() if c == currency}
@@ -167,7 +167,7 @@ class SettlementUseCases:
             return dict(sorted((await repos.ledger.member_balance(group_id, user_id)).items()))
 
     async def my_balances(self, caller: str, show_settled: bool) -> MyNets:
-        async with self._uow.read() as repos:
+        async with self._uow.read(snapshot=False) as repos:
             nets_by_group = await repos.ledger.user_balances(caller)
         groups = {g.group_id: g for g in await self._groups.my_groups()}
         shown = set(nets_by_group) | (set(groups) if show_settled else set())
@@ -208,7 +208,7 @@ class SettlementUseCases:
 
     async def debts(self, caller: str, group_id: str, currency: str) -> tuple[list[Transfer], bool]:
         await self._require_members(group_id, caller)
-        async with self._uow.read() as repos:
+        async with self._uow.read(snapshot=False) as repos:
             if not currency:
                 return await self._cache.plan(repos.ledger, group_id)
             balances = await self._cache.balances(repos.ledger, group_id)
@@ -264,7 +264,7 @@ class SettlementUseCases:
     async def exchange_rates(
         self, base: str, on_or_before: date | None
     ) -> tuple[ReferenceRates, dict[str, str]]:
-        async with self._uow.read() as repos:
+        async with self._uow.read(snapshot=False) as repos:
             reference = await repos.newest_rates(on_or_before)
         if reference is None:
             raise NotFound("no reference exchange rates are stored for that day or before")
@@ -346,7 +346,7 @@ class SettlementUseCases:
 
     async def get(self, caller: str, group_id: str, settlement_id: str) -> Settlement:
         await self._require_members(group_id, caller)
-        async with self._uow.read() as repos:
+        async with self._uow.read(snapshot=False) as repos:
             found = await repos.get(group_id, settlement_id)
         if found is None:
             raise NotFound(SETTLEMENT_NOT_FOUND)
