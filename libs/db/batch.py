@@ -33,6 +33,8 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy.exc import PendingRollbackError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from libs.db import disconnects
+
 _DEFERRED = "hisaab.deferred_statements"
 _LEADING = "hisaab.leading_statements"
 _DRIVER = "hisaab.driver_connection"
@@ -200,12 +202,14 @@ async def _flush(
             pgconn.send_query_params(b"COMMIT", None)
             pgconn.pipeline_sync()
             results = await driver.wait(_answers(pgconn))
+            pgconn.exit_pipeline_mode()
         except BaseException:
             # Cut off mid-conversation (cancelled, or the connection failed): nothing can
             # say what the server has seen, so this connection is not used again.
+            if driver.closed or driver.broken:
+                disconnects.lost(conn)
             await conn.invalidate()
             raise
-        pgconn.exit_pipeline_mode()
     failed = None
     for index, result in enumerate(results):
         if index in newly and result.status == ExecStatus.COMMAND_OK:

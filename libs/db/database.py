@@ -17,6 +17,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from libs.db import batch
+from libs.db.disconnects import Disconnects
 from libs.metrics import pools
 from libs.settings import SettingsError
 
@@ -35,7 +36,7 @@ def sqlalchemy_url(url: str, *, driver: str = "psycopg") -> str:
     return parsed.set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
 
 
-def _ping_when_idle(engine: AsyncEngine) -> AsyncEngine:
+def _ping_when_idle(engine: AsyncEngine, disconnects: Disconnects) -> AsyncEngine:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "checkin")
@@ -45,22 +46,26 @@ def _ping_when_idle(engine: AsyncEngine) -> AsyncEngine:
     @event.listens_for(sync_engine, "checkout")
     def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         idle_since = record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
-            return  # new, or in steady use
+        if idle_since is None:
+            return  # new
+        if time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS and idle_since > disconnects.last:
+            return  # in steady use, and no connection was lost since
         try:
             sync_engine.dialect.do_ping(dbapi_connection)
         except Exception as err:
             # The pool drops this connection and checks out (or opens) another.
             raise DisconnectionError(str(err)) from err
 
+    disconnects.watch(engine)
     return engine
 
 
-def _engine(url: str, pool_size: int, args: dict[str, str]) -> AsyncEngine:
+def _engine(url: str, pool_size: int, args: dict[str, str], disconnects: Disconnects) -> AsyncEngine:
     return _ping_when_idle(
         create_async_engine(
             sqlalchemy_url(url), pool_size=pool_size, max_overflow=pool_size, connect_args=args
-        )
+        ),
+        disconnects,
     )
 
 
@@ -69,8 +74,11 @@ class Database:
         self, writer_url: str, reader_url: str = "", *, pool_size: int = 10, application_name: str = ""
     ):
         args = {"application_name": application_name} if application_name else {}
-        self.writer: AsyncEngine = _engine(writer_url, pool_size, args)
-        self.reader: AsyncEngine = _engine(reader_url, pool_size, args) if reader_url else self.writer
+        disconnects = Disconnects()
+        self.writer: AsyncEngine = _engine(writer_url, pool_size, args, disconnects)
+        self.reader: AsyncEngine = (
+            _engine(reader_url, pool_size, args, disconnects) if reader_url else self.writer
+        )
         pools.watch(f"{application_name or 'hisaab'}-writer", self.writer)
         if self.reader is not self.writer:
             pools.watch(f"{application_name or 'hisaab'}-reader", self.reader)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import psycopg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
+from libs.db import batch
 from libs.db import database as database_module
 from libs.db.database import Database
 
@@ -69,6 +72,8 @@ async def test_a_read_without_a_snapshot_opens_no_transaction_and_leaves_none_be
     db = Database(database_url, pool_size=1)
     # One transaction's statements share its id; statements outside any get one each.
     xact = "SELECT pg_current_xact_id()::text"
+    first: str
+    second: str
     try:
         async with db.read(snapshot=False) as conn:
             pid: int = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
@@ -79,5 +84,49 @@ async def test_a_read_without_a_snapshot_opens_no_transaction_and_leaves_none_be
             assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() == pid
             first, second = [(await conn.execute(text(xact))).scalar_one() for _ in range(2)]
         assert first == second
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("loser", ["statement", "unit sent with its commit"])
+async def test_a_connection_lost_in_one_pool_gets_the_other_pools_checked(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, loser: str
+) -> None:
+    """A restart closes the writer's and the reader's connections alike; once one pool has
+    lost one, the other checks its own before use instead of failing a request too."""
+    monkeypatch.setattr(database_module, "PING_AFTER_IDLE_SECONDS", 3600)  # only the loss may trigger it
+    app = f"hisaab-two-pools-{uuid.uuid4().hex[:8]}"
+    db = Database(database_url, database_url, pool_size=1, application_name=app)
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(text("SELECT 1"))
+        async with db.read() as conn:
+            await conn.execute(text("SELECT 1"))
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (app,)
+            )
+            for _ in range(500):  # until the server has ended them (a positive signal)
+                ended = admin.execute(
+                    "SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = %s", (app,)
+                ).fetchone()
+                if ended == (True,):
+                    break
+                await asyncio.sleep(0.02)
+
+        async def lose() -> None:
+            # How the writer's pool learns it: through SQLAlchemy, or on the driver (libs.db.batch).
+            async with db.transaction() as conn:
+                if loser == "statement":
+                    await conn.execute(text("SELECT 1"))
+                else:
+                    batch.defer(conn, batch.Statement("SELECT 1"))
+
+        with pytest.raises((OperationalError, psycopg.OperationalError)):
+            await lose()
+        async with db.read() as conn:
+            assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+        async with db.transaction() as conn:
+            assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
     finally:
         await db.close()
