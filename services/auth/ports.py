@@ -77,6 +77,9 @@ class AuthRepositories(SignInCounters, Protocol):
     ) -> None:
         """What the provider needs to check the code, once the code is sent."""
 
+    async def forget_challenge(self, challenge_id: str) -> None:
+        """Drop a challenge whose code was never sent (its start failed before sending)."""
+
     async def recent_challenges(self, contact: Contact, since: datetime) -> tuple[datetime | None, int]:
         """When the newest challenge to the destination since ``since`` was made, and how many."""
 

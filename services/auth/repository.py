@@ -103,6 +103,9 @@ class SqlAuthRepositories(SqlRepositories):
             },
         )
 
+    async def forget_challenge(self, challenge_id: str) -> None:
+        await self.conn.execute(text("DELETE FROM auth.otp_challenges WHERE id = :id"), {"id": challenge_id})
+
     async def recent_challenges(self, contact: Contact, since: datetime) -> tuple[datetime | None, int]:
         row = (
             await self.conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,7 +75,14 @@ class AuthUseCases:
                 await self._throttle.sms_to_country(repos, contact, now)
             await repos.insert_challenge(challenge_id, contact, None, "", expires)
         # The code goes out after the reservation is committed; no transaction is open meanwhile.
-        subject = await self._existing_or_new_subject(contact)
+        try:
+            subject = await self._existing_or_new_subject(contact)
+        except Exception:
+            # No code went out, so the reservation must not make the retry wait for a resend.
+            with contextlib.suppress(Exception):
+                async with self._uow.transaction() as repos:
+                    await repos.forget_challenge(challenge_id)
+            raise
         started = await self._provider.start(challenge_id, contact, subject, locale)
         async with self._uow.transaction() as repos:
             await repos.set_challenge_secret(challenge_id, started.code_hash, started.provider_state)

@@ -137,6 +137,9 @@ class MemoryAuthRepositories(MemoryRepositories):
             stored, challenge=replace(stored.challenge, code_hash=code_hash, provider_state=provider_state)
         )
 
+    async def forget_challenge(self, challenge_id: str) -> None:
+        self.challenges.pop(challenge_id, None)
+
     async def recent_challenges(self, contact: Contact, since: datetime) -> tuple[datetime | None, int]:
         times = [
             s.created_at

@@ -93,6 +93,21 @@ async def test_a_resend_too_soon_is_refused_and_leaves_no_challenge(world: World
     assert len(world.repos.challenges) == 2
 
 
+async def test_a_start_that_fails_before_sending_leaves_no_wait_for_its_retry(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def lost(contact: Contact, *, lock: bool = False) -> None:
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(world.repos, "user_by_contact", lost)
+    with pytest.raises(ConnectionError):
+        await world.uc.start_sign_in(PHONE, "en-IN", ADDRESS)
+    assert world.repos.challenges == {} and world.provider.started == []
+    monkeypatch.undo()
+    started = await world.uc.start_sign_in(PHONE, "en-IN", ADDRESS)  # at once, no resend wait
+    assert world.provider.started == [started.challenge_id]
+
+
 async def test_starts_from_one_address_are_limited() -> None:
     world = World(SignInLimits(starts_per_address=Window(2, 300), resend_after_seconds=0))
     await world.uc.start_sign_in(PHONE, "en-IN", ADDRESS)
