@@ -205,9 +205,9 @@ async def test_a_unit_cut_off_while_waiting_leaves_no_connection_half_spoken(dat
 
     task = asyncio.create_task(slow_unit())
     watcher = Database(database_url, pool_size=1)
-    while True:  # the positive signal: the server is running the unit's last statement
+    for _ in range(1000):  # the positive signal: the server is running the unit's last statement
         async with watcher.read() as conn:
-            running = (
+            running: int = (
                 await conn.execute(
                     text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE :m AND state = 'active'"),
                     {"m": f"%{marker}%"},
@@ -216,6 +216,8 @@ async def test_a_unit_cut_off_while_waiting_leaves_no_connection_half_spoken(dat
         if running:
             break
         await asyncio.sleep(0.02)
+    else:
+        pytest.fail("the unit's statement never started")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
