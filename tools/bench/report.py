@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> None:
         text = SECTIONS[name]()
         print(text, "\n", flush=True)
         fresh[text.split("\n", 1)[0]] = text
+        # A run that writes several sections replaces every one of them, not only its first.
+        for heading in text.split("\n## ")[1:]:
+            kept.pop("## " + heading.split("\n", 1)[0], None)
     for text in {**kept, **fresh}.values():
         parts += [text, ""]
     OUT.write_text("\n".join(parts))
