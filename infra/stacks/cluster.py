@@ -156,14 +156,7 @@ class ClusterStack(Stack):
         # Every workload's role names the primary region's resources by name, so the
         # second region's cluster (phase 3) gets the same roles without cross-region references.
         resources = self._resource_arns(auth)
-        encrypted = {
-            "events_topic",
-            "notification_queue",
-            "jobs_queue",
-            "scans_queue",
-            "activity_queue",
-            "group_queue",
-        }
+        encrypted = {r for r in permissions.RESOURCES if r.endswith(("_topic", "_queue"))}
         for workload in permissions.CALLS:
             statements = [
                 iam.PolicyStatement(actions=sorted(actions), resources=resources[resource])

@@ -51,38 +51,22 @@ class MessagingStack(Stack):
                 filter_policy={"event_type": sns.SubscriptionFilter.exists_filter()},
             )
         )
-        # The scan worker's queue takes scan requests only (libs/aws.py does the same locally).
-        self.events_topic.add_subscription(
-            subs.SqsSubscription(
-                self.scans_queue,
-                raw_message_delivery=True,
-                filter_policy={
-                    "event_type": sns.SubscriptionFilter.string_filter(allowlist=[aws.SCAN_REQUESTED])
-                },
+        # Each worker's queue takes only the events it handles (libs/aws.py does the same
+        # locally): the scan worker scan requests; the activity worker the settlement, member
+        # and group events the group feed shows; the group worker the profile changes other
+        # members see.
+        for queue, events in (
+            (self.scans_queue, [aws.SCAN_REQUESTED]),
+            (self.activity_queue, list(aws.ACTIVITY_EVENTS)),
+            (self.group_queue, list(aws.GROUP_EVENTS)),
+        ):
+            self.events_topic.add_subscription(
+                subs.SqsSubscription(
+                    queue,
+                    raw_message_delivery=True,
+                    filter_policy={"event_type": sns.SubscriptionFilter.string_filter(allowlist=events)},
+                )
             )
-        )
-        # The activity worker's queue takes the settlement, member and group events the
-        # group feed shows (libs/aws.py does the same locally).
-        self.events_topic.add_subscription(
-            subs.SqsSubscription(
-                self.activity_queue,
-                raw_message_delivery=True,
-                filter_policy={
-                    "event_type": sns.SubscriptionFilter.string_filter(allowlist=list(aws.ACTIVITY_EVENTS))
-                },
-            )
-        )
-        # The group worker's queue takes the profile changes other members see (libs/aws.py
-        # does the same locally).
-        self.events_topic.add_subscription(
-            subs.SqsSubscription(
-                self.group_queue,
-                raw_message_delivery=True,
-                filter_policy={
-                    "event_type": sns.SubscriptionFilter.string_filter(allowlist=list(aws.GROUP_EVENTS))
-                },
-            )
-        )
         self.schedule_group = scheduler.CfnScheduleGroup(self, "ScheduleGroup", name=config.name)
         role = iam.Role(
             self,
