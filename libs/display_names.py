@@ -59,16 +59,49 @@ def _repeated(field: FieldDescriptor) -> bool:
     return bool(field.is_repeated)
 
 
+def _message_fields(descriptor: Descriptor) -> Iterable[tuple[FieldDescriptor, Descriptor]]:
+    """The fields of ``descriptor`` that hold messages (maps aside), with their types."""
+    for field in descriptor.fields:
+        message_type = field.message_type if field.type == FieldDescriptor.TYPE_MESSAGE else None
+        if message_type is not None and not message_type.GetOptions().map_entry:
+            yield field, message_type
+
+
+@cache
+def _holds_people(descriptor: Descriptor) -> bool:
+    """Whether a person field is declared on ``descriptor`` or on any message it can hold."""
+    seen: set[str] = set()
+    pending = [descriptor]
+    while pending:
+        current = pending.pop()
+        if current.full_name in seen:
+            continue  # a message that can hold itself
+        seen.add(current.full_name)
+        if person_fields(current):
+            return True
+        pending.extend(message_type for _, message_type in _message_fields(current))
+    return False
+
+
+@cache
+def _people_below(descriptor: Descriptor) -> tuple[tuple[str, bool], ...]:
+    """(name, repeated) of the message fields under which a person can be: the walk does
+    not look inside the others (an amount, a date)."""
+    return tuple(
+        (field.name, _repeated(field))
+        for field, message_type in _message_fields(descriptor)
+        if _holds_people(message_type)
+    )
+
+
 def _walk(message: Message) -> Iterable[Message]:
     yield message
-    for field, value in message.ListFields():
-        if field.type != FieldDescriptor.TYPE_MESSAGE or field.message_type is None:
-            continue
-        if field.message_type.GetOptions().map_entry:
-            continue
-        children = value if _repeated(field) else [value]
-        for child in children:
-            yield from _walk(child)
+    for name, repeated in _people_below(message.DESCRIPTOR):
+        if repeated:
+            for child in getattr(message, name):
+                yield from _walk(child)
+        elif message.HasField(name):
+            yield from _walk(getattr(message, name))
 
 
 def _unnamed(messages: Iterable[Message]) -> list[tuple[Message, str, str]]:

@@ -14,17 +14,18 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from libs import logs, telemetry
 from libs.auth.jwks import JwksCache
 from libs.auth.verifier import TokenVerifier
 from libs.loop import run as run_loop
 from libs.metrics import export as metrics_export
+from libs.rpc import budget
 from libs.rpc.descriptors import MethodRules, method_rules
 from libs.rpc.fields import FieldRules
 from libs.rpc.pipeline import ServerPipeline
@@ -52,7 +53,25 @@ class ServiceApp:
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
-def build_server(app: ServiceApp, closing: asyncio.Event | None = None) -> tuple[grpc.aio.Server, Any]:
+class _GenericOnly:
+    """The server as the generated registration code sees it: each service is served by the
+    generic handler that code adds, and its per-method registration is left out.
+
+    For every call it accepts, grpc.aio's accept loop waits on one future per registered
+    method (an ``asyncio.wait`` over all of them): with thirty methods that was about 5% of
+    a create's CPU. The generic handler finds the same method with one dict lookup."""
+
+    def __init__(self, server: grpc.aio.Server):
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler[Any, Any]]) -> None:
+        self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, service: str, handlers: Mapping[str, Any]) -> None:
+        """Served by the generic handler the same code adds just before."""
+
+
+def build_server(app: ServiceApp, closing: budget.Closing | None = None) -> tuple[grpc.aio.Server, Any]:
     settings = app.settings
     jwks = app.jwks
     if jwks is None:
@@ -78,11 +97,15 @@ def build_server(app: ServiceApp, closing: asyncio.Event | None = None) -> tuple
         interceptors=interceptors,
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 8 * 1024 * 1024)],
     )
-    app.register(server)
+    registrar = cast(grpc.aio.Server, _GenericOnly(server))
+    app.register(registrar)
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (settings.service.grpc_service, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, registrar)
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+        reflection.aio.ReflectionServicer(  # type: ignore[attr-defined]
+            (settings.service.grpc_service, health.SERVICE_NAME, reflection.SERVICE_NAME)
+        ),
+        registrar,
     )
     return server, health_servicer
 
@@ -99,7 +122,7 @@ async def serve(app: ServiceApp) -> None:
         sample_ratio=observing.trace_sample_ratio,
     )
     metrics_export.setup(name, observing)
-    closing = asyncio.Event()
+    closing = budget.Closing()
     server, health_servicer = build_server(app, closing)
     if server.add_insecure_port(f"[::]:{settings.grpc_port}") == 0:
         raise SettingsError(f"cannot listen on port {settings.grpc_port} (HISAAB_GRPC_PORT)")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, NamedTuple
 
+import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
@@ -24,8 +26,10 @@ from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from libs.rpc.wrapping import Behavior, UnaryWrapper
 
 _configured = False
 
@@ -69,7 +73,7 @@ def setup(
     global _configured
     provider = TracerProvider(
         sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
-        id_generator=AwsXRayIdGenerator(),
+        id_generator=_TraceIds(),
         resource=Resource.create({"service.name": f"hisaab-{service}", "service.namespace": "hisaab"}),
     )
     if exporter == "otlp" and otlp_endpoint:
@@ -89,10 +93,84 @@ def setup(
     return provider
 
 
-def server_interceptors(provider: TracerProvider | None = None) -> list[Any]:
-    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+# The metadata keys that carry a trace context in (the propagators above read these).
+_TRACE_KEYS = frozenset({"traceparent", "x-amzn-trace-id", "baggage"})
 
-    return [aio_server_interceptor(tracer_provider=provider)]  # type: ignore[no-untyped-call]
+# A trace id already drawn, and sampled by, the server interceptor: the span it then starts
+# must carry that id, or the sampler would decide again on another.
+_DRAWN_TRACE_ID: ContextVar[int | None] = ContextVar("hisaab_drawn_trace_id", default=None)
+
+
+class _TraceIds(AwsXRayIdGenerator):
+    def generate_trace_id(self) -> int:
+        drawn = _DRAWN_TRACE_ID.get()
+        if drawn is not None:
+            _DRAWN_TRACE_ID.set(None)
+            return drawn
+        return super().generate_trace_id()
+
+
+class _Method(NamedTuple):  # what OpenTelemetry's interceptor reads of a call's details
+    method: str
+    invocation_metadata: tuple[tuple[str, str], ...] = ()
+
+
+class ServerSpans(UnaryWrapper):
+    """A SERVER span per call whose trace is kept, by OpenTelemetry's own interceptor.
+
+    Most calls are not sampled (5% are kept in production). For those, that interceptor
+    would still read three header formats, build the span's attributes, create a span
+    that records nothing and wrap the servicer context in a proxy: about 7% of a create's
+    CPU. Here the tracer provider's sampler decides first, as it would for that span, and
+    a call it drops only makes its trace context current, so the calls it makes to other
+    services and its log lines carry the same trace, unsampled."""
+
+    def __init__(self, provider: TracerProvider | None = None):
+        super().__init__()
+        from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+        self._provider = provider
+        self._full = aio_server_interceptor(tracer_provider=provider)  # type: ignore[no-untyped-call]
+
+    async def wrap(self, method: str, inner: Behavior, handler: Any) -> Behavior | None:
+        async def below(_: Any) -> Any:
+            return handler
+
+        traced: Behavior = (await self._full.intercept_service(below, _Method(method))).unary_unary
+        provider = self._provider or trace.get_tracer_provider()
+        if not isinstance(provider, TracerProvider):
+            return traced  # no SDK installed: every span is a no-op anyway
+        sampler, ids = provider.sampler, provider.id_generator
+
+        async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            metadata = context.invocation_metadata() or ()
+            headers = {key: value for key, value in metadata if key in _TRACE_KEYS}
+            parent = propagate.extract(headers) if headers else None
+            remote = trace.get_current_span(parent).get_span_context() if parent is not None else None
+            trace_id = remote.trace_id if remote is not None and remote.is_valid else ids.generate_trace_id()
+            decision = sampler.should_sample(parent, trace_id, method, trace.SpanKind.SERVER)
+            if decision.decision is Decision.RECORD_AND_SAMPLE:
+                drawn = _DRAWN_TRACE_ID.set(trace_id)
+                try:
+                    return await traced(request, context)
+                finally:
+                    _DRAWN_TRACE_ID.reset(drawn)
+            unsampled = trace.NonRecordingSpan(
+                trace.SpanContext(
+                    trace_id, ids.generate_span_id(), is_remote=False, trace_state=decision.trace_state
+                )
+            )
+            token = otel_context.attach(trace.set_span_in_context(unsampled, parent))
+            try:
+                return await inner(request, context)
+            finally:
+                otel_context.detach(token)
+
+        return behavior
+
+
+def server_interceptors(provider: TracerProvider | None = None) -> list[Any]:
+    return [ServerSpans(provider)]
 
 
 def client_interceptors(provider: TracerProvider | None = None) -> list[Any]:

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs.db import batch
+from libs.db.arrays import bigint_array, text_array
 from libs.db.batch import Statement
 from libs.ledger import versions
 from libs.ledger.postings import Posting, Postings, check_balanced, diff
@@ -49,7 +50,12 @@ def _apply_statement(group_id: str, currency: str, deltas: Mapping[str, int]) ->
         "FROM bumped, unnest(%(users)s::text[], %(deltas)s::bigint[]) AS t(u, d) ORDER BY u "
         "ON CONFLICT (group_id, user_id, currency) "
         "DO UPDATE SET net_minor = ledger.balances.net_minor + EXCLUDED.net_minor",
-        {"g": group_id, "c": currency, "users": users, "deltas": [deltas[u] for u in users]},
+        {
+            "g": group_id,
+            "c": currency,
+            "users": text_array(users),
+            "deltas": bigint_array(deltas[u] for u in users),
+        },
     )
 
 
@@ -66,9 +72,9 @@ def _posting_arrays(entry_id: str, postings: Postings) -> dict[str, object]:
     users = sorted(postings)
     return {
         "e": entry_id,
-        "users": users,
-        "paid": [postings[u].paid_minor for u in users],
-        "owed": [postings[u].owed_minor for u in users],
+        "users": text_array(users),
+        "paid": bigint_array(postings[u].paid_minor for u in users),
+        "owed": bigint_array(postings[u].owed_minor for u in users),
     }
 
 

@@ -11,6 +11,7 @@ unwinds, so nothing is half-written.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -37,22 +38,61 @@ def _unwound(task: asyncio.Task[Any]) -> None:
         log.debug("request finished after its budget", exc_info=task.exception())
 
 
-async def within(work: Awaitable[T], seconds: float, closing: asyncio.Event | None = None) -> T:
+class Closing:
+    """Set once, when the server is about to stop: requests still running answer at once.
+
+    An ``asyncio.Event`` would need a task per request to wait on it; this wakes the
+    requests' own futures instead."""
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    def set(self) -> None:
+        self._set = True
+        for waiter in self._waiters:
+            _wake(waiter)
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def watch(self, waiter: asyncio.Future[None]) -> None:
+        """``waiter`` is woken when this is set (at once if it already is)."""
+        self._waiters.add(waiter)
+        if self._set:
+            _wake(waiter)
+
+    def unwatch(self, waiter: asyncio.Future[None]) -> None:
+        self._waiters.discard(waiter)
+
+
+def _wake(waiter: asyncio.Future[Any], *_: object) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+async def within(work: Awaitable[T], seconds: float, closing: Closing | None = None) -> T:
     """``await work``, or DeadlineExceeded after ``seconds``, or Unavailable once ``closing``
     is set (the server is about to stop); ``work`` is then cancelled."""
+    loop = asyncio.get_running_loop()
     task: asyncio.Task[T] = asyncio.ensure_future(work)
-    waiting: set[asyncio.Future[Any]] = {task}
-    closed = asyncio.ensure_future(closing.wait()) if closing is not None else None
-    if closed is not None:
-        waiting.add(closed)
+    # One future, woken by whichever comes first: the work's end, the budget's, the server's.
+    woken: asyncio.Future[None] = loop.create_future()
+    wake = functools.partial(_wake, woken)
+    task.add_done_callback(wake)
+    timer = loop.call_later(seconds, wake)
+    if closing is not None:
+        closing.watch(woken)
     try:
-        await asyncio.wait(waiting, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        await woken
     except asyncio.CancelledError:  # the RPC itself was cancelled (client gone)
         task.cancel()
         raise
     finally:
-        if closed is not None:
-            closed.cancel()
+        timer.cancel()
+        task.remove_done_callback(wake)
+        if closing is not None:
+            closing.unwatch(woken)
     if task.done():
         return task.result()
     task.cancel()

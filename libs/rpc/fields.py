@@ -23,7 +23,7 @@ the feature gate). Field paths in errors use the JSON names the client sent
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -35,6 +35,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from libs.errors import InvalidArgument
+from libs.rpc.wrapping import Behavior, UnaryWrapper
 
 _REQUIRED = field_behavior_pb2.REQUIRED
 _OUTPUT_ONLY = field_behavior_pb2.OUTPUT_ONLY
@@ -233,31 +234,22 @@ def with_json_path(error: InvalidArgument, fields: RequestFields | None) -> Inva
     return InvalidArgument(path, error.description)
 
 
-class FieldRules(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+class FieldRules(UnaryWrapper):
     """Enforces the field rules last, just before the servicer: after authentication and the
     feature gate (a caller without the feature hears that first), and inside the pipeline,
     which maps the InvalidArgument like any domain error."""
 
     def __init__(self, fields: Mapping[str, RequestFields]):
+        super().__init__()
         self._fields = fields
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Any:
-        handler = await continuation(handler_call_details)
-        fields = self._fields.get(handler_call_details.method)
-        if handler is None or handler.unary_unary is None or fields is None or fields.plan.empty:
-            return handler
-        inner = handler.unary_unary
+    async def wrap(self, method: str, inner: Behavior, handler: Any) -> Behavior | None:
+        fields = self._fields.get(method)
+        if fields is None or fields.plan.empty:
+            return None
 
         async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             fields.enforce(request)
             return await inner(request, context)
 
-        return grpc.unary_unary_rpc_method_handler(
-            behavior,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return behavior

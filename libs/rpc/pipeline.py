@@ -9,10 +9,9 @@ interceptors of their own (libs.clients.features), after this one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -28,6 +27,7 @@ from libs.rpc import budget
 from libs.rpc.descriptors import MethodRules
 from libs.rpc.fields import RequestFields, request_fields, with_json_path
 from libs.rpc.internal import internal_caller
+from libs.rpc.wrapping import Behavior, UnaryWrapper
 
 log = logging.getLogger("hisaab.rpc")
 T = TypeVar("T")
@@ -56,14 +56,15 @@ async def _remembering(work: Awaitable[T]) -> T:
         cache.end_read_ahead(scope)
 
 
-class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+class ServerPipeline(UnaryWrapper):
     def __init__(
         self,
         verifier: TokenVerifier,
         rules: Mapping[str, MethodRules],
         request_timeout: float = 10.0,
-        closing: asyncio.Event | None = None,
+        closing: budget.Closing | None = None,
     ):
+        super().__init__()
         self._verifier = verifier
         self._rules = rules
         self._request_timeout = request_timeout
@@ -72,31 +73,16 @@ class ServerPipeline(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         # libs.rpc.fields.FieldRules, the innermost interceptor, to enforce.
         self.fields = request_fields(rules, {path: rule.has_http for path, rule in rules.items()})
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Any:
-        handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or handler.unary_unary is None or method.startswith(_OPEN_PREFIXES):
-            return handler
+    async def wrap(self, method: str, inner: Behavior, handler: Any) -> Behavior | None:
+        if method.startswith(_OPEN_PREFIXES):
+            return None
         rules = self._rules.get(method)
         if rules is None:
             # A method the contract does not describe: refuse rather than guess.
             rules = MethodRules(method, False, "", "", "", False)
-        return grpc.unary_unary_rpc_method_handler(
-            self._wrap(handler.unary_unary, rules, self.fields.get(method)),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return self._wrap(inner, rules, self.fields.get(method))
 
-    def _wrap(
-        self,
-        inner: Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]],
-        rules: MethodRules,
-        fields: RequestFields | None,
-    ) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
+    def _wrap(self, inner: Behavior, rules: MethodRules, fields: RequestFields | None) -> Behavior:
         async def behavior(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             started = RPC.started(rules.path)
             token = set_caller(None)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from google.protobuf import struct_pb2
+from hisaab.common.v1 import money_pb2
 from hisaab.expense.v1 import expense_pb2
 from hisaab.settlement.v1 import settlement_pb2
 
-from libs.display_names import label, labelled, person_fields, sibling
+from libs.display_names import _people_below, label, labelled, person_fields, sibling
 
 NAMES = {"asha": "Asha", "ravi": "Ravi", "meera": "Meera"}
 
@@ -82,3 +84,16 @@ async def test_rest_methods_are_labelled_and_internal_ones_are_not() -> None:
     internal = await servicer.GetMemberBalance(None, None)
     assert isinstance(internal, settlement_pb2.MemberBalance) and internal.display_name == ""
     assert directory.calls == [["asha", "ravi"]]
+
+
+async def test_the_walk_goes_only_where_a_person_can_be() -> None:
+    # An amount, a date or a split holds no one: the walk does not look inside them.
+    assert _people_below(expense_pb2.Expense.DESCRIPTOR) == (("payers", True), ("shares", True))
+    # A message that can hold itself (Struct → Value → Struct) ends the search.
+    assert _people_below(struct_pb2.Struct.DESCRIPTOR) == ()
+    expense = expense_pb2.Expense(
+        creator="users/asha", total=money_pb2.Money(currency_code="INR", amount_minor=5)
+    )
+    directory = Directory()
+    await label(expense, directory)
+    assert directory.calls == [["asha"]] and expense.creator_display_name == "Asha"

@@ -122,7 +122,7 @@ async def test_database_failures_are_retriable_with_error_info(
 
 
 async def test_requests_running_when_the_server_closes_answer_unavailable() -> None:
-    closing = asyncio.Event()
+    closing = budget.Closing()
     asyncio.get_running_loop().call_later(0.1, closing.set)
     started = time.monotonic()
     with pytest.raises(Unavailable) as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import pytest
@@ -11,6 +12,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult, TraceIdRatioBased
 
 from libs import logs, telemetry
 
@@ -104,3 +106,92 @@ def test_an_outbox_event_carries_its_trace_to_the_consumer() -> None:
     assert finished["events publish"].parent.span_id == request.get_span_context().span_id  # type: ignore[union-attr]
     assert finished["events process"].parent.span_id == publish.span_id  # type: ignore[union-attr]
     assert telemetry.producing(None, "events") == (None, {})
+
+
+# A provider that keeps half of the traces it starts, and a method that says which trace
+# it ran in: the server decides before OpenTelemetry's interceptor, and must agree with it.
+HALF_EXPORTER = InMemorySpanExporter()
+HALF = telemetry.setup("test", sample_ratio=0.5, extra_processors=[SimpleSpanProcessor(HALF_EXPORTER)])
+RATIO = TraceIdRatioBased(0.5)
+
+
+class _Recording(Sampler):
+    def __init__(self, inner: Sampler):
+        self.inner = inner
+        self.kept: set[int] = set()
+
+    def should_sample(self, parent_context: Any, trace_id: int, *args: Any, **kwargs: Any) -> SamplingResult:
+        result = self.inner.should_sample(parent_context, trace_id, *args, **kwargs)
+        if result.decision is Decision.RECORD_AND_SAMPLE:
+            self.kept.add(trace_id)
+        return result
+
+    def get_description(self) -> str:
+        return self.inner.get_description()
+
+
+HALF.sampler = SAMPLER = _Recording(HALF.sampler)
+SENT: list[dict[str, str]] = []  # the trace headers each call would send to another service
+
+
+@pytest.fixture
+async def half_sampled() -> AsyncIterator[tuple[grpc.aio.Channel, list[trace.SpanContext]]]:
+    seen: list[trace.SpanContext] = []
+
+    async def call(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+        seen.append(trace.get_current_span().get_span_context())
+        SENT.append(telemetry.carrier())
+        return request
+
+    server = grpc.aio.server(interceptors=telemetry.server_interceptors(HALF))
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("t.Echo", {"Call": grpc.unary_unary_rpc_method_handler(call)}),)
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield channel, seen
+    await server.stop(None)
+
+
+async def test_a_call_without_a_trace_is_sampled_once_by_its_own_trace_id(
+    half_sampled: tuple[grpc.aio.Channel, list[trace.SpanContext]],
+) -> None:
+    channel, seen = half_sampled
+    HALF_EXPORTER.clear()
+    SAMPLER.kept.clear()
+    for _ in range(40):
+        assert await channel.unary_unary("/t.Echo/Call", None, None)(b"x") == b"x"
+    kept = {
+        c.trace_id
+        for c in seen
+        if RATIO.should_sample(None, c.trace_id, "x").decision is Decision.RECORD_AND_SAMPLE
+    }
+    assert all(c.is_valid for c in seen) and len({c.trace_id for c in seen}) == 40
+    assert all(c.trace_flags.sampled == (c.trace_id in kept) for c in seen)
+    assert 0 < len(kept) < 40  # both paths ran (each call is a coin toss: 2 in 2**40 to fail)
+    # Every trace the sampler kept is one a call ran in: it did not decide again on another id.
+    assert SAMPLER.kept == kept
+    # A span for exactly the calls the sampler kept, in the trace the call ran in; none for the rest.
+    spans = [s for s in HALF_EXPORTER.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    assert sorted(s.context.trace_id for s in spans) == sorted(kept)
+    assert all(s.name == "/t.Echo/Call" and s.attributes["rpc.method"] == "Call" for s in spans)  # type: ignore[index]
+
+
+@pytest.mark.parametrize("header", ["traceparent", "x-amzn-trace-id"])
+async def test_an_unsampled_incoming_trace_is_carried_on_without_a_span(
+    half_sampled: tuple[grpc.aio.Channel, list[trace.SpanContext]], header: str
+) -> None:
+    channel, seen = half_sampled
+    HALF_EXPORTER.clear()
+    trace_hex = f"{int(time.time()):08x}" + "fedcba9876543210fedcba98"
+    value = (
+        f"00-{trace_hex}-00f067aa0ba902b7-00"
+        if header == "traceparent"
+        else f"Root=1-{trace_hex[:8]}-{trace_hex[8:]};Parent=00f067aa0ba902b7;Sampled=0"
+    )
+    await channel.unary_unary("/t.Echo/Call", None, None)(b"x", metadata=((header, value),))
+    assert f"{seen[-1].trace_id:032x}" == trace_hex and not seen[-1].trace_flags.sampled
+    # What the call sends on says the same: this trace, not sampled.
+    assert SENT[-1]["traceparent"].startswith(f"00-{trace_hex}-") and SENT[-1]["traceparent"].endswith("-00")
+    assert HALF_EXPORTER.get_finished_spans() == ()

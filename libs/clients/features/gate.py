@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +43,7 @@ from libs.clients.features.windows import window
 from libs.clock import Clock, now
 from libs.errors import NotAllowed, ResourceExhausted, Unauthenticated, Unavailable
 from libs.rpc.descriptors import MethodRules
+from libs.rpc.wrapping import Behavior, UnaryWrapper
 
 log = logging.getLogger("hisaab.features")
 
@@ -243,35 +244,24 @@ def _own_request_id(request: Any) -> str:
     return ""
 
 
-Behavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
 # The cache keys a call will read after the gate, from its request (e.g. its group's roster).
 ReadAheadKeys = Callable[[Any], Sequence[str]]
 
 
-class GateInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+class GateInterceptor(UnaryWrapper):
     """Wraps only the methods the contract gates; must come after ``ServerPipeline``."""
 
     def __init__(
         self, gate: FeatureGate, rules: Mapping[str, MethodRules], read_ahead: ReadAheadKeys | None = None
     ):
+        super().__init__()
         self.gate = gate
         self._rules = {path: r for path, r in rules.items() if is_gated(r)}
         self._read_ahead = read_ahead
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Any:
-        handler = await continuation(handler_call_details)
-        rules = self._rules.get(handler_call_details.method)
-        if handler is None or handler.unary_unary is None or rules is None:
-            return handler
-        return grpc.unary_unary_rpc_method_handler(
-            self._wrap(handler.unary_unary, rules),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+    async def wrap(self, method: str, inner: Behavior, handler: Any) -> Behavior | None:
+        rules = self._rules.get(method)
+        return None if rules is None else self._wrap(inner, rules)
 
     def _wrap(self, inner: Behavior, rules: MethodRules) -> Behavior:
         gate = self.gate
