@@ -74,10 +74,12 @@ return 1
 
 
 def client(url: str, timeout: float = 0.1) -> redis.Redis:
-    """A client with short timeouts, for a cache the answer never depends on."""
+    """A client for a cache the answer never depends on. Each call is bounded by its caller
+    (``async with asyncio.timeout(...)``, ``timeout`` seconds in all): redis-py's own socket
+    timeout runs every send under ``asyncio.wait_for``, which on this Python starts a task
+    per command. Only connecting keeps a timeout of its own."""
     return redis.Redis.from_url(
         url,
-        socket_timeout=timeout,
         socket_connect_timeout=timeout,
         # A pooled connection that died with a restarted server gets one fresh attempt,
         # so the first command after a restart (often an invalidation) is not lost.
@@ -92,6 +94,7 @@ def client(url: str, timeout: float = 0.1) -> redis.Redis:
 class Cache:
     def __init__(self, url: str, *, prefix: str, timeout: float = 0.1):
         self._prefix = prefix
+        self._timeout = timeout
         self._client = client(url, timeout) if url else None
         self._skip_until = 0.0
 
@@ -122,7 +125,8 @@ class Cache:
                 caches.read(key, "error")
             return None
         try:
-            value = await client.get(key)
+            async with asyncio.timeout(self._timeout):
+                value = await client.get(key)
         except (RedisError, OSError) as err:
             self._failed("get", err)
             caches.read(key, "error")
@@ -143,7 +147,8 @@ class Cache:
         if client is None or not keys:
             return None
         try:
-            values = await client.mget(list(keys))
+            async with asyncio.timeout(self._timeout):
+                values = await client.mget(list(keys))
         except (RedisError, OSError) as err:
             self._failed("mget", err)
             return None
@@ -160,7 +165,8 @@ class Cache:
         if client is None or ttl_seconds <= 0:
             return
         try:
-            await client.set(key, value, px=max(1, int(ttl_seconds * 1000)))
+            async with asyncio.timeout(self._timeout):
+                await client.set(key, value, px=max(1, int(ttl_seconds * 1000)))
         except (RedisError, OSError) as err:
             self._failed("set", err)
 
@@ -173,7 +179,8 @@ class Cache:
             return
         try:
             ttl_ms = max(1, int(ttl_seconds * 1000))
-            await client.eval(_SET_IF_NOT_OLDER, 1, key, version, value, ttl_ms)  # type: ignore[misc]
+            async with asyncio.timeout(self._timeout):
+                await client.eval(_SET_IF_NOT_OLDER, 1, key, version, value, ttl_ms)  # type: ignore[misc]
         except (RedisError, OSError) as err:
             self._failed("set_versioned", err)
 
@@ -195,7 +202,8 @@ class Cache:
         if client is None or not keys:
             return
         try:
-            await client.delete(*keys)
+            async with asyncio.timeout(self._timeout):
+                await client.delete(*keys)
         except (RedisError, OSError) as err:
             self._failed("delete", err)
 
@@ -205,7 +213,7 @@ class Cache:
         if client is None:
             return None
         try:
-            async with client.pipeline(transaction=True) as pipe:
+            async with asyncio.timeout(self._timeout), client.pipeline(transaction=True) as pipe:
                 pipe.incr(key)
                 pipe.pexpire(key, max(1, int(ttl_seconds * 1000)), nx=True)
                 count, _ = await pipe.execute()

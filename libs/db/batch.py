@@ -46,7 +46,8 @@ class Statement:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-async def _driver(conn: AsyncConnection) -> DriverConnection[Any]:
+async def driver_of(conn: AsyncConnection) -> DriverConnection[Any]:
+    """The psycopg connection under ``conn``."""
     # ``conn.info`` lives as long as the driver connection (SQLAlchemy clears it when it
     # replaces one), so the lookup, a hop through SQLAlchemy's greenlet, is done once.
     driver = conn.info.get(_DRIVER)
@@ -62,7 +63,7 @@ async def run(conn: AsyncConnection, statements: Sequence[Statement]) -> list[li
     if not statements:
         return []
     leading: list[Statement] = conn.info.pop(_LEADING, None) or []
-    driver = await _driver(conn)
+    driver = await driver_of(conn)
     cursors = []
     # A transaction's BEGIN goes out in the same round trip as its first statements.
     async with driver.pipeline():
@@ -76,7 +77,7 @@ async def run(conn: AsyncConnection, statements: Sequence[Statement]) -> list[li
 async def fetch(conn: AsyncConnection, statement: Statement) -> list[Any]:
     """One statement's rows (named tuples), sent on the driver connection directly: for a
     hot read, without SQLAlchemy's statement machinery or a pipeline around it."""
-    driver = await _driver(conn)
+    driver = await driver_of(conn)
     cursor = driver.cursor(row_factory=namedtuple_row)
     await cursor.execute(statement.sql, statement.params)
     return await cursor.fetchall() if cursor.description else []
@@ -113,7 +114,7 @@ async def commit(conn: AsyncConnection) -> None:
     ]
     if not pending:
         return  # SQLAlchemy commits as usual
-    driver = await _driver(conn)
+    driver = await driver_of(conn)
     opening = driver.pgconn.transaction_status == TransactionStatus.IDLE
     plain = (
         not driver.autocommit and (driver.isolation_level, driver.read_only, driver.deferrable) == (None,) * 3

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -103,9 +104,21 @@ class Database:
         when it runs. A single read then costs one round trip instead of three (psycopg
         waits for its BEGIN, and the pool's ROLLBACK is another)."""
         async with self.reader.connect() as conn:
-            if not snapshot:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-            yield conn
+            if snapshot:
+                yield conn
+                return
+            # Autocommit is switched on psycopg's connection, for this checkout only: through
+            # SQLAlchemy's isolation-level option, setting and resetting it cost about as
+            # much CPU as the read itself.
+            driver = await batch.driver_of(conn)
+            await driver.set_autocommit(True)
+            try:
+                yield conn
+            finally:
+                try:
+                    await driver.set_autocommit(False)
+                except psycopg.Error:
+                    await conn.invalidate()  # cut off mid-statement: not pooled again
 
     async def close(self) -> None:
         await self.writer.dispose()

@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
@@ -128,5 +129,28 @@ async def test_a_connection_lost_in_one_pool_gets_the_other_pools_checked(
             assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
         async with db.transaction() as conn:
             assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await db.close()
+
+
+async def _read_failing(db: Database) -> None:
+    async with db.read(snapshot=False) as conn:
+        await conn.execute(text("SELECT 1 / 0"))
+
+
+async def test_a_failed_read_without_a_snapshot_leaves_its_connection_as_it_was(database_url: str) -> None:
+    db = Database(database_url, pool_size=1)
+    try:
+        async with db.read(snapshot=False) as conn:
+            pid: int = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            with pytest.raises(sa_exc.DBAPIError):
+                await conn.execute(text("SELECT 1 / 0"))
+        with pytest.raises(sa_exc.DBAPIError):  # and one whose error leaves the block
+            await _read_failing(db)
+        async with db.transaction() as conn:
+            # The same pooled connection, in a transaction again: one id for both statements.
+            assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() == pid
+            xact = "SELECT pg_current_xact_id()::text"
+            assert len({(await conn.execute(text(xact))).scalar_one() for _ in range(2)}) == 1
     finally:
         await db.close()

@@ -8,6 +8,7 @@ error it answers None and the gate decides from PostgreSQL instead.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -82,6 +83,7 @@ class Reservation:
 
 class QuotaCounter:
     def __init__(self, url: str, *, timeout: float = 0.1):
+        self._timeout = timeout
         self._client: redis.Redis | None = cache.client(url, timeout) if url else None
         self._skip_until = 0.0
         self._scripts: dict[str, Any] = {}
@@ -94,7 +96,8 @@ class QuotaCounter:
         if script is None:
             script = self._scripts[name] = client.register_script(source)
         try:
-            return await script(keys=keys, args=list(args))
+            async with asyncio.timeout(self._timeout):
+                return await script(keys=keys, args=list(args))
         except (RedisError, OSError) as err:
             if time.monotonic() >= self._skip_until:
                 log.warning("quota counter unavailable; counting in the database", extra={"error": str(err)})
