@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from libs import outbox
 from libs.db import batch
+from libs.db.arrays import text_array
 from libs.db.batch import Statement
 from libs.db.repositories import SqlRepositories
 from libs.ledger import reports, store
@@ -103,8 +104,8 @@ def _draft_params(draft: Draft, postings: dict[str, Posting]) -> dict[str, Any]:
         "total": draft.total_minor,
         "payers": json.dumps([[u, p] for u, p in draft.payers]),
         "split": json.dumps(split_to_json(draft.split)),
-        "payer_ids": sorted({u for u, _ in draft.payers}),
-        "participant_ids": sorted(postings),
+        "payer_ids": text_array(sorted({u for u, _ in draft.payers})),
+        "participant_ids": text_array(sorted(postings)),
     }
 
 
@@ -125,7 +126,8 @@ def insert_expense_statement(
         "currency, total_minor, payers, split, payer_ids, participant_ids, recurring_rule_id, "
         "creator, last_editor, created_at, updated_at) "
         "VALUES (%(id)s, %(g)s, %(description)s, %(category)s, %(expense_date)s, %(notes)s, %(currency)s, "
-        "%(total)s, %(payers)s::jsonb, %(split)s::jsonb, %(payer_ids)s, %(participant_ids)s, %(rule)s, "
+        "%(total)s, %(payers)s::jsonb, %(split)s::jsonb, %(payer_ids)s::text[], %(participant_ids)s::text[], "
+        "%(rule)s, "
         "%(who)s, %(who)s, %(at)s, %(at)s)",
         {
             "id": expense_id,
@@ -325,8 +327,9 @@ class SqlExpenseRepositories(SqlFileTables, SqlScanTables, SqlRepositories):
             text(
                 "UPDATE expense.expenses SET description = :description, category = :category, "
                 "expense_date = :expense_date, notes = :notes, currency = :currency, total_minor = :total, "
-                "payers = CAST(:payers AS jsonb), split = CAST(:split AS jsonb), payer_ids = :payer_ids, "
-                "participant_ids = :participant_ids, last_editor = :who, version = version + 1, "
+                "payers = CAST(:payers AS jsonb), split = CAST(:split AS jsonb), "
+                "payer_ids = CAST(:payer_ids AS text[]), participant_ids = CAST(:participant_ids AS text[]), "
+                "last_editor = :who, version = version + 1, "
                 "updated_at = now(), last_change = 'updated', change_xid = pg_current_xact_id() "
                 "WHERE id = :id"
             ),
