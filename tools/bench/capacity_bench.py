@@ -198,6 +198,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {s['clients']} | {s['requests']} | {s['errors']} | {s['rps']:.0f} | {s['p50_ms']:.1f} | "
             f"{s['p99_ms']:.1f} | {s['service_cores']:.2f} | {s['rps_per_service_core']:.0f} |"
         )
+    pods = f"{sizing['pods']} service pod" + ("" if sizing["pods"] == 1 else "s")
     where = (
         f"at p99 {point['p99_ms']:.0f} ms ({point['clients']} clients)"
         if results["within_limit"]
@@ -212,7 +213,7 @@ def markdown(results: dict[str, Any]) -> str:
         f"Pods per {DAU:,} daily active users, assuming {REQUESTS_PER_ACTIVE_DAY} requests per active "
         f"day, a peak hour {PEAK_TO_AVERAGE} times the day's average, one core per pod and a "
         f"{TARGET_UTILIZATION:.0%} CPU target: average {sizing['average_rps']:.0f} req/s, peak "
-        f"{sizing['peak_rps']:.0f} req/s, **{sizing['pods']} service pods** at the peak (the chart's "
+        f"{sizing['peak_rps']:.0f} req/s, **{pods}** at the peak (the chart's "
         "minimum of two replicas per service applies below that). The figure is written to "
         "`infra/capacity.json` for `make cost`.",
     ]
