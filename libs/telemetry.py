@@ -147,10 +147,11 @@ class ServerSpans(UnaryWrapper):
             headers = {key: value for key, value in metadata if key in _TRACE_KEYS}
             parent = propagate.extract(headers) if headers else None
             remote = trace.get_current_span(parent).get_span_context() if parent is not None else None
-            trace_id = remote.trace_id if remote is not None and remote.is_valid else ids.generate_trace_id()
+            continued = remote is not None and remote.is_valid
+            trace_id = remote.trace_id if remote is not None and continued else ids.generate_trace_id()
             decision = sampler.should_sample(parent, trace_id, method, trace.SpanKind.SERVER)
-            if decision.decision is Decision.RECORD_AND_SAMPLE:
-                drawn = _DRAWN_TRACE_ID.set(trace_id)
+            if decision.decision is not Decision.DROP:  # a span that records: OpenTelemetry's
+                drawn = _DRAWN_TRACE_ID.set(None if continued else trace_id)
                 try:
                     return await traced(request, context)
                 finally:
