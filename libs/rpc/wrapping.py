@@ -10,6 +10,7 @@ below is a UnaryWrapper too).
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,8 +27,10 @@ class UnaryWrapper(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         # method → (the handler below, the handler handed up for it)
         self._handlers: dict[str, tuple[Any, Any]] = {}
 
+    @abc.abstractmethod
     async def wrap(self, method: str, inner: Behavior, handler: Any) -> Behavior | None:
-        raise NotImplementedError
+        """What to run for ``method`` in place of ``inner`` (``handler`` is the whole handler
+        below); None to leave it as it is."""
 
     async def intercept_service(
         self,
