@@ -14,13 +14,14 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
-from libs import logs, telemetry
+from libs import logs, profiling, telemetry
 from libs.auth.jwks import JwksCache
 from libs.auth.verifier import TokenVerifier
 from libs.loop import run as run_loop
@@ -133,6 +134,8 @@ async def serve(app: ServiceApp) -> None:
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
+    if settings.profile_dir:
+        profiling.install(loop, Path(settings.profile_dir), name)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()

@@ -128,6 +128,8 @@ class Settings:
     # DEADLINE_EXCEEDED) before Envoy gives up on it.
     request_timeout_seconds: float = 10.0
     peers: dict[str, str] = field(default_factory=dict)
+    # Development only: where SIGUSR2 writes a CPU profile of the process (libs.profiling).
+    profile_dir: str = ""
 
     def peer(self, name: str) -> str:
         return self.peers[name]
@@ -208,4 +210,5 @@ def load(service_name: str) -> Settings:
         peer_timeout_seconds=float(env_var("HISAAB_PEER_TIMEOUT_SECONDS", "3")),
         request_timeout_seconds=float(env_var("HISAAB_REQUEST_TIMEOUT_SECONDS", "10")),
         peers=peers,
+        profile_dir=env_var("HISAAB_PROFILE_DIR"),
     )
