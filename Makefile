@@ -46,8 +46,9 @@ run: gen ## start the whole stack locally and print where REST listens
 	$(PY) -m tools.devstack
 
 test: gen $(INFRA_INSTALLED) ## the whole test suite (unit, integration, end-to-end, deployment, infrastructure), then the date- and time-sensitive tests at moved clocks
-	$(PY) -m tools.timetravel -- -q
-	$(PY) -m pytest -q
+	tmp=$$(mktemp -d -t hisaab-test.XXXXXX) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PY) -m tools.timetravel -- -q --basetemp="$$tmp/clock" && \
+	$(PY) -m pytest -q --basetemp="$$tmp/suite"
 
 test-unit: gen $(INFRA_INSTALLED) ## only tests that need no servers
 	$(PY) -m pytest -q -m "not e2e and not integration"
