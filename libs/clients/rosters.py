@@ -87,6 +87,10 @@ class RosterCache:
         # The key space is shared by every service, so it is not under a service prefix.
         return cls(Cache(redis_url, prefix=_PREFIX))
 
+    def keys(self, group_id: str) -> list[str]:
+        """What ``cached`` reads for the group, for a caller's ``Cache.read_ahead``."""
+        return [_key(group_id)]
+
     async def cached(self, group_id: str) -> Roster | None:
         found = await self._cache.get_versioned(_key(group_id))
         if found is None:

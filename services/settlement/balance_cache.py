@@ -10,9 +10,10 @@ ledger of the caller's unit of work, never from Redis alone.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from libs.cache import Cache
+from libs.cache import Cache, ReadAhead
 from libs.ledger.book import Ledger
 from services.settlement import domain
 from services.settlement.domain import Transfer
@@ -54,8 +55,19 @@ class BalanceCache:
 
     async def balances(self, ledger: Ledger, group_id: str) -> GroupBalances:
         """currency → user → net (non-zero only), as Ledger.group_balances gives them."""
-        version = str(await ledger.version(group_id))  # before the balances: see versions.current
-        key = self._cache.key("balances", group_id, version)
+        return await self.balances_at(ledger, group_id, await self.current_key(ledger, group_id))
+
+    async def current_key(self, ledger: Ledger, group_id: str) -> str:
+        """The key of the group's balances at its ledger version now: read it before the
+        balances (see versions.current)."""
+        return self._cache.key("balances", group_id, str(await ledger.version(group_id)))
+
+    async def read_ahead(self, key: str, others: Sequence[str] = ()) -> ReadAhead | None:
+        """The balances under ``key`` and ``others`` in one round trip (libs.cache)."""
+        return await self._cache.read_ahead([key, *others])
+
+    async def balances_at(self, ledger: Ledger, group_id: str, key: str) -> GroupBalances:
+        """The balances under ``current_key``'s key, from the cache or else the ledger."""
         raw = await self._cache.get(key)
         if raw is not None and (hit := _decode_balances(raw)) is not None:
             return hit

@@ -36,6 +36,9 @@ class GroupDirectory:
     async def members_among(self, group_id: str, user_ids: list[str]) -> set[str]:
         return (await self._roster(group_id)).members_among(user_ids)
 
+    def cache_keys(self, group_id: str) -> list[str]:
+        return self._rosters.keys(group_id)
+
     async def my_groups(self) -> list[GroupInfo]:
         out: list[GroupInfo] = []
         token = ""

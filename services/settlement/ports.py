@@ -44,6 +44,10 @@ class Groups(Protocol):
     async def my_groups(self) -> list[GroupInfo]:
         """Every group and friend ledger of the caller, archived ones too."""
 
+    def cache_keys(self, group_id: str) -> list[str]:
+        """The cache keys ``members`` reads for the group, for a caller that reads them ahead
+        together with its own (libs.cache.Cache.read_ahead)."""
+
 
 class Users(Protocol):
     async def profiles(self, user_ids: list[str]) -> dict[str, Profile]:

@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 from hisaab.events.v1 import events_pb2 as ev
 
 from libs import clock, etag
+from libs.cache import end_read_ahead
 from libs.db.unit_of_work import UnitOfWork
 from libs.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from libs.idempotency import M, Once
@@ -140,11 +141,18 @@ class SettlementUseCases:
     # -- balances ---------------------------------------------------------------------------
 
     async def group_balances(self, caller: str, group_id: str, currency: str) -> list[MemberNets]:
-        members = await self._groups.members(group_id)  # NotFound for a non-member
-        if caller not in {m.user_id for m in members}:
-            raise NotFound(GROUP_NOT_FOUND)
         async with self._uow.read(snapshot=False) as repos:
-            balances = await self._cache.balances(repos.ledger, group_id)
+            key = await self._cache.current_key(repos.ledger, group_id)
+            # The roster and the balances at that version in one cache round trip; the
+            # membership check reads the roster from it before any balance is looked up.
+            ahead = await self._cache.read_ahead(key, self._groups.cache_keys(group_id))
+            try:
+                members = await self._groups.members(group_id)  # NotFound for a non-member
+                if caller not in {m.user_id for m in members}:
+                    raise NotFound(GROUP_NOT_FOUND)
+                balances = await self._cache.balances_at(repos.ledger, group_id, key)
+            finally:
+                end_read_ahead(ahead)
         if currency:
             balances = {c: n for c, n in balances.items() if c == currency}
         known = {m.user_id for m in members}

@@ -126,6 +126,9 @@ class FakeGroups:
     async def my_groups(self) -> list[GroupInfo]:
         return [GroupInfo(g, "Trip", False) for g in self.rosters]
 
+    def cache_keys(self, group_id: str) -> list[str]:
+        return []
+
 
 class FakeUsers:
     def __init__(self, upi: dict[str, str] | None = None):

@@ -10,20 +10,26 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
+import grpc
 import pytest
+import redis.asyncio as redis
 
 from libs.cache import Cache
+from libs.clients.rosters import Roster, RosterCache
 from libs.db.database import Database
 from libs.db.unit_of_work import SqlUnitOfWork
 from libs.errors import InvalidArgument, NotFound
 from libs.ledger import store
 from libs.ledger.postings import Posting
 from services.settlement.balance_cache import BalanceCache
+from services.settlement.peers import GroupDirectory
 from services.settlement.rates.reference import ReferenceRates
 from services.settlement.repository import SqlSettlementRepositories
 from services.settlement.tests.fakes import FakeGroups, FakeUsers, FixedSource
 from services.settlement.usecases import SettlementUseCases
+from tools.devstack.stack import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -144,3 +150,43 @@ async def test_stored_reference_rates_convert_and_name_their_day(db: Database) -
     with pytest.raises(InvalidArgument) as none_stored:
         await uc.converted_debts("a", group, "INR", None, date(1989, 12, 31))
     assert none_stored.value.field == "rates_date"
+
+
+async def test_a_cached_balance_read_is_one_cache_round_trip(
+    db: Database, stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = str(uuid.uuid4())
+    assert stack.valkey is not None
+    rosters = RosterCache.from_url(stack.valkey.url)
+    cache = Cache(stack.valkey.url, prefix=f"t{uuid.uuid4().hex[:8]}")
+    # The roster is cached, so group-service (nothing listens here) is never asked.
+    channel = grpc.aio.insecure_channel("127.0.0.1:9")
+    try:
+        await rosters.publish(Roster(group, "trip", 1, {"a": "Asha", "b": "Ravi"}))
+        uc = SettlementUseCases(
+            SqlUnitOfWork(db, SqlSettlementRepositories),
+            GroupDirectory(channel, rosters),
+            FakeUsers(),
+            BalanceCache(cache),
+        )
+        await _record(db, group, "INR", {"a": 500, "b": -500})
+        first = await uc.group_balances("a", group, "")  # computes and caches the balances
+        sent: list[str] = []
+        original: Any = redis.Redis.execute_command
+
+        async def counting(self: redis.Redis, *args: Any, **options: Any) -> Any:
+            sent.append(str(args[0]))
+            return await original(self, *args, **options)
+
+        monkeypatch.setattr(redis.Redis, "execute_command", counting)
+        assert await uc.group_balances("a", group, "") == first
+        assert [(m.user_id, m.display_name) for m in first] == [("a", "Asha"), ("b", "Ravi")]
+        assert sent == ["MGET"]  # the roster and the balances together
+        sent.clear()
+        with pytest.raises(NotFound):  # a stranger: the same one round trip, then no answer
+            await uc.group_balances("z", group, "")
+        assert sent == ["MGET"]
+    finally:
+        await channel.close(None)
+        await rosters.close()
+        await cache.close()
