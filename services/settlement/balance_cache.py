@@ -60,7 +60,10 @@ class BalanceCache:
     async def current_key(self, ledger: Ledger, group_id: str) -> str:
         """The key of the group's balances at its ledger version now: read it before the
         balances (see versions.current)."""
-        return self._cache.key("balances", group_id, str(await ledger.version(group_id)))
+        return self._balances_key(group_id, str(await ledger.version(group_id)))
+
+    def _balances_key(self, group_id: str, version: str) -> str:
+        return self._cache.key("balances", group_id, version)
 
     async def read_ahead(self, key: str, others: Sequence[str] = ()) -> ReadAhead | None:
         """The balances under ``key`` and ``others`` in one round trip (libs.cache)."""
@@ -82,7 +85,9 @@ class BalanceCache:
         raw = await self._cache.get(key)
         if raw is not None and (hit := _decode_plan(raw)) is not None:
             return hit
-        transfers, optimal = domain.plan(await self.balances(ledger, group_id))
+        # The balances of the same version: its key, rather than a second read of the version.
+        balances = await self.balances_at(ledger, group_id, self._balances_key(group_id, version))
+        transfers, optimal = domain.plan(balances)
         payload = {
             "transfers": [[t.currency, t.payer, t.payee, t.amount_minor] for t in transfers],
             "optimal": optimal,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import pstats
 import shutil
@@ -25,12 +26,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from libs import profiling
-from tests.support import Api
+from tests.support import Api, Session
 from tools.bench import load
 from tools.bench.ledger_bench import create_request
+from tools.devstack.stack import Stack
 
 SECONDS = 20.0
 CLIENTS = 8
@@ -102,27 +105,33 @@ def markdown(own: list[tuple[str, float]], areas: list[tuple[str, float]]) -> st
     return "\n".join(lines)
 
 
-def record(seconds: float = SECONDS) -> str:
-    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    with load.bench_stack() as stack:
+@contextlib.contextmanager
+def _create_load(env: dict[str, str] | None = None) -> Iterator[tuple[Stack, Session, load.Request]]:
+    """The stack as ``make bench`` runs it, a Pro user and the request that adds an expense."""
+    with load.bench_stack(env) as stack:
         api = Api(stack)
         owner = api.sign_in()
         api.buy_pro(owner)
         group, users = load.group(api, owner)
+        try:
+            yield stack, owner, create_request(group, users)
+        finally:
+            api.http.close()
+
+
+def record(seconds: float = SECONDS) -> str:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    with _create_load() as (stack, owner, creates), tempfile.TemporaryDirectory() as tmp:
         target = load.pids(stack, "expense")[0]
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "profile.txt"
-            sampler = subprocess.Popen(
-                [spy, "record", "--pid", str(target), "--format", "raw", "--rate", "250",
-                 "--duration", str(int(seconds)), "--nonblocking", "--output", str(out)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-            result = asyncio.run(
-                load.closed_loop(stack, owner, CLIENTS, seconds + 1, create_request(group, users))
-            )
-            sampler.wait(timeout=60)
-            collapsed = out.read_text() if out.exists() else ""
-        api.http.close()
+        out = Path(tmp) / "profile.txt"
+        sampler = subprocess.Popen(
+            [spy, "record", "--pid", str(target), "--format", "raw", "--rate", "250",
+             "--duration", str(int(seconds)), "--nonblocking", "--output", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        result = asyncio.run(load.closed_loop(stack, owner, CLIENTS, seconds + 1, creates))
+        sampler.wait(timeout=60)
+        collapsed = out.read_text() if out.exists() else ""
     print(
         f"{result.requests} creates, {result.throughput:.0f}/s, p99 {result.p99_ms:.1f} ms; CPU ms per "
         f"create: " + ", ".join(f"{k} {v:.2f}" for k, v in result.cpu_ms.items()),
@@ -147,12 +156,10 @@ def inclusive(stats: pstats.Stats, operations: int, top: int = TOP * 2) -> list[
 
 
 def record_cprofile(seconds: float = SECONDS) -> list[tuple[str, float]]:
-    with tempfile.TemporaryDirectory() as tmp, load.bench_stack({"HISAAB_PROFILE_DIR": tmp}) as stack:
-        api = Api(stack)
-        owner = api.sign_in()
-        api.buy_pro(owner)
-        group, users = load.group(api, owner)
-        creates = create_request(group, users)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        _create_load({"HISAAB_PROFILE_DIR": tmp}) as (stack, owner, creates),
+    ):
         asyncio.run(load.closed_loop(stack, owner, PROFILE_CLIENTS, 2.0, creates))  # warm up
         targets = load.pids(stack, "expense")
         for pid in targets:
@@ -166,7 +173,6 @@ def record_cprofile(seconds: float = SECONDS) -> list[tuple[str, float]]:
                 break
             time.sleep(0.1)
         stats = pstats.Stats(*(str(path) for path in written))
-        api.http.close()
     print(
         f"{result.requests} creates with {PROFILE_CLIENTS} clients, {result.throughput:.0f}/s",
         file=sys.stderr,
