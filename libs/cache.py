@@ -3,8 +3,9 @@
 Every operation degrades to "no cache": a read error is a miss, a write or
 delete error is dropped. After an error, reads and writes skip Redis for a
 short while so an outage costs no timeouts on the hot path; deletes
-(invalidations) are always attempted. Cached values carry a TTL, which
-bounds how long a value that missed its invalidation during an outage can live.
+(invalidations) are always attempted, with a longer bound than reads. Cached values
+carry a TTL, which bounds how long a value that missed its invalidation during an
+outage can live.
 
 Within one request (``request_scope``, opened for every RPC by the server pipeline)
 a key found in Valkey answers every later read of it in that request, until the
@@ -91,10 +92,24 @@ def client(url: str, timeout: float = 0.1) -> redis.Redis:
     )
 
 
+# Invalidations (deletes, versioned writes) wait longer than reads: a read that gives up
+# costs one trip to the database, an invalidation that gives up leaves a stale value for
+# its whole TTL. A process starved of CPU for a moment on a busy node must not drop one.
+INVALIDATION_TIMEOUT_SECONDS = 1.0
+
+
 class Cache:
-    def __init__(self, url: str, *, prefix: str, timeout: float = 0.1):
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str,
+        timeout: float = 0.1,
+        invalidation_timeout: float = INVALIDATION_TIMEOUT_SECONDS,
+    ):
         self._prefix = prefix
         self._timeout = timeout
+        self._invalidation_timeout = max(timeout, invalidation_timeout)
         self._client = client(url, timeout) if url else None
         self._skip_until = 0.0
 
@@ -108,7 +123,9 @@ class Cache:
 
     def _failed(self, op: str, err: Exception) -> None:
         if time.monotonic() >= self._skip_until:
-            log.warning("cache unavailable; answering from the database", extra={"op": op, "error": str(err)})
+            log.warning(
+                "cache unavailable; answering from the database", extra={"op": op, "error": describe(err)}
+            )
         self._skip_until = time.monotonic() + SKIP_AFTER_ERROR_SECONDS
 
     async def get(self, key: str) -> bytes | None:
@@ -179,7 +196,7 @@ class Cache:
             return
         try:
             ttl_ms = max(1, int(ttl_seconds * 1000))
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._invalidation_timeout):
                 await client.eval(_SET_IF_NOT_OLDER, 1, key, version, value, ttl_ms)  # type: ignore[misc]
         except (RedisError, OSError) as err:
             self._failed("set_versioned", err)
@@ -202,7 +219,7 @@ class Cache:
         if client is None or not keys:
             return
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._invalidation_timeout):
                 await client.delete(*keys)
         except (RedisError, OSError) as err:
             self._failed("delete", err)
@@ -225,6 +242,11 @@ class Cache:
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+
+
+def describe(err: Exception) -> str:
+    """An error for a log line: a timeout's text is empty."""
+    return str(err) or type(err).__name__
 
 
 def _forget_ahead(*keys: str) -> None:

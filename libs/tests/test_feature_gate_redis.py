@@ -16,8 +16,9 @@ from libs.clients.features import keys
 from libs.clients.features.cache import MAX_TTL_SECONDS, EntitlementCache
 from libs.clients.features.counter import QuotaCounter
 from libs.clients.features.gate import FeatureGate
+from libs.clients.features.holdings import Holdings
 from libs.clients.features.windows import Period, window
-from libs.errors import DomainError, ResourceExhausted
+from libs.errors import DomainError, NotAllowed, ResourceExhausted
 from libs.tests.test_feature_gate import CREATE, LIMIT, NOW, RECEIPTS, FakePricing
 from tools.devstack.ports import free_port
 from tools.devstack.valkey import RunningValkey, start_valkey
@@ -139,6 +140,48 @@ async def test_warm_cache_answers_without_the_database_and_ttl_stops_at_expiry(
     assert 0 < ttl_ms <= 20_000 < MAX_TTL_SECONDS * 1000
     await EntitlementCache(Cache(valkey.url, prefix=keys.PREFIX)).invalidate("asha")
     assert await client.get(keys.entitlements("asha")) is None
+
+
+async def test_a_refusal_from_a_stale_copy_is_confirmed_with_the_database(
+    valkey: RunningValkey, client: redis.Redis
+) -> None:
+    """A purchase whose invalidation never reached Valkey (a timeout under load) still counts on
+    the next call: the copy says no, PostgreSQL says yes, and the copy is replaced."""
+    source = FakePricing()
+    gate = _gate(valkey.url, source)
+    for _ in range(LIMIT):
+        assert await gate.admit(CREATE, "ravi") is not None
+    with pytest.raises(ResourceExhausted):
+        await gate.admit(CREATE, "ravi")
+    with pytest.raises(NotAllowed):
+        await gate.admit(RECEIPTS, "ravi")
+    assert await client.get(keys.entitlements("ravi")) is not None  # the copy: nothing held
+
+    source.held["ravi"] = {"receipts": None, "unlimited_expenses": None}  # bought; no invalidation
+    checks = source.checks
+    assert await gate.admit(CREATE, "ravi") is None  # lifted: no use reserved
+    assert source.checks == checks + 1
+    assert await gate.admit(RECEIPTS, "ravi") is None
+    assert source.checks == checks + 1  # the confirmation replaced the copy
+    assert Holdings.from_bytes(await client.get(keys.entitlements("ravi")) or b"").holds("receipts", NOW)
+
+
+async def test_a_refusal_the_database_agrees_with_stands_after_one_check(
+    valkey: RunningValkey, client: redis.Redis
+) -> None:
+    source = FakePricing()
+    source.used["ravi"] = {str(i) for i in range(LIMIT)}
+    gate = _gate(valkey.url, source)
+    with pytest.raises(NotAllowed):
+        await gate.admit(RECEIPTS, "ravi")  # the copy is filled from the database: no second check
+    checks = source.checks
+    with pytest.raises(NotAllowed):
+        await gate.admit(RECEIPTS, "ravi")
+    assert source.checks == checks + 1
+    with pytest.raises(ResourceExhausted):
+        await gate.admit(CREATE, "ravi")
+    # Seeding the counter asked the database once and confirming the refusal once more.
+    assert source.checks == checks + 3
 
 
 async def _decisions(gate: FeatureGate) -> list[str]:

@@ -9,6 +9,7 @@ error it answers None and the gate decides from PostgreSQL instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -48,9 +49,10 @@ return {0, redis.call('INCR', KEYS[1])}
 """
 
 # Gives back a reservation whose call failed; never below zero. Its request id is
-# forgotten, so a retry of the failed call reserves again.
+# forgotten, so a retry of the failed call reserves again. A call with a request id gives
+# back only what it holds: releasing twice, or a reservation that never landed, is a no-op.
 _RELEASE = """
-if ARGV[1] ~= '' then redis.call('SREM', KEYS[2], ARGV[1]) end
+if ARGV[1] ~= '' and redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return -1 end
 local v = tonumber(redis.call('GET', KEYS[1]) or '0')
 if v > 0 then return redis.call('DECR', KEYS[1]) end
 return 0
@@ -81,41 +83,69 @@ class Reservation:
     used: int
 
 
+class _Unanswered(Exception):
+    """The command was sent, or may have been, and no answer came."""
+
+
 class QuotaCounter:
-    def __init__(self, url: str, *, timeout: float = 0.1):
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 0.1,
+        release_timeout: float = cache.INVALIDATION_TIMEOUT_SECONDS,
+    ):
         self._timeout = timeout
+        # Giving a use back is what keeps the count exact, so it waits longer, like a
+        # cache invalidation, and is attempted even while reads skip Valkey.
+        self._release_timeout = max(timeout, release_timeout)
         self._client: redis.Redis | None = cache.client(url, timeout) if url else None
         self._skip_until = 0.0
         self._scripts: dict[str, Any] = {}
 
-    async def _run(self, name: str, source: str, keys: list[str], *args: str | int) -> Any:
+    async def _run(
+        self, name: str, source: str, keys: list[str], *args: str | int, always: bool = False
+    ) -> Any:
+        """The script's answer; None when Valkey is skipped after an error or is not configured.
+        Raises ``_Unanswered`` when it failed now."""
         client = self._client
-        if client is None or time.monotonic() < self._skip_until:
+        if client is None or (not always and time.monotonic() < self._skip_until):
             return None
         script = self._scripts.get(name)
         if script is None:
             script = self._scripts[name] = client.register_script(source)
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._release_timeout if always else self._timeout):
                 return await script(keys=keys, args=list(args))
         except (RedisError, OSError) as err:
             if time.monotonic() >= self._skip_until:
-                log.warning("quota counter unavailable; counting in the database", extra={"error": str(err)})
+                log.warning(
+                    "quota counter unavailable; counting in the database",
+                    extra={"op": name, "error": cache.describe(err)},
+                )
             self._skip_until = time.monotonic() + SKIP_AFTER_ERROR_SECONDS
-            return None
+            raise _Unanswered from err
 
     async def reserve(
         self, key: str, limit: int, ttl_seconds: float, seed: int | None, request_id: str = ""
     ) -> Reservation | None:
-        result = await self._run(
-            "reserve",
-            _RESERVE,
-            [key, _requests(key)],
-            limit,
-            "" if seed is None else seed,
-            _ms(ttl_seconds),
-            request_id,
-        )
+        """None when Valkey cannot say: the database decides, and nothing is held here."""
+        try:
+            result = await self._run(
+                "reserve",
+                _RESERVE,
+                [key, _requests(key)],
+                limit,
+                "" if seed is None else seed,
+                _ms(ttl_seconds),
+                request_id,
+            )
+        except _Unanswered:
+            # The reservation may have landed with its answer lost (a timeout): give it back,
+            # or the window would refuse one call early. Only a request id tells it apart.
+            if request_id:
+                await self.release(key, request_id)
+            return None
         if result is None:
             return None
         status, used = int(result[0]), int(result[1])
@@ -123,10 +153,12 @@ class QuotaCounter:
         return Reservation(outcome, used)
 
     async def release(self, key: str, request_id: str = "") -> None:
-        await self._run("release", _RELEASE, [key, _requests(key)], request_id)
+        with contextlib.suppress(_Unanswered):
+            await self._run("release", _RELEASE, [key, _requests(key)], request_id, always=True)
 
     async def at_least(self, key: str, used: int, ttl_seconds: float) -> None:
-        await self._run("at_least", _AT_LEAST, [key], used, _ms(ttl_seconds))
+        with contextlib.suppress(_Unanswered):
+            await self._run("at_least", _AT_LEAST, [key], used, _ms(ttl_seconds))
 
     async def close(self) -> None:
         if self._client is not None:

@@ -13,8 +13,10 @@ known, and before the handler; its errors are mapped like any domain error):
 
 It is an interceptor of its own, not a step of the pipeline, because a quota
 is counted only after the call succeeded.
-Entitlements come from Redis, else from pricing-service (PostgreSQL); the
-catalog (which packs unlock what, quota limits) is kept in memory briefly.
+Entitlements come from Redis, else from pricing-service (PostgreSQL); a refusal
+based on the Redis copy is confirmed with pricing-service first, so a purchase
+counts at once even when its invalidation was lost. The catalog (which packs
+unlock what, quota limits) is kept in memory briefly.
 """
 
 from __future__ import annotations
@@ -137,10 +139,7 @@ class FeatureGate:
         (``libs.cache``); end it with ``end_read_ahead``."""
         return await self._cache.read_ahead(user_id, others)
 
-    async def holdings(self, user_id: str) -> Holdings:
-        cached = await self._cache.get(user_id)
-        if cached is not None:
-            return cached
+    async def _fresh_holdings(self, user_id: str) -> Holdings:
         holdings, _ = await self._source.check(user_id, ())
         await self._cache.put(user_id, holdings, self._now())
         return holdings
@@ -166,9 +165,14 @@ class FeatureGate:
         counted is admitted without a second use, even when the quota is full, since it
         gets the first call's stored answer."""
         now = self._now()
-        holdings = await self.holdings(user_id)
+        cached = await self._cache.get(user_id)
+        holdings = cached if cached is not None else await self._fresh_holdings(user_id)
         feature = rules.requires_feature
-        if feature and not holdings.holds(feature, now):
+        if (
+            feature
+            and not holdings.holds(feature, now)
+            and not await self._held_after_all(cached, user_id, feature, now)
+        ):
             raise feature_required(feature, await self._packs_for(feature))
         if not rules.quota_key:
             return None
@@ -179,7 +183,23 @@ class FeatureGate:
             # The contract names a quota the catalog does not define: nothing to limit.
             log.warning("quota not in the catalog", extra={"quota": rules.quota_key})
             return None
-        return await self._reserve(user_id, quota, now, request_id)
+        try:
+            return await self._reserve(user_id, quota, now, request_id)
+        except ResourceExhausted:
+            lifting = rules.quota_lifted_by
+            if not lifting or not await self._held_after_all(cached, user_id, lifting, now):
+                raise
+            return None
+
+    async def _held_after_all(
+        self, cached: Holdings | None, user_id: str, feature: str, now: datetime
+    ) -> bool:
+        """Whether PostgreSQL says the user holds ``feature`` when the cached copy said not.
+
+        A refusal is rare and is what a purchase is meant to end, so it is confirmed: a
+        purchase whose invalidation never reached the cache still counts at once. (A stale
+        copy the other way can only admit, until its short TTL.)"""
+        return cached is not None and (await self._fresh_holdings(user_id)).holds(feature, now)
 
     async def _packs_for(self, feature: str) -> list[PackOffer]:
         try:
