@@ -145,7 +145,7 @@ async def test_a_reservation_whose_answer_was_lost_is_given_back(valkey: Running
             reservation, _ = await _bounded(counter.reserve(key, 5, 60, None, "r1"))
             assert reservation is None
             assert int(await direct.get(key) or 0) == 2  # reserved, then given back
-            assert not await direct.sismember(f"{{{key}}}:requests", "r1")
+            assert not await direct.sismember(f"{{{key}}}:requests", "r1")  # type: ignore[misc]
         finally:
             await counter.close()
             await direct.aclose()
