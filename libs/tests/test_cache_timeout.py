@@ -5,18 +5,16 @@ gets a longer bound than a read, so a slow moment does not leave a stale value b
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as redis
 
 from libs.cache import Cache
 from libs.clients.features.counter import QuotaCounter
+from libs.tests.fixtures.slow_valkey import Lag, slow_proxy
 from tools.devstack.valkey import RunningValkey, start_valkey
 
 TIMEOUT = 0.1
@@ -77,38 +75,6 @@ def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningValkey]:
     server = start_valkey(Path(tmp_path_factory.mktemp("timeout-valkey")))
     yield server
     server.stop()
-
-
-@dataclass
-class Lag:
-    """Seconds each request (``up``) and each answer (``down``) is held back; may change mid-test."""
-
-    up: float = 0.0
-    down: float = 0.0
-
-
-@contextlib.asynccontextmanager
-async def slow_proxy(target: str, lag: Lag) -> AsyncIterator[str]:
-    """A Valkey URL whose traffic is held back by ``lag``."""
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, upward: bool) -> None:
-        with contextlib.suppress(ConnectionError):
-            while chunk := await reader.read(65536):
-                await asyncio.sleep(lag.up if upward else lag.down)
-                writer.write(chunk)
-                await writer.drain()
-        writer.close()
-
-    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        parts = urlsplit(target)
-        up_reader, up_writer = await asyncio.open_connection(parts.hostname, parts.port)
-        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    try:
-        yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0"
-    finally:
-        server.close()
 
 
 async def test_an_invalidation_slower_than_a_read_may_be_still_lands(valkey: RunningValkey) -> None:

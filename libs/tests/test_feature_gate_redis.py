@@ -19,6 +19,7 @@ from libs.clients.features.gate import FeatureGate
 from libs.clients.features.holdings import Holdings
 from libs.clients.features.windows import Period, window
 from libs.errors import DomainError, NotAllowed, ResourceExhausted
+from libs.tests.fixtures.slow_valkey import Lag, slow_proxy
 from libs.tests.test_feature_gate import CREATE, LIMIT, NOW, RECEIPTS, FakePricing
 from tools.devstack.ports import free_port
 from tools.devstack.valkey import RunningValkey, start_valkey
@@ -123,6 +124,38 @@ async def test_committing_heals_a_counter_that_missed_uses(
     assert int(await client.get(ticket.counter_key) or 0) == 3
     with pytest.raises(ResourceExhausted):
         await gate.admit(CREATE, "ravi")
+
+
+async def test_uses_the_database_decided_while_the_counter_was_slow_reach_the_counter(
+    valkey: RunningValkey, client: redis.Redis
+) -> None:
+    """A slow moment makes the counter step aside for a while and PostgreSQL decide; once it is
+    back it must know those uses, or the window would admit them a second time."""
+    source = FakePricing()
+    lag = Lag()
+    async with slow_proxy(valkey.url, lag) as url:
+        gate = FeatureGate(
+            source,
+            EntitlementCache(Cache(url, prefix=keys.PREFIX)),
+            QuotaCounter(url, timeout=0.1),
+            clock=lambda: NOW,
+        )
+        first = await gate.admit(CREATE, "ravi", "0f8fad5b-d9cb-469f-a165-708677289500")
+        assert first is not None and first.reserved
+        await gate.commit(first, first.request_id)
+        lag.down = 0.3  # answers come too late: the next reservation gives up
+        during = await gate.admit(CREATE, "ravi", "0f8fad5b-d9cb-469f-a165-708677289501")
+        lag.down = 0.0
+        assert during is not None and not during.reserved  # the database decided
+        await gate.commit(during, during.request_id)
+        assert int(await client.get(first.counter_key) or 0) == 2  # both uses
+        # Still stepping aside: decided by the database, and counted in Valkey all the same.
+        third = await gate.admit(CREATE, "ravi", "0f8fad5b-d9cb-469f-a165-708677289502")
+        assert third is not None and not third.reserved
+        await gate.commit(third, third.request_id)
+        assert int(await client.get(first.counter_key) or 0) == LIMIT
+        with pytest.raises(ResourceExhausted):
+            await gate.admit(CREATE, "ravi", "0f8fad5b-d9cb-469f-a165-708677289503")
 
 
 async def test_warm_cache_answers_without_the_database_and_ttl_stops_at_expiry(

@@ -104,10 +104,16 @@ class QuotaCounter:
         self._scripts: dict[str, Any] = {}
 
     async def _run(
-        self, name: str, source: str, keys: list[str], *args: str | int, always: bool = False
+        self,
+        name: str,
+        source: str,
+        keys: list[str],
+        *args: str | int,
+        always: bool = False,
+        bound: float | None = None,
     ) -> Any:
-        """The script's answer; None when Valkey is skipped after an error or is not configured.
-        Raises ``_Unanswered`` when it failed now."""
+        """The script's answer; None when Valkey is skipped after an error (unless ``always``)
+        or is not configured. Raises ``_Unanswered`` when it failed now."""
         client = self._client
         if client is None or (not always and time.monotonic() < self._skip_until):
             return None
@@ -115,7 +121,7 @@ class QuotaCounter:
         if script is None:
             script = self._scripts[name] = client.register_script(source)
         try:
-            async with asyncio.timeout(self._release_timeout if always else self._timeout):
+            async with asyncio.timeout(bound or self._timeout):
                 return await script(keys=keys, args=list(args))
         except (RedisError, OSError) as err:
             if time.monotonic() >= self._skip_until:
@@ -154,11 +160,21 @@ class QuotaCounter:
 
     async def release(self, key: str, request_id: str = "") -> None:
         with contextlib.suppress(_Unanswered):
-            await self._run("release", _RELEASE, [key, _requests(key)], request_id, always=True)
+            await self._run(
+                "release",
+                _RELEASE,
+                [key, _requests(key)],
+                request_id,
+                always=True,
+                bound=self._release_timeout,
+            )
 
     async def at_least(self, key: str, used: int, ttl_seconds: float) -> None:
+        """Raises the counter to PostgreSQL's count. Attempted even while reservations skip
+        Valkey: the uses counted in the database meanwhile must reach the counter before
+        it decides again, or it would admit them a second time."""
         with contextlib.suppress(_Unanswered):
-            await self._run("at_least", _AT_LEAST, [key], used, _ms(ttl_seconds))
+            await self._run("at_least", _AT_LEAST, [key], used, _ms(ttl_seconds), always=True)
 
     async def close(self) -> None:
         if self._client is not None:

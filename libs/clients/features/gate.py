@@ -65,10 +65,12 @@ class Ticket:
 
     user_id: str
     quota: QuotaDef
-    counter_key: str  # "" when Redis was unavailable and PostgreSQL decided
+    counter_key: str  # raised to PostgreSQL's count once the use is recorded
     ttl_seconds: float
     request_id: str = ""  # the call's own request_id, "" when it has none
-    reserved: bool = True  # False for a retry of a call already counted: nothing to give back
+    # False when nothing was reserved in Valkey: a retry of a call already counted, or
+    # Valkey unavailable (PostgreSQL decided). Nothing to give back then.
+    reserved: bool = True
 
 
 def quota_headers(state: QuotaState) -> tuple[tuple[str, str], ...]:
@@ -219,7 +221,7 @@ class FeatureGate:
         if reservation is None:
             # Redis is unavailable: PostgreSQL decides.
             await self._used_in_database(user_id, quota, win.reset)
-            return Ticket(user_id, quota, "", ttl, request_id)
+            return Ticket(user_id, quota, key, ttl, request_id, reserved=False)
         if reservation.outcome is Outcome.RETRY:
             return Ticket(user_id, quota, key, ttl, request_id, reserved=False)
         if reservation.outcome is not Outcome.RESERVED:
