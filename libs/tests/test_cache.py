@@ -16,7 +16,9 @@ pytestmark = pytest.mark.integration
 
 async def test_round_trip_and_outage(stack: Stack) -> None:
     assert stack.valkey is not None
-    cache = Cache(stack.valkey.url, prefix="test-cache")
+    # A generous bound: a stalled test process must not turn a hit into a miss; the outage
+    # below is a refused connection, which answers at once whatever the bound.
+    cache = Cache(stack.valkey.url, prefix="test-cache", timeout=5.0)
     key = cache.key("k")
     await cache.set(key, b"v", 5)
     assert await cache.get(key) == b"v"

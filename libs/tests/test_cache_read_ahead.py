@@ -15,13 +15,17 @@ from libs.cache import Cache, end_read_ahead, request_scope
 from libs.clients.rosters import keys_for_request
 from tools.devstack.stack import Stack
 
+# These tests are about what is read, not about a slow moment: a generous bound keeps a
+# stalled test process (a busy CI machine) from turning a hit into a miss.
+PATIENT_SECONDS = 5.0
+
 
 @pytest.mark.integration
 async def test_keys_read_ahead_answer_the_request_until_it_writes_them(stack: Stack) -> None:
     assert stack.valkey is not None
-    reader = Cache(stack.valkey.url, prefix="test-ahead")
-    other = Cache(stack.valkey.url, prefix="roster")
-    writer = Cache(stack.valkey.url, prefix="test-ahead")
+    reader = Cache(stack.valkey.url, prefix="test-ahead", timeout=PATIENT_SECONDS)
+    other = Cache(stack.valkey.url, prefix="roster", timeout=PATIENT_SECONDS)
+    writer = Cache(stack.valkey.url, prefix="test-ahead", timeout=PATIENT_SECONDS)
     held, absent, own = reader.key("held"), reader.key("absent"), reader.key("own")
     await writer.set(held, b"before", 30)
     await writer.set(own, b"mine before", 30)
@@ -56,7 +60,7 @@ async def test_keys_read_ahead_answer_the_request_until_it_writes_them(stack: St
 @pytest.mark.integration
 async def test_a_read_ahead_belongs_to_its_own_request(stack: Stack) -> None:
     assert stack.valkey is not None
-    cache = Cache(stack.valkey.url, prefix="test-ahead-task")
+    cache = Cache(stack.valkey.url, prefix="test-ahead-task", timeout=PATIENT_SECONDS)
     key = cache.key("k")
     await cache.set(key, b"old", 30)
     ready, changed = asyncio.Event(), asyncio.Event()
@@ -96,7 +100,7 @@ def test_the_roster_read_ahead_is_that_of_the_group_the_call_names() -> None:
 @pytest.mark.integration
 async def test_a_request_reads_a_found_key_once(stack: Stack) -> None:
     assert stack.valkey is not None
-    cache = Cache(stack.valkey.url, prefix="test-scope")
+    cache = Cache(stack.valkey.url, prefix="test-scope", timeout=PATIENT_SECONDS)
     found, absent, ahead = cache.key("found"), cache.key("absent"), cache.key("ahead")
     await cache.set(found, b"first", 30)
     await cache.set(ahead, b"read ahead", 30)

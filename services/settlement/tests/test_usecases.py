@@ -33,6 +33,10 @@ from tools.devstack.stack import Stack
 
 pytestmark = pytest.mark.integration
 
+# These tests are about what is read, not about a slow moment: a generous bound keeps a
+# stalled test process (a busy CI machine) from turning a hit into a miss.
+PATIENT_SECONDS = 5.0
+
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
@@ -157,8 +161,8 @@ async def test_a_cached_balance_read_is_one_cache_round_trip(
 ) -> None:
     group = str(uuid.uuid4())
     assert stack.valkey is not None
-    rosters = RosterCache.from_url(stack.valkey.url)
-    cache = Cache(stack.valkey.url, prefix=f"t{uuid.uuid4().hex[:8]}")
+    rosters = RosterCache(Cache(stack.valkey.url, prefix="roster", timeout=PATIENT_SECONDS))
+    cache = Cache(stack.valkey.url, prefix=f"t{uuid.uuid4().hex[:8]}", timeout=PATIENT_SECONDS)
     # The roster is cached, so group-service (nothing listens here) is never asked.
     channel = grpc.aio.insecure_channel("127.0.0.1:9")
     try:
