@@ -180,7 +180,7 @@ async def test_warm_cache_answers_without_the_database_and_ttl_stops_at_expiry(
 
 
 async def test_a_refusal_from_a_stale_copy_is_confirmed_with_the_database(
-    valkey: RunningValkey, client: redis.Redis
+    valkey: RunningValkey, client: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A purchase whose invalidation never reached Valkey (a timeout under load) still counts on
     the next call: the copy says no, PostgreSQL says yes, and the copy is replaced."""
@@ -201,6 +201,8 @@ async def test_a_refusal_from_a_stale_copy_is_confirmed_with_the_database(
     assert await gate.admit(RECEIPTS, "ravi") is None
     assert source.checks == checks + 1  # the confirmation replaced the copy
     assert Holdings.from_bytes(await client.get(keys.entitlements("ravi")) or b"").holds("receipts", NOW)
+    stale = [r for r in caplog.records if r.getMessage() == "cached entitlements were out of date"]
+    assert [getattr(r, "feature", None) for r in stale] == ["unlimited_expenses"]  # seen by operators
 
 
 async def test_a_refusal_the_database_agrees_with_stands_after_one_check(

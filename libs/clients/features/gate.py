@@ -201,7 +201,12 @@ class FeatureGate:
         A refusal is rare and is what a purchase is meant to end, so it is confirmed: a
         purchase whose invalidation never reached the cache still counts at once. (A stale
         copy the other way can only admit, until its short TTL.)"""
-        return cached is not None and (await self._fresh_holdings(user_id)).holds(feature, now)
+        if cached is None or not (await self._fresh_holdings(user_id)).holds(feature, now):
+            return False
+        # Only a lost invalidation gets here (or a purchase within the last moment): worth
+        # seeing if it happens often.
+        log.warning("cached entitlements were out of date", extra={"user": user_id, "feature": feature})
+        return True
 
     async def _packs_for(self, feature: str) -> list[PackOffer]:
         try:
