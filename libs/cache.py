@@ -98,6 +98,26 @@ def client(url: str, timeout: float = 0.1) -> redis.Redis:
 INVALIDATION_TIMEOUT_SECONDS = 1.0
 
 
+class Outage:
+    """One client's view of Valkey failing: after an error, the calls that may be skipped
+    skip Valkey for ``SKIP_AFTER_ERROR_SECONDS``, so an outage costs no timeout per request,
+    and it is logged once, not once per call."""
+
+    def __init__(self, logger: logging.Logger, message: str):
+        self._log = logger
+        self._message = message
+        self._until = 0.0
+
+    def ongoing(self) -> bool:
+        return time.monotonic() < self._until
+
+    def failed(self, op: str, err: Exception) -> None:
+        if not self.ongoing():
+            # A timeout's text is empty: name the error instead.
+            self._log.warning(self._message, extra={"op": op, "error": str(err) or type(err).__name__})
+        self._until = time.monotonic() + SKIP_AFTER_ERROR_SECONDS
+
+
 class Cache:
     def __init__(
         self,
@@ -111,22 +131,13 @@ class Cache:
         self._timeout = timeout
         self._invalidation_timeout = max(timeout, invalidation_timeout)
         self._client = client(url, timeout) if url else None
-        self._skip_until = 0.0
+        self._outage = Outage(log, "cache unavailable; answering from the database")
 
     def key(self, *parts: str) -> str:
         return ":".join((self._prefix, *parts))
 
     def _usable(self) -> redis.Redis | None:
-        if self._client is None or time.monotonic() < self._skip_until:
-            return None
-        return self._client
-
-    def _failed(self, op: str, err: Exception) -> None:
-        if time.monotonic() >= self._skip_until:
-            log.warning(
-                "cache unavailable; answering from the database", extra={"op": op, "error": describe(err)}
-            )
-        self._skip_until = time.monotonic() + SKIP_AFTER_ERROR_SECONDS
+        return None if self._outage.ongoing() else self._client
 
     async def get(self, key: str) -> bytes | None:
         ahead = _seen()
@@ -145,7 +156,7 @@ class Cache:
             async with asyncio.timeout(self._timeout):
                 value = await client.get(key)
         except (RedisError, OSError) as err:
-            self._failed("get", err)
+            self._outage.failed("get", err)
             caches.read(key, "error")
             return None
         found = value if isinstance(value, bytes) else None
@@ -167,7 +178,7 @@ class Cache:
             async with asyncio.timeout(self._timeout):
                 values = await client.mget(list(keys))
         except (RedisError, OSError) as err:
-            self._failed("mget", err)
+            self._outage.failed("mget", err)
             return None
         read = {k: v if isinstance(v, bytes) else None for k, v in zip(keys, values, strict=True)}
         ahead = _seen()
@@ -185,7 +196,7 @@ class Cache:
             async with asyncio.timeout(self._timeout):
                 await client.set(key, value, px=max(1, int(ttl_seconds * 1000)))
         except (RedisError, OSError) as err:
-            self._failed("set", err)
+            self._outage.failed("set", err)
 
     async def set_versioned(self, key: str, version: int, value: bytes, ttl_seconds: float) -> None:
         """Store ``value`` unless the key holds a newer version. Always attempted, like a
@@ -199,7 +210,7 @@ class Cache:
             async with asyncio.timeout(self._invalidation_timeout):
                 await client.eval(_SET_IF_NOT_OLDER, 1, key, version, value, ttl_ms)  # type: ignore[misc]
         except (RedisError, OSError) as err:
-            self._failed("set_versioned", err)
+            self._outage.failed("set_versioned", err)
 
     async def get_versioned(self, key: str) -> tuple[int, bytes] | None:
         """What set_versioned stored, as (version, value); None on a miss or an error."""
@@ -222,7 +233,7 @@ class Cache:
             async with asyncio.timeout(self._invalidation_timeout):
                 await client.delete(*keys)
         except (RedisError, OSError) as err:
-            self._failed("delete", err)
+            self._outage.failed("delete", err)
 
     async def incr(self, key: str, ttl_seconds: float) -> int | None:
         """Increment a counter that expires after ``ttl_seconds``; None when Redis is unavailable."""
@@ -235,18 +246,13 @@ class Cache:
                 pipe.pexpire(key, max(1, int(ttl_seconds * 1000)), nx=True)
                 count, _ = await pipe.execute()
         except (RedisError, OSError) as err:
-            self._failed("incr", err)
+            self._outage.failed("incr", err)
             return None
         return int(count)
 
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
-
-
-def describe(err: Exception) -> str:
-    """An error for a log line: a timeout's text is empty."""
-    return str(err) or type(err).__name__
 
 
 def _forget_ahead(*keys: str) -> None:

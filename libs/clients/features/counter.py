@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -23,7 +22,6 @@ from libs import cache
 
 log = logging.getLogger("hisaab.features")
 
-SKIP_AFTER_ERROR_SECONDS = 2.0
 
 # KEYS[1] counter, KEYS[2] the window's request ids; ARGV[1] limit, ARGV[2] seed ("" =
 # unknown), ARGV[3] ttl ms, ARGV[4] the call's request_id ("" = none).
@@ -100,7 +98,7 @@ class QuotaCounter:
         # cache invalidation, and is attempted even while reads skip Valkey.
         self._release_timeout = max(timeout, release_timeout)
         self._client: redis.Redis | None = cache.client(url, timeout) if url else None
-        self._skip_until = 0.0
+        self._outage = cache.Outage(log, "quota counter unavailable; counting in the database")
         self._scripts: dict[str, Any] = {}
 
     async def _run(
@@ -115,7 +113,7 @@ class QuotaCounter:
         """The script's answer; None when Valkey is skipped after an error (unless ``always``)
         or is not configured. Raises ``_Unanswered`` when it failed now."""
         client = self._client
-        if client is None or (not always and time.monotonic() < self._skip_until):
+        if client is None or (not always and self._outage.ongoing()):
             return None
         script = self._scripts.get(name)
         if script is None:
@@ -124,12 +122,7 @@ class QuotaCounter:
             async with asyncio.timeout(bound or self._timeout):
                 return await script(keys=keys, args=list(args))
         except (RedisError, OSError) as err:
-            if time.monotonic() >= self._skip_until:
-                log.warning(
-                    "quota counter unavailable; counting in the database",
-                    extra={"op": name, "error": cache.describe(err)},
-                )
-            self._skip_until = time.monotonic() + SKIP_AFTER_ERROR_SECONDS
+            self._outage.failed(name, err)
             raise _Unanswered from err
 
     async def reserve(

@@ -226,8 +226,7 @@ class FeatureGate:
         if reservation is None:
             # Redis is unavailable: PostgreSQL decides.
             await self._used_in_database(user_id, quota, win.reset)
-            return Ticket(user_id, quota, key, ttl, request_id, reserved=False)
-        if reservation.outcome is Outcome.RETRY:
+        if reservation is None or reservation.outcome is Outcome.RETRY:
             return Ticket(user_id, quota, key, ttl, request_id, reserved=False)
         if reservation.outcome is not Outcome.RESERVED:
             raise quota_exceeded(quota.key, quota.limit, win.reset)
