@@ -21,7 +21,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
-from libs import logs, profiling, telemetry
+from libs import heap, logs, profiling, telemetry
 from libs.auth.jwks import JwksCache
 from libs.auth.verifier import TokenVerifier
 from libs.loop import run as run_loop
@@ -128,6 +128,7 @@ async def serve(app: ServiceApp) -> None:
     if server.add_insecure_port(f"[::]:{settings.grpc_port}") == 0:
         raise SettingsError(f"cannot listen on port {settings.grpc_port} (HISAAB_GRPC_PORT)")
     await server.start()
+    heap.settle()
     for service in ("", settings.service.grpc_service):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     log.info("listening", extra={"port": settings.grpc_port})

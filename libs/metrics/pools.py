@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -10,24 +11,29 @@ from libs.metrics import instruments, names
 
 _POOL = "db.client.connection.pool.name"
 _STATE = "db.client.connection.state"
-_pools: list[tuple[str, Any]] = []
+_pools: list[tuple[str, Any, Callable[[], int]]] = []
 
 
 def _counts() -> list[tuple[float, dict[str, Any]]]:
     out: list[tuple[float, dict[str, Any]]] = []
-    for name, pool in _pools:
-        out.append((pool.checkedout(), {_POOL: name, _STATE: "used"}))
-        out.append((pool.checkedin(), {_POOL: name, _STATE: "idle"}))
+    for name, pool, kept in _pools:
+        # Connections kept between units of work are out of SQLAlchemy's pool but idle.
+        idle = kept()
+        out.append((pool.checkedout() - idle, {_POOL: name, _STATE: "used"}))
+        out.append((pool.checkedin() + idle, {_POOL: name, _STATE: "idle"}))
     return out
 
 
 def _limits() -> list[tuple[float, dict[str, Any]]]:
     # QueuePool: ``size`` kept open plus as many overflow connections again.
-    return [(pool.size() + max(0, getattr(pool, "_max_overflow", 0)), {_POOL: name}) for name, pool in _pools]
+    return [
+        (pool.size() + max(0, getattr(pool, "_max_overflow", 0)), {_POOL: name}) for name, pool, _ in _pools
+    ]
 
 
-def watch(name: str, engine: AsyncEngine) -> None:
-    """Report ``engine``'s pool as ``name`` (writer, reader) from now on."""
+def watch(name: str, engine: AsyncEngine, *, kept: Callable[[], int] = lambda: 0) -> None:
+    """Report ``engine``'s pool as ``name`` (writer, reader) from now on; ``kept`` counts
+    its connections that are checked out but idle (libs.db.database keeps some)."""
     pool = engine.sync_engine.pool
     if not hasattr(pool, "checkedout"):
         return  # NullPool and friends keep nothing to report
@@ -42,4 +48,4 @@ def watch(name: str, engine: AsyncEngine) -> None:
             "Most connections the pool opens",
             _limits,
         )
-    _pools.append((name, pool))
+    _pools.append((name, pool, kept))

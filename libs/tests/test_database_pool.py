@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import event, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from libs.db import batch
@@ -152,5 +153,70 @@ async def test_a_failed_read_without_a_snapshot_leaves_its_connection_as_it_was(
             assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() == pid
             xact = "SELECT pg_current_xact_id()::text"
             assert len({(await conn.execute(text(xact))).scalar_one() for _ in range(2)}) == 1
+    finally:
+        await db.close()
+
+
+async def test_units_in_steady_use_take_no_connection_out_of_the_pool(database_url: str) -> None:
+    """A unit of work keeps its connection out of SQLAlchemy's pool between units: checking
+    one out and in cost more CPU than the unit's own round trip."""
+    db = Database(database_url, pool_size=2)
+    checkouts = 0
+
+    @event.listens_for(db.writer.sync_engine, "checkout")
+    def _counted(*_: Any) -> None:
+        nonlocal checkouts
+        checkouts += 1
+
+    try:
+        async with db.transaction() as conn:
+            pid: int = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        for _ in range(5):
+            async with db.transaction() as conn:
+                batch.defer(conn, batch.Statement("SELECT 1"))
+            async with db.read(snapshot=False) as conn:
+                assert (await batch.fetch(conn, batch.Statement("SELECT pg_backend_pid()")))[0][0] == pid
+        assert checkouts == 1
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("fails", [False, True])
+async def test_a_unit_through_both_sqlalchemy_and_the_driver_commits_or_rolls_back_as_one(
+    database_url: str, fails: bool
+) -> None:
+    db = Database(database_url, pool_size=1)
+    key = f"both-{uuid.uuid4()}"
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(text("CREATE TABLE IF NOT EXISTS kit.pool_probe (k text PRIMARY KEY)"))
+        with contextlib.suppress(ZeroDivisionError):
+            async with db.transaction() as conn:
+                await conn.execute(text("INSERT INTO kit.pool_probe VALUES (:k)"), {"k": f"{key}-sqlalchemy"})
+                await batch.run(
+                    conn, [batch.Statement("INSERT INTO kit.pool_probe VALUES (%(k)s)", {"k": f"{key}-run"})]
+                )
+                batch.defer(
+                    conn,
+                    batch.Statement("INSERT INTO kit.pool_probe VALUES (%(k)s)", {"k": f"{key}-deferred"}),
+                )
+                if fails:
+                    raise ZeroDivisionError
+        async with db.read() as conn:
+            found = (
+                await conn.execute(
+                    text("SELECT count(*) FROM kit.pool_probe WHERE k LIKE :k"), {"k": f"{key}-%"}
+                )
+            ).scalar_one()
+        assert found == (0 if fails else 3)
+        # Nothing was left open on the connection: this is a transaction of its own.
+        async with db.transaction() as conn:
+            xact = "SELECT pg_current_xact_id()::text"
+            assert len({(await conn.execute(text(xact))).scalar_one() for _ in range(2)}) == 1
+            assert (
+                await conn.execute(
+                    text("SELECT count(*) FROM kit.pool_probe WHERE k LIKE :k"), {"k": f"{key}-%"}
+                )
+            ).scalar_one() == found
     finally:
         await db.close()
