@@ -127,14 +127,24 @@ class _Kept:
         return True
 
     async def give_back(self, conn: AsyncConnection) -> None:
-        if not _usable(conn) or len(self._idle) >= self._most:
-            await conn.close()  # to SQLAlchemy's pool, which discards an invalidated one
-        else:
+        if _usable(conn) and len(self._idle) < self._most:
             self._idle.append((conn, time.monotonic()))
+            return
+        if _usable(conn):
+            # Back to SQLAlchemy's pool as it was handed out: whoever uses the engine
+            # directly (the outbox relay, say) expects transactions.
+            driver = await batch.driver_of(conn)
+            if driver.autocommit:
+                try:
+                    await driver.set_autocommit(False)
+                except psycopg.Error:
+                    await _drop(conn)
+        await conn.close()  # to SQLAlchemy's pool, which discards an invalidated one
 
     async def close(self) -> None:
-        while self._idle:
-            await self._idle.pop()[0].close()
+        idle, self._idle, self._most = self._idle, [], 0
+        for conn, _ in idle:
+            await self.give_back(conn)
 
 
 async def _drop(conn: AsyncConnection) -> None:
@@ -184,6 +194,8 @@ class Database:
         conn = await self._kept_writer.take()
         try:
             driver = await batch.driver_of(conn)
+            if driver.autocommit:  # its last unit was a read without a snapshot
+                await driver.set_autocommit(False)
             batch.open_unit(conn)
             try:
                 yield conn
@@ -211,11 +223,12 @@ class Database:
         conn = await self._kept_reader.take()
         try:
             driver = await batch.driver_of(conn)
-            if not snapshot:
-                # Switched on psycopg's connection, for this unit only: through SQLAlchemy's
-                # isolation-level option, setting and resetting it cost about as much CPU
-                # as the read itself.
-                await driver.set_autocommit(True)
+            if driver.autocommit == snapshot:
+                # Switched on psycopg's connection, where it stays until a unit needs the
+                # other mode: a service whose units are mostly reads without a snapshot
+                # does not switch it twice per read. (Through SQLAlchemy's isolation-level
+                # option, switching cost about as much CPU as the read itself.)
+                await driver.set_autocommit(not snapshot)
             try:
                 yield conn
             except Exception:
@@ -224,12 +237,6 @@ class Database:
             except BaseException:
                 await _drop(conn)
                 raise
-            finally:
-                if not snapshot and _usable(conn):
-                    try:
-                        await driver.set_autocommit(False)
-                    except psycopg.Error:
-                        await _drop(conn)  # cut off mid-statement: not used again
             if _usable(conn):
                 await _end(conn, driver, commit=False)
         finally:

@@ -220,3 +220,32 @@ async def test_a_unit_through_both_sqlalchemy_and_the_driver_commits_or_rolls_ba
             ).scalar_one() == found
     finally:
         await db.close()
+
+
+async def test_a_connection_given_back_to_the_pool_leaves_autocommit_behind(database_url: str) -> None:
+    """Reads without a snapshot leave a kept connection in autocommit; one that goes back to
+    SQLAlchemy's pool (more were in use than are kept) goes back in transaction mode, as
+    whoever uses the engine directly (the outbox relay) expects."""
+    db = Database(database_url, pool_size=1)
+    inside = 0
+    both = asyncio.Event()
+
+    async def reader() -> int:
+        nonlocal inside
+        async with db.read(snapshot=False) as conn:
+            inside += 1
+            if inside == 2:
+                both.set()
+            await both.wait()
+            pid: int = (await batch.fetch(conn, batch.Statement("SELECT pg_backend_pid()")))[0][0]
+            return pid
+
+    try:
+        pids = set(await asyncio.gather(reader(), reader()))
+        assert len(pids) == 2
+        async with db.writer.begin() as conn:
+            assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one() in pids
+            xact = "SELECT pg_current_xact_id()::text"
+            assert len({(await conn.execute(text(xact))).scalar_one() for _ in range(2)}) == 1
+    finally:
+        await db.close()
