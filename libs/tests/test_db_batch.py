@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import psycopg
 import pytest
 from psycopg.errors import UniqueViolation
 from sqlalchemy import text
@@ -227,3 +228,30 @@ async def test_a_unit_cut_off_while_waiting_leaves_no_connection_half_spoken(dat
         batch.defer(conn, _insert(key, 2))
     assert await _value(db, key) == 2
     await asyncio.gather(db.close(), watcher.close())
+
+
+async def test_a_read_outside_a_transaction_returns_named_rows_and_survives_a_lost_plan(
+    database_url: str,
+) -> None:
+    """Outside a transaction ``fetch`` goes as a prepared statement on libpq directly; psycopg
+    dropping every prepared statement of the session (its rollback after preparing its own)
+    must not fail the next read."""
+    db = Database(database_url, pool_size=1)
+    query = Statement("SELECT %(n)s::int AS n, 'x' || %(n)s::text AS label", {"n": 7})
+    try:
+        async with db.read(snapshot=False) as conn:
+            rows = await batch.fetch(conn, query)
+            assert [(r.n, r.label) for r in rows] == [(7, "x7")]
+            assert await batch.fetch(conn, Statement("SELECT 1 WHERE false")) == []
+        async with db.transaction() as conn:
+            driver = await batch.driver_of(conn)
+            await driver.execute("SELECT 1", prepare=True)  # psycopg prepares its own ...
+            await driver.rollback()  # ... and deallocates them all when it rolls back
+        async with db.read(snapshot=False) as conn:
+            assert (await batch.fetch(conn, query))[0].label == "x7"
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                await batch.fetch(conn, Statement("SELECT 1 / %(z)s::int AS q", {"z": 0}))
+            # The failure ended nothing: the same connection answers the next read.
+            assert (await batch.fetch(conn, query))[0].n == 7
+    finally:
+        await db.close()
