@@ -188,7 +188,7 @@ async def _in_one_flush(
         _, failed = await _flush(conn, driver, statements, forget=True)
     if failed is not None:
         # The server skipped the rest and left the transaction failed; the caller's
-        # rollback (SQLAlchemy's, on this exception) ends it.
+        # rollback (the unit of work's, on this exception) ends it.
         raise errors.error_from_result(failed, encoding=driver.info.encoding)
 
 

@@ -203,7 +203,7 @@ async def test_a_unit_through_both_sqlalchemy_and_the_driver_commits_or_rolls_ba
                 if fails:
                     raise ZeroDivisionError
         async with db.read() as conn:
-            found = (
+            found: int = (
                 await conn.execute(
                     text("SELECT count(*) FROM kit.pool_probe WHERE k LIKE :k"), {"k": f"{key}-%"}
                 )
