@@ -217,7 +217,7 @@ def run() -> dict[str, Any]:
 
 
 def _longer_wait(inbox: dict[str, Any]) -> str:
-    if inbox.get("outbox_p50_ms", 0) >= inbox.get("delivery_p50_ms", 0):
+    if inbox["outbox_p50_ms"] >= inbox["delivery_p50_ms"]:
         return "in the outbox, for the relay"
     return "after publication, for SNS, SQS and the worker"
 
@@ -262,12 +262,12 @@ def markdown(results: dict[str, Any]) -> str:
         "| p50 ms | p99 ms | max ms | in the outbox, p50 / p99 ms | SNS, SQS and worker, p50 / p99 ms |",
         "|---|---|---|---|---|",
         f"| {inbox['p50_ms']:.0f} | {inbox['p99_ms']:.0f} | {inbox['max_ms']:.0f} "
-        f"| {inbox.get('outbox_p50_ms', 0):.0f} / {inbox.get('outbox_p99_ms', 0):.0f} "
-        f"| {inbox.get('delivery_p50_ms', 0):.0f} / {inbox.get('delivery_p99_ms', 0):.0f} |",
+        f"| {inbox['outbox_p50_ms']:.0f} / {inbox['outbox_p99_ms']:.0f} "
+        f"| {inbox['delivery_p50_ms']:.0f} / {inbox['delivery_p99_ms']:.0f} |",
         "",
         f"The creates came in at {create['rate']:.0f}/s. The stack's relay got "
-        f"{inbox.get('published_per_s', 0):.0f} events/s into the AWS emulator, and the notification "
-        f"worker notified {inbox.get('notified_per_s', 0):.0f} expenses/s from its SQS queue; the "
+        f"{inbox['published_per_s']:.0f} events/s into the AWS emulator, and the notification "
+        f"worker notified {inbox['notified_per_s']:.0f} expenses/s from its SQS queue; the "
         f"events waited mostly {_longer_wait(inbox)}. Both go at the emulator's pace: it is one "
         "Python process at the lowest CPU priority, answering every publish, every SQS receive and "
         "every delete. Without it, the relay alone publishes "
